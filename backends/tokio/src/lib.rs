@@ -1,0 +1,423 @@
+//! portnet on tokio: the host's TCP/IP stack through tokio's reactor.
+//!
+//! [`Tokio`] is a stack with every portnet capability: [`TcpConnect`],
+//! [`TcpListen`], [`UdpBind`], [`Dns`] (the system resolver), [`Clock`] (tokio's
+//! timer) and [`SocketOptions`] on its sockets. Its error type is `std::io::Error`,
+//! whose [`portnet::Error::kind`] refines the OS error.
+//!
+//! It must be used inside a tokio runtime with the I/O and time drivers enabled
+//! (`Builder::enable_all`).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use portnet::{TcpConnect, WriteExt};
+//! let stack = portnet_tokio::Tokio::new();
+//! let mut conn = stack.connect("127.0.0.1:7".parse().unwrap()).await?;
+//! conn.write_all(b"hello").await.map_err(std::io::Error::other)?;
+//! # Ok(()) }
+//! ```
+
+use core::future::Future;
+use core::net::{IpAddr, SocketAddr};
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use core::time::Duration;
+use std::io;
+
+use portnet::{
+    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, SocketOption, SocketOptionName,
+    SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+};
+use socket2::SockRef;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+mod options;
+
+/// The tokio stack. Cheap to create; every value shares the OS stack, and each has
+/// its own clock epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Tokio {
+    epoch: tokio::time::Instant,
+}
+
+impl Tokio {
+    /// A stack on the current tokio runtime's reactor; its clock starts now.
+    pub fn new() -> Self {
+        Self { epoch: tokio::time::Instant::now() }
+    }
+}
+
+impl Default for Tokio {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn error(kind: ErrorKind) -> io::Error {
+    io::Error::from(kind)
+}
+
+/// Rejects destinations no OS accepts, with `InvalidInput` instead of an OS-specific error.
+fn check_remote(remote: SocketAddr) -> io::Result<()> {
+    if remote.ip().is_unspecified() || remote.port() == 0 {
+        return Err(error(ErrorKind::InvalidInput));
+    }
+    Ok(())
+}
+
+impl ErrorType for Tokio {
+    type Error = io::Error;
+}
+
+impl TcpConnect for Tokio {
+    type Connection<'a> = Connection;
+
+    async fn connect(&self, remote: SocketAddr) -> io::Result<Connection> {
+        check_remote(remote)?;
+        let stream = tokio::net::TcpStream::connect(remote).await?;
+        Ok(Connection::new(stream))
+    }
+}
+
+impl TcpListen for Tokio {
+    type Connection<'a> = Connection;
+    type Listener<'a> = Listener;
+
+    async fn listen(&self, local: SocketAddr) -> io::Result<Listener> {
+        let listener = tokio::net::TcpListener::bind(local).await?;
+        Ok(Listener { inner: listener })
+    }
+}
+
+/// A TCP connection of the [`Tokio`] stack.
+#[derive(Debug)]
+pub struct Connection {
+    inner: tokio::net::TcpStream,
+    write_closed: bool,
+}
+
+impl Connection {
+    fn new(inner: tokio::net::TcpStream) -> Self {
+        Self { inner, write_closed: false }
+    }
+
+    /// Wraps a tokio stream, for code that opened it itself.
+    pub fn from_tokio(inner: tokio::net::TcpStream) -> Self {
+        Self::new(inner)
+    }
+
+    /// The tokio stream inside.
+    pub fn into_tokio(self) -> tokio::net::TcpStream {
+        self.inner
+    }
+}
+
+fn poll_read_tokio<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    let mut read_buf = ReadBuf::new(buf);
+    ready!(Pin::new(reader).poll_read(cx, &mut read_buf))?;
+    Poll::Ready(Ok(read_buf.filled().len()))
+}
+
+fn poll_write_tokio<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    write_closed: bool,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    if buf.is_empty() {
+        return Poll::Ready(Ok(0));
+    }
+    if write_closed {
+        return Poll::Ready(Err(error(ErrorKind::BrokenPipe)));
+    }
+    Pin::new(writer).poll_write(cx, buf)
+}
+
+fn poll_close_tokio<W: AsyncWrite + Unpin>(
+    writer: &mut W,
+    write_closed: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<()>> {
+    if *write_closed {
+        return Poll::Ready(Ok(()));
+    }
+    ready!(Pin::new(writer).poll_shutdown(cx))?;
+    *write_closed = true;
+    Poll::Ready(Ok(()))
+}
+
+impl ErrorType for Connection {
+    type Error = io::Error;
+}
+
+impl Read for Connection {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_tokio(&mut self.get_mut().inner, cx, buf)
+    }
+}
+
+impl Write for Connection {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        poll_write_tokio(&mut this.inner, this.write_closed, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        poll_close_tokio(&mut this.inner, &mut this.write_closed, cx)
+    }
+}
+
+impl TcpStream for Connection {
+    type ReadHalf<'a> = ReadHalf<'a>;
+    type WriteHalf<'a> = WriteHalf<'a>;
+
+    fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        let write_closed = &mut self.write_closed;
+        let (read, write) = self.inner.split();
+        (ReadHalf { inner: read }, WriteHalf { inner: write, write_closed })
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    fn abort(self) {
+        // A zero linger makes the kernel send RST and discard unsent data on close.
+        // If setting it fails the socket is still closed, with a FIN instead.
+        let _ = SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
+        drop(self.inner);
+    }
+}
+
+/// The read half of a [`Connection`].
+#[derive(Debug)]
+pub struct ReadHalf<'a> {
+    inner: tokio::net::tcp::ReadHalf<'a>,
+}
+
+/// The write half of a [`Connection`].
+#[derive(Debug)]
+pub struct WriteHalf<'a> {
+    inner: tokio::net::tcp::WriteHalf<'a>,
+    write_closed: &'a mut bool,
+}
+
+impl ErrorType for ReadHalf<'_> {
+    type Error = io::Error;
+}
+
+impl ErrorType for WriteHalf<'_> {
+    type Error = io::Error;
+}
+
+impl Read for ReadHalf<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        poll_read_tokio(&mut self.get_mut().inner, cx, buf)
+    }
+}
+
+impl Write for WriteHalf<'_> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        poll_write_tokio(&mut this.inner, *this.write_closed, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        poll_close_tokio(&mut this.inner, this.write_closed, cx)
+    }
+}
+
+/// A TCP listener of the [`Tokio`] stack.
+#[derive(Debug)]
+pub struct Listener {
+    inner: tokio::net::TcpListener,
+}
+
+impl ErrorType for Listener {
+    type Error = io::Error;
+}
+
+impl TcpListener for Listener {
+    type Connection = Connection;
+
+    async fn accept(&self) -> io::Result<(Connection, SocketAddr)> {
+        let (stream, peer) = self.inner.accept().await?;
+        Ok((Connection::new(stream), peer))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl UdpBind for Tokio {
+    type Socket<'a> = Datagram;
+
+    async fn bind(&self, local: SocketAddr) -> io::Result<Datagram> {
+        let socket = tokio::net::UdpSocket::bind(local).await?;
+        Ok(Datagram { inner: socket, peer: None })
+    }
+}
+
+/// A UDP socket of the [`Tokio`] stack.
+#[derive(Debug)]
+pub struct Datagram {
+    inner: tokio::net::UdpSocket,
+    peer: Option<SocketAddr>,
+}
+
+impl ErrorType for Datagram {
+    type Error = io::Error;
+}
+
+impl UdpSocket for Datagram {
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        remote: SocketAddr,
+    ) -> Poll<io::Result<()>> {
+        check_remote(remote)?;
+        let sent = ready!(self.inner.poll_send_to(cx, buf, remote))?;
+        // The kernel sends a datagram whole or fails; anything else is a broken OS.
+        if sent != buf.len() {
+            return Poll::Ready(Err(error(ErrorKind::Other)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        loop {
+            ready!(self.inner.poll_recv_ready(cx))?;
+            // MSG_TRUNC makes the kernel report the datagram's full length even when
+            // `buf` is shorter, which is what the portnet contract asks for.
+            let received = self.inner.try_io(Interest::READABLE, || {
+                let (_, full_len, from) =
+                    rustix::net::recvfrom(&self.inner, &mut *buf, rustix::net::RecvFlags::TRUNC)?;
+                let from = from
+                    .and_then(|addr| SocketAddr::try_from(addr).ok())
+                    .ok_or_else(|| error(ErrorKind::Other))?;
+                Ok((full_len, from))
+            });
+            match received {
+                Ok(datagram) => return Poll::Ready(Ok(datagram)),
+                // Readiness was stale; `poll_recv_ready` registers the waker again.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    fn connect(&mut self, remote: SocketAddr) -> io::Result<()> {
+        check_remote(remote)?;
+        // The kernel then filters incoming datagrams and reports ICMP errors.
+        SockRef::from(&self.inner).connect(&remote.into())?;
+        self.peer = Some(remote);
+        Ok(())
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl Dns for Tokio {
+    async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return if family.matches(ip) { Ok(ip) } else { Err(error(ErrorKind::NameNotResolved)) };
+        }
+        if host.is_empty() || host.len() > 253 {
+            return Err(error(ErrorKind::InvalidInput));
+        }
+        let addrs = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|_| error(ErrorKind::NameNotResolved))?;
+        let mut fallback = None;
+        for addr in addrs {
+            let ip = addr.ip();
+            if family.matches(ip) {
+                // With `Any`, prefer IPv4: every stack that can reach IPv6 reaches IPv4
+                // on the same host, not the other way round.
+                if family != AddrFamily::Any || ip.is_ipv4() {
+                    return Ok(ip);
+                }
+                fallback.get_or_insert(ip);
+            }
+        }
+        fallback.ok_or_else(|| error(ErrorKind::NameNotResolved))
+    }
+}
+
+impl Clock for Tokio {
+    fn now(&self) -> Instant {
+        let micros = self.epoch.elapsed().as_micros();
+        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        let deadline = self
+            .epoch
+            .checked_add(Duration::from_micros(deadline.as_micros()))
+            // Beyond tokio's range: a day is "never" for every caller we know of,
+            // and tokio re-arms long timers itself.
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+        tokio::time::sleep_until(deadline)
+    }
+}
+
+impl SocketOptions for Connection {
+    fn set_option(&self, option: SocketOption) -> io::Result<()> {
+        options::set(SockRef::from(&self.inner), options::Kind::Tcp, option)
+    }
+
+    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
+        options::get(SockRef::from(&self.inner), options::Kind::Tcp, name)
+    }
+}
+
+impl SocketOptions for Datagram {
+    fn set_option(&self, option: SocketOption) -> io::Result<()> {
+        options::set(SockRef::from(&self.inner), options::Kind::Udp, option)
+    }
+
+    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
+        options::get(SockRef::from(&self.inner), options::Kind::Udp, name)
+    }
+}

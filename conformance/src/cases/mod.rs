@@ -1,0 +1,131 @@
+//! The cases, each a function `async fn(&H) -> CaseResult` with its rule in its
+//! doc comment, and [`all`], the table of every case with its stable id.
+//!
+//! Ids are stable: a case that changes its rule gets a new id.
+
+use crate::run::{Mode, run_adversarial, run_plain};
+use crate::{Case, Harness, Outcome};
+
+pub mod clock;
+pub mod tcp;
+pub mod udp;
+
+macro_rules! case_table {
+    ($d:tt $( $name:ident $id:literal $path:path => $rule:literal ; )*) => {
+        /// How many cases the suite has.
+        pub const COUNT: usize = [$( $id ),*].len();
+
+        /// Every case, in the suite's order.
+        pub fn all<H: Harness>() -> [Case<H>; COUNT] {
+            [$(
+                Case {
+                    id: $id,
+                    rule: $rule,
+                    run: |h: &H, mode: Mode| -> Outcome {
+                        match mode {
+                            Mode::Plain => run_plain(h, $path(h)),
+                            Mode::Adversarial { seed } => {
+                                let rng = crate::run::chaos_rng(seed);
+                                let chaos = crate::run::chaos_harness(h, &rng);
+                                run_adversarial(h, $path(&chaos))
+                            }
+                        }
+                    },
+                },
+            )*]
+        }
+
+        #[doc(hidden)]
+        #[macro_export]
+        macro_rules! __with_cases {
+            ($d callback:path, $d harness:ty) => {
+                $d callback!($d harness; $( $name $id )*);
+            };
+        }
+    };
+}
+
+case_table! { $
+    tcp_listen_ephemeral_port "tcp.listen.ephemeral_port" tcp::listen_ephemeral_port
+        => "Listening on port 0 binds a free port, reports it, and accepts on it.";
+    tcp_listen_addr_in_use "tcp.listen.addr_in_use" tcp::listen_addr_in_use
+        => "Listening on a port already listened on fails with AddrInUse.";
+    tcp_listen_drop_frees_port "tcp.listen.drop_frees_port" tcp::listen_drop_frees_port
+        => "Dropping a listener frees its port for a new listener at once.";
+    tcp_connect_refused "tcp.connect.refused" tcp::connect_refused
+        => "Connecting to a port nobody listens on fails promptly with ConnectionRefused.";
+    tcp_connect_invalid_remote "tcp.connect.invalid_remote" tcp::connect_invalid_remote
+        => "Connecting to an unspecified address or to port 0 fails with InvalidInput.";
+    tcp_connect_timeout "tcp.connect.timeout" tcp::connect_timeout
+        => "A connect to a black hole stays pending (or fails with TimedOut) and can be cut short by a timeout.";
+    tcp_accept_order_serial "tcp.accept.order_serial" tcp::accept_order_serial
+        => "Connections accepted one at a time come in the order they were made.";
+    tcp_accept_order_backlog "tcp.accept.order_backlog" tcp::accept_order_backlog
+        => "Connections completed before any accept are accepted in the order they completed.";
+    tcp_accept_pool "tcp.accept.pool" tcp::accept_pool
+        => "A listener holds its pool of N connections open at once, all served.";
+    tcp_addresses "tcp.addresses" tcp::addresses
+        => "local_addr and peer_addr of both ends agree, and accept reports the peer.";
+    tcp_echo_ipv4 "tcp.echo.ipv4" tcp::echo_ipv4
+        => "Bytes sent over IPv4 come back intact from an echo served by the stack.";
+    tcp_echo_ipv6 "tcp.echo.ipv6" tcp::echo_ipv6
+        => "Bytes sent over IPv6 come back intact from an echo served by the stack.";
+    tcp_stream_bulk "tcp.stream.bulk" tcp::stream_bulk
+        => "A large patterned transfer each way in varied chunk sizes arrives with no byte lost, duplicated or reordered.";
+    tcp_stream_partial_read "tcp.stream.partial_read" tcp::stream_partial_read
+        => "A read returns as soon as some bytes are there, without waiting to fill the buffer.";
+    tcp_stream_zero_length "tcp.stream.zero_length" tcp::stream_zero_length
+        => "Reading into or writing from an empty buffer returns 0 at once and is not EOF.";
+    tcp_stream_backpressure "tcp.stream.backpressure" tcp::stream_backpressure
+        => "A writer whose peer does not read eventually gets Pending, and nothing is lost once the peer reads.";
+    tcp_stream_eof_sticky "tcp.stream.eof_sticky" tcp::stream_eof_sticky
+        => "After the peer's FIN every read returns 0.";
+    tcp_close_half_close_local "tcp.close.half_close_local" tcp::close_half_close_local
+        => "After the stack closes its write half it still reads what the peer sends.";
+    tcp_close_half_close_remote "tcp.close.half_close_remote" tcp::close_half_close_remote
+        => "After the peer closes its write half the stack sees EOF and can still send.";
+    tcp_close_delivers_all_data "tcp.close.delivers_all_data" tcp::close_delivers_all_data
+        => "Data written right before close and drop reaches the peer in full, then EOF.";
+    tcp_close_simultaneous "tcp.close.simultaneous" tcp::close_simultaneous
+        => "Both ends closing at the same time each see EOF, without errors.";
+    tcp_reset_write_after_peer_reset "tcp.reset.write_after_peer_reset" tcp::reset_write_after_peer_reset
+        => "Writing after the peer reset fails with ConnectionReset or BrokenPipe, never hangs.";
+    tcp_reset_read_after_peer_reset "tcp.reset.read_after_peer_reset" tcp::reset_read_after_peer_reset
+        => "Data sent before a reset is readable where TCP allows, then reads fail with ConnectionReset (or EOF).";
+    tcp_reset_abort_sends_rst "tcp.reset.abort_sends_rst" tcp::reset_abort_sends_rst
+        => "abort makes the peer's read fail with ConnectionReset.";
+    tcp_resources_no_leak "tcp.resources.no_leak" tcp::resources_no_leak
+        => "Many connect/exchange/close cycles leave no socket behind and the stack still connects.";
+    tcp_cancel_read "tcp.cancel.read" tcp::cancel_read
+        => "Dropping a pending read loses no data: the next read gets every byte.";
+    tcp_cancel_accept "tcp.cancel.accept" tcp::cancel_accept
+        => "Dropping a pending accept loses no connection: the next accept gets it.";
+    tcp_wake_split_halves "tcp.wake.split_halves" tcp::wake_split_halves
+        => "Split halves polled from two tasks each get their own wake-up; none is lost.";
+    tcp_wake_latest_waker "tcp.wake.latest_waker" tcp::wake_latest_waker
+        => "When a read is polled with a new waker, the new waker is the one woken.";
+    tcp_wake_no_spurious "tcp.wake.no_spurious" tcp::wake_no_spurious
+        => "An idle connection does not wake its reader (no busy loop).";
+    tcp_timeout_read "tcp.timeout.read" tcp::timeout_read
+        => "A read on a quiet socket is cut by a clock timeout, and the connection stays usable.";
+    udp_bind_ephemeral_port "udp.bind.ephemeral_port" udp::bind_ephemeral_port
+        => "Binding UDP port 0 picks a free port and reports it.";
+    udp_bind_addr_in_use "udp.bind.addr_in_use" udp::bind_addr_in_use
+        => "Binding a UDP port already bound fails with AddrInUse.";
+    udp_sender_address "udp.sender_address" udp::sender_address
+        => "recv_from reports the sender's address and port.";
+    udp_boundaries "udp.boundaries" udp::boundaries
+        => "Each datagram is received whole and alone, whatever the sizes.";
+    udp_empty_datagram "udp.empty_datagram" udp::empty_datagram
+        => "An empty datagram is delivered as a datagram of length 0.";
+    udp_truncate "udp.truncate" udp::truncate
+        => "A datagram larger than the buffer fills it, reports its full length, and the rest is discarded.";
+    udp_connected_filter "udp.connected_filter" udp::connected_filter
+        => "A connected UDP socket receives only from its peer.";
+    udp_unreachable_port "udp.unreachable_port" udp::unreachable_port
+        => "Sending to a closed port never panics or hangs; a later receive fails with ConnectionRefused or stays quiet.";
+    udp_cancel_recv "udp.cancel.recv" udp::cancel_recv
+        => "Dropping a pending recv_from loses no datagram.";
+    clock_sleep "clock.sleep" clock::sleep
+        => "sleep lasts at least its duration on the clock, and the clock never goes back.";
+}

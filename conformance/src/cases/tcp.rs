@@ -1,0 +1,807 @@
+//! TCP cases: listen, connect, accept, streams, close, reset, resources,
+//! cancellation and wake-ups.
+
+use core::future::{Future, poll_fn};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+
+use portnet::future::join;
+use portnet::{
+    Clock, ErrorKind, Read, ReadExt, TcpConnect, TcpListen, TcpListener, TcpStream, Write, WriteExt,
+};
+
+use crate::probe::WakeProbe;
+use crate::support::{
+    Check, PROMPT, check_pattern, expect_error, fill_pattern, ips, need, peer_to_stack, stack_to_peer,
+    within,
+};
+use crate::{Capability, CaseResult, Detail, Family, Harness, Outcome, ensure, fail};
+
+const V4: Family = Family::V4;
+
+/// Most connections a pool case holds at once.
+const MAX_POOL: usize = 8;
+
+/// Case `tcp.listen.ephemeral_port`: listening on port 0 binds a free port, reports
+/// it, and accepts on it.
+pub async fn listen_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
+    let (conn, peer_conn, listener) = peer_to_stack(h, V4).await?;
+    let local = listener.local_addr().check("listener address")?;
+    ensure!(local.port() != 0, "listener reports port 0 after binding port 0");
+    let peer_side = peer_conn.peer_addr().check("peer's peer_addr")?;
+    ensure!(peer_side.port() == local.port(), "peer reached port {} not {}", peer_side.port(), local.port());
+    drop(conn);
+    Ok(())
+}
+
+/// Case `tcp.listen.addr_in_use`: listening on a port already listened on fails with
+/// `AddrInUse`.
+pub async fn listen_addr_in_use<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let first = stack.listen(SocketAddr::new(ip, 0)).await.check("first listen")?;
+    let addr = first.local_addr().check("listener address")?;
+    expect_error(stack.listen(addr).await.map(|_| ()), &[ErrorKind::AddrInUse], "second listen")
+}
+
+/// Case `tcp.listen.drop_frees_port`: dropping a listener frees its port for a new
+/// listener at once.
+pub async fn listen_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let first = stack.listen(SocketAddr::new(ip, 0)).await.check("first listen")?;
+    let addr = first.local_addr().check("listener address")?;
+    drop(first);
+    let second = stack.listen(addr).await.check("listen again on the freed port")?;
+    let connect = pin!(h.peer().connect(addr));
+    let accept = pin!(second.accept());
+    let (connected, accepted) = within(h, PROMPT, "connect to the new listener", join(connect, accept)).await?;
+    connected.check("peer connect")?;
+    accepted.check("accept")?;
+    Ok(())
+}
+
+/// An address of the peer where nobody listens: a port the peer bound and freed.
+async fn closed_peer_port<H: Harness>(h: &H, family: Family) -> Result<SocketAddr, Outcome> {
+    let (_, peer_ip) = ips(h, family)?;
+    let listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+    listener.local_addr().check("peer listener address")
+}
+
+/// Case `tcp.connect.refused`: connecting to a port nobody listens on fails promptly
+/// with `ConnectionRefused`.
+pub async fn connect_refused<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.connector(), Capability::TcpConnect)?;
+    let addr = closed_peer_port(h, V4).await?;
+    let result = within(h, PROMPT, "connect to a closed port", stack.connect(addr)).await?;
+    expect_error(result.map(|_| ()), &[ErrorKind::ConnectionRefused], "connect to a closed port")
+}
+
+/// Case `tcp.connect.invalid_remote`: connecting to an unspecified address or to
+/// port 0 fails with `InvalidInput`.
+pub async fn connect_invalid_remote<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.connector(), Capability::TcpConnect)?;
+    let (_, peer_ip) = ips(h, V4)?;
+    let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 80);
+    let result = within(h, PROMPT, "connect to 0.0.0.0", stack.connect(unspecified)).await?;
+    expect_error(result.map(|_| ()), &[ErrorKind::InvalidInput], "connect to 0.0.0.0:80")?;
+    let port_zero = SocketAddr::new(peer_ip, 0);
+    let result = within(h, PROMPT, "connect to port 0", stack.connect(port_zero)).await?;
+    expect_error(result.map(|_| ()), &[ErrorKind::InvalidInput], "connect to port 0")
+}
+
+/// Case `tcp.connect.timeout`: a connect to a black hole stays pending (or fails
+/// with `TimedOut`) and a clock timeout cuts it short.
+pub async fn connect_timeout<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.connector(), Capability::TcpConnect)?;
+    let black_hole = need(h.black_hole(), Capability::BlackHole)?;
+    let limit = Duration::from_millis(500);
+    let start = h.clock().now();
+    match portnet::time::timeout(h.clock(), limit, stack.connect(black_hole)).await {
+        Err(_elapsed) => {
+            let waited = h.clock().now() - start;
+            ensure!(waited >= limit, "the timeout fired after {waited:?}, before {limit:?}");
+            Ok(())
+        }
+        Ok(result) => expect_error(result.map(|_| ()), &[ErrorKind::TimedOut], "connect to a black hole"),
+    }
+}
+
+async fn write_byte<C: TcpStream>(conn: &mut C, byte: u8) -> CaseResult {
+    conn.write_all(&[byte]).await.check("write")?;
+    conn.flush().await.check("flush")
+}
+
+async fn read_byte<H: Harness, C: TcpStream>(h: &H, conn: &mut C) -> Result<u8, Outcome> {
+    let mut byte = [0u8];
+    within(h, PROMPT, "read a byte", conn.read_exact(&mut byte)).await?.check("read a byte")?;
+    Ok(byte[0])
+}
+
+/// Case `tcp.accept.order_serial`: connections accepted one at a time come in the
+/// order they were made.
+pub async fn accept_order_serial<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    for i in 0..3u8 {
+        let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr)).await?.check("peer connect")?;
+        write_byte(&mut peer_conn, i).await?;
+        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept()).await?.check("accept")?;
+        let got = read_byte(h, &mut conn).await?;
+        ensure!(got == i, "accept number {i} gave connection number {got}");
+    }
+    Ok(())
+}
+
+/// Case `tcp.accept.order_backlog`: connections completed before any accept are
+/// accepted in the order they completed.
+pub async fn accept_order_backlog<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    let count = h.listen_pool().clamp(2, 3);
+    let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; 3] = [None, None, None];
+    for (i, slot) in peers.iter_mut().enumerate().take(count) {
+        let connect = h.peer().connect(addr);
+        let mut peer_conn = within(h, PROMPT, "peer connect", connect).await?.check("peer connect")?;
+        write_byte(&mut peer_conn, i as u8).await?;
+        *slot = Some(peer_conn);
+    }
+    for i in 0..count as u8 {
+        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept()).await?.check("accept")?;
+        let got = read_byte(h, &mut conn).await?;
+        ensure!(got == i, "accept number {i} gave connection number {got}");
+    }
+    Ok(())
+}
+
+/// Case `tcp.accept.pool`: a listener holds its pool of N connections open at once,
+/// all served, and keeps accepting once they close.
+pub async fn accept_pool<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    let n = h.listen_pool().clamp(1, MAX_POOL);
+    let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; MAX_POOL] = Default::default();
+    let mut conns: [Option<<<H::Listen as TcpListen>::Listener<'_> as TcpListener>::Connection>; MAX_POOL] =
+        Default::default();
+    for i in 0..n {
+        let connect = pin!(h.peer().connect(addr));
+        let accept = pin!(listener.accept());
+        let (connected, accepted) = within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
+        peers[i] = Some(connected.check("peer connect")?);
+        conns[i] = Some(accepted.check("accept")?.0);
+    }
+    for i in 0..n {
+        let (Some(peer_conn), Some(conn)) = (peers[i].as_mut(), conns[i].as_mut()) else {
+            fail!("connection {i} missing");
+        };
+        write_byte(peer_conn, i as u8).await?;
+        let got = read_byte(h, conn).await?;
+        ensure!(got == i as u8, "connection {i} received {got}: streams mixed up");
+        write_byte(conn, 100 + i as u8).await?;
+        let got = read_byte(h, peer_conn).await?;
+        ensure!(got == 100 + i as u8, "connection {i} answered {got}: streams mixed up");
+    }
+    for conn in conns.iter_mut().flatten() {
+        within(h, PROMPT, "close", conn.close()).await?.check("close")?;
+    }
+    drop(conns);
+    drop(peers);
+    // The pool must refill: a new connection is accepted after the old ones closed.
+    let connect = pin!(h.peer().connect(addr));
+    let accept = pin!(listener.accept());
+    let (connected, accepted) = within(h, PROMPT, "connect after the pool closed", join(connect, accept)).await?;
+    connected.check("connect after the pool closed")?;
+    accepted.check("accept after the pool closed")?;
+    Ok(())
+}
+
+/// Case `tcp.addresses`: `local_addr` and `peer_addr` of both ends agree, and accept
+/// reports the peer.
+pub async fn addresses<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    let connect = pin!(h.peer().connect(addr));
+    let accept = pin!(listener.accept());
+    let (connected, accepted) = within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
+    let peer_conn = connected.check("peer connect")?;
+    let (conn, reported) = accepted.check("accept")?;
+    let peer_local = peer_conn.local_addr().check("peer local_addr")?;
+    ensure!(reported == peer_local, "accept reported {reported}, the peer is at {peer_local}");
+    let conn_peer = conn.peer_addr().check("peer_addr")?;
+    ensure!(conn_peer == peer_local, "peer_addr says {conn_peer}, the peer is at {peer_local}");
+    let conn_local = conn.local_addr().check("local_addr")?;
+    ensure!(conn_local == addr, "local_addr says {conn_local}, the listener is at {addr}");
+    if let Some(connector) = h.connector() {
+        let (_, peer_ip) = ips(h, V4)?;
+        let peer_listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+        let peer_addr = peer_listener.local_addr().check("peer listener address")?;
+        let connect = pin!(connector.connect(peer_addr));
+        let accept = pin!(peer_listener.accept());
+        let (connected, accepted) = within(h, PROMPT, "connect to the peer", join(connect, accept)).await?;
+        let conn = connected.check("connect")?;
+        let (_, seen) = accepted.check("peer accept")?;
+        ensure!(conn.peer_addr().check("peer_addr")? == peer_addr, "peer_addr differs from the address connected to");
+        let local = conn.local_addr().check("local_addr")?;
+        ensure!(local == seen, "local_addr says {local}, the peer saw {seen}");
+        ensure!(local.port() != 0, "local_addr has port 0");
+    }
+    Ok(())
+}
+
+/// Serves an echo on `conn` until EOF, then closes.
+async fn serve_echo<C: TcpStream>(conn: &mut C) -> CaseResult {
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = conn.read(&mut buf).await.check("echo read")?;
+        if n == 0 {
+            return conn.close().await.check("echo close");
+        }
+        conn.write_all(&buf[..n]).await.check("echo write")?;
+    }
+}
+
+/// Sends `len` pattern bytes in `chunk`-sized writes while reading them back, then
+/// half-closes and expects EOF after exactly `len` bytes.
+async fn echo_client<C: TcpStream>(conn: &mut C, len: usize, chunk: usize) -> CaseResult {
+    let (mut reader, mut writer) = conn.split();
+    let send = pin!(async {
+        let mut buf = [0u8; 1024];
+        let chunk = chunk.clamp(1, buf.len());
+        let mut sent = 0;
+        while sent < len {
+            let n = chunk.min(len - sent);
+            fill_pattern(&mut buf[..n], sent);
+            writer.write_all(&buf[..n]).await.check("echo client write")?;
+            sent += n;
+        }
+        writer.close().await.check("echo client close")
+    });
+    let receive = pin!(async {
+        let mut buf = [0u8; 777];
+        let mut received = 0;
+        loop {
+            let n = reader.read(&mut buf).await.check("echo client read")?;
+            if n == 0 {
+                break;
+            }
+            check_pattern(&buf[..n], received, "echoed data")?;
+            received += n;
+        }
+        ensure!(received == len, "echo returned {received} bytes of {len}");
+        Ok(())
+    });
+    let (sent, received) = join(send, receive).await;
+    sent.and(received)
+}
+
+async fn echo<H: Harness>(h: &H, family: Family) -> CaseResult {
+    let len = 64 * 1024;
+    if h.listener().is_some() {
+        let (mut conn, mut peer_conn, _listener) = peer_to_stack(h, family).await?;
+        let (served, client) = join(pin!(serve_echo(&mut conn)), pin!(echo_client(&mut peer_conn, len, 1000))).await;
+        served.and(client)
+    } else {
+        let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, family).await?;
+        let (served, client) = join(pin!(serve_echo(&mut peer_conn)), pin!(echo_client(&mut conn, len, 1000))).await;
+        served.and(client)
+    }
+}
+
+/// Case `tcp.echo.ipv4`: bytes sent over IPv4 come back intact from an echo served
+/// by the stack (or by the peer, for a stack that cannot listen).
+pub async fn echo_ipv4<H: Harness>(h: &H) -> CaseResult {
+    echo(h, Family::V4).await
+}
+
+/// Case `tcp.echo.ipv6`: as `tcp.echo.ipv4`, over IPv6.
+pub async fn echo_ipv6<H: Harness>(h: &H) -> CaseResult {
+    echo(h, Family::V6).await
+}
+
+const CHUNKS: [usize; 7] = [1, 7, 64, 333, 512, 1460, 2048];
+
+async fn send_pattern<W: Write + Unpin>(writer: &mut W, len: usize, what: &str) -> CaseResult {
+    let mut buf = [0u8; 2048];
+    let mut sent = 0;
+    let mut round = 0;
+    while sent < len {
+        let n = CHUNKS[round % CHUNKS.len()].min(len - sent);
+        round += 1;
+        fill_pattern(&mut buf[..n], sent);
+        writer.write_all(&buf[..n]).await.check(what)?;
+        sent += n;
+    }
+    writer.flush().await.check(what)
+}
+
+async fn receive_pattern<R: Read + Unpin>(reader: &mut R, len: usize, what: &str) -> CaseResult {
+    let mut buf = [0u8; 1500];
+    let mut received = 0;
+    let mut round = 0;
+    while received < len {
+        let want = CHUNKS[round % CHUNKS.len()].min(buf.len());
+        round += 1;
+        let n = reader.read(&mut buf[..want]).await.check(what)?;
+        ensure!(n != 0, "{what}: EOF after {received} of {len} bytes");
+        ensure!(n <= want, "{what}: read claims {n} bytes into a {want}-byte buffer");
+        check_pattern(&buf[..n], received, what)?;
+        received += n;
+    }
+    Ok(())
+}
+
+/// Case `tcp.stream.bulk`: a large patterned transfer each way at once, in varied
+/// chunk sizes, arrives with no byte lost, duplicated or reordered.
+pub async fn stream_bulk<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let len = h.bulk_bytes();
+    let (mut reader, mut writer) = conn.split();
+    let (mut peer_reader, mut peer_writer) = peer_conn.split();
+    let stack_send = pin!(send_pattern(&mut writer, len, "stack send"));
+    let peer_receive = pin!(receive_pattern(&mut peer_reader, len, "peer receive"));
+    let peer_send = pin!(send_pattern(&mut peer_writer, len, "peer send"));
+    let stack_receive = pin!(receive_pattern(&mut reader, len, "stack receive"));
+    let up = join(stack_send, peer_receive);
+    let down = join(peer_send, stack_receive);
+    let ((a, b), (c, d)) = join(up, down).await;
+    a.and(b).and(c).and(d)
+}
+
+/// Case `tcp.stream.partial_read`: a read returns as soon as some bytes are there,
+/// without waiting to fill the buffer.
+pub async fn stream_partial_read<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    peer_conn.write_all(b"0123456789").await.check("peer write")?;
+    peer_conn.flush().await.check("peer flush")?;
+    let mut buf = [0u8; 1000];
+    let mut got = 0;
+    while got < 10 {
+        let n = within(h, PROMPT, "read with a larger buffer than the data", conn.read(&mut buf[got..]))
+            .await?
+            .check("read")?;
+        ensure!(n > 0, "EOF after {got} bytes on an open connection");
+        got += n;
+    }
+    ensure!(&buf[..10] == b"0123456789", "read returned the wrong bytes");
+    Ok(())
+}
+
+fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Case `tcp.stream.zero_length`: reading into or writing from an empty buffer
+/// returns 0 at once and is not EOF.
+pub async fn stream_zero_length<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    match poll_once(&mut conn.read(&mut [])) {
+        Poll::Ready(Ok(0)) => {}
+        other => fail!("read into an empty buffer gave {other:?}, expected Ready(Ok(0))"),
+    }
+    match poll_once(&mut conn.write(&[])) {
+        Poll::Ready(Ok(0)) => {}
+        other => fail!("write of an empty buffer gave {other:?}, expected Ready(Ok(0))"),
+    }
+    peer_conn.write_all(b"x").await.check("peer write")?;
+    let got = read_byte(h, &mut conn).await?;
+    ensure!(got == b'x', "the stream is not intact after empty I/O");
+    write_byte(&mut conn, b'y').await?;
+    ensure!(read_byte(h, &mut peer_conn).await? == b'y', "the peer did not get the byte after empty I/O");
+    Ok(())
+}
+
+/// Writes the pattern from offset `start` until `poll_write` says `Pending` with
+/// `probe`'s waker registered (a `Pending` that woke the probe at once was injected
+/// by an adversarial wrapper and does not count); returns the new offset, or fails
+/// after `limit` bytes without `Pending`.
+fn fill_until_pending<W: Write + Unpin>(
+    writer: &mut W,
+    probe: &WakeProbe,
+    start: usize,
+    limit: usize,
+) -> Result<usize, Outcome> {
+    let mut buf = [0u8; 4096];
+    let mut written = start;
+    let waker = probe.waker();
+    let mut cx = Context::from_waker(&waker);
+    while written < start + limit {
+        fill_pattern(&mut buf, written);
+        probe.reset();
+        match Pin::new(&mut *writer).poll_write(&mut cx, &buf) {
+            Poll::Ready(Ok(0)) => fail!("write accepted 0 bytes"),
+            Poll::Ready(Ok(n)) => written += n,
+            Poll::Ready(Err(e)) => {
+                fail!("write failed with kind {:?} while filling buffers", portnet::Error::kind(&e))
+            }
+            Poll::Pending if probe.wakes() == 0 => return Ok(written),
+            Poll::Pending => {}
+        }
+    }
+    fail!("wrote {limit} bytes to a peer that does not read without ever getting Pending: unbounded buffering")
+}
+
+const BACKPRESSURE_LIMIT: usize = 64 << 20;
+
+/// Case `tcp.stream.backpressure`: a writer whose peer does not read eventually gets
+/// `Pending`, and nothing is lost once the peer reads.
+pub async fn stream_backpressure<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let [writer_task] = probes::<1>()?;
+    // Pending once, then again after the stack had time to move what it buffered:
+    // a stack that only defers unbounded buffering would accept more.
+    let mut written = fill_until_pending(&mut conn, &writer_task, 0, BACKPRESSURE_LIMIT)?;
+    h.clock().sleep(Duration::from_millis(50)).await;
+    written = fill_until_pending(&mut conn, &writer_task, written, BACKPRESSURE_LIMIT)?;
+    let (closed, received) = join(
+        pin!(async {
+            conn.close().await.check("close after the peer drained")
+        }),
+        pin!(async {
+            receive_pattern(&mut peer_conn, written, "peer drain").await?;
+            let mut extra = [0u8; 16];
+            let n = within(h, PROMPT, "EOF after the drained data", peer_conn.read(&mut extra)).await?.check("read EOF")?;
+            ensure!(n == 0, "{n} bytes more than were accepted arrived");
+            Ok(())
+        }),
+    )
+    .await;
+    closed.and(received)
+}
+
+/// Case `tcp.stream.eof_sticky`: after the peer's FIN every read returns 0.
+pub async fn stream_eof_sticky<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    peer_conn.write_all(b"bye").await.check("peer write")?;
+    peer_conn.close().await.check("peer close")?;
+    let mut buf = [0u8; 3];
+    within(h, PROMPT, "read the last bytes", conn.read_exact(&mut buf)).await?.check("read the last bytes")?;
+    ensure!(&buf == b"bye", "wrong last bytes");
+    for i in 0..3 {
+        let n = within(h, PROMPT, "read at EOF", conn.read(&mut buf)).await?.check("read at EOF")?;
+        ensure!(n == 0, "read number {i} after EOF returned {n} bytes");
+    }
+    Ok(())
+}
+
+async fn expect_eof<H: Harness, C: Read + Unpin>(h: &H, conn: &mut C, what: &str) -> CaseResult {
+    let mut buf = [0u8; 8];
+    let n = within(h, PROMPT, what, conn.read(&mut buf)).await?.check(what)?;
+    ensure!(n == 0, "{what}: expected EOF, got {n} bytes");
+    Ok(())
+}
+
+/// Case `tcp.close.half_close_local`: after the stack closes its write half it still
+/// reads what the peer sends.
+pub async fn close_half_close_local<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    conn.close().await.check("close the write half")?;
+    expect_eof(h, &mut peer_conn, "peer read after the stack's FIN").await?;
+    peer_conn.write_all(b"reply").await.check("peer write after FIN")?;
+    peer_conn.close().await.check("peer close")?;
+    let mut buf = [0u8; 5];
+    within(h, PROMPT, "read after closing the write half", conn.read_exact(&mut buf))
+        .await?
+        .check("read after closing the write half")?;
+    ensure!(&buf == b"reply", "wrong data after half-close");
+    expect_eof(h, &mut conn, "read at the end").await?;
+    let again = conn.close().await;
+    ensure!(again.is_ok(), "a second close failed: {:?}", again.err());
+    Ok(())
+}
+
+/// Case `tcp.close.half_close_remote`: after the peer closes its write half the stack
+/// sees EOF and can still send.
+pub async fn close_half_close_remote<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    peer_conn.close().await.check("peer close")?;
+    expect_eof(h, &mut conn, "read after the peer's FIN").await?;
+    conn.write_all(b"after eof").await.check("write after the peer's FIN")?;
+    conn.close().await.check("close")?;
+    let mut buf = [0u8; 9];
+    within(h, PROMPT, "peer read", peer_conn.read_exact(&mut buf)).await?.check("peer read")?;
+    ensure!(&buf == b"after eof", "wrong data after the peer's half-close");
+    expect_eof(h, &mut peer_conn, "peer read at the end").await
+}
+
+/// Case `tcp.close.delivers_all_data`: data written right before close and drop
+/// reaches the peer in full, then EOF.
+pub async fn close_delivers_all_data<H: Harness>(h: &H) -> CaseResult {
+    let (conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let len = (h.bulk_bytes() / 4).max(4096);
+    let (sent, received) = join(
+        pin!(async move {
+            let mut conn = conn;
+            send_pattern(&mut conn, len, "write").await?;
+            conn.close().await.check("close")?;
+            drop(conn);
+            Ok(())
+        }),
+        pin!(async {
+            receive_pattern(&mut peer_conn, len, "peer read").await?;
+            expect_eof(h, &mut peer_conn, "peer read after all data").await
+        }),
+    )
+    .await;
+    sent.and(received)
+}
+
+/// Case `tcp.close.simultaneous`: both ends closing at the same time each see EOF,
+/// without errors.
+pub async fn close_simultaneous<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let (a, b) = join(pin!(conn.close()), pin!(peer_conn.close())).await;
+    a.check("close")?;
+    b.check("peer close")?;
+    expect_eof(h, &mut conn, "read after simultaneous close").await?;
+    expect_eof(h, &mut peer_conn, "peer read after simultaneous close").await
+}
+
+/// Reads until the stream ends with EOF or an error; the bytes read must be a
+/// prefix of `expected`. Returns the final result.
+async fn read_to_end_or_error<H: Harness, C: Read + Unpin>(
+    h: &H,
+    conn: &mut C,
+    expected: &[u8],
+) -> Result<Result<(), C::Error>, Outcome> {
+    let mut buf = [0u8; 64];
+    let mut got = 0;
+    loop {
+        match within(h, PROMPT, "read until the reset shows", conn.read(&mut buf)).await? {
+            Ok(0) => return Ok(Ok(())),
+            Ok(n) => {
+                ensure!(
+                    expected.get(got..got + n) == Some(&buf[..n]),
+                    "read bytes that were never sent (offset {got})"
+                );
+                got += n;
+            }
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// Case `tcp.reset.write_after_peer_reset`: writing after the peer reset fails with
+/// `ConnectionReset` or `BrokenPipe`, never hangs.
+pub async fn reset_write_after_peer_reset<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    peer_conn.abort();
+    // The read is the event that says the RST arrived.
+    let _ = read_to_end_or_error(h, &mut conn, &[]).await?;
+    let result = within(h, PROMPT, "write after the peer's reset", async {
+        conn.write_all(&[0u8; 1024]).await?;
+        conn.flush().await.map_err(portnet::WriteAllError::Other)
+    })
+    .await?;
+    let kinds = [ErrorKind::ConnectionReset, ErrorKind::BrokenPipe];
+    expect_error(result, &kinds, "write after the peer's reset")
+}
+
+/// Case `tcp.reset.read_after_peer_reset`: data sent before a reset is readable where
+/// TCP allows (a prefix of it, possibly empty, never other bytes), then reads fail
+/// with `ConnectionReset` (or see EOF).
+pub async fn reset_read_after_peer_reset<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let words = b"last words before the reset";
+    peer_conn.write_all(words).await.check("peer write")?;
+    peer_conn.flush().await.check("peer flush")?;
+    peer_conn.abort();
+    match read_to_end_or_error(h, &mut conn, words).await? {
+        Ok(()) => Ok(()),
+        Err(e) => expect_error(Err::<(), _>(e), &[ErrorKind::ConnectionReset], "read after the peer's reset"),
+    }
+}
+
+/// Case `tcp.reset.abort_sends_rst`: `abort` makes the peer's read fail with
+/// `ConnectionReset`.
+pub async fn reset_abort_sends_rst<H: Harness>(h: &H) -> CaseResult {
+    let (conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    conn.abort();
+    let mut buf = [0u8; 8];
+    let result = within(h, PROMPT, "peer read after abort", peer_conn.read(&mut buf)).await?;
+    expect_error(result, &[ErrorKind::ConnectionReset], "peer read after abort (an EOF means FIN, not RST)")
+}
+
+const CYCLES: usize = 50;
+
+/// Case `tcp.resources.no_leak`: many connect/exchange/close cycles leave no socket
+/// behind, and the stack still connects afterwards.
+pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.connector(), Capability::TcpConnect)?;
+    let (_, peer_ip) = ips(h, V4)?;
+    let listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+    let addr = listener.local_addr().check("peer listener address")?;
+    let baseline = h.open_sockets();
+    for cycle in 0..=CYCLES {
+        let connect = pin!(stack.connect(addr));
+        let accept = pin!(listener.accept());
+        let (connected, accepted) = within(h, PROMPT, "connect", join(connect, accept)).await?;
+        let mut conn = connected.map_err(|e| {
+            Outcome::Fail(Detail::from_args(format_args!(
+                "connect number {cycle} failed with kind {:?}: sockets leak",
+                portnet::Error::kind(&e)
+            )))
+        })?;
+        let (mut peer_conn, _) = accepted.check("peer accept")?;
+        write_byte(&mut conn, cycle as u8).await?;
+        ensure!(read_byte(h, &mut peer_conn).await? == cycle as u8, "cycle {cycle}: wrong byte");
+        // The peer closes first, so that the lingering TIME-WAIT state is the peer's.
+        peer_conn.close().await.check("peer close")?;
+        expect_eof(h, &mut conn, "read the peer's FIN").await?;
+        conn.close().await.check("close")?;
+        expect_eof(h, &mut peer_conn, "peer read the FIN").await?;
+    }
+    if let Some(before) = baseline {
+        let deadline = h.clock().now() + PROMPT;
+        loop {
+            let now = h.open_sockets().unwrap_or(before);
+            if now <= before {
+                break;
+            }
+            ensure!(h.clock().now() < deadline, "{} sockets open after {CYCLES} closed cycles, {before} before", now);
+            h.clock().sleep(Duration::from_millis(20)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Case `tcp.cancel.read`: dropping a pending read loses no data.
+pub async fn cancel_read<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let mut buf = [0u8; 5];
+    {
+        let mut read = conn.read(&mut buf);
+        if let Poll::Ready(result) = poll_once(&mut read) {
+            fail!("read on a quiet connection completed: {result:?}");
+        }
+    }
+    peer_conn.write_all(b"hello").await.check("peer write")?;
+    within(h, PROMPT, "read after a cancelled read", conn.read_exact(&mut buf))
+        .await?
+        .check("read after a cancelled read")?;
+    ensure!(&buf == b"hello", "data lost or changed by a cancelled read");
+    Ok(())
+}
+
+/// Case `tcp.cancel.accept`: dropping a pending accept loses no connection.
+pub async fn cancel_accept<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, V4)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    {
+        let mut accept = pin!(listener.accept());
+        if let Poll::Ready(result) = accept.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            fail!("accept with no client completed: {:?}", result.map(|(_, a)| a));
+        }
+    }
+    let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr)).await?.check("peer connect")?;
+    write_byte(&mut peer_conn, 42).await?;
+    let (mut conn, _) = within(h, PROMPT, "accept after a cancelled accept", listener.accept())
+        .await?
+        .check("accept after a cancelled accept")?;
+    ensure!(read_byte(h, &mut conn).await? == 42, "wrong connection accepted");
+    Ok(())
+}
+
+/// Polls `poll` with the probe's waker until the inner stack has registered it:
+/// the poll returned `Pending` without waking the probe at once (an adversarial
+/// wrapper's injected `Pending` wakes at once, and does not count).
+fn register<T>(
+    probe: &WakeProbe,
+    mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>,
+    what: &str,
+) -> Result<(), Outcome> {
+    let waker = probe.waker();
+    for _ in 0..100 {
+        probe.reset();
+        if poll(&mut Context::from_waker(&waker)).is_ready() {
+            fail!("{what}: completed when it should wait");
+        }
+        if probe.wakes() == 0 {
+            return Ok(());
+        }
+    }
+    fail!("{what}: woke itself on every poll (busy loop)")
+}
+
+/// Completes once `probe` has been woken.
+async fn woken(probe: &WakeProbe) {
+    poll_fn(|cx| {
+        probe.forward_to(Some(cx.waker()));
+        if probe.wakes() > 0 { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    probe.forward_to(None);
+}
+
+fn probes<const N: usize>() -> Result<[WakeProbe; N], Outcome> {
+    let mut out: [Option<WakeProbe>; N] = [const { None }; N];
+    for slot in &mut out {
+        *slot = Some(need(WakeProbe::new(), Capability::TcpConnect).map_err(|_| {
+            Outcome::Fail(Detail::from_args(format_args!("the suite ran out of wake probes")))
+        })?);
+    }
+    Ok(out.map(|p| p.expect("filled above")))
+}
+
+/// Case `tcp.wake.split_halves`: split halves polled from two tasks each get their
+/// own wake-up; none is lost.
+pub async fn wake_split_halves<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let [reader_task, writer_task] = probes::<2>()?;
+    let (mut reader, mut writer) = conn.split();
+    let mut byte = [0u8; 1];
+    register(&reader_task, |cx| Pin::new(&mut reader).poll_read(cx, &mut byte), "read on the read half")?;
+    let written = fill_until_pending(&mut writer, &writer_task, 0, BACKPRESSURE_LIMIT)?;
+    // Data for the reader: only the reader's task may need to wake.
+    peer_conn.write_all(b"r").await.check("peer write")?;
+    within(h, PROMPT, "wake of the read half's task", woken(&reader_task)).await?;
+    // Room for the writer: the peer drains what the write half sent.
+    receive_pattern(&mut peer_conn, written, "peer drain").await?;
+    within(h, PROMPT, "wake of the write half's task", woken(&writer_task)).await?;
+    let n = within(h, PROMPT, "read after the wake", reader.read(&mut byte)).await?.check("read")?;
+    ensure!(n == 1 && byte[0] == b'r', "the read half lost its byte");
+    Ok(())
+}
+
+/// Case `tcp.wake.latest_waker`: when a read is polled again with a new waker, the
+/// new waker is woken.
+pub async fn wake_latest_waker<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let [old, new] = probes::<2>()?;
+    let mut byte = [0u8; 1];
+    register(&old, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read with the first waker")?;
+    register(&new, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read with the second waker")?;
+    old.reset();
+    peer_conn.write_all(b"w").await.check("peer write")?;
+    if within(h, PROMPT, "wake of the latest waker", woken(&new)).await.is_err() {
+        if old.wakes() > 0 {
+            fail!("the stack woke the stale waker and not the latest one");
+        }
+        fail!("no waker was woken when data arrived");
+    }
+    let n = within(h, PROMPT, "read after the wake", conn.read(&mut byte)).await?.check("read")?;
+    ensure!(n == 1 && byte[0] == b'w', "wrong data after the wake");
+    Ok(())
+}
+
+/// Case `tcp.wake.no_spurious`: an idle connection does not wake its reader.
+pub async fn wake_no_spurious<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let [reader] = probes::<1>()?;
+    let mut byte = [0u8; 1];
+    register(&reader, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read on an idle connection")?;
+    h.clock().sleep(Duration::from_millis(200)).await;
+    let wakes = reader.wakes();
+    ensure!(wakes == 0, "an idle connection woke its reader {wakes} times in 200 ms");
+    peer_conn.write_all(b"s").await.check("peer write")?;
+    within(h, PROMPT, "wake when data arrives", woken(&reader)).await?;
+    Ok(())
+}
+
+/// Case `tcp.timeout.read`: a read on a quiet socket is cut by a clock timeout, and
+/// the connection stays usable.
+pub async fn timeout_read<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let mut buf = [0u8; 2];
+    let limit = Duration::from_millis(200);
+    if let Ok(result) = portnet::time::timeout(h.clock(), limit, conn.read(&mut buf)).await {
+        fail!("a read on a quiet connection returned {result:?}");
+    }
+    peer_conn.write_all(b"ok").await.check("peer write")?;
+    within(h, PROMPT, "read after a timed-out read", conn.read_exact(&mut buf))
+        .await?
+        .check("read after a timed-out read")?;
+    ensure!(&buf == b"ok", "data lost after a timed-out read");
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! What a stack's author provides to run the suite: the `Harness`.
+
+use core::future::Future;
+use core::net::{IpAddr, SocketAddr};
+
+use portnet::{Clock, TcpConnect, TcpListen, UdpBind};
+
+pub use crate::missing::Missing;
+
+/// An IP address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+/// How the suite reaches a stack under test and its peer.
+///
+/// The stack under test offers up to three capabilities (`Connect`, `Listen`,
+/// `Udp`); one it lacks is set to [`Missing`] and its method returns `None`, and
+/// every case that needs it is skipped, naming it. The peer is a full stack: a
+/// second instance of the same stack, or the host kernel through `portnet-tokio`.
+pub trait Harness {
+    /// The stack's `TcpConnect`, or [`Missing`].
+    type Connect: TcpConnect;
+    /// The stack's `TcpListen`, or [`Missing`].
+    type Listen: TcpListen;
+    /// The stack's `UdpBind`, or [`Missing`].
+    type Udp: UdpBind;
+    /// The other end of every case.
+    type Peer: TcpConnect + TcpListen + UdpBind;
+    /// The clock the suite measures deadlines with.
+    type Clock: Clock;
+
+    /// The stack under test, as it can connect.
+    fn connector(&self) -> Option<&Self::Connect>;
+    /// The stack under test, as it can listen.
+    fn listener(&self) -> Option<&Self::Listen>;
+    /// The stack under test, as it can bind UDP sockets.
+    fn udp(&self) -> Option<&Self::Udp>;
+    /// The peer.
+    fn peer(&self) -> &Self::Peer;
+    /// The clock.
+    fn clock(&self) -> &Self::Clock;
+
+    /// The address at which the peer reaches the stack under test.
+    fn stack_ip(&self, family: Family) -> Option<IpAddr>;
+    /// The address at which the stack under test reaches the peer.
+    fn peer_ip(&self, family: Family) -> Option<IpAddr>;
+
+    /// An address where connection attempts go unanswered (SYNs are dropped).
+    fn black_hole(&self) -> Option<SocketAddr> {
+        None
+    }
+
+    /// How many sockets the stack under test holds open now, for leak checks.
+    fn open_sockets(&self) -> Option<usize> {
+        None
+    }
+
+    /// How many connections one listener must be able to hold open at once.
+    fn listen_pool(&self) -> usize {
+        4
+    }
+
+    /// How many bytes the bulk cases move each way. Stacks in slow emulators lower it.
+    fn bulk_bytes(&self) -> usize {
+        1 << 20
+    }
+
+    /// Runs a case to completion: the harness's executor, plus whatever drives the
+    /// stack (an interface poller, a simulated link) alongside.
+    fn run<F: Future>(&self, future: F) -> F::Output;
+}

@@ -1,0 +1,132 @@
+//! Harnesses of the hosted backends, used by the runner and by the suite's own
+//! tests.
+
+use core::future::Future;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
+use std::vec::Vec;
+
+use portnet_tokio::Tokio;
+
+use crate::{Family, Harness, report::Row};
+
+/// The tokio backend against itself over loopback: each case's peer is a second
+/// use of the host kernel's stack.
+#[derive(Debug)]
+pub struct TokioHarness {
+    runtime: tokio::runtime::Runtime,
+    stack: Tokio,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl Default for TokioHarness {
+    fn default() -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let stack = runtime.block_on(async { Tokio::new() });
+        Self { runtime, stack, black_hole: OnceLock::new() }
+    }
+}
+
+/// A loopback listener whose accept queue is full, so the kernel drops new SYNs:
+/// connecting to it neither succeeds nor fails, as with a host that is gone. It
+/// sends nothing off the machine.
+#[derive(Debug)]
+struct BlackHole {
+    _listener: socket2::Socket,
+    _queued: Vec<std::net::TcpStream>,
+    addr: SocketAddr,
+}
+
+impl BlackHole {
+    fn new() -> std::io::Result<Self> {
+        use socket2::{Domain, Socket, Type};
+        let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        listener.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
+        // Backlog 0: the kernel queues one connection, then drops SYNs.
+        listener.listen(0)?;
+        let addr = listener
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| std::io::Error::other("listener has no IP address"))?;
+        let mut queued = Vec::new();
+        for _ in 0..2 {
+            if let Ok(stream) =
+                std::net::TcpStream::connect_timeout(&addr, core::time::Duration::from_millis(300))
+            {
+                queued.push(stream);
+            }
+        }
+        Ok(Self { _listener: listener, _queued: queued, addr })
+    }
+}
+
+/// Open socket descriptors of this process, from `/proc/self/fd` (Linux).
+fn open_socket_fds() -> Option<usize> {
+    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
+    Some(
+        entries
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter(|target| target.to_string_lossy().starts_with("socket:"))
+            .count(),
+    )
+}
+
+impl Harness for TokioHarness {
+    type Connect = Tokio;
+    type Listen = Tokio;
+    type Udp = Tokio;
+    type Peer = Tokio;
+    type Clock = Tokio;
+
+    fn connector(&self) -> Option<&Tokio> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&Tokio> {
+        Some(&self.stack)
+    }
+    fn udp(&self) -> Option<&Tokio> {
+        Some(&self.stack)
+    }
+    fn peer(&self) -> &Tokio {
+        &self.stack
+    }
+    fn clock(&self) -> &Tokio {
+        &self.stack
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(match family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        })
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        self.stack_ip(family)
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole.get_or_init(|| BlackHole::new().ok()).as_ref().map(|hole| hole.addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+/// A backend the runner knows: its name and how to run the suite on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Backend {
+    /// The name in the table and the report.
+    pub name: &'static str,
+    /// Runs the cases whose id contains `filter` (all for ""), plainly and
+    /// adversarially, and returns one row per case and mode.
+    pub run: fn(filter: &str) -> Vec<Row>,
+}
+
+/// Every hosted backend in this build.
+pub fn backends() -> Vec<Backend> {
+    std::vec![Backend { name: "tokio", run: crate::report::run_backend::<TokioHarness> }]
+}

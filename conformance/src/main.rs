@@ -1,0 +1,82 @@
+//! The conformance runner: the suite against every hosted backend, as a table and
+//! a JSON report. Exit status 1 when any case fails.
+//!
+//! ```text
+//! cargo run --release -p portnet-conformance [-- [--backend NAME] [--case TEXT] [--json FILE] [--list]]
+//! ```
+
+use std::process::ExitCode;
+
+use portnet_conformance::hosted::backends;
+use portnet_conformance::report::{print_table, to_json};
+
+struct Args {
+    backend: Option<String>,
+    case: String,
+    json: Option<String>,
+    list: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args { backend: None, case: String::new(), json: None, list: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--backend" => args.backend = Some(value("--backend")?),
+            "--case" => args.case = value("--case")?,
+            "--json" => args.json = Some(value("--json")?),
+            "--list" => args.list = true,
+            "-h" | "--help" => {
+                return Err(String::from(
+                    "usage: portnet-conformance [--backend NAME] [--case TEXT] [--json FILE] [--list]",
+                ));
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.list {
+        for case in portnet_conformance::cases::all::<portnet_conformance::hosted::TokioHarness>() {
+            println!("{:40} {}", case.id, case.rule);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let known = backends();
+    let selected: Vec<_> = known
+        .iter()
+        .filter(|b| args.backend.as_deref().is_none_or(|name| b.name == name))
+        .collect();
+    if selected.is_empty() {
+        let names: Vec<_> = known.iter().map(|b| b.name).collect();
+        eprintln!("no backend named {:?}; known: {}", args.backend.unwrap_or_default(), names.join(", "));
+        return ExitCode::from(2);
+    }
+    let mut rows = Vec::new();
+    for backend in selected {
+        eprintln!("running the suite on {} …", backend.name);
+        for mut row in (backend.run)(&args.case) {
+            row.backend = format!("{}{}", backend.name, row.backend);
+            rows.push(row);
+        }
+    }
+    print_table(&rows);
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, to_json(&rows)) {
+            eprintln!("cannot write {path}: {e}");
+            return ExitCode::from(2);
+        }
+        eprintln!("wrote {path}");
+    }
+    if rows.iter().any(|r| r.outcome.is_fail()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,249 @@
+//! Errors: every error type of a portnet stack says what kind of failure it is.
+
+use core::fmt;
+
+/// What kind of failure an error is.
+///
+/// Generic code decides what to do about an error by its kind: retry after
+/// `TimedOut`, reconnect after `ConnectionReset`, give up after `InvalidInput`.
+/// The enum is `#[non_exhaustive]`: match it with a wildcard arm.
+///
+/// Where a kind exists in `embedded_io::ErrorKind` or `std::io::ErrorKind` it has
+/// the same name and meaning, and the conversions (features `embedded-io`, `std`)
+/// map it one to one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The remote host actively refused the connection (TCP RST to a SYN, or ICMP
+    /// port unreachable for a connected UDP socket).
+    ConnectionRefused,
+    /// The peer reset the connection.
+    ConnectionReset,
+    /// The connection was aborted locally (for example by `abort` or by the stack
+    /// giving up on retransmissions).
+    ConnectionAborted,
+    /// An operation did not complete within its deadline.
+    TimedOut,
+    /// The local address is already bound by another socket.
+    AddrInUse,
+    /// The local address does not belong to this stack, or no local address can
+    /// reach the destination.
+    AddrNotAvailable,
+    /// The remote host cannot be reached.
+    HostUnreachable,
+    /// The remote network cannot be reached (no route).
+    NetworkUnreachable,
+    /// The socket is not connected.
+    NotConnected,
+    /// Writing is impossible because the write half is closed or the peer is gone.
+    BrokenPipe,
+    /// A parameter was wrong (an unspecified remote address, port 0 as a
+    /// destination, a buffer too large for a datagram, …).
+    InvalidInput,
+    /// Data received from the network is not valid for the protocol.
+    InvalidData,
+    /// A write accepted zero bytes where progress was required.
+    WriteZero,
+    /// The stack ran out of sockets, buffers or memory.
+    OutOfResources,
+    /// The stack does not offer this operation or option.
+    Unsupported,
+    /// A name could not be resolved to an address.
+    NameNotResolved,
+    /// The operation lacks the permission it needs (a privileged port, a firewall).
+    PermissionDenied,
+    /// The operation was interrupted and can be retried.
+    Interrupted,
+    /// The stream ended before the operation could complete.
+    UnexpectedEof,
+    /// Any other failure.
+    Other,
+}
+
+impl ErrorKind {
+    /// A short lowercase description, as used in reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ConnectionRefused => "connection refused",
+            Self::ConnectionReset => "connection reset",
+            Self::ConnectionAborted => "connection aborted",
+            Self::TimedOut => "timed out",
+            Self::AddrInUse => "address in use",
+            Self::AddrNotAvailable => "address not available",
+            Self::HostUnreachable => "host unreachable",
+            Self::NetworkUnreachable => "network unreachable",
+            Self::NotConnected => "not connected",
+            Self::BrokenPipe => "broken pipe",
+            Self::InvalidInput => "invalid input",
+            Self::InvalidData => "invalid data",
+            Self::WriteZero => "write zero",
+            Self::OutOfResources => "out of resources",
+            Self::Unsupported => "unsupported",
+            Self::NameNotResolved => "name not resolved",
+            Self::PermissionDenied => "permission denied",
+            Self::Interrupted => "interrupted",
+            Self::UnexpectedEof => "unexpected end of stream",
+            Self::Other => "other error",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error of a portnet stack.
+///
+/// Implementations must return the kind that describes the failure best, and must
+/// return the same kind every time for the same error value.
+pub trait Error: fmt::Debug {
+    /// The kind of this error.
+    fn kind(&self) -> ErrorKind;
+}
+
+impl Error for ErrorKind {
+    fn kind(&self) -> ErrorKind {
+        *self
+    }
+}
+
+impl Error for core::convert::Infallible {
+    fn kind(&self) -> ErrorKind {
+        match *self {}
+    }
+}
+
+impl core::error::Error for ErrorKind {}
+
+/// Types with an associated error type, shared by the I/O traits.
+pub trait ErrorType {
+    /// The error this object's operations return.
+    type Error: Error;
+}
+
+impl<T: ?Sized + ErrorType> ErrorType for &mut T {
+    type Error = T::Error;
+}
+
+#[cfg(feature = "embedded-io")]
+impl From<ErrorKind> for embedded_io::ErrorKind {
+    fn from(kind: ErrorKind) -> Self {
+        use embedded_io::ErrorKind as E;
+        match kind {
+            ErrorKind::ConnectionRefused => E::ConnectionRefused,
+            ErrorKind::ConnectionReset => E::ConnectionReset,
+            ErrorKind::ConnectionAborted => E::ConnectionAborted,
+            ErrorKind::TimedOut => E::TimedOut,
+            ErrorKind::AddrInUse => E::AddrInUse,
+            ErrorKind::AddrNotAvailable => E::AddrNotAvailable,
+            ErrorKind::NotConnected => E::NotConnected,
+            ErrorKind::BrokenPipe => E::BrokenPipe,
+            ErrorKind::InvalidInput => E::InvalidInput,
+            ErrorKind::InvalidData => E::InvalidData,
+            ErrorKind::WriteZero => E::WriteZero,
+            ErrorKind::OutOfResources => E::OutOfMemory,
+            ErrorKind::Unsupported => E::Unsupported,
+            ErrorKind::PermissionDenied => E::PermissionDenied,
+            ErrorKind::Interrupted => E::Interrupted,
+            ErrorKind::HostUnreachable
+            | ErrorKind::NetworkUnreachable
+            | ErrorKind::NameNotResolved
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::Other => E::Other,
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+mod std_impls {
+    extern crate std;
+    use super::{Error, ErrorKind};
+    use std::io;
+
+    impl From<ErrorKind> for io::ErrorKind {
+        fn from(kind: ErrorKind) -> Self {
+            match kind {
+                ErrorKind::ConnectionRefused => io::ErrorKind::ConnectionRefused,
+                ErrorKind::ConnectionReset => io::ErrorKind::ConnectionReset,
+                ErrorKind::ConnectionAborted => io::ErrorKind::ConnectionAborted,
+                ErrorKind::TimedOut => io::ErrorKind::TimedOut,
+                ErrorKind::AddrInUse => io::ErrorKind::AddrInUse,
+                ErrorKind::AddrNotAvailable => io::ErrorKind::AddrNotAvailable,
+                ErrorKind::HostUnreachable => io::ErrorKind::HostUnreachable,
+                ErrorKind::NetworkUnreachable => io::ErrorKind::NetworkUnreachable,
+                ErrorKind::NotConnected => io::ErrorKind::NotConnected,
+                ErrorKind::BrokenPipe => io::ErrorKind::BrokenPipe,
+                ErrorKind::InvalidInput => io::ErrorKind::InvalidInput,
+                ErrorKind::InvalidData => io::ErrorKind::InvalidData,
+                ErrorKind::WriteZero => io::ErrorKind::WriteZero,
+                ErrorKind::OutOfResources => io::ErrorKind::OutOfMemory,
+                ErrorKind::Unsupported => io::ErrorKind::Unsupported,
+                ErrorKind::PermissionDenied => io::ErrorKind::PermissionDenied,
+                ErrorKind::Interrupted => io::ErrorKind::Interrupted,
+                ErrorKind::UnexpectedEof => io::ErrorKind::UnexpectedEof,
+                ErrorKind::NameNotResolved | ErrorKind::Other => io::ErrorKind::Other,
+            }
+        }
+    }
+
+    impl From<io::ErrorKind> for ErrorKind {
+        fn from(kind: io::ErrorKind) -> Self {
+            match kind {
+                io::ErrorKind::ConnectionRefused => Self::ConnectionRefused,
+                io::ErrorKind::ConnectionReset => Self::ConnectionReset,
+                io::ErrorKind::ConnectionAborted => Self::ConnectionAborted,
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => Self::TimedOut,
+                io::ErrorKind::AddrInUse => Self::AddrInUse,
+                io::ErrorKind::AddrNotAvailable => Self::AddrNotAvailable,
+                io::ErrorKind::HostUnreachable => Self::HostUnreachable,
+                io::ErrorKind::NetworkUnreachable | io::ErrorKind::NetworkDown => {
+                    Self::NetworkUnreachable
+                }
+                io::ErrorKind::NotConnected => Self::NotConnected,
+                io::ErrorKind::BrokenPipe => Self::BrokenPipe,
+                io::ErrorKind::InvalidInput => Self::InvalidInput,
+                io::ErrorKind::InvalidData => Self::InvalidData,
+                io::ErrorKind::WriteZero => Self::WriteZero,
+                io::ErrorKind::OutOfMemory => Self::OutOfResources,
+                io::ErrorKind::Unsupported => Self::Unsupported,
+                io::ErrorKind::PermissionDenied => Self::PermissionDenied,
+                io::ErrorKind::Interrupted => Self::Interrupted,
+                io::ErrorKind::UnexpectedEof => Self::UnexpectedEof,
+                _ => Self::Other,
+            }
+        }
+    }
+
+    /// The kind of an OS error, refined by its errno where `std` has no kind of
+    /// its own for it (for example `ENOBUFS` becomes `OutOfResources`).
+    impl Error for io::Error {
+        fn kind(&self) -> ErrorKind {
+            // errno values shared by Linux and the BSDs for the cases std leaves as Other.
+            #[cfg(unix)]
+            if let Some(code) = self.raw_os_error() {
+                const ENOBUFS_LINUX: i32 = 105;
+                const EMFILE: i32 = 24;
+                const ENFILE: i32 = 23;
+                match code {
+                    EMFILE | ENFILE => return ErrorKind::OutOfResources,
+                    ENOBUFS_LINUX if cfg!(target_os = "linux") => {
+                        return ErrorKind::OutOfResources;
+                    }
+                    _ => {}
+                }
+            }
+            ErrorKind::from(io::Error::kind(self))
+        }
+    }
+
+    impl From<ErrorKind> for io::Error {
+        fn from(kind: ErrorKind) -> Self {
+            io::Error::new(io::ErrorKind::from(kind), kind)
+        }
+    }
+
+    impl std::error::Error for crate::ReadExactError<io::Error> {}
+}

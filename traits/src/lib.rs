@@ -1,0 +1,37 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod dns;
+mod error;
+pub mod future;
+mod io;
+mod options;
+mod tcp;
+pub mod time;
+mod udp;
+
+pub use dns::{AddrFamily, Dns};
+pub use error::{Error, ErrorKind, ErrorType};
+pub use io::{
+    CloseFuture, FlushFuture, Read, ReadExactError, ReadExactFuture, ReadExt, ReadFuture,
+    WriteAllError, WriteAllFuture, Write, WriteExt, WriteFuture,
+};
+pub use options::{SocketOption, SocketOptionName, SocketOptions};
+pub use tcp::{TcpConnect, TcpListen, TcpListener, TcpStream};
+pub use time::{Clock, Instant};
+pub use udp::{RecvFromFuture, SendToFuture, UdpBind, UdpSocket, UdpSocketExt};
+
+/// The address types, re-exported from `core::net` and `portnet-core-net`.
+pub use core_net as net;
+
+/// Everything a library over portnet usually imports.
+pub mod prelude {
+    pub use crate::{
+        Clock as _, Dns as _, Error as _, ReadExt as _, TcpConnect as _, TcpListen as _,
+        TcpListener as _, TcpStream as _, UdpBind as _, UdpSocket as _, UdpSocketExt as _,
+        WriteExt as _,
+    };
+}
