@@ -27,7 +27,13 @@ pub struct Rng {
 impl Rng {
     /// A generator from `seed` (0 is replaced, as xorshift cannot leave it).
     pub fn new(seed: u64) -> Self {
-        Self { state: Cell::new(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed }) }
+        Self {
+            state: Cell::new(if seed == 0 {
+                0x9E37_79B9_7F4A_7C15
+            } else {
+                seed
+            }),
+        }
     }
 
     /// The next 64 random bits.
@@ -42,7 +48,7 @@ impl Rng {
 
     /// True with probability `1 / n`.
     pub fn one_in(&self, n: u64) -> bool {
-        self.next_u64() % n == 0
+        self.next_u64().is_multiple_of(n)
     }
 
     /// A number in `0..n` (`n > 0`).
@@ -351,7 +357,11 @@ pub struct Hopping<'p, F> {
 impl<'p, F> Hopping<'p, F> {
     /// Wraps `future`, hopping between the wakers of `probes`.
     pub fn new(future: F, probes: [&'p WakeProbe; 2]) -> Self {
-        Self { future, probes, polls: 0 }
+        Self {
+            future,
+            probes,
+            polls: 0,
+        }
     }
 }
 
@@ -372,6 +382,8 @@ impl<F: Future + Unpin> Future for Hopping<'_, F> {
 
 impl<F> core::fmt::Debug for Hopping<'_, F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Hopping").field("polls", &self.polls).finish_non_exhaustive()
+        f.debug_struct("Hopping")
+            .field("polls", &self.polls)
+            .finish_non_exhaustive()
     }
 }

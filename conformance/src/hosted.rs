@@ -1,10 +1,10 @@
 //! Harnesses of the hosted backends, used by the runner and by the suite's own
 //! tests.
 
+use alloc::vec::Vec;
 use core::future::Future;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
-use std::vec::Vec;
 
 use portnet_tokio::Tokio;
 
@@ -26,7 +26,11 @@ impl Default for TokioHarness {
             .build()
             .expect("a tokio runtime");
         let stack = runtime.block_on(async { Tokio::new() });
-        Self { runtime, stack, black_hole: OnceLock::new() }
+        Self {
+            runtime,
+            stack,
+            black_hole: OnceLock::new(),
+        }
     }
 }
 
@@ -59,7 +63,11 @@ impl BlackHole {
                 queued.push(stream);
             }
         }
-        Ok(Self { _listener: listener, _queued: queued, addr })
+        Ok(Self {
+            _listener: listener,
+            _queued: queued,
+            addr,
+        })
     }
 }
 
@@ -106,7 +114,10 @@ impl Harness for TokioHarness {
         self.stack_ip(family)
     }
     fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole.get_or_init(|| BlackHole::new().ok()).as_ref().map(|hole| hole.addr)
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(|hole| hole.addr)
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()
@@ -128,5 +139,8 @@ pub struct Backend {
 
 /// Every hosted backend in this build.
 pub fn backends() -> Vec<Backend> {
-    std::vec![Backend { name: "tokio", run: crate::report::run_backend::<TokioHarness> }]
+    alloc::vec![Backend {
+        name: "tokio",
+        run: crate::report::run_backend::<TokioHarness>
+    }]
 }

@@ -1,7 +1,12 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![deny(missing_docs)]
+// A failure carries its reason inline (no allocator), which makes `Outcome` large;
+// failures are the cold path of a test suite, so the size does not matter.
+#![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
+#[cfg(feature = "std")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 

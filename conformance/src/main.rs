@@ -18,7 +18,12 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { backend: None, case: String::new(), json: None, list: false };
+    let mut args = Args {
+        backend: None,
+        case: String::new(),
+        json: None,
+        list: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -59,7 +64,11 @@ fn main() -> ExitCode {
         .collect();
     if selected.is_empty() {
         let names: Vec<_> = known.iter().map(|b| b.name).collect();
-        eprintln!("no backend named {:?}; known: {}", args.backend.unwrap_or_default(), names.join(", "));
+        eprintln!(
+            "no backend named {:?}; known: {}",
+            args.backend.unwrap_or_default(),
+            names.join(", ")
+        );
         return ExitCode::from(2);
     }
     let mut rows = Vec::new();
@@ -78,5 +87,9 @@ fn main() -> ExitCode {
         }
         eprintln!("wrote {path}");
     }
-    if rows.iter().any(|r| r.outcome.is_fail()) { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if rows.iter().any(|r| r.outcome.is_fail()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -20,13 +20,21 @@ impl ErrorType for Missing {
 }
 
 impl Read for Missing {
-    fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, _: &mut [u8]) -> Poll<Result<usize, ErrorKind>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut [u8],
+    ) -> Poll<Result<usize, ErrorKind>> {
         match *self {}
     }
 }
 
 impl Write for Missing {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<Result<usize, ErrorKind>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &[u8],
+    ) -> Poll<Result<usize, ErrorKind>> {
         match *self {}
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), ErrorKind>> {
@@ -91,7 +99,12 @@ impl UdpBind for Missing {
 }
 
 impl UdpSocket for Missing {
-    fn poll_send_to(&self, _: &mut Context<'_>, _: &[u8], _: SocketAddr) -> Poll<Result<(), ErrorKind>> {
+    fn poll_send_to(
+        &self,
+        _: &mut Context<'_>,
+        _: &[u8],
+        _: SocketAddr,
+    ) -> Poll<Result<(), ErrorKind>> {
         match *self {}
     }
     fn poll_recv_from(

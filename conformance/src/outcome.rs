@@ -57,7 +57,10 @@ impl Detail {
 
     /// An empty detail.
     pub const fn new() -> Self {
-        Self { bytes: [0; Self::CAPACITY], len: 0 }
+        Self {
+            bytes: [0; Self::CAPACITY],
+            len: 0,
+        }
     }
 
     /// A detail made of `args`.

@@ -19,7 +19,12 @@ struct Slot {
 }
 
 #[allow(clippy::declare_interior_mutable_const)]
-const FREE: Slot = Slot { in_use: false, generation: 0, wakes: 0, forward: None };
+const FREE: Slot = Slot {
+    in_use: false,
+    generation: 0,
+    wakes: 0,
+    forward: None,
+};
 
 static TABLE: Mutex<RefCell<[Slot; SLOTS]>> = Mutex::new(RefCell::new([FREE; SLOTS]));
 
@@ -37,18 +42,23 @@ impl WakeProbe {
     pub fn new() -> Option<Self> {
         critical_section::with(|cs| {
             let mut table = TABLE.borrow_ref_mut(cs);
-            let (index, slot) = table.iter_mut().enumerate().find(|(_, slot)| !slot.in_use)?;
+            let (index, slot) = table
+                .iter_mut()
+                .enumerate()
+                .find(|(_, slot)| !slot.in_use)?;
             slot.in_use = true;
             slot.generation = (slot.generation + 1) & GENERATION_MASK;
             slot.wakes = 0;
             slot.forward = None;
-            Some(Self { token: (index << GENERATION_BITS) | slot.generation })
+            Some(Self {
+                token: (index << GENERATION_BITS) | slot.generation,
+            })
         })
     }
 
     /// A waker that counts into this probe.
     pub fn waker(&self) -> Waker {
-        let raw = RawWaker::new(self.token as *const (), &VTABLE);
+        let raw = RawWaker::new(core::ptr::without_provenance(self.token), &VTABLE);
         // SAFETY: the vtable's functions never dereference the data pointer: it is a
         // plain number (slot index and generation) that they look up in `TABLE`
         // under a critical section. They are thread-safe for the same reason, and
@@ -111,7 +121,7 @@ fn vt_clone(data: *const ()) -> RawWaker {
 }
 
 fn vt_wake(data: *const ()) {
-    wake(data as usize);
+    wake(data.addr());
 }
 
 fn vt_drop(_: *const ()) {}
@@ -130,7 +140,7 @@ mod tests {
         waker.wake_by_ref();
         assert_eq!(probe.wakes(), 1);
         probe.forward_to(Some(&target.waker()));
-        waker.clone().wake();
+        waker.wake_by_ref();
         assert_eq!(probe.wakes(), 2);
         assert_eq!(target.wakes(), 1);
         probe.reset();
@@ -144,6 +154,10 @@ mod tests {
         drop(probe);
         let next = WakeProbe::new().unwrap();
         waker.wake();
-        assert_eq!(next.wakes(), 0, "a stale waker must not count for a new probe");
+        assert_eq!(
+            next.wakes(),
+            0,
+            "a stale waker must not count for a new probe"
+        );
     }
 }

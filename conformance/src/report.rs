@@ -1,8 +1,9 @@
 //! The runner's results: rows, the case × backend table, and the JSON report.
 
-use std::string::String;
-use std::vec::Vec;
-use std::{format, println};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use std::println;
 
 use crate::test_support::seed_for;
 use crate::{Harness, Mode, Outcome, cases};
@@ -48,7 +49,12 @@ pub fn run_backend<H: Harness + Default>(filter: &str) -> Vec<Row> {
             let harness = H::default();
             let outcome = (case.run)(&harness, mode);
             let suffix = if adversarial { "+chaos" } else { "" };
-            rows.push(Row { backend: String::from(suffix), case: case.id, outcome, seed });
+            rows.push(Row {
+                backend: String::from(suffix),
+                case: case.id,
+                outcome,
+                seed,
+            });
         }
     }
     rows
@@ -130,7 +136,10 @@ pub fn print_table(rows: &[Row]) {
     for (kind, label) in [("pass", "passed"), ("fail", "failed"), ("skip", "skipped")] {
         let mut line = format!("{label:case_width$}");
         for (b, w) in backends.iter().zip(&widths) {
-            let n = rows.iter().filter(|r| r.backend == *b && r.outcome.as_str() == kind).count();
+            let n = rows
+                .iter()
+                .filter(|r| r.backend == *b && r.outcome.as_str() == kind)
+                .count();
             line.push_str(&format!("  {n:>w$}"));
         }
         println!("{line}");
@@ -142,7 +151,10 @@ pub fn print_table(rows: &[Row]) {
             println!("  {} on {}: {}", row.case, row.backend, row.detail());
         }
     }
-    let skips: Vec<&Row> = rows.iter().filter(|r| matches!(r.outcome, Outcome::Skip(_))).collect();
+    let skips: Vec<&Row> = rows
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Skip(_)))
+        .collect();
     if !skips.is_empty() {
         println!("\nskips:");
         for row in skips {

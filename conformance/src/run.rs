@@ -72,14 +72,16 @@ fn conclude(result: Result<CaseResult, portnet::time::Elapsed>) -> Outcome {
 /// Runs a case future plainly with the suite's deadline.
 #[doc(hidden)]
 pub fn run_plain<H: Harness, F: Future<Output = CaseResult>>(harness: &H, case: F) -> Outcome {
-    harness.run(async {
-        conclude(portnet::time::timeout(harness.clock(), CASE_DEADLINE, case).await)
-    })
+    harness
+        .run(async { conclude(portnet::time::timeout(harness.clock(), CASE_DEADLINE, case).await) })
 }
 
 /// Runs a case future (built on `chaos`) through the hopping poller.
 #[doc(hidden)]
-pub fn run_adversarial<H: Harness, F: Future<Output = CaseResult>>(harness: &H, case: F) -> Outcome {
+pub fn run_adversarial<H: Harness, F: Future<Output = CaseResult>>(
+    harness: &H,
+    case: F,
+) -> Outcome {
     let (Some(a), Some(b)) = (WakeProbe::new(), WakeProbe::new()) else {
         return Outcome::Fail(Detail::from_args(format_args!("out of wake probes")));
     };

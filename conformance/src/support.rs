@@ -21,7 +21,10 @@ pub(crate) trait Check<T> {
 impl<T, E: Error> Check<T> for Result<T, E> {
     fn check(self, what: &str) -> Result<T, Outcome> {
         self.map_err(|e| {
-            Outcome::Fail(Detail::from_args(format_args!("{what}: error of kind {:?} ({e:?})", e.kind())))
+            Outcome::Fail(Detail::from_args(format_args!(
+                "{what}: error of kind {:?} ({e:?})",
+                e.kind()
+            )))
         })
     }
 }
@@ -38,12 +41,14 @@ pub(crate) async fn within<H: Harness, F: Future>(
     what: &str,
     future: F,
 ) -> Result<F::Output, Outcome> {
-    portnet::time::timeout(h.clock(), limit, future).await.map_err(|_| {
-        Outcome::Fail(Detail::from_args(format_args!(
-            "{what}: no result within {} ms",
-            limit.as_millis()
-        )))
-    })
+    portnet::time::timeout(h.clock(), limit, future)
+        .await
+        .map_err(|_| {
+            Outcome::Fail(Detail::from_args(format_args!(
+                "{what}: no result within {} ms",
+                limit.as_millis()
+            )))
+        })
 }
 
 /// A generous limit for things that should happen promptly on any stack.
@@ -94,7 +99,11 @@ pub(crate) fn fill_pattern(buf: &mut [u8], offset: usize) {
 
 /// Checks `buf` against the pattern starting at `offset`.
 pub(crate) fn check_pattern(buf: &[u8], offset: usize, what: &str) -> Result<(), Outcome> {
-    match buf.iter().enumerate().find(|&(i, &b)| b != pattern(offset + i)) {
+    match buf
+        .iter()
+        .enumerate()
+        .find(|&(i, &b)| b != pattern(offset + i))
+    {
         None => Ok(()),
         Some((i, &b)) => Err(Outcome::Fail(Detail::from_args(format_args!(
             "{what}: byte {} is {b:#04x}, expected {:#04x} (lost, duplicated or reordered data)",
@@ -119,7 +128,11 @@ pub(crate) async fn stack_to_peer<'s, H: Harness>(
 > {
     let stack = need(h.connector(), Capability::TcpConnect)?;
     let (_, peer_ip) = ips(h, family)?;
-    let listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+    let listener = h
+        .peer()
+        .listen(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer listen")?;
     let addr = listener.local_addr().check("peer listener address")?;
     let (connected, accepted) = {
         let connect = pin!(stack.connect(addr));
@@ -146,12 +159,21 @@ pub(crate) async fn peer_to_stack<'s, H: Harness>(
 > {
     let stack = need(h.listener(), Capability::TcpListen)?;
     let (stack_ip, _) = ips(h, family)?;
-    let listener = stack.listen(SocketAddr::new(stack_ip, 0)).await.check("listen")?;
+    let listener = stack
+        .listen(SocketAddr::new(stack_ip, 0))
+        .await
+        .check("listen")?;
     let port = listener.local_addr().check("listener address")?.port();
     let (connected, accepted) = {
         let connect = pin!(h.peer().connect(SocketAddr::new(stack_ip, port)));
         let accept = pin!(listener.accept());
-        within(h, PROMPT, "peer connect to the stack", join(connect, accept)).await?
+        within(
+            h,
+            PROMPT,
+            "peer connect to the stack",
+            join(connect, accept),
+        )
+        .await?
     };
     let peer_conn = connected.check("peer connect")?;
     let (conn, _) = accepted.check("accept")?;

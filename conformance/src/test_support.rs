@@ -10,19 +10,28 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 /// The seed of an adversarial run: `PORTNET_SEED` if set, else the case's own.
 pub fn seed_for(id: &str) -> u64 {
-    std::env::var("PORTNET_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| default_seed(id))
+    std::env::var("PORTNET_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| default_seed(id))
 }
 
 /// Runs case `id` on a new `H`; panics with the reason (and for adversarial runs the
 /// seed and the command that replays it) if it fails.
 pub fn run_test<H: Harness + Default>(id: &str, adversarial: bool, package: &str, test_name: &str) {
-    let _serial = SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let case = cases::all::<H>()
         .into_iter()
         .find(|case| case.id == id)
         .unwrap_or_else(|| panic!("no case with id {id}"));
     let seed = seed_for(id);
-    let mode = if adversarial { Mode::Adversarial { seed } } else { Mode::Plain };
+    let mode = if adversarial {
+        Mode::Adversarial { seed }
+    } else {
+        Mode::Plain
+    };
     let harness = H::default();
     match (case.run)(&harness, mode) {
         Outcome::Pass => {}

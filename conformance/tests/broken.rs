@@ -56,7 +56,13 @@ struct Conn {
 
 impl Conn {
     fn new(inner: portnet_tokio::Connection, flaw: Flaw) -> Self {
-        Self { inner, flaw, held: Vec::new(), first_waker: None, eof_seen: false }
+        Self {
+            inner,
+            flaw,
+            held: Vec::new(),
+            first_waker: None,
+            eof_seen: false,
+        }
     }
 }
 
@@ -68,7 +74,11 @@ impl ErrorType for Conn {
 }
 
 impl Read for Conn {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if this.flaw == Flaw::EofNotSticky && this.eof_seen && !buf.is_empty() {
             return Poll::Ready(Err(io::Error::from(ErrorKind::NotConnected)));
@@ -92,7 +102,11 @@ impl Read for Conn {
 }
 
 impl Write for Conn {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         match this.flaw {
             Flaw::UnboundedBuffering => {
@@ -208,7 +222,10 @@ impl TcpListen for Flawed {
     type Connection<'a> = Conn;
     type Listener<'a> = Listener;
     async fn listen(&self, local: SocketAddr) -> io::Result<Listener> {
-        Ok(Listener { inner: self.stack.listen(local).await?, flaw: self.flaw })
+        Ok(Listener {
+            inner: self.stack.listen(local).await?,
+            flaw: self.flaw,
+        })
     }
 }
 
@@ -223,10 +240,19 @@ impl ErrorType for Datagram {
 }
 
 impl UdpSocket for Datagram {
-    fn poll_send_to(&self, cx: &mut Context<'_>, buf: &[u8], remote: SocketAddr) -> Poll<io::Result<()>> {
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        remote: SocketAddr,
+    ) -> Poll<io::Result<()>> {
         self.inner.poll_send_to(cx, buf, remote)
     }
-    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<(usize, SocketAddr)>> {
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
         let result = self.inner.poll_recv_from(cx, buf);
         match result {
             Poll::Ready(Ok((n, from))) if self.flaw == Flaw::TruncationLength => {
@@ -249,7 +275,10 @@ impl UdpSocket for Datagram {
 impl UdpBind for Flawed {
     type Socket<'a> = Datagram;
     async fn bind(&self, local: SocketAddr) -> io::Result<Datagram> {
-        Ok(Datagram { inner: self.stack.bind(local).await?, flaw: self.flaw })
+        Ok(Datagram {
+            inner: self.stack.bind(local).await?,
+            flaw: self.flaw,
+        })
     }
 }
 
@@ -263,7 +292,10 @@ struct FlawedHarness {
 impl FlawedHarness {
     fn new(flaw: Flaw) -> Self {
         let inner = TokioHarness::default();
-        let stack = Flawed { stack: *inner.peer(), flaw };
+        let stack = Flawed {
+            stack: *inner.peer(),
+            flaw,
+        };
         Self { inner, stack }
     }
 }
@@ -313,7 +345,11 @@ fn outcome(flaw: Flaw, id: &str) -> Outcome {
 
 /// The case passes on the sound stack and fails on the flawed one.
 fn caught(flaw: Flaw, id: &str) {
-    assert_eq!(outcome(Flaw::None, id), Outcome::Pass, "{id} must pass on the sound stack");
+    assert_eq!(
+        outcome(Flaw::None, id),
+        Outcome::Pass,
+        "{id} must pass on the sound stack"
+    );
     match outcome(flaw, id) {
         Outcome::Fail(detail) => eprintln!("{id} caught {flaw:?}: {detail}"),
         other => panic!("{id} did not catch {flaw:?}: {other:?}"),

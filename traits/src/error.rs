@@ -221,17 +221,23 @@ mod std_impls {
     /// its own for it (for example `ENOBUFS` becomes `OutOfResources`).
     impl Error for io::Error {
         fn kind(&self) -> ErrorKind {
-            // errno values shared by Linux and the BSDs for the cases std leaves as Other.
+            // An error built from a portnet kind (`io::Error::from(ErrorKind)`) keeps it,
+            // including the kinds std has no name for.
+            if let Some(kind) = self.get_ref().and_then(|inner| inner.downcast_ref::<ErrorKind>()) {
+                return *kind;
+            }
+            // errno values for the cases std leaves as Other.
             #[cfg(unix)]
             if let Some(code) = self.raw_os_error() {
-                const ENOBUFS_LINUX: i32 = 105;
                 const EMFILE: i32 = 24;
                 const ENFILE: i32 = 23;
+                const ENOBUFS_LINUX: i32 = 105;
+                const EMSGSIZE_LINUX: i32 = 90;
+                let linux = cfg!(target_os = "linux");
                 match code {
                     EMFILE | ENFILE => return ErrorKind::OutOfResources,
-                    ENOBUFS_LINUX if cfg!(target_os = "linux") => {
-                        return ErrorKind::OutOfResources;
-                    }
+                    ENOBUFS_LINUX if linux => return ErrorKind::OutOfResources,
+                    EMSGSIZE_LINUX if linux => return ErrorKind::InvalidInput,
                     _ => {}
                 }
             }
@@ -244,6 +250,4 @@ mod std_impls {
             io::Error::new(io::ErrorKind::from(kind), kind)
         }
     }
-
-    impl std::error::Error for crate::ReadExactError<io::Error> {}
 }

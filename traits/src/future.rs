@@ -47,7 +47,10 @@ impl<A: Future + Unpin, B: Future + Unpin> Future for Select<A, B> {
 
 /// Polls both futures until both finish, and returns both outputs.
 pub fn join<A: Future + Unpin, B: Future + Unpin>(a: A, b: B) -> Join<A, B> {
-    Join { a: Slot::Running(a), b: Slot::Running(b) }
+    Join {
+        a: Slot::Running(a),
+        b: Slot::Running(b),
+    }
 }
 
 enum Slot<F: Future> {

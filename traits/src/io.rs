@@ -129,6 +129,8 @@ impl<E: fmt::Debug> fmt::Display for ReadExactError<E> {
     }
 }
 
+impl<E: fmt::Debug> core::error::Error for ReadExactError<E> {}
+
 /// `async` helpers for every [`Read`] stream.
 pub trait ReadExt: Read {
     /// Reads some bytes into `buf`; resolves to the count, `0` meaning end of stream.
@@ -155,7 +157,11 @@ pub trait ReadExt: Read {
     where
         Self: Unpin,
     {
-        ReadExactFuture { stream: self, buf, filled: 0 }
+        ReadExactFuture {
+            stream: self,
+            buf,
+            filled: 0,
+        }
     }
 }
 
@@ -303,6 +309,8 @@ impl<E: fmt::Debug> fmt::Display for WriteAllError<E> {
         }
     }
 }
+
+impl<E: fmt::Debug> core::error::Error for WriteAllError<E> {}
 
 /// Future of [`WriteExt::write_all`].
 #[must_use = "futures do nothing unless polled"]

@@ -16,8 +16,8 @@ mod udp;
 pub use dns::{AddrFamily, Dns};
 pub use error::{Error, ErrorKind, ErrorType};
 pub use io::{
-    CloseFuture, FlushFuture, Read, ReadExactError, ReadExactFuture, ReadExt, ReadFuture,
-    WriteAllError, WriteAllFuture, Write, WriteExt, WriteFuture,
+    CloseFuture, FlushFuture, Read, ReadExactError, ReadExactFuture, ReadExt, ReadFuture, Write,
+    WriteAllError, WriteAllFuture, WriteExt, WriteFuture,
 };
 pub use options::{SocketOption, SocketOptionName, SocketOptions};
 pub use tcp::{TcpConnect, TcpListen, TcpListener, TcpStream};

@@ -61,8 +61,10 @@ pub trait TcpListen: ErrorType {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future leaves nothing bound.
-    fn listen(&self, local: SocketAddr)
-    -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>>;
+    fn listen(
+        &self,
+        local: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>>;
 }
 
 /// A listening socket.

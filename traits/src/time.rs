@@ -29,7 +29,9 @@ impl Instant {
 
     /// The instant `millis` milliseconds after the epoch (saturating).
     pub const fn from_millis(millis: u64) -> Self {
-        Self { micros: millis.saturating_mul(1000) }
+        Self {
+            micros: millis.saturating_mul(1000),
+        }
     }
 
     /// Microseconds since the epoch.
@@ -50,7 +52,9 @@ impl Instant {
     /// `self + d`, saturating at [`Instant::NEVER`].
     pub fn saturating_add(self, d: Duration) -> Self {
         let add = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        Self { micros: self.micros.saturating_add(add) }
+        Self {
+            micros: self.micros.saturating_add(add),
+        }
     }
 }
 

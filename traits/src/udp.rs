@@ -24,7 +24,10 @@ pub trait UdpBind: ErrorType {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future leaves nothing bound.
-    fn bind(&self, local: SocketAddr) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>>;
+    fn bind(
+        &self,
+        local: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>>;
 }
 
 impl<T: ?Sized + UdpBind> UdpBind for &T {
@@ -33,7 +36,10 @@ impl<T: ?Sized + UdpBind> UdpBind for &T {
     where
         Self: 'a;
 
-    fn bind(&self, local: SocketAddr) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>> {
+    fn bind(
+        &self,
+        local: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>> {
         (**self).bind(local)
     }
 }
@@ -90,7 +96,11 @@ pub trait UdpSocketExt: UdpSocket {
     ///
     /// Cancel safe: a dropped future has sent the whole datagram or none of it.
     fn send_to<'a>(&'a self, buf: &'a [u8], remote: SocketAddr) -> SendToFuture<'a, Self> {
-        SendToFuture { socket: self, buf, remote }
+        SendToFuture {
+            socket: self,
+            buf,
+            remote,
+        }
     }
 
     /// Receives one datagram; resolves to its full length and sender (see

@@ -43,7 +43,9 @@ pub struct Tokio {
 impl Tokio {
     /// A stack on the current tokio runtime's reactor; its clock starts now.
     pub fn new() -> Self {
-        Self { epoch: tokio::time::Instant::now() }
+        Self {
+            epoch: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -98,7 +100,10 @@ pub struct Connection {
 
 impl Connection {
     fn new(inner: tokio::net::TcpStream) -> Self {
-        Self { inner, write_closed: false }
+        Self {
+            inner,
+            write_closed: false,
+        }
     }
 
     /// Wraps a tokio stream, for code that opened it itself.
@@ -168,7 +173,11 @@ impl Read for Connection {
 }
 
 impl Write for Connection {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         poll_write_tokio(&mut this.inner, this.write_closed, cx, buf)
     }
@@ -190,7 +199,13 @@ impl TcpStream for Connection {
     fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
         let write_closed = &mut self.write_closed;
         let (read, write) = self.inner.split();
-        (ReadHalf { inner: read }, WriteHalf { inner: write, write_closed })
+        (
+            ReadHalf { inner: read },
+            WriteHalf {
+                inner: write,
+                write_closed,
+            },
+        )
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -241,7 +256,11 @@ impl Read for ReadHalf<'_> {
 }
 
 impl Write for WriteHalf<'_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         poll_write_tokio(&mut this.inner, *this.write_closed, cx, buf)
     }
@@ -284,7 +303,10 @@ impl UdpBind for Tokio {
 
     async fn bind(&self, local: SocketAddr) -> io::Result<Datagram> {
         let socket = tokio::net::UdpSocket::bind(local).await?;
-        Ok(Datagram { inner: socket, peer: None })
+        Ok(Datagram {
+            inner: socket,
+            peer: None,
+        })
     }
 }
 
@@ -361,7 +383,11 @@ impl UdpSocket for Datagram {
 impl Dns for Tokio {
     async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return if family.matches(ip) { Ok(ip) } else { Err(error(ErrorKind::NameNotResolved)) };
+            return if family.matches(ip) {
+                Ok(ip)
+            } else {
+                Err(error(ErrorKind::NameNotResolved))
+            };
         }
         if host.is_empty() || host.len() > 253 {
             return Err(error(ErrorKind::InvalidInput));

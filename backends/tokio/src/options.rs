@@ -67,7 +67,9 @@ pub(crate) fn set(socket: SockRef<'_>, kind: Kind, option: SocketOption) -> io::
             }
         }
         (O::JoinMulticast(group), Kind::Udp) => match group {
-            IpAddr::V4(group) => socket.join_multicast_v4(&group, &core::net::Ipv4Addr::UNSPECIFIED),
+            IpAddr::V4(group) => {
+                socket.join_multicast_v4(&group, &core::net::Ipv4Addr::UNSPECIFIED)
+            }
             IpAddr::V6(group) => socket.join_multicast_v6(&group, 0),
         },
         (O::LeaveMulticast(group), Kind::Udp) => match group {
@@ -80,7 +82,11 @@ pub(crate) fn set(socket: SockRef<'_>, kind: Kind, option: SocketOption) -> io::
     }
 }
 
-pub(crate) fn get(socket: SockRef<'_>, kind: Kind, name: SocketOptionName) -> io::Result<SocketOption> {
+pub(crate) fn get(
+    socket: SockRef<'_>,
+    kind: Kind,
+    name: SocketOptionName,
+) -> io::Result<SocketOption> {
     use SocketOptionName as N;
     Ok(match (name, kind) {
         (N::NoDelay, Kind::Tcp) => SocketOption::NoDelay(socket.tcp_nodelay()?),
@@ -112,4 +118,3 @@ pub(crate) fn get(socket: SockRef<'_>, kind: Kind, name: SocketOptionName) -> io
         _ => return Err(unsupported()),
     })
 }
-

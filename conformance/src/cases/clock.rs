@@ -14,11 +14,18 @@ pub async fn sleep<H: Harness>(h: &H) -> CaseResult {
     let mut last = clock.now();
     for millis in [0u64, 1, 20, 50] {
         let start = clock.now();
-        ensure!(start >= last, "the clock went back from {last:?} to {start:?}");
+        ensure!(
+            start >= last,
+            "the clock went back from {last:?} to {start:?}"
+        );
         let duration = Duration::from_millis(millis);
         within(h, PROMPT + duration, "sleep", clock.sleep(duration)).await?;
         let end = clock.now();
-        ensure!(end - start >= duration, "sleep({duration:?}) ended after {:?}", end - start);
+        ensure!(
+            end - start >= duration,
+            "sleep({duration:?}) ended after {:?}",
+            end - start
+        );
         last = end;
     }
     Ok(())

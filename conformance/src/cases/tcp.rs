@@ -14,8 +14,8 @@ use portnet::{
 
 use crate::probe::WakeProbe;
 use crate::support::{
-    Check, PROMPT, check_pattern, expect_error, fill_pattern, ips, need, peer_to_stack, stack_to_peer,
-    within,
+    Check, PROMPT, check_pattern, expect_error, fill_pattern, ips, need, peer_to_stack,
+    stack_to_peer, within,
 };
 use crate::{Capability, CaseResult, Detail, Family, Harness, Outcome, ensure, fail};
 
@@ -29,9 +29,17 @@ const MAX_POOL: usize = 8;
 pub async fn listen_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
     let (conn, peer_conn, listener) = peer_to_stack(h, V4).await?;
     let local = listener.local_addr().check("listener address")?;
-    ensure!(local.port() != 0, "listener reports port 0 after binding port 0");
+    ensure!(
+        local.port() != 0,
+        "listener reports port 0 after binding port 0"
+    );
     let peer_side = peer_conn.peer_addr().check("peer's peer_addr")?;
-    ensure!(peer_side.port() == local.port(), "peer reached port {} not {}", peer_side.port(), local.port());
+    ensure!(
+        peer_side.port() == local.port(),
+        "peer reached port {} not {}",
+        peer_side.port(),
+        local.port()
+    );
     drop(conn);
     Ok(())
 }
@@ -41,9 +49,16 @@ pub async fn listen_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
 pub async fn listen_addr_in_use<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.listener(), Capability::TcpListen)?;
     let (ip, _) = ips(h, V4)?;
-    let first = stack.listen(SocketAddr::new(ip, 0)).await.check("first listen")?;
+    let first = stack
+        .listen(SocketAddr::new(ip, 0))
+        .await
+        .check("first listen")?;
     let addr = first.local_addr().check("listener address")?;
-    expect_error(stack.listen(addr).await.map(|_| ()), &[ErrorKind::AddrInUse], "second listen")
+    expect_error(
+        stack.listen(addr).await.map(|_| ()),
+        &[ErrorKind::AddrInUse],
+        "second listen",
+    )
 }
 
 /// Case `tcp.listen.drop_frees_port`: dropping a listener frees its port for a new
@@ -51,13 +66,25 @@ pub async fn listen_addr_in_use<H: Harness>(h: &H) -> CaseResult {
 pub async fn listen_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.listener(), Capability::TcpListen)?;
     let (ip, _) = ips(h, V4)?;
-    let first = stack.listen(SocketAddr::new(ip, 0)).await.check("first listen")?;
+    let first = stack
+        .listen(SocketAddr::new(ip, 0))
+        .await
+        .check("first listen")?;
     let addr = first.local_addr().check("listener address")?;
     drop(first);
-    let second = stack.listen(addr).await.check("listen again on the freed port")?;
+    let second = stack
+        .listen(addr)
+        .await
+        .check("listen again on the freed port")?;
     let connect = pin!(h.peer().connect(addr));
     let accept = pin!(second.accept());
-    let (connected, accepted) = within(h, PROMPT, "connect to the new listener", join(connect, accept)).await?;
+    let (connected, accepted) = within(
+        h,
+        PROMPT,
+        "connect to the new listener",
+        join(connect, accept),
+    )
+    .await?;
     connected.check("peer connect")?;
     accepted.check("accept")?;
     Ok(())
@@ -66,7 +93,11 @@ pub async fn listen_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
 /// An address of the peer where nobody listens: a port the peer bound and freed.
 async fn closed_peer_port<H: Harness>(h: &H, family: Family) -> Result<SocketAddr, Outcome> {
     let (_, peer_ip) = ips(h, family)?;
-    let listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+    let listener = h
+        .peer()
+        .listen(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer listen")?;
     listener.local_addr().check("peer listener address")
 }
 
@@ -76,7 +107,11 @@ pub async fn connect_refused<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.connector(), Capability::TcpConnect)?;
     let addr = closed_peer_port(h, V4).await?;
     let result = within(h, PROMPT, "connect to a closed port", stack.connect(addr)).await?;
-    expect_error(result.map(|_| ()), &[ErrorKind::ConnectionRefused], "connect to a closed port")
+    expect_error(
+        result.map(|_| ()),
+        &[ErrorKind::ConnectionRefused],
+        "connect to a closed port",
+    )
 }
 
 /// Case `tcp.connect.invalid_remote`: connecting to an unspecified address or to
@@ -86,10 +121,18 @@ pub async fn connect_invalid_remote<H: Harness>(h: &H) -> CaseResult {
     let (_, peer_ip) = ips(h, V4)?;
     let unspecified = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 80);
     let result = within(h, PROMPT, "connect to 0.0.0.0", stack.connect(unspecified)).await?;
-    expect_error(result.map(|_| ()), &[ErrorKind::InvalidInput], "connect to 0.0.0.0:80")?;
+    expect_error(
+        result.map(|_| ()),
+        &[ErrorKind::InvalidInput],
+        "connect to 0.0.0.0:80",
+    )?;
     let port_zero = SocketAddr::new(peer_ip, 0);
     let result = within(h, PROMPT, "connect to port 0", stack.connect(port_zero)).await?;
-    expect_error(result.map(|_| ()), &[ErrorKind::InvalidInput], "connect to port 0")
+    expect_error(
+        result.map(|_| ()),
+        &[ErrorKind::InvalidInput],
+        "connect to port 0",
+    )
 }
 
 /// Case `tcp.connect.timeout`: a connect to a black hole stays pending (or fails
@@ -102,10 +145,17 @@ pub async fn connect_timeout<H: Harness>(h: &H) -> CaseResult {
     match portnet::time::timeout(h.clock(), limit, stack.connect(black_hole)).await {
         Err(_elapsed) => {
             let waited = h.clock().now() - start;
-            ensure!(waited >= limit, "the timeout fired after {waited:?}, before {limit:?}");
+            ensure!(
+                waited >= limit,
+                "the timeout fired after {waited:?}, before {limit:?}"
+            );
             Ok(())
         }
-        Ok(result) => expect_error(result.map(|_| ()), &[ErrorKind::TimedOut], "connect to a black hole"),
+        Ok(result) => expect_error(
+            result.map(|_| ()),
+            &[ErrorKind::TimedOut],
+            "connect to a black hole",
+        ),
     }
 }
 
@@ -116,7 +166,9 @@ async fn write_byte<C: TcpStream>(conn: &mut C, byte: u8) -> CaseResult {
 
 async fn read_byte<H: Harness, C: TcpStream>(h: &H, conn: &mut C) -> Result<u8, Outcome> {
     let mut byte = [0u8];
-    within(h, PROMPT, "read a byte", conn.read_exact(&mut byte)).await?.check("read a byte")?;
+    within(h, PROMPT, "read a byte", conn.read_exact(&mut byte))
+        .await?
+        .check("read a byte")?;
     Ok(byte[0])
 }
 
@@ -128,9 +180,13 @@ pub async fn accept_order_serial<H: Harness>(h: &H) -> CaseResult {
     let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
     let addr = listener.local_addr().check("listener address")?;
     for i in 0..3u8 {
-        let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr)).await?.check("peer connect")?;
+        let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr))
+            .await?
+            .check("peer connect")?;
         write_byte(&mut peer_conn, i).await?;
-        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept()).await?.check("accept")?;
+        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept())
+            .await?
+            .check("accept")?;
         let got = read_byte(h, &mut conn).await?;
         ensure!(got == i, "accept number {i} gave connection number {got}");
     }
@@ -148,12 +204,16 @@ pub async fn accept_order_backlog<H: Harness>(h: &H) -> CaseResult {
     let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; 3] = [None, None, None];
     for (i, slot) in peers.iter_mut().enumerate().take(count) {
         let connect = h.peer().connect(addr);
-        let mut peer_conn = within(h, PROMPT, "peer connect", connect).await?.check("peer connect")?;
+        let mut peer_conn = within(h, PROMPT, "peer connect", connect)
+            .await?
+            .check("peer connect")?;
         write_byte(&mut peer_conn, i as u8).await?;
         *slot = Some(peer_conn);
     }
     for i in 0..count as u8 {
-        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept()).await?.check("accept")?;
+        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept())
+            .await?
+            .check("accept")?;
         let got = read_byte(h, &mut conn).await?;
         ensure!(got == i, "accept number {i} gave connection number {got}");
     }
@@ -169,12 +229,13 @@ pub async fn accept_pool<H: Harness>(h: &H) -> CaseResult {
     let addr = listener.local_addr().check("listener address")?;
     let n = h.listen_pool().clamp(1, MAX_POOL);
     let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; MAX_POOL] = Default::default();
-    let mut conns: [Option<<<H::Listen as TcpListen>::Listener<'_> as TcpListener>::Connection>; MAX_POOL] =
-        Default::default();
+    let mut conns: [Option<<<H::Listen as TcpListen>::Listener<'_> as TcpListener>::Connection>;
+        MAX_POOL] = Default::default();
     for i in 0..n {
         let connect = pin!(h.peer().connect(addr));
         let accept = pin!(listener.accept());
-        let (connected, accepted) = within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
+        let (connected, accepted) =
+            within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
         peers[i] = Some(connected.check("peer connect")?);
         conns[i] = Some(accepted.check("accept")?.0);
     }
@@ -184,20 +245,34 @@ pub async fn accept_pool<H: Harness>(h: &H) -> CaseResult {
         };
         write_byte(peer_conn, i as u8).await?;
         let got = read_byte(h, conn).await?;
-        ensure!(got == i as u8, "connection {i} received {got}: streams mixed up");
+        ensure!(
+            got == i as u8,
+            "connection {i} received {got}: streams mixed up"
+        );
         write_byte(conn, 100 + i as u8).await?;
         let got = read_byte(h, peer_conn).await?;
-        ensure!(got == 100 + i as u8, "connection {i} answered {got}: streams mixed up");
+        ensure!(
+            got == 100 + i as u8,
+            "connection {i} answered {got}: streams mixed up"
+        );
     }
     for conn in conns.iter_mut().flatten() {
-        within(h, PROMPT, "close", conn.close()).await?.check("close")?;
+        within(h, PROMPT, "close", conn.close())
+            .await?
+            .check("close")?;
     }
     drop(conns);
     drop(peers);
     // The pool must refill: a new connection is accepted after the old ones closed.
     let connect = pin!(h.peer().connect(addr));
     let accept = pin!(listener.accept());
-    let (connected, accepted) = within(h, PROMPT, "connect after the pool closed", join(connect, accept)).await?;
+    let (connected, accepted) = within(
+        h,
+        PROMPT,
+        "connect after the pool closed",
+        join(connect, accept),
+    )
+    .await?;
     connected.check("connect after the pool closed")?;
     accepted.check("accept after the pool closed")?;
     Ok(())
@@ -212,27 +287,48 @@ pub async fn addresses<H: Harness>(h: &H) -> CaseResult {
     let addr = listener.local_addr().check("listener address")?;
     let connect = pin!(h.peer().connect(addr));
     let accept = pin!(listener.accept());
-    let (connected, accepted) = within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
+    let (connected, accepted) =
+        within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
     let peer_conn = connected.check("peer connect")?;
     let (conn, reported) = accepted.check("accept")?;
     let peer_local = peer_conn.local_addr().check("peer local_addr")?;
-    ensure!(reported == peer_local, "accept reported {reported}, the peer is at {peer_local}");
+    ensure!(
+        reported == peer_local,
+        "accept reported {reported}, the peer is at {peer_local}"
+    );
     let conn_peer = conn.peer_addr().check("peer_addr")?;
-    ensure!(conn_peer == peer_local, "peer_addr says {conn_peer}, the peer is at {peer_local}");
+    ensure!(
+        conn_peer == peer_local,
+        "peer_addr says {conn_peer}, the peer is at {peer_local}"
+    );
     let conn_local = conn.local_addr().check("local_addr")?;
-    ensure!(conn_local == addr, "local_addr says {conn_local}, the listener is at {addr}");
+    ensure!(
+        conn_local == addr,
+        "local_addr says {conn_local}, the listener is at {addr}"
+    );
     if let Some(connector) = h.connector() {
         let (_, peer_ip) = ips(h, V4)?;
-        let peer_listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+        let peer_listener = h
+            .peer()
+            .listen(SocketAddr::new(peer_ip, 0))
+            .await
+            .check("peer listen")?;
         let peer_addr = peer_listener.local_addr().check("peer listener address")?;
         let connect = pin!(connector.connect(peer_addr));
         let accept = pin!(peer_listener.accept());
-        let (connected, accepted) = within(h, PROMPT, "connect to the peer", join(connect, accept)).await?;
+        let (connected, accepted) =
+            within(h, PROMPT, "connect to the peer", join(connect, accept)).await?;
         let conn = connected.check("connect")?;
         let (_, seen) = accepted.check("peer accept")?;
-        ensure!(conn.peer_addr().check("peer_addr")? == peer_addr, "peer_addr differs from the address connected to");
+        ensure!(
+            conn.peer_addr().check("peer_addr")? == peer_addr,
+            "peer_addr differs from the address connected to"
+        );
         let local = conn.local_addr().check("local_addr")?;
-        ensure!(local == seen, "local_addr says {local}, the peer saw {seen}");
+        ensure!(
+            local == seen,
+            "local_addr says {local}, the peer saw {seen}"
+        );
         ensure!(local.port() != 0, "local_addr has port 0");
     }
     Ok(())
@@ -261,7 +357,10 @@ async fn echo_client<C: TcpStream>(conn: &mut C, len: usize, chunk: usize) -> Ca
         while sent < len {
             let n = chunk.min(len - sent);
             fill_pattern(&mut buf[..n], sent);
-            writer.write_all(&buf[..n]).await.check("echo client write")?;
+            writer
+                .write_all(&buf[..n])
+                .await
+                .check("echo client write")?;
             sent += n;
         }
         writer.close().await.check("echo client close")
@@ -288,11 +387,19 @@ async fn echo<H: Harness>(h: &H, family: Family) -> CaseResult {
     let len = 64 * 1024;
     if h.listener().is_some() {
         let (mut conn, mut peer_conn, _listener) = peer_to_stack(h, family).await?;
-        let (served, client) = join(pin!(serve_echo(&mut conn)), pin!(echo_client(&mut peer_conn, len, 1000))).await;
+        let (served, client) = join(
+            pin!(serve_echo(&mut conn)),
+            pin!(echo_client(&mut peer_conn, len, 1000)),
+        )
+        .await;
         served.and(client)
     } else {
         let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, family).await?;
-        let (served, client) = join(pin!(serve_echo(&mut peer_conn)), pin!(echo_client(&mut conn, len, 1000))).await;
+        let (served, client) = join(
+            pin!(serve_echo(&mut peer_conn)),
+            pin!(echo_client(&mut conn, len, 1000)),
+        )
+        .await;
         served.and(client)
     }
 }
@@ -333,7 +440,10 @@ async fn receive_pattern<R: Read + Unpin>(reader: &mut R, len: usize, what: &str
         round += 1;
         let n = reader.read(&mut buf[..want]).await.check(what)?;
         ensure!(n != 0, "{what}: EOF after {received} of {len} bytes");
-        ensure!(n <= want, "{what}: read claims {n} bytes into a {want}-byte buffer");
+        ensure!(
+            n <= want,
+            "{what}: read claims {n} bytes into a {want}-byte buffer"
+        );
         check_pattern(&buf[..n], received, what)?;
         received += n;
     }
@@ -361,14 +471,22 @@ pub async fn stream_bulk<H: Harness>(h: &H) -> CaseResult {
 /// without waiting to fill the buffer.
 pub async fn stream_partial_read<H: Harness>(h: &H) -> CaseResult {
     let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
-    peer_conn.write_all(b"0123456789").await.check("peer write")?;
+    peer_conn
+        .write_all(b"0123456789")
+        .await
+        .check("peer write")?;
     peer_conn.flush().await.check("peer flush")?;
     let mut buf = [0u8; 1000];
     let mut got = 0;
     while got < 10 {
-        let n = within(h, PROMPT, "read with a larger buffer than the data", conn.read(&mut buf[got..]))
-            .await?
-            .check("read")?;
+        let n = within(
+            h,
+            PROMPT,
+            "read with a larger buffer than the data",
+            conn.read(&mut buf[got..]),
+        )
+        .await?
+        .check("read")?;
         ensure!(n > 0, "EOF after {got} bytes on an open connection");
         got += n;
     }
@@ -396,7 +514,10 @@ pub async fn stream_zero_length<H: Harness>(h: &H) -> CaseResult {
     let got = read_byte(h, &mut conn).await?;
     ensure!(got == b'x', "the stream is not intact after empty I/O");
     write_byte(&mut conn, b'y').await?;
-    ensure!(read_byte(h, &mut peer_conn).await? == b'y', "the peer did not get the byte after empty I/O");
+    ensure!(
+        read_byte(h, &mut peer_conn).await? == b'y',
+        "the peer did not get the byte after empty I/O"
+    );
     Ok(())
 }
 
@@ -421,13 +542,18 @@ fn fill_until_pending<W: Write + Unpin>(
             Poll::Ready(Ok(0)) => fail!("write accepted 0 bytes"),
             Poll::Ready(Ok(n)) => written += n,
             Poll::Ready(Err(e)) => {
-                fail!("write failed with kind {:?} while filling buffers", portnet::Error::kind(&e))
+                fail!(
+                    "write failed with kind {:?} while filling buffers",
+                    portnet::Error::kind(&e)
+                )
             }
             Poll::Pending if probe.wakes() == 0 => return Ok(written),
             Poll::Pending => {}
         }
     }
-    fail!("wrote {limit} bytes to a peer that does not read without ever getting Pending: unbounded buffering")
+    fail!(
+        "wrote {limit} bytes to a peer that does not read without ever getting Pending: unbounded buffering"
+    )
 }
 
 const BACKPRESSURE_LIMIT: usize = 64 << 20;
@@ -443,13 +569,18 @@ pub async fn stream_backpressure<H: Harness>(h: &H) -> CaseResult {
     h.clock().sleep(Duration::from_millis(50)).await;
     written = fill_until_pending(&mut conn, &writer_task, written, BACKPRESSURE_LIMIT)?;
     let (closed, received) = join(
-        pin!(async {
-            conn.close().await.check("close after the peer drained")
-        }),
+        pin!(async { conn.close().await.check("close after the peer drained") }),
         pin!(async {
             receive_pattern(&mut peer_conn, written, "peer drain").await?;
             let mut extra = [0u8; 16];
-            let n = within(h, PROMPT, "EOF after the drained data", peer_conn.read(&mut extra)).await?.check("read EOF")?;
+            let n = within(
+                h,
+                PROMPT,
+                "EOF after the drained data",
+                peer_conn.read(&mut extra),
+            )
+            .await?
+            .check("read EOF")?;
             ensure!(n == 0, "{n} bytes more than were accepted arrived");
             Ok(())
         }),
@@ -464,10 +595,14 @@ pub async fn stream_eof_sticky<H: Harness>(h: &H) -> CaseResult {
     peer_conn.write_all(b"bye").await.check("peer write")?;
     peer_conn.close().await.check("peer close")?;
     let mut buf = [0u8; 3];
-    within(h, PROMPT, "read the last bytes", conn.read_exact(&mut buf)).await?.check("read the last bytes")?;
+    within(h, PROMPT, "read the last bytes", conn.read_exact(&mut buf))
+        .await?
+        .check("read the last bytes")?;
     ensure!(&buf == b"bye", "wrong last bytes");
     for i in 0..3 {
-        let n = within(h, PROMPT, "read at EOF", conn.read(&mut buf)).await?.check("read at EOF")?;
+        let n = within(h, PROMPT, "read at EOF", conn.read(&mut buf))
+            .await?
+            .check("read at EOF")?;
         ensure!(n == 0, "read number {i} after EOF returned {n} bytes");
     }
     Ok(())
@@ -475,7 +610,9 @@ pub async fn stream_eof_sticky<H: Harness>(h: &H) -> CaseResult {
 
 async fn expect_eof<H: Harness, C: Read + Unpin>(h: &H, conn: &mut C, what: &str) -> CaseResult {
     let mut buf = [0u8; 8];
-    let n = within(h, PROMPT, what, conn.read(&mut buf)).await?.check(what)?;
+    let n = within(h, PROMPT, what, conn.read(&mut buf))
+        .await?
+        .check(what)?;
     ensure!(n == 0, "{what}: expected EOF, got {n} bytes");
     Ok(())
 }
@@ -486,12 +623,20 @@ pub async fn close_half_close_local<H: Harness>(h: &H) -> CaseResult {
     let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
     conn.close().await.check("close the write half")?;
     expect_eof(h, &mut peer_conn, "peer read after the stack's FIN").await?;
-    peer_conn.write_all(b"reply").await.check("peer write after FIN")?;
+    peer_conn
+        .write_all(b"reply")
+        .await
+        .check("peer write after FIN")?;
     peer_conn.close().await.check("peer close")?;
     let mut buf = [0u8; 5];
-    within(h, PROMPT, "read after closing the write half", conn.read_exact(&mut buf))
-        .await?
-        .check("read after closing the write half")?;
+    within(
+        h,
+        PROMPT,
+        "read after closing the write half",
+        conn.read_exact(&mut buf),
+    )
+    .await?
+    .check("read after closing the write half")?;
     ensure!(&buf == b"reply", "wrong data after half-close");
     expect_eof(h, &mut conn, "read at the end").await?;
     let again = conn.close().await;
@@ -505,11 +650,18 @@ pub async fn close_half_close_remote<H: Harness>(h: &H) -> CaseResult {
     let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
     peer_conn.close().await.check("peer close")?;
     expect_eof(h, &mut conn, "read after the peer's FIN").await?;
-    conn.write_all(b"after eof").await.check("write after the peer's FIN")?;
+    conn.write_all(b"after eof")
+        .await
+        .check("write after the peer's FIN")?;
     conn.close().await.check("close")?;
     let mut buf = [0u8; 9];
-    within(h, PROMPT, "peer read", peer_conn.read_exact(&mut buf)).await?.check("peer read")?;
-    ensure!(&buf == b"after eof", "wrong data after the peer's half-close");
+    within(h, PROMPT, "peer read", peer_conn.read_exact(&mut buf))
+        .await?
+        .check("peer read")?;
+    ensure!(
+        &buf == b"after eof",
+        "wrong data after the peer's half-close"
+    );
     expect_eof(h, &mut peer_conn, "peer read at the end").await
 }
 
@@ -597,7 +749,11 @@ pub async fn reset_read_after_peer_reset<H: Harness>(h: &H) -> CaseResult {
     peer_conn.abort();
     match read_to_end_or_error(h, &mut conn, words).await? {
         Ok(()) => Ok(()),
-        Err(e) => expect_error(Err::<(), _>(e), &[ErrorKind::ConnectionReset], "read after the peer's reset"),
+        Err(e) => expect_error(
+            Err::<(), _>(e),
+            &[ErrorKind::ConnectionReset],
+            "read after the peer's reset",
+        ),
     }
 }
 
@@ -608,7 +764,11 @@ pub async fn reset_abort_sends_rst<H: Harness>(h: &H) -> CaseResult {
     conn.abort();
     let mut buf = [0u8; 8];
     let result = within(h, PROMPT, "peer read after abort", peer_conn.read(&mut buf)).await?;
-    expect_error(result, &[ErrorKind::ConnectionReset], "peer read after abort (an EOF means FIN, not RST)")
+    expect_error(
+        result,
+        &[ErrorKind::ConnectionReset],
+        "peer read after abort (an EOF means FIN, not RST)",
+    )
 }
 
 const CYCLES: usize = 50;
@@ -618,7 +778,11 @@ const CYCLES: usize = 50;
 pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.connector(), Capability::TcpConnect)?;
     let (_, peer_ip) = ips(h, V4)?;
-    let listener = h.peer().listen(SocketAddr::new(peer_ip, 0)).await.check("peer listen")?;
+    let listener = h
+        .peer()
+        .listen(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer listen")?;
     let addr = listener.local_addr().check("peer listener address")?;
     let baseline = h.open_sockets();
     for cycle in 0..=CYCLES {
@@ -633,7 +797,10 @@ pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
         })?;
         let (mut peer_conn, _) = accepted.check("peer accept")?;
         write_byte(&mut conn, cycle as u8).await?;
-        ensure!(read_byte(h, &mut peer_conn).await? == cycle as u8, "cycle {cycle}: wrong byte");
+        ensure!(
+            read_byte(h, &mut peer_conn).await? == cycle as u8,
+            "cycle {cycle}: wrong byte"
+        );
         // The peer closes first, so that the lingering TIME-WAIT state is the peer's.
         peer_conn.close().await.check("peer close")?;
         expect_eof(h, &mut conn, "read the peer's FIN").await?;
@@ -647,7 +814,11 @@ pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
             if now <= before {
                 break;
             }
-            ensure!(h.clock().now() < deadline, "{} sockets open after {CYCLES} closed cycles, {before} before", now);
+            ensure!(
+                h.clock().now() < deadline,
+                "{} sockets open after {CYCLES} closed cycles, {before} before",
+                now
+            );
             h.clock().sleep(Duration::from_millis(20)).await;
         }
     }
@@ -665,9 +836,14 @@ pub async fn cancel_read<H: Harness>(h: &H) -> CaseResult {
         }
     }
     peer_conn.write_all(b"hello").await.check("peer write")?;
-    within(h, PROMPT, "read after a cancelled read", conn.read_exact(&mut buf))
-        .await?
-        .check("read after a cancelled read")?;
+    within(
+        h,
+        PROMPT,
+        "read after a cancelled read",
+        conn.read_exact(&mut buf),
+    )
+    .await?
+    .check("read after a cancelled read")?;
     ensure!(&buf == b"hello", "data lost or changed by a cancelled read");
     Ok(())
 }
@@ -680,16 +856,32 @@ pub async fn cancel_accept<H: Harness>(h: &H) -> CaseResult {
     let addr = listener.local_addr().check("listener address")?;
     {
         let mut accept = pin!(listener.accept());
-        if let Poll::Ready(result) = accept.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            fail!("accept with no client completed: {:?}", result.map(|(_, a)| a));
+        if let Poll::Ready(result) = accept
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            fail!(
+                "accept with no client completed: {:?}",
+                result.map(|(_, a)| a)
+            );
         }
     }
-    let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr)).await?.check("peer connect")?;
-    write_byte(&mut peer_conn, 42).await?;
-    let (mut conn, _) = within(h, PROMPT, "accept after a cancelled accept", listener.accept())
+    let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr))
         .await?
-        .check("accept after a cancelled accept")?;
-    ensure!(read_byte(h, &mut conn).await? == 42, "wrong connection accepted");
+        .check("peer connect")?;
+    write_byte(&mut peer_conn, 42).await?;
+    let (mut conn, _) = within(
+        h,
+        PROMPT,
+        "accept after a cancelled accept",
+        listener.accept(),
+    )
+    .await?
+    .check("accept after a cancelled accept")?;
+    ensure!(
+        read_byte(h, &mut conn).await? == 42,
+        "wrong connection accepted"
+    );
     Ok(())
 }
 
@@ -718,7 +910,11 @@ fn register<T>(
 async fn woken(probe: &WakeProbe) {
     poll_fn(|cx| {
         probe.forward_to(Some(cx.waker()));
-        if probe.wakes() > 0 { Poll::Ready(()) } else { Poll::Pending }
+        if probe.wakes() > 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     })
     .await;
     probe.forward_to(None);
@@ -728,7 +924,9 @@ fn probes<const N: usize>() -> Result<[WakeProbe; N], Outcome> {
     let mut out: [Option<WakeProbe>; N] = [const { None }; N];
     for slot in &mut out {
         *slot = Some(need(WakeProbe::new(), Capability::TcpConnect).map_err(|_| {
-            Outcome::Fail(Detail::from_args(format_args!("the suite ran out of wake probes")))
+            Outcome::Fail(Detail::from_args(format_args!(
+                "the suite ran out of wake probes"
+            )))
         })?);
     }
     Ok(out.map(|p| p.expect("filled above")))
@@ -741,15 +939,33 @@ pub async fn wake_split_halves<H: Harness>(h: &H) -> CaseResult {
     let [reader_task, writer_task] = probes::<2>()?;
     let (mut reader, mut writer) = conn.split();
     let mut byte = [0u8; 1];
-    register(&reader_task, |cx| Pin::new(&mut reader).poll_read(cx, &mut byte), "read on the read half")?;
+    register(
+        &reader_task,
+        |cx| Pin::new(&mut reader).poll_read(cx, &mut byte),
+        "read on the read half",
+    )?;
     let written = fill_until_pending(&mut writer, &writer_task, 0, BACKPRESSURE_LIMIT)?;
     // Data for the reader: only the reader's task may need to wake.
     peer_conn.write_all(b"r").await.check("peer write")?;
-    within(h, PROMPT, "wake of the read half's task", woken(&reader_task)).await?;
+    within(
+        h,
+        PROMPT,
+        "wake of the read half's task",
+        woken(&reader_task),
+    )
+    .await?;
     // Room for the writer: the peer drains what the write half sent.
     receive_pattern(&mut peer_conn, written, "peer drain").await?;
-    within(h, PROMPT, "wake of the write half's task", woken(&writer_task)).await?;
-    let n = within(h, PROMPT, "read after the wake", reader.read(&mut byte)).await?.check("read")?;
+    within(
+        h,
+        PROMPT,
+        "wake of the write half's task",
+        woken(&writer_task),
+    )
+    .await?;
+    let n = within(h, PROMPT, "read after the wake", reader.read(&mut byte))
+        .await?
+        .check("read")?;
     ensure!(n == 1 && byte[0] == b'r', "the read half lost its byte");
     Ok(())
 }
@@ -760,17 +976,30 @@ pub async fn wake_latest_waker<H: Harness>(h: &H) -> CaseResult {
     let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
     let [old, new] = probes::<2>()?;
     let mut byte = [0u8; 1];
-    register(&old, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read with the first waker")?;
-    register(&new, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read with the second waker")?;
+    register(
+        &old,
+        |cx| Pin::new(&mut conn).poll_read(cx, &mut byte),
+        "read with the first waker",
+    )?;
+    register(
+        &new,
+        |cx| Pin::new(&mut conn).poll_read(cx, &mut byte),
+        "read with the second waker",
+    )?;
     old.reset();
     peer_conn.write_all(b"w").await.check("peer write")?;
-    if within(h, PROMPT, "wake of the latest waker", woken(&new)).await.is_err() {
+    if within(h, PROMPT, "wake of the latest waker", woken(&new))
+        .await
+        .is_err()
+    {
         if old.wakes() > 0 {
             fail!("the stack woke the stale waker and not the latest one");
         }
         fail!("no waker was woken when data arrived");
     }
-    let n = within(h, PROMPT, "read after the wake", conn.read(&mut byte)).await?.check("read")?;
+    let n = within(h, PROMPT, "read after the wake", conn.read(&mut byte))
+        .await?
+        .check("read")?;
     ensure!(n == 1 && byte[0] == b'w', "wrong data after the wake");
     Ok(())
 }
@@ -780,10 +1009,17 @@ pub async fn wake_no_spurious<H: Harness>(h: &H) -> CaseResult {
     let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
     let [reader] = probes::<1>()?;
     let mut byte = [0u8; 1];
-    register(&reader, |cx| Pin::new(&mut conn).poll_read(cx, &mut byte), "read on an idle connection")?;
+    register(
+        &reader,
+        |cx| Pin::new(&mut conn).poll_read(cx, &mut byte),
+        "read on an idle connection",
+    )?;
     h.clock().sleep(Duration::from_millis(200)).await;
     let wakes = reader.wakes();
-    ensure!(wakes == 0, "an idle connection woke its reader {wakes} times in 200 ms");
+    ensure!(
+        wakes == 0,
+        "an idle connection woke its reader {wakes} times in 200 ms"
+    );
     peer_conn.write_all(b"s").await.check("peer write")?;
     within(h, PROMPT, "wake when data arrives", woken(&reader)).await?;
     Ok(())
@@ -799,9 +1035,14 @@ pub async fn timeout_read<H: Harness>(h: &H) -> CaseResult {
         fail!("a read on a quiet connection returned {result:?}");
     }
     peer_conn.write_all(b"ok").await.check("peer write")?;
-    within(h, PROMPT, "read after a timed-out read", conn.read_exact(&mut buf))
-        .await?
-        .check("read after a timed-out read")?;
+    within(
+        h,
+        PROMPT,
+        "read after a timed-out read",
+        conn.read_exact(&mut buf),
+    )
+    .await?
+    .check("read after a timed-out read")?;
     ensure!(&buf == b"ok", "data lost after a timed-out read");
     Ok(())
 }

@@ -17,11 +17,24 @@ const V4: Family = Family::V4;
 /// A socket of the stack under test and one of the peer, both bound to port 0.
 async fn pair<'s, H: Harness>(
     h: &'s H,
-) -> Result<(<H::Udp as UdpBind>::Socket<'s>, <H::Peer as UdpBind>::Socket<'s>), Outcome> {
+) -> Result<
+    (
+        <H::Udp as UdpBind>::Socket<'s>,
+        <H::Peer as UdpBind>::Socket<'s>,
+    ),
+    Outcome,
+> {
     let stack = need(h.udp(), Capability::Udp)?;
     let (stack_ip, peer_ip) = ips(h, V4)?;
-    let socket = stack.bind(SocketAddr::new(stack_ip, 0)).await.check("bind")?;
-    let peer = h.peer().bind(SocketAddr::new(peer_ip, 0)).await.check("peer bind")?;
+    let socket = stack
+        .bind(SocketAddr::new(stack_ip, 0))
+        .await
+        .check("bind")?;
+    let peer = h
+        .peer()
+        .bind(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer bind")?;
     Ok((socket, peer))
 }
 
@@ -29,7 +42,10 @@ async fn pair<'s, H: Harness>(
 /// to a wildcard address reports it) and the socket's port.
 fn reach<H: Harness, S: UdpSocket>(h: &H, socket: &S) -> Result<SocketAddr, Outcome> {
     let (stack_ip, _) = ips(h, V4)?;
-    Ok(SocketAddr::new(stack_ip, socket.local_addr().check("local_addr")?.port()))
+    Ok(SocketAddr::new(
+        stack_ip,
+        socket.local_addr().check("local_addr")?.port(),
+    ))
 }
 
 /// Case `udp.bind.ephemeral_port`: binding UDP port 0 picks a free port and reports it.
@@ -38,11 +54,18 @@ pub async fn bind_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
     let port = socket.local_addr().check("local_addr")?.port();
     ensure!(port != 0, "local_addr reports port 0 after binding port 0");
     let to = reach(h, &socket)?;
-    within(h, PROMPT, "peer send", peer.send_to(b"ping", to)).await?.check("peer send")?;
-    let mut buf = [0u8; 8];
-    let (n, _) = within(h, PROMPT, "receive on the ephemeral port", socket.recv_from(&mut buf))
+    within(h, PROMPT, "peer send", peer.send_to(b"ping", to))
         .await?
-        .check("recv_from")?;
+        .check("peer send")?;
+    let mut buf = [0u8; 8];
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive on the ephemeral port",
+        socket.recv_from(&mut buf),
+    )
+    .await?
+    .check("recv_from")?;
     ensure!(&buf[..n] == b"ping", "wrong datagram");
     Ok(())
 }
@@ -51,11 +74,21 @@ pub async fn bind_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
 pub async fn bind_addr_in_use<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.udp(), Capability::Udp)?;
     let (stack_ip, _) = ips(h, V4)?;
-    let first = stack.bind(SocketAddr::new(stack_ip, 0)).await.check("first bind")?;
+    let first = stack
+        .bind(SocketAddr::new(stack_ip, 0))
+        .await
+        .check("first bind")?;
     let addr = first.local_addr().check("local_addr")?;
-    expect_error(stack.bind(addr).await.map(|_| ()), &[ErrorKind::AddrInUse], "second bind")?;
+    expect_error(
+        stack.bind(addr).await.map(|_| ()),
+        &[ErrorKind::AddrInUse],
+        "second bind",
+    )?;
     drop(first);
-    stack.bind(addr).await.check("bind again after the first socket was dropped")?;
+    stack
+        .bind(addr)
+        .await
+        .check("bind again after the first socket was dropped")?;
     Ok(())
 }
 
@@ -66,13 +99,27 @@ pub async fn sender_address<H: Harness>(h: &H) -> CaseResult {
     let to = reach(h, &socket)?;
     let (_, peer_ip) = ips(h, V4)?;
     let peer_addr = SocketAddr::new(peer_ip, peer.local_addr().check("peer local_addr")?.port());
-    within(h, PROMPT, "peer send", peer.send_to(b"who", to)).await?.check("peer send")?;
+    within(h, PROMPT, "peer send", peer.send_to(b"who", to))
+        .await?
+        .check("peer send")?;
     let mut buf = [0u8; 8];
-    let (_, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf)).await?.check("recv_from")?;
-    ensure!(from == peer_addr, "recv_from reports {from}, the sender is {peer_addr}");
-    within(h, PROMPT, "send back", socket.send_to(b"me", from)).await?.check("send_to")?;
-    let (_, back_from) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf)).await?.check("peer recv_from")?;
-    ensure!(back_from == to, "the peer saw the stack as {back_from}, expected {to}");
+    let (_, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
+        .await?
+        .check("recv_from")?;
+    ensure!(
+        from == peer_addr,
+        "recv_from reports {from}, the sender is {peer_addr}"
+    );
+    within(h, PROMPT, "send back", socket.send_to(b"me", from))
+        .await?
+        .check("send_to")?;
+    let (_, back_from) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf))
+        .await?
+        .check("peer recv_from")?;
+    ensure!(
+        back_from == to,
+        "the peer saw the stack as {back_from}, expected {to}"
+    );
     Ok(())
 }
 
@@ -91,15 +138,29 @@ pub async fn boundaries<H: Harness>(h: &H) -> CaseResult {
     // One at a time, so that a lossy link's drops are not mistaken for merges.
     for (i, &size) in SIZES.iter().enumerate() {
         data[0] = i as u8;
-        within(h, PROMPT, "peer send", peer.send_to(&data[..size], to)).await?.check("peer send")?;
-        let (n, _) = within(h, PROMPT, "receive", socket.recv_from(&mut buf)).await?.check("recv_from")?;
-        ensure!(n == size, "datagram {i} of {size} bytes arrived as {n} bytes");
+        within(h, PROMPT, "peer send", peer.send_to(&data[..size], to))
+            .await?
+            .check("peer send")?;
+        let (n, _) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
+            .await?
+            .check("recv_from")?;
+        ensure!(
+            n == size,
+            "datagram {i} of {size} bytes arrived as {n} bytes"
+        );
         ensure!(buf[..n] == data[..size], "datagram {i} arrived changed");
         let (from_peer, _) = (peer.local_addr().check("peer local_addr")?, ());
         let back = SocketAddr::new(ips(h, V4)?.1, from_peer.port());
-        within(h, PROMPT, "send", socket.send_to(&data[..size], back)).await?.check("send_to")?;
-        let (n, _) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf)).await?.check("peer recv_from")?;
-        ensure!(n == size, "datagram {i} of {size} bytes sent by the stack arrived as {n} bytes");
+        within(h, PROMPT, "send", socket.send_to(&data[..size], back))
+            .await?
+            .check("send_to")?;
+        let (n, _) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf))
+            .await?
+            .check("peer recv_from")?;
+        ensure!(
+            n == size,
+            "datagram {i} of {size} bytes sent by the stack arrived as {n} bytes"
+        );
     }
     Ok(())
 }
@@ -108,17 +169,34 @@ pub async fn boundaries<H: Harness>(h: &H) -> CaseResult {
 pub async fn empty_datagram<H: Harness>(h: &H) -> CaseResult {
     let (socket, peer) = pair(h).await?;
     let to = reach(h, &socket)?;
-    within(h, PROMPT, "peer send", peer.send_to(&[], to)).await?.check("peer send of an empty datagram")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"after", to)).await?.check("peer send")?;
+    within(h, PROMPT, "peer send", peer.send_to(&[], to))
+        .await?
+        .check("peer send of an empty datagram")?;
+    within(h, PROMPT, "peer send", peer.send_to(b"after", to))
+        .await?
+        .check("peer send")?;
     let mut buf = [0u8; 16];
-    let (n, _) = within(h, PROMPT, "receive the empty datagram", socket.recv_from(&mut buf))
-        .await?
-        .check("recv_from")?;
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive the empty datagram",
+        socket.recv_from(&mut buf),
+    )
+    .await?
+    .check("recv_from")?;
     ensure!(n == 0, "the empty datagram arrived as {n} bytes");
-    let (n, _) = within(h, PROMPT, "receive the next datagram", socket.recv_from(&mut buf))
-        .await?
-        .check("recv_from")?;
-    ensure!(&buf[..n] == b"after", "the datagram after the empty one is wrong");
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive the next datagram",
+        socket.recv_from(&mut buf),
+    )
+    .await?
+    .check("recv_from")?;
+    ensure!(
+        &buf[..n] == b"after",
+        "the datagram after the empty one is wrong"
+    );
     Ok(())
 }
 
@@ -131,19 +209,42 @@ pub async fn truncate<H: Harness>(h: &H) -> CaseResult {
     for (i, b) in big.iter_mut().enumerate() {
         *b = i as u8;
     }
-    within(h, PROMPT, "peer send", peer.send_to(&big, to)).await?.check("peer send")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"next", to)).await?.check("peer send")?;
+    within(h, PROMPT, "peer send", peer.send_to(&big, to))
+        .await?
+        .check("peer send")?;
+    within(h, PROMPT, "peer send", peer.send_to(b"next", to))
+        .await?
+        .check("peer send")?;
     let mut small = [0u8; 10];
-    let (n, _) = within(h, PROMPT, "receive into a small buffer", socket.recv_from(&mut small))
-        .await?
-        .check("recv_from into a small buffer")?;
-    ensure!(n == 100, "a 100-byte datagram into a 10-byte buffer reported {n} bytes, expected 100");
-    ensure!(small[..] == big[..10], "the buffer does not hold the datagram's first bytes");
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive into a small buffer",
+        socket.recv_from(&mut small),
+    )
+    .await?
+    .check("recv_from into a small buffer")?;
+    ensure!(
+        n == 100,
+        "a 100-byte datagram into a 10-byte buffer reported {n} bytes, expected 100"
+    );
+    ensure!(
+        small[..] == big[..10],
+        "the buffer does not hold the datagram's first bytes"
+    );
     let mut buf = [0u8; 100];
-    let (n, _) = within(h, PROMPT, "receive the next datagram", socket.recv_from(&mut buf))
-        .await?
-        .check("recv_from")?;
-    ensure!(&buf[..n] == b"next", "the rest of a truncated datagram was not discarded ({n} bytes)");
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive the next datagram",
+        socket.recv_from(&mut buf),
+    )
+    .await?
+    .check("recv_from")?;
+    ensure!(
+        &buf[..n] == b"next",
+        "the rest of a truncated datagram was not discarded ({n} bytes)"
+    );
     Ok(())
 }
 
@@ -151,16 +252,38 @@ pub async fn truncate<H: Harness>(h: &H) -> CaseResult {
 pub async fn connected_filter<H: Harness>(h: &H) -> CaseResult {
     let (mut socket, peer) = pair(h).await?;
     let (_, peer_ip) = ips(h, V4)?;
-    let stranger = h.peer().bind(SocketAddr::new(peer_ip, 0)).await.check("bind a second peer")?;
+    let stranger = h
+        .peer()
+        .bind(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("bind a second peer")?;
     let peer_addr = SocketAddr::new(peer_ip, peer.local_addr().check("peer local_addr")?.port());
     socket.connect(peer_addr).check("connect")?;
-    ensure!(socket.peer_addr() == Some(peer_addr), "peer_addr after connect is {:?}", socket.peer_addr());
+    ensure!(
+        socket.peer_addr() == Some(peer_addr),
+        "peer_addr after connect is {:?}",
+        socket.peer_addr()
+    );
     let to = reach(h, &socket)?;
-    within(h, PROMPT, "stranger send", stranger.send_to(b"stranger", to)).await?.check("stranger send")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"peer", to)).await?.check("peer send")?;
+    within(
+        h,
+        PROMPT,
+        "stranger send",
+        stranger.send_to(b"stranger", to),
+    )
+    .await?
+    .check("stranger send")?;
+    within(h, PROMPT, "peer send", peer.send_to(b"peer", to))
+        .await?
+        .check("peer send")?;
     let mut buf = [0u8; 16];
-    let (n, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf)).await?.check("recv_from")?;
-    ensure!(from == peer_addr && &buf[..n] == b"peer", "a connected socket received {n} bytes from {from}");
+    let (n, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
+        .await?
+        .check("recv_from")?;
+    ensure!(
+        from == peer_addr && &buf[..n] == b"peer",
+        "a connected socket received {n} bytes from {from}"
+    );
     Ok(())
 }
 
@@ -172,14 +295,29 @@ pub async fn unreachable_port<H: Harness>(h: &H) -> CaseResult {
     let closed = SocketAddr::new(peer_ip, peer.local_addr().check("peer local_addr")?.port());
     drop(peer);
     socket.connect(closed).check("connect")?;
-    within(h, PROMPT, "send to a closed port", socket.send_to(b"anyone?", closed))
-        .await?
-        .check("send to a closed port")?;
+    within(
+        h,
+        PROMPT,
+        "send to a closed port",
+        socket.send_to(b"anyone?", closed),
+    )
+    .await?
+    .check("send to a closed port")?;
     let mut buf = [0u8; 16];
-    match portnet::time::timeout(h.clock(), Duration::from_millis(300), socket.recv_from(&mut buf)).await {
+    match portnet::time::timeout(
+        h.clock(),
+        Duration::from_millis(300),
+        socket.recv_from(&mut buf),
+    )
+    .await
+    {
         Err(_) => Ok(()),
         Ok(Ok((n, from))) => fail!("received {n} bytes from {from} out of a closed port"),
-        Ok(result) => expect_error(result, &[ErrorKind::ConnectionRefused], "receive after sending to a closed port"),
+        Ok(result) => expect_error(
+            result,
+            &[ErrorKind::ConnectionRefused],
+            "receive after sending to a closed port",
+        ),
     }
 }
 
@@ -194,10 +332,17 @@ pub async fn cancel_recv<H: Harness>(h: &H) -> CaseResult {
             fail!("recv_from on a quiet socket completed: {result:?}");
         }
     }
-    within(h, PROMPT, "peer send", peer.send_to(b"kept", to)).await?.check("peer send")?;
-    let (n, _) = within(h, PROMPT, "receive after a cancelled receive", socket.recv_from(&mut buf))
+    within(h, PROMPT, "peer send", peer.send_to(b"kept", to))
         .await?
-        .check("recv_from")?;
+        .check("peer send")?;
+    let (n, _) = within(
+        h,
+        PROMPT,
+        "receive after a cancelled receive",
+        socket.recv_from(&mut buf),
+    )
+    .await?
+    .check("recv_from")?;
     ensure!(&buf[..n] == b"kept", "the datagram was lost or changed");
     Ok(())
 }

@@ -100,11 +100,17 @@ pub async fn exchange<S: TcpConnect>(
                 Some(expected) if expected == &buf[..n] => offset += n,
                 _ => {
                     let wrong = (0..n).find(|&i| data.get(offset + i) != Some(&buf[i]));
-                    return Err(EchoError::Mismatch { offset: offset + wrong.unwrap_or(0) });
+                    return Err(EchoError::Mismatch {
+                        offset: offset + wrong.unwrap_or(0),
+                    });
                 }
             }
         }
-        if offset == data.len() { Ok(()) } else { Err(EchoError::Mismatch { offset }) }
+        if offset == data.len() {
+            Ok(())
+        } else {
+            Err(EchoError::Mismatch { offset })
+        }
     });
     let (sent, received) = join(send, receive).await;
     sent?;
