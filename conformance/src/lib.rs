@@ -15,6 +15,7 @@ pub mod chaos;
 mod harness;
 mod missing;
 mod outcome;
+pub mod peers;
 pub mod probe;
 mod run;
 mod support;

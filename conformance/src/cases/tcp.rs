@@ -12,10 +12,10 @@ use portnet::{
     Clock, ErrorKind, Read, ReadExt, TcpConnect, TcpListen, TcpListener, TcpStream, Write, WriteExt,
 };
 
+use crate::peers::{echo_client, receive_pattern, send_pattern, serve_echo};
 use crate::probe::WakeProbe;
 use crate::support::{
-    Check, PROMPT, check_pattern, expect_error, fill_pattern, ips, need, peer_to_stack,
-    stack_to_peer, within,
+    Check, PROMPT, expect_error, fill_pattern, ips, need, peer_to_stack, stack_to_peer, within,
 };
 use crate::{Capability, CaseResult, Detail, Family, Harness, Outcome, ensure, fail};
 
@@ -334,55 +334,6 @@ pub async fn addresses<H: Harness>(h: &H) -> CaseResult {
     Ok(())
 }
 
-/// Serves an echo on `conn` until EOF, then closes.
-async fn serve_echo<C: TcpStream>(conn: &mut C) -> CaseResult {
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = conn.read(&mut buf).await.check("echo read")?;
-        if n == 0 {
-            return conn.close().await.check("echo close");
-        }
-        conn.write_all(&buf[..n]).await.check("echo write")?;
-    }
-}
-
-/// Sends `len` pattern bytes in `chunk`-sized writes while reading them back, then
-/// half-closes and expects EOF after exactly `len` bytes.
-async fn echo_client<C: TcpStream>(conn: &mut C, len: usize, chunk: usize) -> CaseResult {
-    let (mut reader, mut writer) = conn.split();
-    let send = pin!(async {
-        let mut buf = [0u8; 1024];
-        let chunk = chunk.clamp(1, buf.len());
-        let mut sent = 0;
-        while sent < len {
-            let n = chunk.min(len - sent);
-            fill_pattern(&mut buf[..n], sent);
-            writer
-                .write_all(&buf[..n])
-                .await
-                .check("echo client write")?;
-            sent += n;
-        }
-        writer.close().await.check("echo client close")
-    });
-    let receive = pin!(async {
-        let mut buf = [0u8; 777];
-        let mut received = 0;
-        loop {
-            let n = reader.read(&mut buf).await.check("echo client read")?;
-            if n == 0 {
-                break;
-            }
-            check_pattern(&buf[..n], received, "echoed data")?;
-            received += n;
-        }
-        ensure!(received == len, "echo returned {received} bytes of {len}");
-        Ok(())
-    });
-    let (sent, received) = join(send, receive).await;
-    sent.and(received)
-}
-
 async fn echo<H: Harness>(h: &H, family: Family) -> CaseResult {
     let len = 64 * 1024;
     if h.listener().is_some() {
@@ -413,41 +364,6 @@ pub async fn echo_ipv4<H: Harness>(h: &H) -> CaseResult {
 /// Case `tcp.echo.ipv6`: as `tcp.echo.ipv4`, over IPv6.
 pub async fn echo_ipv6<H: Harness>(h: &H) -> CaseResult {
     echo(h, Family::V6).await
-}
-
-const CHUNKS: [usize; 7] = [1, 7, 64, 333, 512, 1460, 2048];
-
-async fn send_pattern<W: Write + Unpin>(writer: &mut W, len: usize, what: &str) -> CaseResult {
-    let mut buf = [0u8; 2048];
-    let mut sent = 0;
-    let mut round = 0;
-    while sent < len {
-        let n = CHUNKS[round % CHUNKS.len()].min(len - sent);
-        round += 1;
-        fill_pattern(&mut buf[..n], sent);
-        writer.write_all(&buf[..n]).await.check(what)?;
-        sent += n;
-    }
-    writer.flush().await.check(what)
-}
-
-async fn receive_pattern<R: Read + Unpin>(reader: &mut R, len: usize, what: &str) -> CaseResult {
-    let mut buf = [0u8; 1500];
-    let mut received = 0;
-    let mut round = 0;
-    while received < len {
-        let want = CHUNKS[round % CHUNKS.len()].min(buf.len());
-        round += 1;
-        let n = reader.read(&mut buf[..want]).await.check(what)?;
-        ensure!(n != 0, "{what}: EOF after {received} of {len} bytes");
-        ensure!(
-            n <= want,
-            "{what}: read claims {n} bytes into a {want}-byte buffer"
-        );
-        check_pattern(&buf[..n], received, what)?;
-        received += n;
-    }
-    Ok(())
 }
 
 /// Case `tcp.stream.bulk`: a large patterned transfer each way at once, in varied
