@@ -51,6 +51,16 @@ pub(crate) async fn within<H: Harness, F: Future>(
         })
 }
 
+/// Awaits a stack operation for at most [`PROMPT`]; a timeout or an error fails
+/// the case, saying `what` was being done.
+pub(crate) async fn prompt<H: Harness, T, E: Error>(
+    h: &H,
+    what: &str,
+    future: impl Future<Output = Result<T, E>>,
+) -> Result<T, Outcome> {
+    within(h, PROMPT, what, future).await?.check(what)
+}
+
 /// A generous limit for things that should happen promptly on any stack.
 pub(crate) const PROMPT: Duration = Duration::from_secs(5);
 
@@ -113,6 +123,57 @@ pub(crate) fn check_pattern(buf: &[u8], offset: usize, what: &str) -> Result<(),
     }
 }
 
+/// A listener of the stack under test on an ephemeral port, and its address.
+pub(crate) async fn stack_listener<H: Harness>(
+    h: &H,
+    family: Family,
+) -> Result<(<H::Listen as TcpListen>::Listener<'_>, SocketAddr), Outcome> {
+    let stack = need(h.listener(), Capability::TcpListen)?;
+    let (ip, _) = ips(h, family)?;
+    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
+    let addr = listener.local_addr().check("listener address")?;
+    Ok((listener, addr))
+}
+
+/// A listener of the peer on an ephemeral port, and its address.
+pub(crate) async fn peer_listener<H: Harness>(
+    h: &H,
+    family: Family,
+) -> Result<(<H::Peer as TcpListen>::Listener<'_>, SocketAddr), Outcome> {
+    let (_, peer_ip) = ips(h, family)?;
+    let listener = h
+        .peer()
+        .listen(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer listen")?;
+    let addr = listener.local_addr().check("peer listener address")?;
+    Ok((listener, addr))
+}
+
+/// Connects with `connector` to `addr` while `listener` accepts, both within
+/// [`PROMPT`]; returns the connecting end, the accepted end and the address the
+/// listener reported for its peer.
+pub(crate) async fn connect_accept<'c, H, C, L>(
+    h: &H,
+    connector: &'c C,
+    listener: &L,
+    addr: SocketAddr,
+) -> Result<(C::Connection<'c>, L::Connection, SocketAddr), Outcome>
+where
+    H: Harness,
+    C: TcpConnect + ?Sized,
+    L: TcpListener,
+{
+    let (connected, accepted) = {
+        let connect = pin!(connector.connect(addr));
+        let accept = pin!(listener.accept());
+        within(h, PROMPT, "connect and accept", join(connect, accept)).await?
+    };
+    let conn = connected.check("connect")?;
+    let (accepted, peer) = accepted.check("accept")?;
+    Ok((conn, accepted, peer))
+}
+
 /// A connection from the stack under test (client) to the peer (server), and the
 /// peer's end of it.
 pub(crate) async fn stack_to_peer<'s, H: Harness>(
@@ -127,20 +188,8 @@ pub(crate) async fn stack_to_peer<'s, H: Harness>(
     Outcome,
 > {
     let stack = need(h.connector(), Capability::TcpConnect)?;
-    let (_, peer_ip) = ips(h, family)?;
-    let listener = h
-        .peer()
-        .listen(SocketAddr::new(peer_ip, 0))
-        .await
-        .check("peer listen")?;
-    let addr = listener.local_addr().check("peer listener address")?;
-    let (connected, accepted) = {
-        let connect = pin!(stack.connect(addr));
-        let accept = pin!(listener.accept());
-        within(h, PROMPT, "connect to the peer", join(connect, accept)).await?
-    };
-    let conn = connected.check("connect to the peer")?;
-    let (peer_conn, _) = accepted.check("peer accept")?;
+    let (listener, addr) = peer_listener(h, family).await?;
+    let (conn, peer_conn, _) = connect_accept(h, stack, &listener, addr).await?;
     Ok((conn, peer_conn, listener))
 }
 
@@ -157,25 +206,7 @@ pub(crate) async fn peer_to_stack<'s, H: Harness>(
     ),
     Outcome,
 > {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (stack_ip, _) = ips(h, family)?;
-    let listener = stack
-        .listen(SocketAddr::new(stack_ip, 0))
-        .await
-        .check("listen")?;
-    let port = listener.local_addr().check("listener address")?.port();
-    let (connected, accepted) = {
-        let connect = pin!(h.peer().connect(SocketAddr::new(stack_ip, port)));
-        let accept = pin!(listener.accept());
-        within(
-            h,
-            PROMPT,
-            "peer connect to the stack",
-            join(connect, accept),
-        )
-        .await?
-    };
-    let peer_conn = connected.check("peer connect")?;
-    let (conn, _) = accepted.check("accept")?;
+    let (listener, addr) = stack_listener(h, family).await?;
+    let (peer_conn, conn, _) = connect_accept(h, h.peer(), &listener, addr).await?;
     Ok((conn, peer_conn, listener))
 }

@@ -15,7 +15,8 @@ use portnet::{
 use crate::peers::{echo_client, receive_pattern, send_pattern, serve_echo};
 use crate::probe::WakeProbe;
 use crate::support::{
-    Check, PROMPT, expect_error, fill_pattern, ips, need, peer_to_stack, stack_to_peer, within,
+    Check, PROMPT, connect_accept, expect_error, fill_pattern, ips, need, peer_listener,
+    peer_to_stack, prompt, stack_listener, stack_to_peer, within,
 };
 use crate::{Capability, CaseResult, Detail, Family, Harness, Outcome, ensure, fail};
 
@@ -48,12 +49,7 @@ pub async fn listen_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
 /// `AddrInUse`.
 pub async fn listen_addr_in_use<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let first = stack
-        .listen(SocketAddr::new(ip, 0))
-        .await
-        .check("first listen")?;
-    let addr = first.local_addr().check("listener address")?;
+    let (_first, addr) = stack_listener(h, V4).await?;
     expect_error(
         stack.listen(addr).await.map(|_| ()),
         &[ErrorKind::AddrInUse],
@@ -65,40 +61,19 @@ pub async fn listen_addr_in_use<H: Harness>(h: &H) -> CaseResult {
 /// listener at once.
 pub async fn listen_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let first = stack
-        .listen(SocketAddr::new(ip, 0))
-        .await
-        .check("first listen")?;
-    let addr = first.local_addr().check("listener address")?;
+    let (first, addr) = stack_listener(h, V4).await?;
     drop(first);
     let second = stack
         .listen(addr)
         .await
         .check("listen again on the freed port")?;
-    let connect = pin!(h.peer().connect(addr));
-    let accept = pin!(second.accept());
-    let (connected, accepted) = within(
-        h,
-        PROMPT,
-        "connect to the new listener",
-        join(connect, accept),
-    )
-    .await?;
-    connected.check("peer connect")?;
-    accepted.check("accept")?;
+    connect_accept(h, h.peer(), &second, addr).await?;
     Ok(())
 }
 
 /// An address of the peer where nobody listens: a port the peer bound and freed.
 async fn closed_peer_port<H: Harness>(h: &H, family: Family) -> Result<SocketAddr, Outcome> {
-    let (_, peer_ip) = ips(h, family)?;
-    let listener = h
-        .peer()
-        .listen(SocketAddr::new(peer_ip, 0))
-        .await
-        .check("peer listen")?;
-    listener.local_addr().check("peer listener address")
+    Ok(peer_listener(h, family).await?.1)
 }
 
 /// Case `tcp.connect.refused`: connecting to a port nobody listens on fails promptly
@@ -166,27 +141,18 @@ async fn write_byte<C: TcpStream>(conn: &mut C, byte: u8) -> CaseResult {
 
 async fn read_byte<H: Harness, C: TcpStream>(h: &H, conn: &mut C) -> Result<u8, Outcome> {
     let mut byte = [0u8];
-    within(h, PROMPT, "read a byte", conn.read_exact(&mut byte))
-        .await?
-        .check("read a byte")?;
+    prompt(h, "read a byte", conn.read_exact(&mut byte)).await?;
     Ok(byte[0])
 }
 
 /// Case `tcp.accept.order_serial`: connections accepted one at a time come in the
 /// order they were made.
 pub async fn accept_order_serial<H: Harness>(h: &H) -> CaseResult {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
-    let addr = listener.local_addr().check("listener address")?;
+    let (listener, addr) = stack_listener(h, V4).await?;
     for i in 0..3u8 {
-        let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr))
-            .await?
-            .check("peer connect")?;
+        let mut peer_conn = prompt(h, "peer connect", h.peer().connect(addr)).await?;
         write_byte(&mut peer_conn, i).await?;
-        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept())
-            .await?
-            .check("accept")?;
+        let (mut conn, _) = prompt(h, "accept", listener.accept()).await?;
         let got = read_byte(h, &mut conn).await?;
         ensure!(got == i, "accept number {i} gave connection number {got}");
     }
@@ -196,24 +162,17 @@ pub async fn accept_order_serial<H: Harness>(h: &H) -> CaseResult {
 /// Case `tcp.accept.order_backlog`: connections completed before any accept are
 /// accepted in the order they completed.
 pub async fn accept_order_backlog<H: Harness>(h: &H) -> CaseResult {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
-    let addr = listener.local_addr().check("listener address")?;
+    let (listener, addr) = stack_listener(h, V4).await?;
     let count = h.listen_pool().clamp(2, 3);
     let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; 3] = [None, None, None];
     for (i, slot) in peers.iter_mut().enumerate().take(count) {
         let connect = h.peer().connect(addr);
-        let mut peer_conn = within(h, PROMPT, "peer connect", connect)
-            .await?
-            .check("peer connect")?;
+        let mut peer_conn = prompt(h, "peer connect", connect).await?;
         write_byte(&mut peer_conn, i as u8).await?;
         *slot = Some(peer_conn);
     }
     for i in 0..count as u8 {
-        let (mut conn, _) = within(h, PROMPT, "accept", listener.accept())
-            .await?
-            .check("accept")?;
+        let (mut conn, _) = prompt(h, "accept", listener.accept()).await?;
         let got = read_byte(h, &mut conn).await?;
         ensure!(got == i, "accept number {i} gave connection number {got}");
     }
@@ -223,21 +182,15 @@ pub async fn accept_order_backlog<H: Harness>(h: &H) -> CaseResult {
 /// Case `tcp.accept.pool`: a listener holds its pool of N connections open at once,
 /// all served, and keeps accepting once they close.
 pub async fn accept_pool<H: Harness>(h: &H) -> CaseResult {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
-    let addr = listener.local_addr().check("listener address")?;
+    let (listener, addr) = stack_listener(h, V4).await?;
     let n = h.listen_pool().clamp(1, MAX_POOL);
     let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; MAX_POOL] = Default::default();
     let mut conns: [Option<<<H::Listen as TcpListen>::Listener<'_> as TcpListener>::Connection>;
         MAX_POOL] = Default::default();
     for i in 0..n {
-        let connect = pin!(h.peer().connect(addr));
-        let accept = pin!(listener.accept());
-        let (connected, accepted) =
-            within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
-        peers[i] = Some(connected.check("peer connect")?);
-        conns[i] = Some(accepted.check("accept")?.0);
+        let (peer_conn, conn, _) = connect_accept(h, h.peer(), &listener, addr).await?;
+        peers[i] = Some(peer_conn);
+        conns[i] = Some(conn);
     }
     for i in 0..n {
         let (Some(peer_conn), Some(conn)) = (peers[i].as_mut(), conns[i].as_mut()) else {
@@ -257,40 +210,20 @@ pub async fn accept_pool<H: Harness>(h: &H) -> CaseResult {
         );
     }
     for conn in conns.iter_mut().flatten() {
-        within(h, PROMPT, "close", conn.close())
-            .await?
-            .check("close")?;
+        prompt(h, "close", conn.close()).await?;
     }
     drop(conns);
     drop(peers);
     // The pool must refill: a new connection is accepted after the old ones closed.
-    let connect = pin!(h.peer().connect(addr));
-    let accept = pin!(listener.accept());
-    let (connected, accepted) = within(
-        h,
-        PROMPT,
-        "connect after the pool closed",
-        join(connect, accept),
-    )
-    .await?;
-    connected.check("connect after the pool closed")?;
-    accepted.check("accept after the pool closed")?;
+    connect_accept(h, h.peer(), &listener, addr).await?;
     Ok(())
 }
 
 /// Case `tcp.addresses`: `local_addr` and `peer_addr` of both ends agree, and accept
 /// reports the peer.
 pub async fn addresses<H: Harness>(h: &H) -> CaseResult {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
-    let addr = listener.local_addr().check("listener address")?;
-    let connect = pin!(h.peer().connect(addr));
-    let accept = pin!(listener.accept());
-    let (connected, accepted) =
-        within(h, PROMPT, "connect and accept", join(connect, accept)).await?;
-    let peer_conn = connected.check("peer connect")?;
-    let (conn, reported) = accepted.check("accept")?;
+    let (listener, addr) = stack_listener(h, V4).await?;
+    let (peer_conn, conn, reported) = connect_accept(h, h.peer(), &listener, addr).await?;
     let peer_local = peer_conn.local_addr().check("peer local_addr")?;
     ensure!(
         reported == peer_local,
@@ -307,19 +240,8 @@ pub async fn addresses<H: Harness>(h: &H) -> CaseResult {
         "local_addr says {conn_local}, the listener is at {addr}"
     );
     if let Some(connector) = h.connector() {
-        let (_, peer_ip) = ips(h, V4)?;
-        let peer_listener = h
-            .peer()
-            .listen(SocketAddr::new(peer_ip, 0))
-            .await
-            .check("peer listen")?;
-        let peer_addr = peer_listener.local_addr().check("peer listener address")?;
-        let connect = pin!(connector.connect(peer_addr));
-        let accept = pin!(peer_listener.accept());
-        let (connected, accepted) =
-            within(h, PROMPT, "connect to the peer", join(connect, accept)).await?;
-        let conn = connected.check("connect")?;
-        let (_, seen) = accepted.check("peer accept")?;
+        let (listener, peer_addr) = peer_listener(h, V4).await?;
+        let (conn, _, seen) = connect_accept(h, connector, &listener, peer_addr).await?;
         ensure!(
             conn.peer_addr().check("peer_addr")? == peer_addr,
             "peer_addr differs from the address connected to"
@@ -395,14 +317,7 @@ pub async fn stream_partial_read<H: Harness>(h: &H) -> CaseResult {
     let mut buf = [0u8; 1000];
     let mut got = 0;
     while got < 10 {
-        let n = within(
-            h,
-            PROMPT,
-            "read with a larger buffer than the data",
-            conn.read(&mut buf[got..]),
-        )
-        .await?
-        .check("read")?;
+        let n = prompt(h, "read", conn.read(&mut buf[got..])).await?;
         ensure!(n > 0, "EOF after {got} bytes on an open connection");
         got += n;
     }
@@ -489,14 +404,7 @@ pub async fn stream_backpressure<H: Harness>(h: &H) -> CaseResult {
         pin!(async {
             receive_pattern(&mut peer_conn, written, "peer drain").await?;
             let mut extra = [0u8; 16];
-            let n = within(
-                h,
-                PROMPT,
-                "EOF after the drained data",
-                peer_conn.read(&mut extra),
-            )
-            .await?
-            .check("read EOF")?;
+            let n = prompt(h, "read EOF", peer_conn.read(&mut extra)).await?;
             ensure!(n == 0, "{n} bytes more than were accepted arrived");
             Ok(())
         }),
@@ -511,14 +419,10 @@ pub async fn stream_eof_sticky<H: Harness>(h: &H) -> CaseResult {
     peer_conn.write_all(b"bye").await.check("peer write")?;
     peer_conn.close().await.check("peer close")?;
     let mut buf = [0u8; 3];
-    within(h, PROMPT, "read the last bytes", conn.read_exact(&mut buf))
-        .await?
-        .check("read the last bytes")?;
+    prompt(h, "read the last bytes", conn.read_exact(&mut buf)).await?;
     ensure!(&buf == b"bye", "wrong last bytes");
     for i in 0..3 {
-        let n = within(h, PROMPT, "read at EOF", conn.read(&mut buf))
-            .await?
-            .check("read at EOF")?;
+        let n = prompt(h, "read at EOF", conn.read(&mut buf)).await?;
         ensure!(n == 0, "read number {i} after EOF returned {n} bytes");
     }
     Ok(())
@@ -545,14 +449,12 @@ pub async fn close_half_close_local<H: Harness>(h: &H) -> CaseResult {
         .check("peer write after FIN")?;
     peer_conn.close().await.check("peer close")?;
     let mut buf = [0u8; 5];
-    within(
+    prompt(
         h,
-        PROMPT,
         "read after closing the write half",
         conn.read_exact(&mut buf),
     )
-    .await?
-    .check("read after closing the write half")?;
+    .await?;
     ensure!(&buf == b"reply", "wrong data after half-close");
     expect_eof(h, &mut conn, "read at the end").await?;
     let again = conn.close().await;
@@ -571,9 +473,7 @@ pub async fn close_half_close_remote<H: Harness>(h: &H) -> CaseResult {
         .check("write after the peer's FIN")?;
     conn.close().await.check("close")?;
     let mut buf = [0u8; 9];
-    within(h, PROMPT, "peer read", peer_conn.read_exact(&mut buf))
-        .await?
-        .check("peer read")?;
+    prompt(h, "peer read", peer_conn.read_exact(&mut buf)).await?;
     ensure!(
         &buf == b"after eof",
         "wrong data after the peer's half-close"
@@ -693,13 +593,7 @@ const CYCLES: usize = 50;
 /// behind, and the stack still connects afterwards.
 pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.connector(), Capability::TcpConnect)?;
-    let (_, peer_ip) = ips(h, V4)?;
-    let listener = h
-        .peer()
-        .listen(SocketAddr::new(peer_ip, 0))
-        .await
-        .check("peer listen")?;
-    let addr = listener.local_addr().check("peer listener address")?;
+    let (listener, addr) = peer_listener(h, V4).await?;
     let baseline = h.open_sockets();
     for cycle in 0..=CYCLES {
         let connect = pin!(stack.connect(addr));
@@ -752,24 +646,14 @@ pub async fn cancel_read<H: Harness>(h: &H) -> CaseResult {
         }
     }
     peer_conn.write_all(b"hello").await.check("peer write")?;
-    within(
-        h,
-        PROMPT,
-        "read after a cancelled read",
-        conn.read_exact(&mut buf),
-    )
-    .await?
-    .check("read after a cancelled read")?;
+    prompt(h, "read after a cancelled read", conn.read_exact(&mut buf)).await?;
     ensure!(&buf == b"hello", "data lost or changed by a cancelled read");
     Ok(())
 }
 
 /// Case `tcp.cancel.accept`: dropping a pending accept loses no connection.
 pub async fn cancel_accept<H: Harness>(h: &H) -> CaseResult {
-    let stack = need(h.listener(), Capability::TcpListen)?;
-    let (ip, _) = ips(h, V4)?;
-    let listener = stack.listen(SocketAddr::new(ip, 0)).await.check("listen")?;
-    let addr = listener.local_addr().check("listener address")?;
+    let (listener, addr) = stack_listener(h, V4).await?;
     {
         let mut accept = pin!(listener.accept());
         if let Poll::Ready(result) = accept
@@ -782,18 +666,9 @@ pub async fn cancel_accept<H: Harness>(h: &H) -> CaseResult {
             );
         }
     }
-    let mut peer_conn = within(h, PROMPT, "peer connect", h.peer().connect(addr))
-        .await?
-        .check("peer connect")?;
+    let mut peer_conn = prompt(h, "peer connect", h.peer().connect(addr)).await?;
     write_byte(&mut peer_conn, 42).await?;
-    let (mut conn, _) = within(
-        h,
-        PROMPT,
-        "accept after a cancelled accept",
-        listener.accept(),
-    )
-    .await?
-    .check("accept after a cancelled accept")?;
+    let (mut conn, _) = prompt(h, "accept after a cancelled accept", listener.accept()).await?;
     ensure!(
         read_byte(h, &mut conn).await? == 42,
         "wrong connection accepted"
@@ -879,9 +754,7 @@ pub async fn wake_split_halves<H: Harness>(h: &H) -> CaseResult {
         woken(&writer_task),
     )
     .await?;
-    let n = within(h, PROMPT, "read after the wake", reader.read(&mut byte))
-        .await?
-        .check("read")?;
+    let n = prompt(h, "read", reader.read(&mut byte)).await?;
     ensure!(n == 1 && byte[0] == b'r', "the read half lost its byte");
     Ok(())
 }
@@ -913,9 +786,7 @@ pub async fn wake_latest_waker<H: Harness>(h: &H) -> CaseResult {
         }
         fail!("no waker was woken when data arrived");
     }
-    let n = within(h, PROMPT, "read after the wake", conn.read(&mut byte))
-        .await?
-        .check("read")?;
+    let n = prompt(h, "read", conn.read(&mut byte)).await?;
     ensure!(n == 1 && byte[0] == b'w', "wrong data after the wake");
     Ok(())
 }
@@ -951,14 +822,7 @@ pub async fn timeout_read<H: Harness>(h: &H) -> CaseResult {
         fail!("a read on a quiet connection returned {result:?}");
     }
     peer_conn.write_all(b"ok").await.check("peer write")?;
-    within(
-        h,
-        PROMPT,
-        "read after a timed-out read",
-        conn.read_exact(&mut buf),
-    )
-    .await?
-    .check("read after a timed-out read")?;
+    prompt(h, "read after a timed-out read", conn.read_exact(&mut buf)).await?;
     ensure!(&buf == b"ok", "data lost after a timed-out read");
     Ok(())
 }

@@ -9,7 +9,7 @@ use core::time::Duration;
 
 use portnet::{ErrorKind, UdpBind, UdpSocket, UdpSocketExt};
 
-use crate::support::{Check, PROMPT, expect_error, ips, need, within};
+use crate::support::{Check, expect_error, ips, need, prompt};
 use crate::{Capability, CaseResult, Family, Harness, Outcome, ensure, fail};
 
 const V4: Family = Family::V4;
@@ -54,18 +54,9 @@ pub async fn bind_ephemeral_port<H: Harness>(h: &H) -> CaseResult {
     let port = socket.local_addr().check("local_addr")?.port();
     ensure!(port != 0, "local_addr reports port 0 after binding port 0");
     let to = reach(h, &socket)?;
-    within(h, PROMPT, "peer send", peer.send_to(b"ping", to))
-        .await?
-        .check("peer send")?;
+    prompt(h, "peer send", peer.send_to(b"ping", to)).await?;
     let mut buf = [0u8; 8];
-    let (n, _) = within(
-        h,
-        PROMPT,
-        "receive on the ephemeral port",
-        socket.recv_from(&mut buf),
-    )
-    .await?
-    .check("recv_from")?;
+    let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(&buf[..n] == b"ping", "wrong datagram");
     Ok(())
 }
@@ -99,23 +90,15 @@ pub async fn sender_address<H: Harness>(h: &H) -> CaseResult {
     let to = reach(h, &socket)?;
     let (_, peer_ip) = ips(h, V4)?;
     let peer_addr = SocketAddr::new(peer_ip, peer.local_addr().check("peer local_addr")?.port());
-    within(h, PROMPT, "peer send", peer.send_to(b"who", to))
-        .await?
-        .check("peer send")?;
+    prompt(h, "peer send", peer.send_to(b"who", to)).await?;
     let mut buf = [0u8; 8];
-    let (_, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
-        .await?
-        .check("recv_from")?;
+    let (_, from) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(
         from == peer_addr,
         "recv_from reports {from}, the sender is {peer_addr}"
     );
-    within(h, PROMPT, "send back", socket.send_to(b"me", from))
-        .await?
-        .check("send_to")?;
-    let (_, back_from) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf))
-        .await?
-        .check("peer recv_from")?;
+    prompt(h, "send_to", socket.send_to(b"me", from)).await?;
+    let (_, back_from) = prompt(h, "peer recv_from", peer.recv_from(&mut buf)).await?;
     ensure!(
         back_from == to,
         "the peer saw the stack as {back_from}, expected {to}"
@@ -138,12 +121,8 @@ pub async fn boundaries<H: Harness>(h: &H) -> CaseResult {
     // One at a time, so that a lossy link's drops are not mistaken for merges.
     for (i, &size) in SIZES.iter().enumerate() {
         data[0] = i as u8;
-        within(h, PROMPT, "peer send", peer.send_to(&data[..size], to))
-            .await?
-            .check("peer send")?;
-        let (n, _) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
-            .await?
-            .check("recv_from")?;
+        prompt(h, "peer send", peer.send_to(&data[..size], to)).await?;
+        let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
         ensure!(
             n == size,
             "datagram {i} of {size} bytes arrived as {n} bytes"
@@ -151,12 +130,8 @@ pub async fn boundaries<H: Harness>(h: &H) -> CaseResult {
         ensure!(buf[..n] == data[..size], "datagram {i} arrived changed");
         let (from_peer, _) = (peer.local_addr().check("peer local_addr")?, ());
         let back = SocketAddr::new(ips(h, V4)?.1, from_peer.port());
-        within(h, PROMPT, "send", socket.send_to(&data[..size], back))
-            .await?
-            .check("send_to")?;
-        let (n, _) = within(h, PROMPT, "peer receive", peer.recv_from(&mut buf))
-            .await?
-            .check("peer recv_from")?;
+        prompt(h, "send_to", socket.send_to(&data[..size], back)).await?;
+        let (n, _) = prompt(h, "peer recv_from", peer.recv_from(&mut buf)).await?;
         ensure!(
             n == size,
             "datagram {i} of {size} bytes sent by the stack arrived as {n} bytes"
@@ -169,30 +144,12 @@ pub async fn boundaries<H: Harness>(h: &H) -> CaseResult {
 pub async fn empty_datagram<H: Harness>(h: &H) -> CaseResult {
     let (socket, peer) = pair(h).await?;
     let to = reach(h, &socket)?;
-    within(h, PROMPT, "peer send", peer.send_to(&[], to))
-        .await?
-        .check("peer send of an empty datagram")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"after", to))
-        .await?
-        .check("peer send")?;
+    prompt(h, "peer send of an empty datagram", peer.send_to(&[], to)).await?;
+    prompt(h, "peer send", peer.send_to(b"after", to)).await?;
     let mut buf = [0u8; 16];
-    let (n, _) = within(
-        h,
-        PROMPT,
-        "receive the empty datagram",
-        socket.recv_from(&mut buf),
-    )
-    .await?
-    .check("recv_from")?;
+    let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(n == 0, "the empty datagram arrived as {n} bytes");
-    let (n, _) = within(
-        h,
-        PROMPT,
-        "receive the next datagram",
-        socket.recv_from(&mut buf),
-    )
-    .await?
-    .check("recv_from")?;
+    let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(
         &buf[..n] == b"after",
         "the datagram after the empty one is wrong"
@@ -209,21 +166,15 @@ pub async fn truncate<H: Harness>(h: &H) -> CaseResult {
     for (i, b) in big.iter_mut().enumerate() {
         *b = i as u8;
     }
-    within(h, PROMPT, "peer send", peer.send_to(&big, to))
-        .await?
-        .check("peer send")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"next", to))
-        .await?
-        .check("peer send")?;
+    prompt(h, "peer send", peer.send_to(&big, to)).await?;
+    prompt(h, "peer send", peer.send_to(b"next", to)).await?;
     let mut small = [0u8; 10];
-    let (n, _) = within(
+    let (n, _) = prompt(
         h,
-        PROMPT,
-        "receive into a small buffer",
+        "recv_from into a small buffer",
         socket.recv_from(&mut small),
     )
-    .await?
-    .check("recv_from into a small buffer")?;
+    .await?;
     ensure!(
         n == 100,
         "a 100-byte datagram into a 10-byte buffer reported {n} bytes, expected 100"
@@ -233,14 +184,7 @@ pub async fn truncate<H: Harness>(h: &H) -> CaseResult {
         "the buffer does not hold the datagram's first bytes"
     );
     let mut buf = [0u8; 100];
-    let (n, _) = within(
-        h,
-        PROMPT,
-        "receive the next datagram",
-        socket.recv_from(&mut buf),
-    )
-    .await?
-    .check("recv_from")?;
+    let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(
         &buf[..n] == b"next",
         "the rest of a truncated datagram was not discarded ({n} bytes)"
@@ -265,21 +209,10 @@ pub async fn connected_filter<H: Harness>(h: &H) -> CaseResult {
         socket.peer_addr()
     );
     let to = reach(h, &socket)?;
-    within(
-        h,
-        PROMPT,
-        "stranger send",
-        stranger.send_to(b"stranger", to),
-    )
-    .await?
-    .check("stranger send")?;
-    within(h, PROMPT, "peer send", peer.send_to(b"peer", to))
-        .await?
-        .check("peer send")?;
+    prompt(h, "stranger send", stranger.send_to(b"stranger", to)).await?;
+    prompt(h, "peer send", peer.send_to(b"peer", to)).await?;
     let mut buf = [0u8; 16];
-    let (n, from) = within(h, PROMPT, "receive", socket.recv_from(&mut buf))
-        .await?
-        .check("recv_from")?;
+    let (n, from) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(
         from == peer_addr && &buf[..n] == b"peer",
         "a connected socket received {n} bytes from {from}"
@@ -295,14 +228,12 @@ pub async fn unreachable_port<H: Harness>(h: &H) -> CaseResult {
     let closed = SocketAddr::new(peer_ip, peer.local_addr().check("peer local_addr")?.port());
     drop(peer);
     socket.connect(closed).check("connect")?;
-    within(
+    prompt(
         h,
-        PROMPT,
         "send to a closed port",
         socket.send_to(b"anyone?", closed),
     )
-    .await?
-    .check("send to a closed port")?;
+    .await?;
     let mut buf = [0u8; 16];
     match portnet::time::timeout(
         h.clock(),
@@ -332,17 +263,8 @@ pub async fn cancel_recv<H: Harness>(h: &H) -> CaseResult {
             fail!("recv_from on a quiet socket completed: {result:?}");
         }
     }
-    within(h, PROMPT, "peer send", peer.send_to(b"kept", to))
-        .await?
-        .check("peer send")?;
-    let (n, _) = within(
-        h,
-        PROMPT,
-        "receive after a cancelled receive",
-        socket.recv_from(&mut buf),
-    )
-    .await?
-    .check("recv_from")?;
+    prompt(h, "peer send", peer.send_to(b"kept", to)).await?;
+    let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(&buf[..n] == b"kept", "the datagram was lost or changed");
     Ok(())
 }
