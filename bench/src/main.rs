@@ -1,0 +1,320 @@
+//! portnet's benchmarks. Every figure is measured in the same run as its peer, on
+//! the same machine, repeated, and reported as the median with a ratio where > 1
+//! means portnet is better.
+//!
+//! ```text
+//! cargo run --release -p portnet-bench -- [--quick] [--json FILE]
+//! ```
+//! (`cargo xtask bench` runs it.)
+
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::time::Duration;
+use std::io;
+use std::time::Instant;
+
+use portnet::{ReadExt, TcpConnect, TcpListen, TcpListener, WriteExt};
+use portnet_tokio::Tokio;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// One result row, as printed and as written to JSON.
+struct Row {
+    name: &'static str,
+    ours: f64,
+    peer: f64,
+    unit: &'static str,
+    /// > 1 means portnet is better.
+    ratio: f64,
+}
+
+struct Settings {
+    bulk_bytes: usize,
+    round_trips: usize,
+    repeats: usize,
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+const CHUNK: usize = 64 * 1024;
+const LOCAL: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
+
+async fn bulk_portnet(bytes: usize) -> io::Result<Duration> {
+    let stack = Tokio::new();
+    let listener = stack.listen(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let send = async {
+        let mut conn = stack.connect(addr).await?;
+        let buf = vec![0x5a; CHUNK];
+        let mut sent = 0;
+        while sent < bytes {
+            let n = CHUNK.min(bytes - sent);
+            conn.write_all(&buf[..n]).await.map_err(io::Error::other)?;
+            sent += n;
+        }
+        conn.close().await
+    };
+    let receive = async {
+        let (mut conn, _) = listener.accept().await?;
+        let mut buf = vec![0; CHUNK];
+        let mut received = 0;
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        Ok::<_, io::Error>(received)
+    };
+    let start = Instant::now();
+    let (sent, received) = tokio::join!(send, receive);
+    sent?;
+    check_len(received?, bytes)?;
+    Ok(start.elapsed())
+}
+
+async fn bulk_tokio(bytes: usize) -> io::Result<Duration> {
+    let listener = tokio::net::TcpListener::bind(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let send = async {
+        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        let buf = vec![0x5a; CHUNK];
+        let mut sent = 0;
+        while sent < bytes {
+            let n = CHUNK.min(bytes - sent);
+            conn.write_all(&buf[..n]).await?;
+            sent += n;
+        }
+        conn.shutdown().await
+    };
+    let receive = async {
+        let (mut conn, _) = listener.accept().await?;
+        let mut buf = vec![0; CHUNK];
+        let mut received = 0;
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        Ok::<_, io::Error>(received)
+    };
+    let start = Instant::now();
+    let (sent, received) = tokio::join!(send, receive);
+    sent?;
+    check_len(received?, bytes)?;
+    Ok(start.elapsed())
+}
+
+fn check_len(received: usize, expected: usize) -> io::Result<()> {
+    if received == expected {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "received {received} of {expected} bytes"
+        )))
+    }
+}
+
+const PING: usize = 64;
+
+async fn ping_pong_portnet(round_trips: usize) -> io::Result<Duration> {
+    let stack = Tokio::new();
+    let listener = stack.listen(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let client = async {
+        let mut conn = stack.connect(addr).await?;
+        let mut buf = [7u8; PING];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            conn.write_all(&buf).await.map_err(io::Error::other)?;
+            conn.read_exact(&mut buf).await.map_err(io::Error::other)?;
+        }
+        let elapsed = start.elapsed();
+        conn.close().await?;
+        Ok::<_, io::Error>(elapsed)
+    };
+    let server = async {
+        let (mut conn, _) = listener.accept().await?;
+        conn.set_nodelay_for_bench()?;
+        let mut buf = [0u8; PING];
+        for _ in 0..round_trips {
+            conn.read_exact(&mut buf).await.map_err(io::Error::other)?;
+            conn.write_all(&buf).await.map_err(io::Error::other)?;
+        }
+        Ok::<_, io::Error>(())
+    };
+    let (elapsed, served) = tokio::join!(client, server);
+    served?;
+    elapsed
+}
+
+async fn ping_pong_tokio(round_trips: usize) -> io::Result<Duration> {
+    let listener = tokio::net::TcpListener::bind(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let client = async {
+        let mut conn = tokio::net::TcpStream::connect(addr).await?;
+        conn.set_nodelay(true)?;
+        let mut buf = [7u8; PING];
+        let start = Instant::now();
+        for _ in 0..round_trips {
+            conn.write_all(&buf).await?;
+            conn.read_exact(&mut buf).await?;
+        }
+        let elapsed = start.elapsed();
+        conn.shutdown().await?;
+        Ok::<_, io::Error>(elapsed)
+    };
+    let server = async {
+        let (mut conn, _) = listener.accept().await?;
+        conn.set_nodelay(true)?;
+        let mut buf = [0u8; PING];
+        for _ in 0..round_trips {
+            conn.read_exact(&mut buf).await?;
+            conn.write_all(&buf).await?;
+        }
+        Ok::<_, io::Error>(())
+    };
+    let (elapsed, served) = tokio::join!(client, server);
+    served?;
+    elapsed
+}
+
+/// Nagle off on both ends for a fair round-trip figure, through portnet's typed
+/// options like a user would.
+trait NoDelay {
+    fn set_nodelay_for_bench(&self) -> io::Result<()>;
+}
+
+impl NoDelay for portnet_tokio::Connection {
+    fn set_nodelay_for_bench(&self) -> io::Result<()> {
+        use portnet::SocketOptions;
+        self.set_option(portnet::SocketOption::NoDelay(true))
+    }
+}
+
+fn run(settings: &Settings) -> io::Result<Vec<Row>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut ours = Vec::new();
+    let mut peer = Vec::new();
+    // Alternate the two so that machine noise hits both alike.
+    for _ in 0..settings.repeats {
+        ours.push(
+            runtime
+                .block_on(bulk_portnet(settings.bulk_bytes))?
+                .as_secs_f64(),
+        );
+        peer.push(
+            runtime
+                .block_on(bulk_tokio(settings.bulk_bytes))?
+                .as_secs_f64(),
+        );
+    }
+    let mib = settings.bulk_bytes as f64 / f64::from(1 << 20);
+    let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
+    let mut rows = vec![Row {
+        name: "tcp bulk loopback: portnet-tokio vs tokio TcpStream",
+        ours: ours_rate,
+        peer: peer_rate,
+        unit: "MiB/s",
+        ratio: ours_rate / peer_rate,
+    }];
+    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    for _ in 0..settings.repeats {
+        let trips = settings.round_trips as f64;
+        ours.push(
+            runtime
+                .block_on(ping_pong_portnet(settings.round_trips))?
+                .as_secs_f64()
+                / trips,
+        );
+        peer.push(
+            runtime
+                .block_on(ping_pong_tokio(settings.round_trips))?
+                .as_secs_f64()
+                / trips,
+        );
+    }
+    let (ours_rtt, peer_rtt) = (median(ours) * 1e6, median(peer) * 1e6);
+    rows.push(Row {
+        name: "tcp 64-byte ping-pong loopback: portnet-tokio vs tokio TcpStream",
+        ours: ours_rtt,
+        peer: peer_rtt,
+        unit: "us/round trip",
+        ratio: peer_rtt / ours_rtt,
+    });
+    Ok(rows)
+}
+
+fn to_json(rows: &[Row]) -> String {
+    let items: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "  {{\"name\":\"{}\",\"ours\":{:.3},\"peer\":{:.3},\"unit\":\"{}\",\"ratio\":{:.4}}}",
+                r.name, r.ours, r.peer, r.unit, r.ratio
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n"))
+}
+
+fn main() -> std::process::ExitCode {
+    let mut quick = false;
+    let mut json = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => quick = true,
+            "--json" => json = args.next(),
+            other => {
+                eprintln!(
+                    "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE]"
+                );
+                return std::process::ExitCode::from(2);
+            }
+        }
+    }
+    let settings = if quick {
+        Settings {
+            bulk_bytes: 64 << 20,
+            round_trips: 2_000,
+            repeats: 3,
+        }
+    } else {
+        Settings {
+            bulk_bytes: 1 << 30,
+            round_trips: 50_000,
+            repeats: 7,
+        }
+    };
+    let rows = match run(&settings) {
+        Ok(rows) => rows,
+        Err(e) => {
+            eprintln!("benchmark failed: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{:66} {:>12} {:>12} {:>14} {:>7}",
+        "benchmark", "portnet", "peer", "unit", "ratio"
+    );
+    for r in &rows {
+        println!(
+            "{:66} {:>12.2} {:>12.2} {:>14} {:>7.3}",
+            r.name, r.ours, r.peer, r.unit, r.ratio
+        );
+    }
+    if let Some(path) = json
+        && let Err(e) = std::fs::write(&path, to_json(&rows))
+    {
+        eprintln!("cannot write {path}: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    std::process::ExitCode::SUCCESS
+}
