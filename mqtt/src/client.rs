@@ -1,0 +1,680 @@
+//! The application's handles: [`Client`] (publish, subscribe, …) and [`Receiver`]
+//! (incoming messages).
+
+use core::cell::Ref;
+use core::future::poll_fn;
+use core::task::{Context, Poll};
+
+use crate::codec::{
+    self, List, Packet, Properties, Property, Publish, QoS, ReasonCode, Subscribe, Subscription,
+    Unsubscribe, Version,
+};
+use crate::session::{
+    Conn, ConnectionInfo, Delivery, Kind, MAX_FILTERS, Phase, Push, Rx, Session, Slot,
+};
+use crate::{Error, PublishOptions};
+
+/// The handle an application publishes and subscribes with. It is `Copy`: every
+/// task of the application may hold one; all of them share the session.
+///
+/// Operations wait while the client is not connected and continue on the next
+/// connection the [`Driver`](crate::Driver) makes; bound them with
+/// `portnet::time::timeout` where that matters.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'r> {
+    session: &'r Session<'r>,
+}
+
+/// The reason codes of a SUBACK or UNSUBACK, one per filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckCodes {
+    codes: [ReasonCode; MAX_FILTERS],
+    len: u8,
+}
+
+impl AckCodes {
+    /// The codes, in the order of the filters. For SUBACK, 0 to 2 is the granted QoS.
+    pub fn codes(&self) -> &[ReasonCode] {
+        self.codes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+/// Frees or hands over an outgoing slot when its future is dropped.
+struct SlotGuard<'r> {
+    session: &'r Session<'r>,
+    slot: Option<usize>,
+}
+
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        let Some(index) = self.slot.take() else {
+            return;
+        };
+        let Ok(mut state) = self.session.state.try_borrow_mut() else {
+            return;
+        };
+        let Some(slot) = state.slots.get_mut(index) else {
+            return;
+        };
+        match slot.phase {
+            // Never written, or finished: the identifier is free again.
+            Phase::Reserved | Phase::Done => *slot = Slot::FREE,
+            // Not written on this connection and its data goes with the future:
+            // QoS 1 is given up; QoS 2 is released with PUBREL so the identifier
+            // does not stay in use at the broker.
+            Phase::Resend => match slot.kind {
+                Kind::Publish(QoS::ExactlyOnce) => {
+                    slot.phase = Phase::NeedRelease;
+                    slot.abandoned = true;
+                }
+                _ => *slot = Slot::FREE,
+            },
+            // Written: the driver completes the handshake and frees the slot.
+            Phase::Sent | Phase::NeedRelease | Phase::Released => slot.abandoned = true,
+        }
+        drop(state);
+        self.session.wake_waiters();
+        self.session.wake_driver();
+    }
+}
+
+impl<'r> Client<'r> {
+    pub(crate) const fn new(session: &'r Session<'r>) -> Self {
+        Self { session }
+    }
+
+    /// Waits until the client is connected, and returns what the broker granted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only observes.
+    pub async fn connected(&self) -> ConnectionInfo {
+        poll_fn(|cx| {
+            if let Ok(state) = self.session.state.try_borrow()
+                && state.conn == Conn::Up
+            {
+                return Poll::Ready(state.info);
+            }
+            self.session.register_waiter(cx);
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// What the broker granted on the current connection, `None` while disconnected.
+    pub fn connection_info(&self) -> Option<ConnectionInfo> {
+        let state = self.session.state.try_borrow().ok()?;
+        (state.conn == Conn::Up).then_some(state.info)
+    }
+
+    /// How many QoS 1/2 publishes were written and wait for their acknowledgement
+    /// (including those to be sent again after a reconnect).
+    pub fn unacknowledged(&self) -> usize {
+        self.session.state.try_borrow().map_or(0, |state| {
+            state
+                .slots
+                .iter()
+                .filter(|s| {
+                    matches!(s.kind, Kind::Publish(_))
+                        && matches!(
+                            s.phase,
+                            Phase::Sent | Phase::Resend | Phase::NeedRelease | Phase::Released
+                        )
+                })
+                .count()
+        })
+    }
+
+    /// Copies the client identifier the broker assigned (5.0) into `buf`; returns it.
+    pub fn assigned_client_id<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        let id = state.assigned_client_id()?;
+        let dst = buf.get_mut(..id.len())?;
+        dst.copy_from_slice(id.as_bytes());
+        core::str::from_utf8(dst).ok()
+    }
+
+    /// Publishes `payload` to `topic` and waits for the end of the QoS handshake.
+    ///
+    /// - QoS 0 completes when the packet is in the transmit buffer.
+    /// - QoS 1 completes at PUBACK, QoS 2 at PUBCOMP (or at a PUBREC with a failure
+    ///   code). Several publishes may be in flight at once, up to the broker's
+    ///   receive maximum and the storage's `SLOTS`; more wait for a free slot.
+    /// - If the connection drops before the handshake ends, the message is sent
+    ///   again (DUP) on the next connection of a persistent session, in the
+    ///   original order, and the future completes then.
+    ///
+    /// Returns the success reason code (0x00, or 0x10 "no matching subscribers");
+    /// a failure code is `Err(Error::Rejected(code))`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future never corrupts the session. Dropped before the packet
+    /// was written: nothing is sent. Dropped after: the driver finishes the
+    /// handshake in the background (QoS 2 through PUBREL/PUBCOMP), but the message
+    /// is not sent again after a reconnect, since its data went with the future.
+    pub async fn publish(
+        &self,
+        topic: &str,
+        payload: &[u8],
+        options: PublishOptions<'_>,
+    ) -> Result<ReasonCode, Error> {
+        codec::validate_topic_name(topic).map_err(Error::InvalidInput)?;
+        if options
+            .properties
+            .iter()
+            .any(|p| matches!(p, Property::TopicAlias(_)))
+        {
+            return Err(Error::InvalidInput(
+                "topic aliases are managed by the client",
+            ));
+        }
+        let mut guard = SlotGuard {
+            session: self.session,
+            slot: None,
+        };
+        poll_fn(|cx| self.poll_publish(cx, &mut guard.slot, topic, payload, &options)).await
+    }
+
+    fn poll_publish(
+        &self,
+        cx: &Context<'_>,
+        slot: &mut Option<usize>,
+        topic: &str,
+        payload: &[u8],
+        options: &PublishOptions<'_>,
+    ) -> Poll<Result<ReasonCode, Error>> {
+        let session = self.session;
+        let Ok(mut state) = session.state.try_borrow_mut() else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let state = &mut *state;
+        let properties = if state.info.version == Version::V5 {
+            Properties::new(options.properties)
+        } else {
+            Properties::empty()
+        };
+        let publish = |dup, packet_id| Publish {
+            dup,
+            qos: options.qos,
+            retain: options.retain,
+            topic,
+            packet_id,
+            properties,
+            payload,
+        };
+        let index = match *slot {
+            Some(index) => index,
+            None => {
+                if state.conn != Conn::Up {
+                    session.register_waiter(cx);
+                    return Poll::Pending;
+                }
+                if options.qos > state.info.maximum_qos {
+                    return Poll::Ready(Err(Error::Unsupported("QoS above the broker's maximum")));
+                }
+                if options.retain && !state.info.retain_available {
+                    return Poll::Ready(Err(Error::Unsupported("retained messages")));
+                }
+                if options.qos == QoS::AtMostOnce {
+                    let packet = Packet::Publish(Publish {
+                        dup: false,
+                        qos: QoS::AtMostOnce,
+                        retain: options.retain,
+                        topic,
+                        packet_id: None,
+                        properties,
+                        payload,
+                    });
+                    return match state.push(&packet) {
+                        Ok(Push::Written) => {
+                            session.wake_driver();
+                            Poll::Ready(Ok(ReasonCode::SUCCESS))
+                        }
+                        Ok(Push::NoRoom) => {
+                            session.register_waiter(cx);
+                            Poll::Pending
+                        }
+                        Err(e) => Poll::Ready(Err(e)),
+                    };
+                }
+                let limit = usize::from(state.info.receive_maximum);
+                let allocated = if state.publishes_in_flight() < limit {
+                    state.allocate(Kind::Publish(options.qos))
+                } else {
+                    None
+                };
+                match allocated {
+                    Some(index) => {
+                        *slot = Some(index);
+                        index
+                    }
+                    None => {
+                        session.register_waiter(cx);
+                        return Poll::Pending;
+                    }
+                }
+            }
+        };
+        let Some(&current) = state.slots.get(index) else {
+            return Poll::Ready(Err(Error::InvalidInput("slot lost")));
+        };
+        match current.phase {
+            Phase::Reserved | Phase::Resend => {
+                let resend = current.phase == Phase::Resend;
+                if state.conn != Conn::Up || (resend && !state.first_to_resend(index)) {
+                    session.register_waiter(cx);
+                    return Poll::Pending;
+                }
+                let packet = Packet::Publish(publish(resend, Some(current.id)));
+                match state.push(&packet) {
+                    Ok(Push::Written) => {
+                        state.slots[index].phase = Phase::Sent;
+                        session.wake_driver();
+                        // Later re-sends may go now.
+                        session.wake_waiters();
+                        session.register_waiter(cx);
+                        Poll::Pending
+                    }
+                    Ok(Push::NoRoom) => {
+                        session.register_waiter(cx);
+                        Poll::Pending
+                    }
+                    Err(e) => {
+                        state.slots[index] = Slot::FREE;
+                        *slot = None;
+                        Poll::Ready(Err(e))
+                    }
+                }
+            }
+            Phase::Done => {
+                state.slots[index] = Slot::FREE;
+                *slot = None;
+                session.wake_waiters();
+                if current.reason.is_error() {
+                    Poll::Ready(Err(Error::Rejected(current.reason)))
+                } else {
+                    Poll::Ready(Ok(current.reason))
+                }
+            }
+            Phase::Sent | Phase::NeedRelease | Phase::Released => {
+                session.register_waiter(cx);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Subscribes to `subscriptions` (at most [`MAX_FILTERS`]) and waits for the
+    /// SUBACK. `properties` may carry a 5.0 subscription identifier and user
+    /// properties. Returns one code per subscription: the granted QoS (0x00 to 0x02)
+    /// or a failure code; failures do not make it an `Err`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future never corrupts the session; the SUBSCRIBE may or may not
+    /// have reached the broker, and its SUBACK is then discarded.
+    pub async fn subscribe(
+        &self,
+        subscriptions: &[Subscription<'_>],
+        properties: &[Property<'_>],
+    ) -> Result<AckCodes, Error> {
+        if subscriptions.is_empty() || subscriptions.len() > MAX_FILTERS {
+            return Err(Error::InvalidInput(
+                "1 to MAX_FILTERS subscriptions per call",
+            ));
+        }
+        for s in subscriptions {
+            codec::validate_topic_filter(s.filter).map_err(Error::InvalidInput)?;
+        }
+        let mut guard = SlotGuard {
+            session: self.session,
+            slot: None,
+        };
+        poll_fn(|cx| {
+            self.poll_request(cx, &mut guard.slot, Kind::Subscribe, |state_version, id| {
+                Packet::Subscribe(Subscribe {
+                    packet_id: id,
+                    properties: if state_version == Version::V5 {
+                        Properties::new(properties)
+                    } else {
+                        Properties::empty()
+                    },
+                    subscriptions: List::new(subscriptions),
+                })
+            })
+        })
+        .await
+    }
+
+    /// Unsubscribes from `filters` (at most [`MAX_FILTERS`]) and waits for the
+    /// UNSUBACK. Returns the 5.0 reason codes (empty for 3.1.1).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Client::subscribe`].
+    pub async fn unsubscribe(
+        &self,
+        filters: &[&str],
+        properties: &[Property<'_>],
+    ) -> Result<AckCodes, Error> {
+        if filters.is_empty() || filters.len() > MAX_FILTERS {
+            return Err(Error::InvalidInput("1 to MAX_FILTERS filters per call"));
+        }
+        for f in filters {
+            codec::validate_topic_filter(f).map_err(Error::InvalidInput)?;
+        }
+        let mut guard = SlotGuard {
+            session: self.session,
+            slot: None,
+        };
+        poll_fn(|cx| {
+            self.poll_request(cx, &mut guard.slot, Kind::Unsubscribe, |version, id| {
+                Packet::Unsubscribe(Unsubscribe {
+                    packet_id: id,
+                    properties: if version == Version::V5 {
+                        Properties::new(properties)
+                    } else {
+                        Properties::empty()
+                    },
+                    filters: List::new(filters),
+                })
+            })
+        })
+        .await
+    }
+
+    fn poll_request<'p>(
+        &self,
+        cx: &Context<'_>,
+        slot: &mut Option<usize>,
+        kind: Kind,
+        packet: impl Fn(Version, u16) -> Packet<'p>,
+    ) -> Poll<Result<AckCodes, Error>> {
+        let session = self.session;
+        let Ok(mut state) = session.state.try_borrow_mut() else {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        };
+        let index = match *slot {
+            Some(i) => i,
+            None => {
+                let allocated = if state.conn == Conn::Up {
+                    state.allocate(kind)
+                } else {
+                    None
+                };
+                match allocated {
+                    Some(i) => {
+                        *slot = Some(i);
+                        i
+                    }
+                    None => {
+                        session.register_waiter(cx);
+                        return Poll::Pending;
+                    }
+                }
+            }
+        };
+        let Some(&current) = state.slots.get(index) else {
+            return Poll::Ready(Err(Error::InvalidInput("slot lost")));
+        };
+        match current.phase {
+            Phase::Reserved | Phase::Resend => {
+                if state.conn != Conn::Up {
+                    session.register_waiter(cx);
+                    return Poll::Pending;
+                }
+                let version = state.info.version;
+                match state.push(&packet(version, current.id)) {
+                    Ok(Push::Written) => {
+                        state.slots[index].phase = Phase::Sent;
+                        session.wake_driver();
+                    }
+                    Ok(Push::NoRoom) => {}
+                    Err(e) => {
+                        state.slots[index] = Slot::FREE;
+                        *slot = None;
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                session.register_waiter(cx);
+                Poll::Pending
+            }
+            Phase::Done => {
+                state.slots[index] = Slot::FREE;
+                *slot = None;
+                session.wake_waiters();
+                Poll::Ready(Ok(AckCodes {
+                    codes: current.codes,
+                    len: current.n_codes,
+                }))
+            }
+            _ => {
+                session.register_waiter(cx);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Asks the driver to end the connection with DISCONNECT (`reason` in 5.0:
+    /// 0x00 normal, 0x04 "with will message") and waits until it has. Returns at
+    /// once if there is no connection. The driver's `run` then returns `Ok(())`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the request stays made; the driver disconnects anyway.
+    pub async fn disconnect(&self, reason: ReasonCode) {
+        if let Ok(mut state) = self.session.state.try_borrow_mut()
+            && state.conn == Conn::Up
+        {
+            state.disconnect = Some(reason);
+        }
+        self.session.wake_driver();
+        poll_fn(|cx| match self.session.state.try_borrow() {
+            Ok(state) if state.conn == Conn::Down => Poll::Ready(()),
+            _ => {
+                self.session.register_waiter(cx);
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+}
+
+/// Where incoming messages arrive, one at a time.
+///
+/// A [`Message`] borrows the driver's receive buffer (no copy); while the
+/// application holds it, the driver reads nothing more from the broker — the
+/// backpressure — but keeps writing: publishes, acknowledgements and pings go
+/// out meanwhile. The message is acknowledged (PUBACK / PUBREC) when it is
+/// dropped, so a QoS 1/2 message the application did not finish with is sent
+/// again after a reconnect.
+#[derive(Debug)]
+pub struct Receiver<'r> {
+    session: &'r Session<'r>,
+}
+
+impl<'r> Receiver<'r> {
+    pub(crate) const fn new(session: &'r Session<'r>) -> Self {
+        Self { session }
+    }
+
+    /// Waits for the next incoming message. A QoS 2 message is delivered once,
+    /// even if the broker sends it again after a reconnect.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a message not yet returned stays for the next call.
+    pub async fn recv(&mut self) -> Message<'r> {
+        poll_fn(|cx| match self.try_take() {
+            Some(m) => Poll::Ready(m),
+            None => {
+                self.session.register_receiver(cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Message<'r>> {
+        self.try_take()
+    }
+
+    fn try_take(&self) -> Option<Message<'r>> {
+        let session = self.session;
+        let Delivery::Ready { len, alias } = session.delivery.get() else {
+            return None;
+        };
+        let rx = session.rx.try_borrow().ok()?;
+        let start = rx.start;
+        let packet = rx.buf.get(start..start + len).unwrap_or(&[]);
+        let first = packet.first().copied().unwrap_or(0);
+        let qos = QoS::from_bits((first >> 1) & 3).unwrap_or(QoS::AtMostOnce);
+        let id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            publish_id(packet)
+        };
+        if qos == QoS::ExactlyOnce {
+            let mut state = session.state.try_borrow_mut().ok()?;
+            // Recorded before the application sees it: a re-sent copy is never
+            // delivered again.
+            if !state.inbound_insert(id) {
+                return None;
+            }
+        }
+        session.delivery.set(Delivery::Taken { len, qos, id });
+        let version = session
+            .state
+            .try_borrow()
+            .map(|s| s.info.version)
+            .unwrap_or(Version::V5);
+        Some(Message {
+            session,
+            rx,
+            start,
+            len,
+            alias,
+            version,
+        })
+    }
+}
+
+/// The packet identifier of the PUBLISH in `packet` (0 for QoS 0 or garbage).
+fn publish_id(packet: &[u8]) -> u16 {
+    let Ok(Some(h)) = codec::decode_header(packet, Version::V5) else {
+        return 0;
+    };
+    let body = packet.get(h.header_len..).unwrap_or(&[]);
+    let topic_len = body
+        .get(..2)
+        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    body.get(2 + topic_len..4 + topic_len)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
+}
+
+/// An incoming message, borrowed from the receive buffer. Dropping it acknowledges
+/// it and lets the driver read on.
+pub struct Message<'r> {
+    session: &'r Session<'r>,
+    rx: Ref<'r, Rx<'r>>,
+    start: usize,
+    len: usize,
+    alias: u16,
+    version: Version,
+}
+
+impl core::fmt::Debug for Message<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Message")
+            .field("topic", &self.topic())
+            .field("qos", &self.qos())
+            .field("payload_len", &self.payload().len())
+            .finish()
+    }
+}
+
+impl Message<'_> {
+    /// The PUBLISH packet as received (its topic may be empty when the broker used
+    /// a topic alias: [`Message::topic`] resolves it).
+    pub fn packet(&self) -> Publish<'_> {
+        let bytes = self
+            .rx
+            .buf
+            .get(self.start..self.start + self.len)
+            .unwrap_or(&[]);
+        match codec::decode(bytes, self.version) {
+            Ok(Some((Packet::Publish(p), _))) => p,
+            // Decoded by the driver before; unreachable in practice.
+            _ => Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: false,
+                topic: "",
+                packet_id: None,
+                properties: Properties::empty(),
+                payload: &[],
+            },
+        }
+    }
+
+    /// The topic, with a topic alias resolved.
+    pub fn topic(&self) -> &str {
+        let p = self.packet();
+        if !p.topic.is_empty() || self.alias == 0 {
+            return p.topic;
+        }
+        self.rx
+            .aliases
+            .get(usize::from(self.alias) - 1)
+            .and_then(|a| core::str::from_utf8(a.topic.get(..usize::from(a.len))?).ok())
+            .unwrap_or("")
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        self.packet().payload
+    }
+
+    /// The QoS it was delivered with.
+    pub fn qos(&self) -> QoS {
+        self.packet().qos
+    }
+
+    /// The retain flag.
+    pub fn retain(&self) -> bool {
+        self.packet().retain
+    }
+
+    /// The DUP flag (the broker may have sent it before).
+    pub fn dup(&self) -> bool {
+        self.packet().dup
+    }
+
+    /// The 5.0 properties: user properties, response topic, correlation data,
+    /// subscription identifiers, content type, message expiry, …
+    pub fn properties(&self) -> Properties<'_> {
+        self.packet().properties
+    }
+
+    /// The 5.0 subscription identifiers of the subscriptions it matched.
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.properties().into_iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(id),
+            _ => None,
+        })
+    }
+}
+
+impl Drop for Message<'_> {
+    fn drop(&mut self) {
+        if let Delivery::Taken { len, qos, id } = self.session.delivery.get() {
+            self.session
+                .delivery
+                .set(Delivery::Consumed { len, qos, id });
+        }
+        self.session.wake_driver();
+    }
+}

@@ -1,0 +1,842 @@
+//! The driver: owns the TCP connection, reads and writes packets, runs keep-alive,
+//! and reconnects on request.
+
+use core::future::{Future, poll_fn};
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll};
+use core::time::Duration;
+
+use portnet::time::timeout;
+use portnet::{Clock, Instant, Read, TcpConnect, Write};
+
+use crate::codec::{
+    self, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, Packet, Properties, Property,
+    PubResp, QoS, ReasonCode, Version,
+};
+use crate::session::{
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, Conn, ConnectionInfo, Ctrl, Delivery, Kind, Phase, Push,
+    Session, Slot, State,
+};
+use crate::{ConnectOptions, Error};
+
+/// Runs the client's connection. Drive [`Driver::run`] in the same task as the
+/// application (with `portnet::future::join`/`select`, or an executor's own), or on
+/// a task of a single-threaded executor next to the tasks that hold the
+/// [`Client`](crate::Client) and [`Receiver`](crate::Receiver).
+#[derive(Debug)]
+pub struct Driver<'r, S, C> {
+    session: &'r Session<'r>,
+    stack: S,
+    clock: C,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Timer,
+    Recompute,
+    Closed,
+}
+
+/// What handling one incoming packet did.
+enum Handled {
+    /// Done with it; the driver reads on.
+    Consumed,
+    /// A message for the application; the driver waits until it is dropped.
+    Deliver { alias: u16 },
+    /// It needs room in the acknowledgement queue first.
+    Blocked,
+}
+
+/// Marks the session disconnected however `run` ends, even when it is dropped.
+struct Down<'r>(&'r Session<'r>);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.0.state.try_borrow_mut() {
+            state.conn = Conn::Down;
+            state.disconnect = None;
+        }
+        self.0.wake_waiters();
+    }
+}
+
+fn protocol(what: &'static str) -> Error {
+    Error::Protocol(ReasonCode::PROTOCOL_ERROR, what)
+}
+
+impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
+    pub(crate) const fn new(session: &'r Session<'r>, stack: S, clock: C) -> Self {
+        Self {
+            session,
+            stack,
+            clock,
+        }
+    }
+
+    /// Connects to the broker, sends CONNECT, waits for CONNACK, then runs the
+    /// connection until it ends: `Ok(())` after [`Client::disconnect`](crate::Client::disconnect),
+    /// an error otherwise (network failure, keep-alive timeout, the broker's
+    /// DISCONNECT, a malformed or out-of-protocol packet — for which a 5.0 client
+    /// first sends DISCONNECT with the matching reason code).
+    ///
+    /// Call it again to reconnect: the session (messages in flight, QoS 2 state)
+    /// carries over, and with a persistent session unacknowledged messages are sent
+    /// again. Waiting between attempts is the caller's choice (`clock.sleep`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe as far as the session goes: dropping the future drops the
+    /// connection, and the next `run` resumes the session like after a network
+    /// failure. Bytes in the transmit buffer that were not written are discarded
+    /// and the packets they belong to are sent again as described above (QoS 0
+    /// messages among them are lost).
+    pub async fn run(&mut self, options: &ConnectOptions<'_>) -> Result<(), Error> {
+        let session = self.session;
+        let _down = Down(session);
+        let mut conn = match timeout(
+            &self.clock,
+            options.connect_timeout,
+            self.stack.connect(options.broker),
+        )
+        .await
+        {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(e)) => return Err(Error::network(e)),
+            Ok(Ok(conn)) => conn,
+        };
+        // A message the application still holds borrows the receive buffer.
+        poll_fn(|cx| {
+            if matches!(session.delivery.get(), Delivery::Taken { .. }) {
+                session.register_driver(cx);
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        let result = self.session_on(&mut conn, options).await;
+        if let Err(e) = &result {
+            let reason = match e {
+                Error::Malformed(d) => Some(d.reason_code()),
+                Error::Protocol(code, _) => Some(*code),
+                _ => None,
+            };
+            let pushed = match (reason, session.state.try_borrow_mut()) {
+                (Some(reason), Ok(mut state)) if state.info.version == Version::V5 => {
+                    let d = Packet::Disconnect(Disconnect {
+                        reason,
+                        properties: Properties::empty(),
+                    });
+                    state.push(&d).is_ok()
+                }
+                _ => false,
+            };
+            if pushed {
+                let bound = Duration::from_secs(2);
+                let _ = timeout(&self.clock, bound, self.write_out(&mut conn)).await;
+            }
+        }
+        result
+    }
+
+    async fn session_on(
+        &self,
+        conn: &mut S::Connection<'_>,
+        options: &ConnectOptions<'_>,
+    ) -> Result<(), Error> {
+        let session = self.session;
+        session.delivery.set(Delivery::None);
+        let (rx_len, alias_max) = {
+            let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
+            rx.start = 0;
+            rx.end = 0;
+            rx.aliases.iter_mut().for_each(|a| a.len = 0);
+            (rx.buf.len(), rx.aliases.len())
+        };
+        let version = options.version;
+        {
+            let mut state = session
+                .state
+                .try_borrow_mut()
+                .map_err(|_| protocol("busy"))?;
+            let state = &mut *state;
+            state.tx_start = 0;
+            state.tx_end = 0;
+            state.ctrl = [None; 16];
+            state.ping_due = false;
+            state.ping_outstanding = false;
+            state.disconnect = None;
+            state.disconnect_written = false;
+            state.info =
+                ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
+            let mut id_buf = [0u8; ASSIGNED_ID_LEN];
+            let client_id = match (options.client_id, state.assigned_client_id()) {
+                ("", Some(assigned)) => {
+                    let dst = &mut id_buf[..assigned.len()];
+                    dst.copy_from_slice(assigned.as_bytes());
+                    core::str::from_utf8(dst).unwrap_or("")
+                }
+                (id, _) => id,
+            };
+            let sat16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+            let mut auto = [Property::ReceiveMaximum(1); 4];
+            let mut n = 0;
+            if version == Version::V5 {
+                auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
+                n += 1;
+                auto[n] = Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
+                n += 1;
+                if options.session_expiry > 0 {
+                    auto[n] = Property::SessionExpiryInterval(options.session_expiry);
+                    n += 1;
+                }
+                if alias_max > 0 {
+                    auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
+                    n += 1;
+                }
+            } else if !options.properties.is_empty() {
+                return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
+            }
+            let connect = Packet::Connect(Connect {
+                version,
+                clean_start: options.clean_start,
+                keep_alive: options.keep_alive,
+                client_id,
+                will: options.will,
+                username: options.username,
+                password: options.password,
+                properties: codec::List::chain(&auto[..n], options.properties),
+            });
+            if state.push(&connect)? == Push::NoRoom {
+                return Err(Error::TooLarge);
+            }
+        }
+        let connack_deadline = self.clock.now() + options.connect_timeout;
+        let handshake = async {
+            self.write_out(conn).await?;
+            self.read_connack(conn, options).await
+        };
+        match portnet::time::timeout_at(&self.clock, connack_deadline, handshake).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(r) => r?,
+        }
+        session.wake_waiters();
+        session.wake_receiver();
+        self.main_loop(conn, options).await
+    }
+
+    /// Writes the whole transmit buffer and flushes.
+    async fn write_out(&self, conn: &mut S::Connection<'_>) -> Result<(), Error> {
+        poll_fn(|cx| {
+            loop {
+                let Ok(mut state) = self.session.state.try_borrow_mut() else {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                };
+                let pending = state.tx_pending();
+                if pending.is_empty() {
+                    drop(state);
+                    return Pin::new(&mut *conn).poll_flush(cx).map_err(Error::network);
+                }
+                match Pin::new(&mut *conn).poll_write(cx, pending) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(Error::Network(portnet::ErrorKind::WriteZero)));
+                    }
+                    Poll::Ready(Ok(n)) => state.tx_advance(n),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::network(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    async fn read_connack(
+        &self,
+        conn: &mut S::Connection<'_>,
+        options: &ConnectOptions<'_>,
+    ) -> Result<(), Error> {
+        let session = self.session;
+        poll_fn(|cx| {
+            let Ok(mut rx) = session.rx.try_borrow_mut() else {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            };
+            let rx = &mut *rx;
+            loop {
+                let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
+                match codec::decode(data, options.version) {
+                    Err(e) => return Poll::Ready(Err(Error::Malformed(e))),
+                    Ok(Some((packet, len))) => {
+                        let r = match packet {
+                            Packet::ConnAck(a) => self.on_connack(&a, options),
+                            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
+                            _ => Err(protocol("first packet from the broker is not CONNACK")),
+                        };
+                        rx.start += len;
+                        return Poll::Ready(r);
+                    }
+                    Ok(None) => {}
+                }
+                if rx.end == rx.buf.len() {
+                    return Poll::Ready(Err(Error::Malformed(DecodeError::new(
+                        DecodeErrorKind::TooLarge,
+                        "CONNACK larger than the receive buffer",
+                    ))));
+                }
+                let end = rx.end;
+                match Pin::new(&mut *conn).poll_read(cx, &mut rx.buf[end..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(Error::Closed)),
+                    Poll::Ready(Ok(n)) => rx.end += n.min(rx.buf.len() - end),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::network(e))),
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+
+    fn on_connack(&self, a: &ConnAck<'_>, options: &ConnectOptions<'_>) -> Result<(), Error> {
+        if a.reason.is_error() {
+            return Err(Error::Refused(a.reason));
+        }
+        let mut state = self
+            .session
+            .state
+            .try_borrow_mut()
+            .map_err(|_| protocol("busy"))?;
+        let state = &mut *state;
+        let info = &mut state.info;
+        info.session_present = a.session_present;
+        for p in a.properties.iter() {
+            match p {
+                Property::ReceiveMaximum(n) => info.receive_maximum = n,
+                Property::MaximumQoS(q) => {
+                    info.maximum_qos = QoS::from_bits(q).unwrap_or(QoS::AtLeastOnce)
+                }
+                Property::RetainAvailable(r) => info.retain_available = r == 1,
+                Property::MaximumPacketSize(n) => info.maximum_packet_size = n,
+                Property::TopicAliasMaximum(n) => info.topic_alias_maximum = n,
+                Property::ServerKeepAlive(k) => info.keep_alive = k,
+                Property::SessionExpiryInterval(s) => info.session_expiry = s,
+                Property::WildcardSubscriptionAvailable(b) => info.wildcard_subscriptions = b == 1,
+                Property::SubscriptionIdentifierAvailable(b) => {
+                    info.subscription_identifiers = b == 1
+                }
+                Property::SharedSubscriptionAvailable(b) => info.shared_subscriptions = b == 1,
+                Property::AssignedClientIdentifier(id) => {
+                    if let Some(dst) = state.assigned_id.get_mut(..id.len()) {
+                        dst.copy_from_slice(id.as_bytes());
+                        state.assigned_len = id.len();
+                        info.client_id_assigned = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !options.client_id.is_empty() && !info.client_id_assigned {
+            state.assigned_len = 0;
+        }
+        let resumed = a.session_present;
+        for slot in state.slots.iter_mut() {
+            let abandoned = slot.abandoned;
+            match (slot.kind, slot.phase) {
+                (Kind::Free, _) | (_, Phase::Reserved | Phase::Done | Phase::Resend) => {}
+                _ if abandoned && !resumed => *slot = Slot::FREE,
+                (Kind::Publish(QoS::ExactlyOnce), Phase::Sent) if abandoned => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::Sent) if abandoned => *slot = Slot::FREE,
+                (_, Phase::Sent) => slot.phase = Phase::Resend,
+                (_, Phase::NeedRelease | Phase::Released) if resumed => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::NeedRelease | Phase::Released) => {
+                    // The broker had the message (it sent PUBREC) and forgot the
+                    // session: nothing is left to do.
+                    slot.phase = Phase::Done;
+                    slot.reason = ReasonCode::SUCCESS;
+                }
+            }
+        }
+        if !resumed {
+            state.inbound_len = 0;
+        }
+        state.had_session = resumed;
+        state.conn = Conn::Up;
+        state.connections = state.connections.wrapping_add(1);
+        let now = self.clock.now();
+        state.last_send = now;
+        Ok(())
+    }
+
+    fn keep_alive_deadline(&self, options: &ConnectOptions<'_>) -> Instant {
+        let Ok(state) = self.session.state.try_borrow() else {
+            return self.clock.now();
+        };
+        if state.info.keep_alive == 0 {
+            return Instant::NEVER;
+        }
+        if state.ping_outstanding {
+            state.ping_sent + options.ping_timeout
+        } else {
+            state.last_send + Duration::from_secs(u64::from(state.info.keep_alive))
+        }
+    }
+
+    async fn main_loop(
+        &self,
+        conn: &mut S::Connection<'_>,
+        options: &ConnectOptions<'_>,
+    ) -> Result<(), Error> {
+        loop {
+            let deadline = self.keep_alive_deadline(options);
+            let mut sleep = pin!(self.clock.sleep_until(deadline));
+            let step = poll_fn(|cx| {
+                if let Poll::Ready(r) = self.poll_io(cx, conn) {
+                    return Poll::Ready(r);
+                }
+                if self.keep_alive_deadline(options) < deadline {
+                    return Poll::Ready(Ok(Step::Recompute));
+                }
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Ok(Step::Timer));
+                }
+                Poll::Pending
+            })
+            .await?;
+            match step {
+                Step::Closed => return Ok(()),
+                Step::Recompute => {}
+                Step::Timer => {
+                    let now = self.clock.now();
+                    if now >= self.keep_alive_deadline(options) {
+                        let mut state = self
+                            .session
+                            .state
+                            .try_borrow_mut()
+                            .map_err(|_| protocol("busy"))?;
+                        if state.ping_outstanding {
+                            return Err(Error::Timeout);
+                        }
+                        state.ping_due = true;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves bytes both ways until neither can progress.
+    fn poll_io(
+        &self,
+        cx: &mut Context<'_>,
+        conn: &mut S::Connection<'_>,
+    ) -> Poll<Result<Step, Error>> {
+        let session = self.session;
+        for _ in 0..64 {
+            let mut progress = false;
+            {
+                let Ok(mut state) = session.state.try_borrow_mut() else {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                };
+                match self.fill(&mut state) {
+                    Ok(p) => progress |= p,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+                let mut wrote = false;
+                loop {
+                    let pending = state.tx_pending();
+                    if pending.is_empty() {
+                        break;
+                    }
+                    match Pin::new(&mut *conn).poll_write(cx, pending) {
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Err(Error::Network(portnet::ErrorKind::WriteZero)));
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            state.tx_advance(n);
+                            wrote = true;
+                        }
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::network(e))),
+                        Poll::Pending => break,
+                    }
+                }
+                if wrote {
+                    progress = true;
+                    state.last_send = self.clock.now();
+                    if let Poll::Ready(Err(e)) = Pin::new(&mut *conn).poll_flush(cx) {
+                        return Poll::Ready(Err(Error::network(e)));
+                    }
+                    session.wake_waiters();
+                }
+                if state.disconnect_written && state.tx_pending().is_empty() {
+                    drop(state);
+                    return match Pin::new(&mut *conn).poll_close(cx) {
+                        Poll::Ready(_) => Poll::Ready(Ok(Step::Closed)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+            match self.read_side(cx, conn) {
+                Ok(p) => progress |= p,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+            if !progress {
+                session.register_driver(cx);
+                return Poll::Pending;
+            }
+        }
+        // Plenty of traffic: let other tasks run, then go on.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Puts the driver's own packets into the transmit buffer.
+    fn fill(&self, state: &mut State<'_>) -> Result<bool, Error> {
+        let mut progress = false;
+        let v5 = state.info.version == Version::V5;
+        while let Some(c) = state.ctrl[0] {
+            let resp = PubResp {
+                packet_id: c.id,
+                reason: if v5 { c.reason } else { ReasonCode::SUCCESS },
+                properties: Properties::empty(),
+            };
+            let packet = match c.packet_type {
+                4 => Packet::PubAck(resp),
+                5 => Packet::PubRec(resp),
+                6 => Packet::PubRel(resp),
+                _ => Packet::PubComp(resp),
+            };
+            if state.push(&packet)? == Push::NoRoom {
+                return Ok(progress);
+            }
+            state.ctrl.rotate_left(1);
+            if let Some(last) = state.ctrl.last_mut() {
+                *last = None;
+            }
+            progress = true;
+        }
+        for i in 0..state.slots.len() {
+            if state.slots[i].phase == Phase::NeedRelease && state.slots[i].kind != Kind::Free {
+                let packet = Packet::PubRel(PubResp::new(state.slots[i].id));
+                if state.push(&packet)? == Push::NoRoom {
+                    return Ok(progress);
+                }
+                state.slots[i].phase = Phase::Released;
+                progress = true;
+            }
+        }
+        if state.ping_due && !state.ping_outstanding {
+            if state.push(&Packet::PingReq)? == Push::NoRoom {
+                return Ok(progress);
+            }
+            state.ping_due = false;
+            state.ping_outstanding = true;
+            state.ping_sent = self.clock.now();
+            progress = true;
+        }
+        if let (Some(reason), false) = (state.disconnect, state.disconnect_written) {
+            let d = Packet::Disconnect(Disconnect {
+                reason: if v5 { reason } else { ReasonCode::SUCCESS },
+                properties: Properties::empty(),
+            });
+            if state.push(&d)? == Push::NoRoom {
+                return Ok(progress);
+            }
+            state.disconnect_written = true;
+            state.conn = Conn::Down;
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Acknowledges a consumed message, decodes and handles buffered packets, and
+    /// reads more bytes; true if anything moved.
+    fn read_side(&self, cx: &mut Context<'_>, conn: &mut S::Connection<'_>) -> Result<bool, Error> {
+        let session = self.session;
+        let mut progress = false;
+        for _ in 0..64 {
+            // With a message waiting in the receiver, the driver goes on reading
+            // behind it and handles everything but another PUBLISH, so that the
+            // acknowledgements of the application's own publishes are never stuck
+            // behind a message it has not asked for yet.
+            let mut skip = 0;
+            match session.delivery.get() {
+                Delivery::Taken { .. } => return Ok(progress),
+                Delivery::Ready { len, .. } => skip = len,
+                Delivery::Consumed { len, qos, id } => {
+                    if qos != QoS::AtMostOnce {
+                        let mut state = session
+                            .state
+                            .try_borrow_mut()
+                            .map_err(|_| protocol("busy"))?;
+                        let packet_type = if qos == QoS::AtLeastOnce { 4 } else { 5 };
+                        let c = Ctrl {
+                            packet_type,
+                            id,
+                            reason: ReasonCode::SUCCESS,
+                        };
+                        if !state.ctrl_push(c) {
+                            return Ok(progress);
+                        }
+                    }
+                    let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
+                    rx.start = (rx.start + len).min(rx.end);
+                    session.delivery.set(Delivery::None);
+                    progress = true;
+                }
+                Delivery::None => {}
+            }
+            let Ok(mut rx) = session.rx.try_borrow_mut() else {
+                return Ok(progress);
+            };
+            let rx = &mut *rx;
+            let mut state = session
+                .state
+                .try_borrow_mut()
+                .map_err(|_| protocol("busy"))?;
+            let version = state.info.version;
+            let at = (rx.start + skip).min(rx.end);
+            let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
+            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)? {
+                if h.packet_len() > rx.buf.len() - skip {
+                    return Err(Error::Malformed(DecodeError::new(
+                        DecodeErrorKind::TooLarge,
+                        "packet larger than the maximum packet size",
+                    )));
+                }
+                if skip > 0 && h.packet_type() == 3 {
+                    // A second message waits until the first is consumed.
+                    drop(state);
+                    session.register_driver(cx);
+                    return Ok(progress);
+                }
+            }
+            match codec::decode(data, version).map_err(Error::Malformed)? {
+                Some((packet, len)) => match self.handle(&mut state, rx.aliases, packet)? {
+                    Handled::Consumed => {
+                        if skip > 0 {
+                            rx.buf.copy_within(at + len..rx.end, at);
+                            rx.end -= len;
+                        } else {
+                            rx.start += len;
+                            if rx.start == rx.end {
+                                rx.start = 0;
+                                rx.end = 0;
+                            }
+                        }
+                        progress = true;
+                    }
+                    Handled::Deliver { alias } => {
+                        session.delivery.set(Delivery::Ready { len, alias });
+                        drop(state);
+                        session.wake_receiver();
+                        return Ok(true);
+                    }
+                    Handled::Blocked => return Ok(progress),
+                },
+                None => {
+                    drop(state);
+                    if rx.start > 0 {
+                        rx.buf.copy_within(rx.start..rx.end, 0);
+                        rx.end -= rx.start;
+                        rx.start = 0;
+                    }
+                    let end = rx.end;
+                    let Some(free) = rx.buf.get_mut(end..).filter(|f| !f.is_empty()) else {
+                        return Ok(progress);
+                    };
+                    match Pin::new(&mut *conn).poll_read(cx, free) {
+                        Poll::Ready(Ok(0)) => return Err(Error::Closed),
+                        Poll::Ready(Ok(n)) => {
+                            rx.end = (end + n).min(rx.buf.len());
+                            progress = true;
+                        }
+                        Poll::Ready(Err(e)) => return Err(Error::network(e)),
+                        Poll::Pending => return Ok(progress),
+                    }
+                }
+            }
+        }
+        Ok(progress)
+    }
+
+    fn handle(
+        &self,
+        state: &mut State<'_>,
+        aliases: &mut [crate::session::AliasSlot],
+        packet: Packet<'_>,
+    ) -> Result<Handled, Error> {
+        let v5 = state.info.version == Version::V5;
+        let session = self.session;
+        match packet {
+            Packet::Publish(p) => {
+                let mut alias = 0;
+                if let Some(Property::TopicAlias(a)) = p.properties.find(0x23) {
+                    let slot = usize::from(a)
+                        .checked_sub(1)
+                        .and_then(|i| aliases.get_mut(i))
+                        .ok_or(Error::Protocol(
+                            ReasonCode::TOPIC_ALIAS_INVALID,
+                            "topic alias above the maximum",
+                        ))?;
+                    if p.topic.is_empty() {
+                        if slot.len == 0 {
+                            return Err(protocol("topic alias that was never set"));
+                        }
+                    } else {
+                        let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
+                            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+                            "aliased topic longer than ALIAS_TOPIC_LEN",
+                        ))?;
+                        dst.copy_from_slice(p.topic.as_bytes());
+                        slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
+                        debug_assert!(p.topic.len() <= ALIAS_TOPIC_LEN);
+                    }
+                    alias = a;
+                }
+                match (p.qos, p.packet_id) {
+                    (QoS::ExactlyOnce, Some(id)) => {
+                        if state.inbound_contains(id) {
+                            // Sent again before our PUBREC arrived: acknowledge only.
+                            let c = Ctrl {
+                                packet_type: 5,
+                                id,
+                                reason: ReasonCode::SUCCESS,
+                            };
+                            return Ok(if state.ctrl_push(c) {
+                                Handled::Consumed
+                            } else {
+                                Handled::Blocked
+                            });
+                        }
+                        if state.inbound_len >= state.inbound.len() {
+                            return Err(Error::Protocol(
+                                ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                                "more QoS 2 messages in flight than the receive maximum",
+                            ));
+                        }
+                        Ok(Handled::Deliver { alias })
+                    }
+                    _ => Ok(Handled::Deliver { alias }),
+                }
+            }
+            Packet::PubAck(r) => {
+                if let Some(slot) =
+                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::AtLeastOnce))
+                    && slot.phase == Phase::Sent
+                {
+                    finish(slot, r.reason);
+                    session.wake_waiters();
+                }
+                Ok(Handled::Consumed)
+            }
+            Packet::PubRec(r) => {
+                let known = match state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
+                {
+                    Some(slot) if slot.phase == Phase::Sent => {
+                        if r.reason.is_error() {
+                            finish(slot, r.reason);
+                            session.wake_waiters();
+                        } else {
+                            slot.phase = Phase::NeedRelease;
+                        }
+                        true
+                    }
+                    Some(_) => true,
+                    None => false,
+                };
+                if !known && r.reason.is_success() {
+                    let c = Ctrl {
+                        packet_type: 6,
+                        id: r.packet_id,
+                        reason: ReasonCode::PACKET_IDENTIFIER_NOT_FOUND,
+                    };
+                    if !state.ctrl_push(c) {
+                        return Ok(Handled::Blocked);
+                    }
+                }
+                Ok(Handled::Consumed)
+            }
+            Packet::PubRel(r) => {
+                if !state.ctrl_room() {
+                    return Ok(Handled::Blocked);
+                }
+                let found = state.inbound_remove(r.packet_id);
+                let reason = if found || !v5 {
+                    ReasonCode::SUCCESS
+                } else {
+                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+                };
+                state.ctrl_push(Ctrl {
+                    packet_type: 7,
+                    id: r.packet_id,
+                    reason,
+                });
+                Ok(Handled::Consumed)
+            }
+            Packet::PubComp(r) => {
+                if let Some(slot) =
+                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
+                    && slot.phase == Phase::Released
+                {
+                    finish(slot, r.reason);
+                    session.wake_waiters();
+                }
+                Ok(Handled::Consumed)
+            }
+            Packet::SubAck(a) => {
+                self.acked(state, a.packet_id, Kind::Subscribe, a.reason_codes);
+                Ok(Handled::Consumed)
+            }
+            Packet::UnsubAck(a) => {
+                self.acked(state, a.packet_id, Kind::Unsubscribe, a.reason_codes);
+                Ok(Handled::Consumed)
+            }
+            Packet::PingResp => {
+                state.ping_outstanding = false;
+                Ok(Handled::Consumed)
+            }
+            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
+            Packet::Auth(_) => Err(protocol("AUTH without an authentication method")),
+            Packet::Connect(_)
+            | Packet::ConnAck(_)
+            | Packet::Subscribe(_)
+            | Packet::Unsubscribe(_)
+            | Packet::PingReq => Err(protocol("a packet only clients send")),
+        }
+    }
+
+    fn acked(
+        &self,
+        state: &mut State<'_>,
+        id: u16,
+        kind: Kind,
+        codes: codec::List<'_, ReasonCode>,
+    ) {
+        if let Some(slot) = state.find(id, |k| k == kind)
+            && slot.phase == Phase::Sent
+        {
+            let mut n = 0;
+            for (dst, code) in slot.codes.iter_mut().zip(codes.iter()) {
+                *dst = code;
+                n += 1;
+            }
+            slot.n_codes = n;
+            finish(slot, ReasonCode::SUCCESS);
+            self.session.wake_waiters();
+        }
+    }
+}
+
+/// Ends a slot's handshake: its future picks up the result, or, if the future is
+/// gone, the slot is free again.
+fn finish(slot: &mut Slot, reason: ReasonCode) {
+    if slot.abandoned {
+        *slot = Slot::FREE;
+    } else {
+        slot.phase = Phase::Done;
+        slot.reason = reason;
+    }
+}

@@ -1,0 +1,32 @@
+//! An MQTT 3.1.1 and 5.0 client written only against the [`portnet`] traits: no
+//! runtime, no TCP/IP stack and no allocator named anywhere, so the same client runs
+//! on tokio, smol, smoltcp and bare-metal firmware.
+//!
+//! - [`codec`]: the pure packet encoder/decoder (zero-copy, never panics).
+//! - [`Storage`] → [`Session`] → [`Session::split`] into a [`Driver`] (owns the
+//!   connection: run it to connect, call it again to reconnect), a [`Client`]
+//!   (publish, subscribe, unsubscribe, disconnect; `publish().await` completes at
+//!   PUBACK/PUBCOMP) and a [`Receiver`] (incoming messages, with backpressure).
+//!
+//! See `docs/mqtt.md` for usage and the design.
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(feature = "std")]
+extern crate std;
+
+mod client;
+pub mod codec;
+mod driver;
+mod error;
+mod options;
+mod session;
+
+pub use client::{AckCodes, Client, Message, Receiver};
+pub use driver::Driver;
+pub use error::{Error, ErrorKind};
+pub use options::{ConnectOptions, PublishOptions};
+pub use session::{
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, Session, Storage,
+};

@@ -1,0 +1,577 @@
+//! The state a client keeps across connections, shared by the driver and the
+//! handles through `RefCell`s that are never borrowed across an `.await`.
+
+use core::cell::{Cell, RefCell};
+use core::task::{Context, Waker};
+
+use crate::Error;
+use crate::codec::{Packet, QoS, ReasonCode, Version};
+
+/// Most reason codes a SUBACK or UNSUBACK can report to one call.
+pub const MAX_FILTERS: usize = 16;
+/// Longest topic a topic alias slot stores, in bytes.
+pub const ALIAS_TOPIC_LEN: usize = 64;
+/// Longest client identifier the broker may assign and the client keep, in bytes.
+pub const ASSIGNED_ID_LEN: usize = 128;
+const WAITERS: usize = 16;
+const CTRL: usize = 16;
+
+/// What an outgoing slot is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Free,
+    Publish(QoS),
+    Subscribe,
+    Unsubscribe,
+}
+
+/// Where an outgoing slot stands in its handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Has a packet identifier; its packet is not written yet.
+    Reserved,
+    /// Written; waits for PUBACK / PUBREC / SUBACK / UNSUBACK.
+    Sent,
+    /// Must be written again on the new connection by its future (DUP for PUBLISH).
+    Resend,
+    /// QoS 2: PUBREC received, PUBREL still to write.
+    NeedRelease,
+    /// QoS 2: PUBREL written, waits for PUBCOMP.
+    Released,
+    /// Finished; the result is in the slot.
+    Done,
+}
+
+/// One outgoing packet identifier in use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    pub(crate) kind: Kind,
+    pub(crate) phase: Phase,
+    pub(crate) id: u16,
+    pub(crate) seq: u32,
+    /// Its future was dropped: the driver finishes the handshake and frees it.
+    pub(crate) abandoned: bool,
+    pub(crate) reason: ReasonCode,
+    pub(crate) codes: [ReasonCode; MAX_FILTERS],
+    pub(crate) n_codes: u8,
+}
+
+impl Slot {
+    /// An unused slot.
+    pub(crate) const FREE: Self = Self {
+        kind: Kind::Free,
+        phase: Phase::Done,
+        id: 0,
+        seq: 0,
+        abandoned: false,
+        reason: ReasonCode::SUCCESS,
+        codes: [ReasonCode::SUCCESS; MAX_FILTERS],
+        n_codes: 0,
+    };
+}
+
+/// A topic alias the broker set up for its PUBLISHes to us.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AliasSlot {
+    pub(crate) len: u8,
+    pub(crate) topic: [u8; ALIAS_TOPIC_LEN],
+}
+
+impl AliasSlot {
+    /// An unset alias.
+    pub(crate) const EMPTY: Self = Self {
+        len: 0,
+        topic: [0; ALIAS_TOPIC_LEN],
+    };
+}
+
+/// The memory of one client, sized at compile time; nothing is allocated.
+///
+/// - `RX`: receive buffer, the largest packet the client accepts (advertised as
+///   5.0 maximum packet size);
+/// - `TX`: transmit buffer, at least the largest packet the client sends;
+/// - `SLOTS`: publishes (QoS 1/2), subscribes and unsubscribes in flight at once;
+/// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
+///   maximum);
+/// - `ALIASES`: incoming topic aliases (advertised as 5.0 topic alias maximum; each
+///   stores a topic of up to [`ALIAS_TOPIC_LEN`] bytes).
+#[derive(Debug)]
+pub struct Storage<
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize = 8,
+    const INBOUND: usize = 16,
+    const ALIASES: usize = 0,
+> {
+    rx: [u8; RX],
+    tx: [u8; TX],
+    slots: [Slot; SLOTS],
+    inbound: [u16; INBOUND],
+    aliases: [AliasSlot; ALIASES],
+    assigned_id: [u8; ASSIGNED_ID_LEN],
+}
+
+impl<
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize,
+    const INBOUND: usize,
+    const ALIASES: usize,
+> Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+{
+    /// Zeroed storage; `const`, so that firmware can place it in a `static`.
+    pub const fn new() -> Self {
+        Self {
+            rx: [0; RX],
+            tx: [0; TX],
+            slots: [Slot::FREE; SLOTS],
+            inbound: [0; INBOUND],
+            aliases: [AliasSlot::EMPTY; ALIASES],
+            assigned_id: [0; ASSIGNED_ID_LEN],
+        }
+    }
+}
+
+impl<
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize,
+    const INBOUND: usize,
+    const ALIASES: usize,
+> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An acknowledgement the driver owes the broker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctrl {
+    pub(crate) packet_type: u8,
+    pub(crate) id: u16,
+    pub(crate) reason: ReasonCode,
+}
+
+/// What the broker granted at CONNACK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The protocol version in use.
+    pub version: Version,
+    /// The broker resumed a stored session.
+    pub session_present: bool,
+    /// How many QoS 1/2 publishes the broker accepts in flight (5.0; 65535 for 3.1.1).
+    pub receive_maximum: u16,
+    /// The highest QoS the broker supports.
+    pub maximum_qos: QoS,
+    /// The broker stores retained messages.
+    pub retain_available: bool,
+    /// The largest packet the broker accepts (`u32::MAX` if it did not say).
+    pub maximum_packet_size: u32,
+    /// How many topic aliases the broker accepts from the client.
+    pub topic_alias_maximum: u16,
+    /// The keep alive in force, in seconds (the server's if it imposed one).
+    pub keep_alive: u16,
+    /// The session expiry in force (the server's if it imposed one).
+    pub session_expiry: u32,
+    /// The broker assigned the client identifier (see [`crate::Client::assigned_client_id`]).
+    pub client_id_assigned: bool,
+    /// The broker supports wildcard subscriptions.
+    pub wildcard_subscriptions: bool,
+    /// The broker supports subscription identifiers.
+    pub subscription_identifiers: bool,
+    /// The broker supports shared subscriptions.
+    pub shared_subscriptions: bool,
+}
+
+impl ConnectionInfo {
+    pub(crate) const fn defaults(version: Version, keep_alive: u16, session_expiry: u32) -> Self {
+        Self {
+            version,
+            session_present: false,
+            receive_maximum: u16::MAX,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: u32::MAX,
+            topic_alias_maximum: 0,
+            keep_alive,
+            session_expiry,
+            client_id_assigned: false,
+            wildcard_subscriptions: true,
+            subscription_identifiers: true,
+            shared_subscriptions: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Conn {
+    Down,
+    Up,
+}
+
+pub(crate) struct State<'r> {
+    pub(crate) tx: &'r mut [u8],
+    pub(crate) tx_start: usize,
+    pub(crate) tx_end: usize,
+    pub(crate) slots: &'r mut [Slot],
+    pub(crate) inbound: &'r mut [u16],
+    pub(crate) inbound_len: usize,
+    pub(crate) ctrl: [Option<Ctrl>; CTRL],
+    pub(crate) assigned_id: &'r mut [u8],
+    pub(crate) assigned_len: usize,
+    pub(crate) conn: Conn,
+    pub(crate) info: ConnectionInfo,
+    pub(crate) next_id: u16,
+    pub(crate) next_seq: u32,
+    pub(crate) ping_due: bool,
+    pub(crate) ping_outstanding: bool,
+    pub(crate) disconnect: Option<ReasonCode>,
+    pub(crate) disconnect_written: bool,
+    pub(crate) had_session: bool,
+    pub(crate) connections: u32,
+    pub(crate) last_send: portnet::Instant,
+    pub(crate) ping_sent: portnet::Instant,
+}
+
+pub(crate) struct Rx<'r> {
+    pub(crate) buf: &'r mut [u8],
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) aliases: &'r mut [AliasSlot],
+}
+
+/// The incoming message currently handed to the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    None,
+    /// A PUBLISH at `rx.start`, `len` bytes, waits for `recv`.
+    Ready {
+        len: usize,
+        alias: u16,
+    },
+    /// The application holds it.
+    Taken {
+        len: usize,
+        qos: QoS,
+        id: u16,
+    },
+    /// The application dropped it; the driver acknowledges it.
+    Consumed {
+        len: usize,
+        qos: QoS,
+        id: u16,
+    },
+}
+
+/// A fixed set of wakers; when full, all are woken and dropped so that none is lost.
+pub(crate) struct Wakers {
+    list: [Option<Waker>; WAITERS],
+}
+
+impl Wakers {
+    const fn new() -> Self {
+        Self {
+            list: [const { None }; WAITERS],
+        }
+    }
+}
+
+/// The state of one client, shared by its [`Driver`](crate::Driver),
+/// [`Client`](crate::Client) and [`Receiver`](crate::Receiver).
+pub struct Session<'r> {
+    pub(crate) state: RefCell<State<'r>>,
+    pub(crate) rx: RefCell<Rx<'r>>,
+    pub(crate) delivery: Cell<Delivery>,
+    waiters: RefCell<Wakers>,
+    driver_waker: RefCell<Option<Waker>>,
+    receiver_waker: RefCell<Option<Waker>>,
+}
+
+impl core::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("delivery", &self.delivery.get())
+            .finish_non_exhaustive()
+    }
+}
+
+fn register(cell: &RefCell<Option<Waker>>, cx: &Context<'_>) {
+    if let Ok(mut w) = cell.try_borrow_mut() {
+        match &mut *w {
+            Some(old) if old.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+    } else {
+        cx.waker().wake_by_ref();
+    }
+}
+
+fn wake(cell: &RefCell<Option<Waker>>) {
+    let w = cell.try_borrow_mut().ok().and_then(|mut w| w.take());
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
+impl<'r> Session<'r> {
+    /// A session over `storage`, with nothing in flight.
+    pub fn new<
+        const RX: usize,
+        const TX: usize,
+        const SLOTS: usize,
+        const INBOUND: usize,
+        const ALIASES: usize,
+    >(
+        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES>,
+    ) -> Self {
+        Self {
+            state: RefCell::new(State {
+                tx: &mut storage.tx,
+                tx_start: 0,
+                tx_end: 0,
+                slots: &mut storage.slots,
+                inbound: &mut storage.inbound,
+                inbound_len: 0,
+                ctrl: [None; CTRL],
+                assigned_id: &mut storage.assigned_id,
+                assigned_len: 0,
+                conn: Conn::Down,
+                info: ConnectionInfo::defaults(Version::V5, 0, 0),
+                next_id: 1,
+                next_seq: 0,
+                ping_due: false,
+                ping_outstanding: false,
+                disconnect: None,
+                disconnect_written: false,
+                had_session: false,
+                connections: 0,
+                last_send: portnet::Instant::ZERO,
+                ping_sent: portnet::Instant::ZERO,
+            }),
+            rx: RefCell::new(Rx {
+                buf: &mut storage.rx,
+                start: 0,
+                end: 0,
+                aliases: &mut storage.aliases,
+            }),
+            delivery: Cell::new(Delivery::None),
+            waiters: RefCell::new(Wakers::new()),
+            driver_waker: RefCell::new(None),
+            receiver_waker: RefCell::new(None),
+        }
+    }
+
+    /// Splits the session into the driver (owns the connections), a client handle
+    /// (publish, subscribe, …; `Copy`) and the receiver of incoming messages. The
+    /// session stays borrowed by them.
+    pub fn split<S: portnet::TcpConnect, C: portnet::Clock>(
+        &'r mut self,
+        stack: S,
+        clock: C,
+    ) -> (
+        crate::Driver<'r, S, C>,
+        crate::Client<'r>,
+        crate::Receiver<'r>,
+    ) {
+        let this: &'r Self = self;
+        (
+            crate::Driver::new(this, stack, clock),
+            crate::Client::new(this),
+            crate::Receiver::new(this),
+        )
+    }
+
+    pub(crate) fn register_waiter(&self, cx: &Context<'_>) {
+        let Ok(mut ws) = self.waiters.try_borrow_mut() else {
+            cx.waker().wake_by_ref();
+            return;
+        };
+        if ws.list.iter().flatten().any(|w| w.will_wake(cx.waker())) {
+            return;
+        }
+        if let Some(free) = ws.list.iter_mut().find(|w| w.is_none()) {
+            *free = Some(cx.waker().clone());
+            return;
+        }
+        // Full: wake everyone (they register again) and keep the newcomer.
+        let old = core::mem::replace(&mut ws.list, [const { None }; WAITERS]);
+        ws.list[0] = Some(cx.waker().clone());
+        drop(ws);
+        old.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    pub(crate) fn wake_waiters(&self) {
+        let old = match self.waiters.try_borrow_mut() {
+            Ok(mut ws) => core::mem::replace(&mut ws.list, [const { None }; WAITERS]),
+            Err(_) => return,
+        };
+        old.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    pub(crate) fn register_driver(&self, cx: &Context<'_>) {
+        register(&self.driver_waker, cx);
+    }
+    pub(crate) fn wake_driver(&self) {
+        wake(&self.driver_waker);
+    }
+    pub(crate) fn register_receiver(&self, cx: &Context<'_>) {
+        register(&self.receiver_waker, cx);
+    }
+    pub(crate) fn wake_receiver(&self) {
+        wake(&self.receiver_waker);
+    }
+}
+
+/// Whether a packet fit into the transmit buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    Written,
+    NoRoom,
+}
+
+impl State<'_> {
+    /// Appends `packet` to the transmit buffer if it fits now.
+    pub(crate) fn push(&mut self, packet: &Packet<'_>) -> Result<Push, Error> {
+        let version = self.info.version;
+        let len = packet.encoded_len(version)?;
+        if len > self.tx.len()
+            || u32::try_from(len).map_or(true, |l| l > self.info.maximum_packet_size)
+        {
+            return Err(Error::TooLarge);
+        }
+        if self.tx.len() - self.tx_end < len && self.tx_start > 0 {
+            self.tx.copy_within(self.tx_start..self.tx_end, 0);
+            self.tx_end -= self.tx_start;
+            self.tx_start = 0;
+        }
+        let Some(dst) = self.tx.get_mut(self.tx_end..self.tx_end + len) else {
+            return Ok(Push::NoRoom);
+        };
+        let n = packet.encode(version, dst)?;
+        self.tx_end += n;
+        Ok(Push::Written)
+    }
+
+    pub(crate) fn tx_pending(&self) -> &[u8] {
+        self.tx.get(self.tx_start..self.tx_end).unwrap_or(&[])
+    }
+
+    pub(crate) fn tx_advance(&mut self, n: usize) {
+        self.tx_start = (self.tx_start + n).min(self.tx_end);
+        if self.tx_start == self.tx_end {
+            self.tx_start = 0;
+            self.tx_end = 0;
+        }
+    }
+
+    pub(crate) fn ctrl_push(&mut self, c: Ctrl) -> bool {
+        match self.ctrl.iter_mut().find(|s| s.is_none()) {
+            Some(slot) => {
+                *slot = Some(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn ctrl_room(&self) -> bool {
+        self.ctrl.iter().any(Option::is_none)
+    }
+
+    /// Publishes with QoS 1/2 whose handshake with the broker is under way.
+    pub(crate) fn publishes_in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s.kind, Kind::Publish(_)) && s.phase != Phase::Done)
+            .count()
+    }
+
+    /// Finds a free slot and a packet identifier not in use.
+    pub(crate) fn allocate(&mut self, kind: Kind) -> Option<usize> {
+        let index = self.slots.iter().position(|s| s.kind == Kind::Free)?;
+        let mut id = self.next_id;
+        for _ in 0..=u16::MAX {
+            if id != 0
+                && !self
+                    .slots
+                    .iter()
+                    .any(|s| s.kind != Kind::Free && s.id == id)
+            {
+                break;
+            }
+            id = id.wrapping_add(1);
+        }
+        self.next_id = id.wrapping_add(1).max(1);
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        self.slots[index] = Slot {
+            kind,
+            phase: Phase::Reserved,
+            id,
+            seq,
+            ..Slot::FREE
+        };
+        Some(index)
+    }
+
+    /// True when slot `index` is the oldest that must be sent again, so that
+    /// re-sent packets keep their original order.
+    pub(crate) fn first_to_resend(&self, index: usize) -> bool {
+        let Some(me) = self.slots.get(index) else {
+            return false;
+        };
+        !self.slots.iter().any(|s| {
+            s.phase == Phase::Resend
+                && s.kind != Kind::Free
+                && s.seq.wrapping_sub(me.seq) > u32::MAX / 2
+        })
+    }
+
+    pub(crate) fn find(&mut self, id: u16, kind_ok: impl Fn(Kind) -> bool) -> Option<&mut Slot> {
+        self.slots
+            .iter_mut()
+            .find(|s| s.kind != Kind::Free && s.id == id && kind_ok(s.kind))
+    }
+
+    pub(crate) fn inbound_contains(&self, id: u16) -> bool {
+        self.inbound
+            .get(..self.inbound_len)
+            .is_some_and(|l| l.contains(&id))
+    }
+
+    pub(crate) fn inbound_insert(&mut self, id: u16) -> bool {
+        if self.inbound_contains(id) {
+            return true;
+        }
+        match self.inbound.get_mut(self.inbound_len) {
+            Some(slot) => {
+                *slot = id;
+                self.inbound_len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn inbound_remove(&mut self, id: u16) -> bool {
+        let len = self.inbound_len;
+        match self
+            .inbound
+            .get(..len)
+            .and_then(|l| l.iter().position(|&x| x == id))
+        {
+            Some(i) => {
+                self.inbound.copy_within(i + 1..len, i);
+                self.inbound_len -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn assigned_client_id(&self) -> Option<&str> {
+        let bytes = self.assigned_id.get(..self.assigned_len)?;
+        core::str::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+    }
+}

@@ -1,0 +1,473 @@
+//! The client against a real mosquitto 2 on the tokio backend.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // host-only test code
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::Mosquitto;
+use portnet_mqtt::codec::{Properties, Property, QoS, ReasonCode, Subscription, Version, Will};
+use portnet_mqtt::{ConnectOptions, Error, PublishOptions, Session, Storage};
+use portnet_tokio::Tokio;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+type Store = Storage<4096, 4096, 8, 16, 4>;
+
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(LIMIT, f)
+        .await
+        .expect("test took longer than its bound")
+}
+
+/// Publishes at QoS 0, 1 and 2 to its own subscription and receives each once.
+async fn pubsub_all_qos(version: Version) {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "pubsub").version(version);
+    let app = async {
+        let info = client.connected().await;
+        assert_eq!(info.version, version);
+        assert!(!info.session_present);
+        let codes = client
+            .subscribe(&[Subscription::new("t/#", QoS::ExactlyOnce)], &[])
+            .await
+            .unwrap();
+        assert_eq!(codes.codes(), [ReasonCode::GRANTED_QOS_2]);
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            let topic = format!("t/{}", qos as u8);
+            eprintln!("publish {topic}");
+            let reason = client
+                .publish(&topic, topic.as_bytes(), PublishOptions::qos(qos))
+                .await
+                .unwrap();
+            assert!(reason.is_success());
+            eprintln!("published {topic}");
+            let m = rx.recv().await;
+            eprintln!("received {topic}");
+            assert_eq!(m.topic(), topic);
+            assert_eq!(m.payload(), topic.as_bytes());
+            assert_eq!(m.qos(), qos);
+            assert!(!m.retain());
+        }
+        let codes = client.unsubscribe(&["t/#"], &[]).await.unwrap();
+        if version == Version::V5 {
+            assert_eq!(codes.codes(), [ReasonCode::SUCCESS]);
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}
+
+#[tokio::test]
+async fn pubsub_qos_0_1_2_v3() {
+    pubsub_all_qos(Version::V3_1_1).await;
+}
+
+#[tokio::test]
+async fn pubsub_qos_0_1_2_v5() {
+    pubsub_all_qos(Version::V5).await;
+}
+
+/// Several QoS 1 and 2 publishes in flight at once from one task, each completing
+/// with its own acknowledgement, while messages come in.
+#[tokio::test]
+async fn concurrent_publishes_complete_independently() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "many");
+    let app = async {
+        client.connected().await;
+        client
+            .subscribe(&[Subscription::new("m/#", QoS::AtLeastOnce)], &[])
+            .await
+            .unwrap();
+        let topics: Vec<String> = (0..20).map(|i| format!("m/{i}")).collect();
+        let publishes = async {
+            let mut futs = Vec::new();
+            for (i, t) in topics.iter().enumerate() {
+                let qos = if i % 2 == 0 {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::ExactlyOnce
+                };
+                futs.push(client.publish(t, b"x", PublishOptions::qos(qos)));
+            }
+            for r in futures_join_all(futs).await {
+                assert!(r.unwrap().is_success());
+            }
+        };
+        let receive = async {
+            let mut seen = HashMap::new();
+            while seen.len() < 20 {
+                let m = rx.recv().await;
+                *seen.entry(m.topic().to_owned()).or_insert(0) += 1;
+            }
+            seen
+        };
+        let ((), seen) = tokio::join!(publishes, receive);
+        assert!(seen.values().all(|&n| n == 1), "{seen:?}");
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}
+
+/// Joins futures without an executor crate: polls them all in turn.
+async fn futures_join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut futs: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+            if o.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *o = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+#[tokio::test]
+async fn retained_message_reaches_a_later_subscriber() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    for version in [Version::V3_1_1, Version::V5] {
+        let topic = format!("retained/{version:?}");
+        // Publisher.
+        {
+            let mut storage = Store::new();
+            let mut session = Session::new(&mut storage);
+            let (mut driver, client, _rx) = session.split(&stack, stack);
+            let opts = ConnectOptions::new(broker.addr(), "retainer").version(version);
+            let app = async {
+                client.connected().await;
+                client
+                    .publish(
+                        &topic,
+                        b"kept",
+                        PublishOptions::qos(QoS::AtLeastOnce).retain(),
+                    )
+                    .await
+                    .unwrap();
+                client.disconnect(ReasonCode::SUCCESS).await;
+            };
+            let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+            run.unwrap();
+        }
+        // Later subscriber.
+        let mut storage = Store::new();
+        let mut session = Session::new(&mut storage);
+        let (mut driver, client, mut rx) = session.split(&stack, stack);
+        let opts = ConnectOptions::new(broker.addr(), "late").version(version);
+        let app = async {
+            client.connected().await;
+            client
+                .subscribe(&[Subscription::new(&topic, QoS::AtLeastOnce)], &[])
+                .await
+                .unwrap();
+            let m = rx.recv().await;
+            assert_eq!(
+                (m.topic(), m.payload(), m.retain()),
+                (topic.as_str(), &b"kept"[..], true)
+            );
+            drop(m);
+            client.disconnect(ReasonCode::SUCCESS).await;
+        };
+        let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+        run.unwrap();
+    }
+}
+
+/// A client that loses its connection without DISCONNECT has its will published;
+/// one that disconnects normally does not.
+#[tokio::test]
+async fn will_is_published_on_connection_loss() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    for version in [Version::V3_1_1, Version::V5] {
+        let will_topic = format!("will/{version:?}");
+        let mut w_storage = Store::new();
+        let mut w_session = Session::new(&mut w_storage);
+        let (mut watcher, watch, mut watch_rx) = w_session.split(&stack, stack);
+        let w_opts = ConnectOptions::new(broker.addr(), "watcher").version(version);
+
+        let mut storage = Store::new();
+        let mut session = Session::new(&mut storage);
+        let (mut driver, client, _rx) = session.split(&stack, stack);
+        let delay = [Property::WillDelayInterval(0)];
+        let will = Will {
+            topic: &will_topic,
+            payload: b"gone",
+            qos: QoS::AtLeastOnce,
+            retain: false,
+            properties: if version == Version::V5 {
+                Properties::new(&delay)
+            } else {
+                Properties::empty()
+            },
+        };
+        let opts = ConnectOptions::new(broker.addr(), "mortal")
+            .version(version)
+            .will(will);
+
+        let test = async {
+            watch.connected().await;
+            watch
+                .subscribe(&[Subscription::new(&will_topic, QoS::AtLeastOnce)], &[])
+                .await
+                .unwrap();
+            // The mortal client connects, then its driver is dropped: the TCP
+            // connection closes without DISCONNECT.
+            let mut run = Box::pin(driver.run(&opts));
+            tokio::select! {
+                r = &mut run => panic!("run ended early: {r:?}"),
+                _ = client.connected() => {}
+            }
+            drop(run);
+            let m = match tokio::time::timeout(Duration::from_secs(5), watch_rx.recv()).await {
+                Ok(m) => m,
+                Err(_) => panic!("no will message; broker log:\n{}", broker.log()),
+            };
+            assert_eq!(
+                (m.topic(), m.payload()),
+                (will_topic.as_str(), &b"gone"[..])
+            );
+            drop(m);
+            watch.disconnect(ReasonCode::SUCCESS).await;
+        };
+        let (run, ()) = bounded(async { tokio::join!(watcher.run(&w_opts), test) }).await;
+        run.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn v5_properties_travel_end_to_end() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    // Empty client id: the broker assigns one.
+    let opts = ConnectOptions::new(broker.addr(), "");
+    let app = async {
+        let info = client.connected().await;
+        assert!(info.client_id_assigned);
+        let mut buf = [0u8; 128];
+        let id = client.assigned_client_id(&mut buf).expect("assigned id");
+        assert!(!id.is_empty());
+        let sub_id = [Property::SubscriptionIdentifier(42)];
+        client
+            .subscribe(&[Subscription::new("req/#", QoS::AtLeastOnce)], &sub_id)
+            .await
+            .unwrap();
+        let props = [
+            Property::UserProperty("trace", "abc"),
+            Property::ResponseTopic("resp/1"),
+            Property::CorrelationData(b"\x01\x02"),
+            Property::ContentType("text/plain"),
+            Property::PayloadFormatIndicator(1),
+        ];
+        client
+            .publish(
+                "req/x",
+                b"hello",
+                PublishOptions::qos(QoS::AtLeastOnce).properties(&props),
+            )
+            .await
+            .unwrap();
+        let m = rx.recv().await;
+        let p = m.properties();
+        assert_eq!(p.user_properties().collect::<Vec<_>>(), [("trace", "abc")]);
+        assert_eq!(p.find(0x08), Some(Property::ResponseTopic("resp/1")));
+        assert_eq!(p.find(0x09), Some(Property::CorrelationData(b"\x01\x02")));
+        assert_eq!(p.find(0x03), Some(Property::ContentType("text/plain")));
+        assert_eq!(m.subscription_identifiers().collect::<Vec<_>>(), [42]);
+        drop(m);
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}
+
+/// With keep alive 1 s, an idle client stays connected through its pings.
+#[tokio::test]
+async fn keep_alive_pings_keep_an_idle_connection() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "idle").keep_alive(1);
+    let app = async {
+        client.connected().await;
+        // Idle for 2.5 keep-alive periods (mosquitto drops a client after 1.5).
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        client
+            .publish("idle/ok", b"", PublishOptions::qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}
+
+/// Reconnects `driver` until the application disconnects, bounded.
+macro_rules! run_reconnecting {
+    ($driver:expr, $opts:expr) => {
+        async {
+            for _ in 0..200 {
+                match $driver.run($opts).await {
+                    Ok(()) => return,
+                    Err(Error::Network(_) | Error::Closed | Error::Timeout) => {
+                        tokio::time::sleep(Duration::from_millis(25)).await
+                    }
+                    Err(e) => panic!("driver failed: {e}"),
+                }
+            }
+            panic!("no successful connection in 200 attempts");
+        }
+    };
+}
+
+/// A broker restart with persistence in the middle of QoS 1 and QoS 2 traffic:
+/// the publisher's messages are in flight (written, unacknowledged) when the broker
+/// stops; after the restart they are sent again and a persistent subscriber gets
+/// every message exactly once.
+async fn restart_mid_traffic(version: Version) {
+    let mut broker = Mosquitto::start_persistent();
+    let stack = Tokio::new();
+    let sub_opts = ConnectOptions::new(broker.addr(), "restart-sub")
+        .version(version)
+        .persistent(3600);
+    let pub_opts = ConnectOptions::new(broker.addr(), "restart-pub")
+        .version(version)
+        .persistent(3600);
+    let topics: Vec<String> = (0..8).map(|i| format!("r/{i}")).collect();
+
+    // The subscriber makes its persistent subscription, then goes away.
+    let mut s_storage = Store::new();
+    let mut s_session = Session::new(&mut s_storage);
+    let (mut s_driver, sub, mut s_rx) = s_session.split(&stack, stack);
+    let app = async {
+        sub.connected().await;
+        sub.subscribe(&[Subscription::new("r/#", QoS::ExactlyOnce)], &[])
+            .await
+            .unwrap();
+        sub.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (r, ()) = bounded(async { tokio::join!(s_driver.run(&sub_opts), app) }).await;
+    r.unwrap();
+
+    // The publisher puts 8 messages in flight against a frozen broker, which is
+    // then restarted.
+    let mut p_storage = Store::new();
+    let mut p_session = Session::new(&mut p_storage);
+    let (mut p_driver, publisher, _p_rx) = p_session.split(&stack, stack);
+    let broker_ref = &mut broker;
+    let app = async {
+        publisher.connected().await;
+        broker_ref.freeze();
+        let publishes = async {
+            let futs = topics
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let qos = if i % 2 == 0 {
+                        QoS::AtLeastOnce
+                    } else {
+                        QoS::ExactlyOnce
+                    };
+                    publisher.publish(t, t.as_bytes(), PublishOptions::qos(qos))
+                })
+                .collect();
+            for r in futures_join_all(futs).await {
+                assert!(r.unwrap().is_success());
+            }
+        };
+        let restart = async {
+            // Wait (bounded) until all 8 are written and unacknowledged.
+            for _ in 0..100_000 {
+                if publisher.unacknowledged() == 8 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(publisher.unacknowledged(), 8, "messages in flight");
+            broker_ref.restart();
+        };
+        tokio::join!(publishes, restart);
+        let resumed = publisher
+            .connection_info()
+            .expect("reconnected")
+            .session_present;
+        assert!(
+            resumed,
+            "publisher session not resumed; log:\n{}",
+            broker_ref.log()
+        );
+        publisher.disconnect(ReasonCode::SUCCESS).await;
+    };
+    bounded(async { tokio::join!(run_reconnecting!(p_driver, &pub_opts), app) }).await;
+
+    // The subscriber comes back: every message exactly once, then its own sentinel.
+    let app = async {
+        let info = sub.connected().await;
+        assert!(
+            info.session_present,
+            "subscriber session lost; log:\n{}",
+            broker.log()
+        );
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        let receive = async {
+            loop {
+                let m = s_rx.recv().await;
+                if m.topic() == "r/end" {
+                    break;
+                }
+                *seen.entry(m.topic().to_owned()).or_default() += 1;
+            }
+        };
+        let send_end = async {
+            // Published after the reconnect: it queues behind the stored messages.
+            sub.publish("r/end", b"", PublishOptions::qos(QoS::ExactlyOnce))
+                .await
+                .unwrap();
+        };
+        tokio::join!(receive, send_end);
+        let expected: HashMap<String, u32> = topics.iter().map(|t| (t.clone(), 1)).collect();
+        assert_eq!(seen, expected, "nothing lost, nothing duplicated");
+        sub.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (r, ()) = bounded(async { tokio::join!(s_driver.run(&sub_opts), app) }).await;
+    r.unwrap();
+}
+
+#[tokio::test]
+async fn broker_restart_mid_qos1_qos2_traffic_v3() {
+    restart_mid_traffic(Version::V3_1_1).await;
+}
+
+#[tokio::test]
+async fn broker_restart_mid_qos1_qos2_traffic_v5() {
+    restart_mid_traffic(Version::V5).await;
+}
