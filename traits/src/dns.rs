@@ -58,3 +58,34 @@ impl<T: ?Sized + Dns> Dns for &T {
         (**self).resolve(host, family)
     }
 }
+
+/// Connects to `endpoint`: resolves its host with `stack` when it is a name, then
+/// connects. A numeric IPv6 zone becomes the scope id; a named zone is dropped (its
+/// index is the operating system's to know).
+///
+/// # Cancel safety
+///
+/// Cancel safe, as [`Dns::resolve`] and [`crate::TcpConnect::connect`].
+pub async fn connect_endpoint<'s, S>(
+    stack: &'s S,
+    endpoint: &core_net::Endpoint<'_>,
+) -> Result<<S as crate::TcpConnect>::Connection<'s>, S::Error>
+where
+    S: crate::TcpConnect + Dns + ?Sized,
+{
+    let remote = match (endpoint.to_socket_addr(), endpoint.host()) {
+        (Some(addr), _) => addr,
+        (None, core_net::Host::Name(name)) => {
+            let ip = stack.resolve(name.as_str(), AddrFamily::Any).await?;
+            core::net::SocketAddr::new(ip, endpoint.port())
+        }
+        (None, host) => {
+            // An IPv6 address with a named zone: connect without the zone.
+            let ip = host
+                .ip()
+                .unwrap_or(IpAddr::V6(core::net::Ipv6Addr::UNSPECIFIED));
+            core::net::SocketAddr::new(ip, endpoint.port())
+        }
+    };
+    stack.connect(remote).await
+}

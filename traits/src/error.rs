@@ -223,7 +223,10 @@ mod std_impls {
         fn kind(&self) -> ErrorKind {
             // An error built from a portnet kind (`io::Error::from(ErrorKind)`) keeps it,
             // including the kinds std has no name for.
-            if let Some(kind) = self.get_ref().and_then(|inner| inner.downcast_ref::<ErrorKind>()) {
+            if let Some(kind) = self
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<ErrorKind>())
+            {
                 return *kind;
             }
             // errno values for the cases std leaves as Other.

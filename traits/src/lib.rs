@@ -13,7 +13,7 @@ mod tcp;
 pub mod time;
 mod udp;
 
-pub use dns::{AddrFamily, Dns};
+pub use dns::{AddrFamily, Dns, connect_endpoint};
 pub use error::{Error, ErrorKind, ErrorType};
 pub use io::{
     CloseFuture, FlushFuture, Read, ReadExactError, ReadExactFuture, ReadExt, ReadFuture, Write,

@@ -37,7 +37,11 @@ fn io_errors_carry_portnet_kinds() {
     let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
     assert_eq!(Error::kind(&refused), ErrorKind::ConnectionRefused);
     let built = io::Error::from(ErrorKind::NameNotResolved);
-    assert_eq!(Error::kind(&built), ErrorKind::NameNotResolved, "a kind std lacks survives");
+    assert_eq!(
+        Error::kind(&built),
+        ErrorKind::NameNotResolved,
+        "a kind std lacks survives"
+    );
     let too_many_files = io::Error::from_raw_os_error(24);
     assert_eq!(Error::kind(&too_many_files), ErrorKind::OutOfResources);
 }

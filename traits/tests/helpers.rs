@@ -48,7 +48,11 @@ impl Trickle {
 }
 
 impl Read for Trickle {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, ErrorKind>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, ErrorKind>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -64,7 +68,11 @@ impl Read for Trickle {
 }
 
 impl Write for Trickle {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, ErrorKind>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, ErrorKind>> {
         let this = self.get_mut();
         if this.pending_now(cx) {
             return Poll::Pending;
@@ -86,7 +94,11 @@ impl Write for Trickle {
 
 #[test]
 fn read_exact_gathers_partial_reads() {
-    let mut stream = Trickle { input: (0..100).collect(), chunk: 3, ..Default::default() };
+    let mut stream = Trickle {
+        input: (0..100).collect(),
+        chunk: 3,
+        ..Default::default()
+    };
     let mut buf = [0u8; 100];
     block_on(stream.read_exact(&mut buf)).unwrap();
     assert_eq!(buf.to_vec(), (0..100).collect::<Vec<u8>>());
@@ -94,7 +106,11 @@ fn read_exact_gathers_partial_reads() {
 
 #[test]
 fn read_exact_reports_early_eof() {
-    let mut stream = Trickle { input: vec![1, 2, 3], chunk: 2, ..Default::default() };
+    let mut stream = Trickle {
+        input: vec![1, 2, 3],
+        chunk: 2,
+        ..Default::default()
+    };
     let mut buf = [0u8; 4];
     let err = block_on(stream.read_exact(&mut buf)).unwrap_err();
     assert_eq!(err, ReadExactError::UnexpectedEof);
@@ -103,7 +119,10 @@ fn read_exact_reports_early_eof() {
 
 #[test]
 fn write_all_pushes_every_byte_through_short_writes() {
-    let mut stream = Trickle { chunk: 7, ..Default::default() };
+    let mut stream = Trickle {
+        chunk: 7,
+        ..Default::default()
+    };
     let data: Vec<u8> = (0..=255).collect();
     block_on(stream.write_all(&data)).unwrap();
     assert_eq!(stream.output, data);
@@ -111,7 +130,11 @@ fn write_all_pushes_every_byte_through_short_writes() {
 
 #[test]
 fn write_all_fails_with_write_zero_instead_of_spinning() {
-    let mut stream = Trickle { chunk: 7, accepts_nothing: true, ..Default::default() };
+    let mut stream = Trickle {
+        chunk: 7,
+        accepts_nothing: true,
+        ..Default::default()
+    };
     let err = block_on(stream.write_all(b"abc")).unwrap_err();
     assert_eq!(err, WriteAllError::WriteZero);
     assert_eq!(err.kind(), ErrorKind::WriteZero);
@@ -119,9 +142,16 @@ fn write_all_fails_with_write_zero_instead_of_spinning() {
 
 #[test]
 fn empty_buffers_complete_at_once() {
-    let mut stream = Trickle { input: vec![1], chunk: 1, ..Default::default() };
+    let mut stream = Trickle {
+        input: vec![1],
+        chunk: 1,
+        ..Default::default()
+    };
     let mut cx = Context::from_waker(Waker::noop());
-    assert_eq!(Pin::new(&mut stream.read(&mut [])).poll(&mut cx), Poll::Ready(Ok(0)));
+    assert_eq!(
+        Pin::new(&mut stream.read(&mut [])).poll(&mut cx),
+        Poll::Ready(Ok(0))
+    );
     assert_eq!(stream.input, vec![1], "an empty read takes nothing");
 }
 
@@ -137,6 +167,9 @@ fn join_waits_for_both_and_select_for_the_first() {
 
 #[test]
 fn error_kinds_display_and_convert() {
-    assert_eq!(ErrorKind::ConnectionRefused.to_string(), "connection refused");
+    assert_eq!(
+        ErrorKind::ConnectionRefused.to_string(),
+        "connection refused"
+    );
     assert_eq!(ErrorKind::TimedOut.kind(), ErrorKind::TimedOut);
 }

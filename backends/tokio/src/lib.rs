@@ -389,7 +389,7 @@ impl Dns for Tokio {
                 Err(error(ErrorKind::NameNotResolved))
             };
         }
-        if host.is_empty() || host.len() > 253 {
+        if portnet::net::DnsName::parse(host).is_err() {
             return Err(error(ErrorKind::InvalidInput));
         }
         let addrs = tokio::net::lookup_host((host, 0))
