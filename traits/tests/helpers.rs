@@ -39,7 +39,7 @@ impl ErrorType for Trickle {
 impl Trickle {
     fn pending_now(&mut self, cx: &mut Context<'_>) -> bool {
         self.polls += 1;
-        if self.polls % 2 == 0 {
+        if self.polls.is_multiple_of(2) {
             cx.waker().wake_by_ref();
             return true;
         }
