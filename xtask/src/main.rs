@@ -47,6 +47,14 @@ const APT_PACKAGES: [(&str, &str); 2] = [
 /// Nightly components for Miri.
 const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
+/// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
+/// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
+const FUZZ_TARGETS: [(&str, &str); 2] =
+    [("core-net/fuzz", "parse_endpoint"), ("mqtt/fuzz", "decode")];
+
+/// Seconds each fuzz target runs in `cargo xtask ci`.
+const FUZZ_SECONDS: u32 = 30;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match Task::parse(&args) {
@@ -242,6 +250,9 @@ fn setup() -> Result<(), String> {
             )?;
         }
     }
+    if output("cargo", &["fuzz", "--version"]).is_none() {
+        run("cargo", &["install", "cargo-fuzz", "--locked"], &[])?;
+    }
     apt_install()
 }
 
@@ -396,6 +407,11 @@ fn steps() -> Vec<Step> {
                 "target/conformance.json",
             ])],
         },
+        // Runs `fuzz()`: each target for FUZZ_SECONDS from its checked-in corpus.
+        Step {
+            name: "fuzz",
+            commands: Vec::new(),
+        },
         Step {
             name: "bench",
             commands: vec![cargo(&[
@@ -430,10 +446,14 @@ fn ci(only: &[String], skip: &[String]) -> Result<(), String> {
         }
         eprintln!("== ci step: {}", step.name);
         let start = Instant::now();
-        let result = step.commands.iter().try_for_each(|cmd| {
-            let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
-            run(cmd.program, &args, &cmd.envs)
-        });
+        let result = if step.name == "fuzz" {
+            fuzz(FUZZ_SECONDS)
+        } else {
+            step.commands.iter().try_for_each(|cmd| {
+                let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
+                run(cmd.program, &args, &cmd.envs)
+            })
+        };
         timings.push((step.name, start.elapsed()));
         if let Err(e) = result {
             failure = Some(format!("ci step `{}` failed: {e}", step.name));
@@ -449,6 +469,45 @@ fn ci(only: &[String], skip: &[String]) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Runs every fuzz target for `seconds`, from a copy of its checked-in corpus.
+fn fuzz(seconds: u32) -> Result<(), String> {
+    for (dir, target) in FUZZ_TARGETS {
+        let corpus = std::env::temp_dir().join(format!("portnet-fuzz-{target}"));
+        let _ = std::fs::remove_dir_all(&corpus);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let seeds = std::path::Path::new(dir).join("corpus").join(target);
+        for entry in std::fs::read_dir(&seeds)
+            .map_err(|e| format!("cannot read {}: {e}", seeds.display()))?
+        {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if let Some(name) = path.file_name() {
+                std::fs::copy(&path, corpus.join(name)).map_err(|e| e.to_string())?;
+            }
+        }
+        let corpus = corpus.to_string_lossy().into_owned();
+        let time = format!("-max_total_time={seconds}");
+        let manifest = format!("{dir}/Cargo.toml");
+        run(
+            "cargo",
+            &[
+                "+nightly",
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                dir,
+                target,
+                &corpus,
+                "--",
+                &time,
+            ],
+            &[],
+        )
+        .map_err(|e| format!("{e} (manifest {manifest})"))?;
+    }
+    Ok(())
 }
 
 fn conformance() -> Result<(), String> {
