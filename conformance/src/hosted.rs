@@ -6,6 +6,7 @@ use core::future::Future;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 
+use portnet_smol::Smol;
 use portnet_tokio::Tokio;
 
 use crate::{Family, Harness, report::Row};
@@ -105,13 +106,10 @@ impl Harness for TokioHarness {
         &self.stack
     }
     fn stack_ip(&self, family: Family) -> Option<IpAddr> {
-        Some(match family {
-            Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        })
+        loopback(family)
     }
     fn peer_ip(&self, family: Family) -> Option<IpAddr> {
-        self.stack_ip(family)
+        loopback(family)
     }
     fn black_hole(&self) -> Option<SocketAddr> {
         self.black_hole
@@ -124,6 +122,63 @@ impl Harness for TokioHarness {
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
+    }
+}
+
+/// Loopback on both families: where the host stack under test and its peer live.
+fn loopback(family: Family) -> Option<IpAddr> {
+    Some(match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    })
+}
+
+/// The smol backend against itself over loopback, on async-io's `block_on`.
+#[derive(Debug, Default)]
+pub struct SmolHarness {
+    stack: Smol,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl Harness for SmolHarness {
+    type Connect = Smol;
+    type Listen = Smol;
+    type Udp = Smol;
+    type Peer = Smol;
+    type Clock = Smol;
+
+    fn connector(&self) -> Option<&Smol> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&Smol> {
+        Some(&self.stack)
+    }
+    fn udp(&self) -> Option<&Smol> {
+        Some(&self.stack)
+    }
+    fn peer(&self) -> &Smol {
+        &self.stack
+    }
+    fn clock(&self) -> &Smol {
+        &self.stack
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        loopback(family)
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        loopback(family)
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(|hole| hole.addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        async_io::block_on(future)
     }
 }
 

@@ -29,7 +29,9 @@ const NO_STD_CRATES: [&str; 5] = [
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 6] = [
+const MSRV_CRATES: [&str; 8] = [
+    "portnet-os",
+    "portnet-smol",
     "portnet-core-net",
     "portnet",
     "portnet-tokio",

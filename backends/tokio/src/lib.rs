@@ -28,10 +28,9 @@ use portnet::{
     AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, SocketOption, SocketOptionName,
     SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
+use portnet_os::Kind;
 use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
-
-mod options;
 
 /// The tokio stack. Cheap to create; every value shares the OS stack, and each has
 /// its own clock epoch.
@@ -55,17 +54,7 @@ impl Default for Tokio {
     }
 }
 
-fn error(kind: ErrorKind) -> io::Error {
-    io::Error::from(kind)
-}
-
-/// Rejects destinations no OS accepts, with `InvalidInput` instead of an OS-specific error.
-fn check_remote(remote: SocketAddr) -> io::Result<()> {
-    if remote.ip().is_unspecified() || remote.port() == 0 {
-        return Err(error(ErrorKind::InvalidInput));
-    }
-    Ok(())
-}
+use portnet_os::{check_remote, error};
 
 impl ErrorType for Tokio {
     type Error = io::Error;
@@ -217,9 +206,7 @@ impl TcpStream for Connection {
     }
 
     fn abort(self) {
-        // A zero linger makes the kernel send RST and discard unsent data on close.
-        // If setting it fails the socket is still closed, with a FIN instead.
-        let _ = SockRef::from(&self.inner).set_linger(Some(Duration::ZERO));
+        portnet_os::reset_on_close(&self.inner);
         drop(self.inner);
     }
 }
@@ -344,15 +331,8 @@ impl UdpSocket for Datagram {
     ) -> Poll<io::Result<(usize, SocketAddr)>> {
         loop {
             ready!(self.inner.poll_recv_ready(cx))?;
-            // MSG_TRUNC makes the kernel report the datagram's full length even when
-            // `buf` is shorter, which is what the portnet contract asks for.
             let received = self.inner.try_io(Interest::READABLE, || {
-                let (_, full_len, from) =
-                    rustix::net::recvfrom(&self.inner, &mut *buf, rustix::net::RecvFlags::TRUNC)?;
-                let from = from
-                    .and_then(|addr| SocketAddr::try_from(addr).ok())
-                    .ok_or_else(|| error(ErrorKind::Other))?;
-                Ok((full_len, from))
+                portnet_os::recv_from_truncating(&self.inner, buf)
             });
             match received {
                 Ok(datagram) => return Poll::Ready(Ok(datagram)),
@@ -364,9 +344,7 @@ impl UdpSocket for Datagram {
     }
 
     fn connect(&mut self, remote: SocketAddr) -> io::Result<()> {
-        check_remote(remote)?;
-        // The kernel then filters incoming datagrams and reports ICMP errors.
-        SockRef::from(&self.inner).connect(&remote.into())?;
+        portnet_os::connect_udp(&self.inner, remote)?;
         self.peer = Some(remote);
         Ok(())
     }
@@ -382,32 +360,13 @@ impl UdpSocket for Datagram {
 
 impl Dns for Tokio {
     async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            return if family.matches(ip) {
-                Ok(ip)
-            } else {
-                Err(error(ErrorKind::NameNotResolved))
-            };
-        }
-        if portnet::net::DnsName::parse(host).is_err() {
-            return Err(error(ErrorKind::InvalidInput));
+        if let Some(ip) = portnet_os::resolve_locally(host, family)? {
+            return Ok(ip);
         }
         let addrs = tokio::net::lookup_host((host, 0))
             .await
             .map_err(|_| error(ErrorKind::NameNotResolved))?;
-        let mut fallback = None;
-        for addr in addrs {
-            let ip = addr.ip();
-            if family.matches(ip) {
-                // With `Any`, prefer IPv4: every stack that can reach IPv6 reaches IPv4
-                // on the same host, not the other way round.
-                if family != AddrFamily::Any || ip.is_ipv4() {
-                    return Ok(ip);
-                }
-                fallback.get_or_insert(ip);
-            }
-        }
-        fallback.ok_or_else(|| error(ErrorKind::NameNotResolved))
+        portnet_os::pick_address(addrs.map(|addr| addr.ip()), family)
     }
 }
 
@@ -430,20 +389,20 @@ impl Clock for Tokio {
 
 impl SocketOptions for Connection {
     fn set_option(&self, option: SocketOption) -> io::Result<()> {
-        options::set(SockRef::from(&self.inner), options::Kind::Tcp, option)
+        portnet_os::set_option(SockRef::from(&self.inner), Kind::Tcp, option)
     }
 
     fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
-        options::get(SockRef::from(&self.inner), options::Kind::Tcp, name)
+        portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
     }
 }
 
 impl SocketOptions for Datagram {
     fn set_option(&self, option: SocketOption) -> io::Result<()> {
-        options::set(SockRef::from(&self.inner), options::Kind::Udp, option)
+        portnet_os::set_option(SockRef::from(&self.inner), Kind::Udp, option)
     }
 
     fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
-        options::get(SockRef::from(&self.inner), options::Kind::Udp, name)
+        portnet_os::get_option(SockRef::from(&self.inner), Kind::Udp, name)
     }
 }

@@ -8,8 +8,10 @@ use socket2::{SockRef, TcpKeepalive};
 
 /// Which protocol the socket speaks, since some options apply to one only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
+    /// A TCP socket.
     Tcp,
+    /// A UDP socket.
     Udp,
 }
 
@@ -32,7 +34,8 @@ fn to_u8(value: u32) -> u8 {
     u8::try_from(value).unwrap_or(u8::MAX)
 }
 
-pub(crate) fn set(socket: SockRef<'_>, kind: Kind, option: SocketOption) -> io::Result<()> {
+/// Sets `option` on `socket`; `Unsupported` for an option that does not apply.
+pub fn set(socket: SockRef<'_>, kind: Kind, option: SocketOption) -> io::Result<()> {
     use SocketOption as O;
     match (option, kind) {
         (O::NoDelay(on), Kind::Tcp) => socket.set_tcp_nodelay(on),
@@ -82,11 +85,8 @@ pub(crate) fn set(socket: SockRef<'_>, kind: Kind, option: SocketOption) -> io::
     }
 }
 
-pub(crate) fn get(
-    socket: SockRef<'_>,
-    kind: Kind,
-    name: SocketOptionName,
-) -> io::Result<SocketOption> {
+/// Reads option `name` of `socket`; `Unsupported` for an option that does not apply.
+pub fn get(socket: SockRef<'_>, kind: Kind, name: SocketOptionName) -> io::Result<SocketOption> {
     use SocketOptionName as N;
     Ok(match (name, kind) {
         (N::NoDelay, Kind::Tcp) => SocketOption::NoDelay(socket.tcp_nodelay()?),
