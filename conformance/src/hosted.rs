@@ -194,8 +194,14 @@ pub struct Backend {
 
 /// Every hosted backend in this build.
 pub fn backends() -> Vec<Backend> {
-    alloc::vec![Backend {
-        name: "tokio",
-        run: crate::report::run_backend::<TokioHarness>
-    }]
+    alloc::vec![
+        Backend {
+            name: "tokio",
+            run: crate::report::run_backend::<TokioHarness>
+        },
+        Backend {
+            name: "smol",
+            run: crate::report::run_backend::<SmolHarness>
+        },
+    ]
 }
