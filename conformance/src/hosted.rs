@@ -6,6 +6,7 @@ use core::future::Future;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::OnceLock;
 
+use portnet_async_std::AsyncStd;
 use portnet_smol::Smol;
 use portnet_tokio::Tokio;
 
@@ -133,33 +134,61 @@ fn loopback(family: Family) -> Option<IpAddr> {
     })
 }
 
-/// The smol backend against itself over loopback, on async-io's `block_on`.
+/// A host backend that needs no runtime object, against itself over loopback: the
+/// harness of every backend on async-io's reactor (smol, async-std).
 #[derive(Debug, Default)]
-pub struct SmolHarness {
-    stack: Smol,
+pub struct ReactorHarness<S> {
+    stack: S,
     black_hole: OnceLock<Option<BlackHole>>,
 }
 
-impl Harness for SmolHarness {
-    type Connect = Smol;
-    type Listen = Smol;
-    type Udp = Smol;
-    type Peer = Smol;
-    type Clock = Smol;
+/// The smol backend against itself, on async-io's `block_on`.
+pub type SmolHarness = ReactorHarness<Smol>;
 
-    fn connector(&self) -> Option<&Smol> {
+/// The async-std backend against itself, on async-std's `block_on`.
+pub type AsyncStdHarness = ReactorHarness<AsyncStd>;
+
+/// How a reactor-backed stack runs a future to completion.
+pub trait BlockOn {
+    /// Runs `future` on this backend's executor.
+    fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+impl BlockOn for Smol {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        async_io::block_on(future)
+    }
+}
+
+impl BlockOn for AsyncStd {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+}
+
+impl<S> Harness for ReactorHarness<S>
+where
+    S: portnet::TcpConnect + portnet::TcpListen + portnet::UdpBind + portnet::Clock + BlockOn,
+{
+    type Connect = S;
+    type Listen = S;
+    type Udp = S;
+    type Peer = S;
+    type Clock = S;
+
+    fn connector(&self) -> Option<&S> {
         Some(&self.stack)
     }
-    fn listener(&self) -> Option<&Smol> {
+    fn listener(&self) -> Option<&S> {
         Some(&self.stack)
     }
-    fn udp(&self) -> Option<&Smol> {
+    fn udp(&self) -> Option<&S> {
         Some(&self.stack)
     }
-    fn peer(&self) -> &Smol {
+    fn peer(&self) -> &S {
         &self.stack
     }
-    fn clock(&self) -> &Smol {
+    fn clock(&self) -> &S {
         &self.stack
     }
     fn stack_ip(&self, family: Family) -> Option<IpAddr> {
@@ -178,7 +207,9 @@ impl Harness for SmolHarness {
         open_socket_fds()
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
-        async_io::block_on(future)
+        // Cases are large futures in debug builds; on the heap they leave the test
+        // thread's stack to the executor.
+        S::block_on(alloc::boxed::Box::pin(future))
     }
 }
 

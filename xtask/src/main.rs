@@ -29,7 +29,9 @@ const NO_STD_CRATES: [&str; 5] = [
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 8] = [
+const MSRV_CRATES: [&str; 10] = [
+    "portnet-async-std",
+    "portnet-bridge",
     "portnet-os",
     "portnet-smol",
     "portnet-core-net",

@@ -57,3 +57,8 @@ fn on_tokio() {
 fn on_smol() {
     async_io::block_on(check_echo(&portnet_smol::Smol::new()));
 }
+
+#[test]
+fn on_async_std() {
+    async_std::task::block_on(check_echo(&portnet_async_std::AsyncStd::new()));
+}
