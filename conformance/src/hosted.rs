@@ -225,14 +225,19 @@ pub struct Backend {
 
 /// Every hosted backend in this build.
 pub fn backends() -> Vec<Backend> {
+    use crate::report::run_backend;
     alloc::vec![
         Backend {
             name: "tokio",
-            run: crate::report::run_backend::<TokioHarness>
+            run: run_backend::<TokioHarness>
         },
         Backend {
             name: "smol",
-            run: crate::report::run_backend::<SmolHarness>
+            run: run_backend::<SmolHarness>
+        },
+        Backend {
+            name: "async-std",
+            run: run_backend::<AsyncStdHarness>
         },
     ]
 }
