@@ -109,6 +109,76 @@ async fn bulk_tokio(bytes: usize) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
+async fn bulk_portnet_smol(bytes: usize) -> io::Result<Duration> {
+    let stack = portnet_smol::Smol::new();
+    let listener = stack.listen(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let send = async {
+        let mut conn = stack.connect(addr).await?;
+        let buf = vec![0x5a; CHUNK];
+        let mut sent = 0;
+        while sent < bytes {
+            let n = CHUNK.min(bytes - sent);
+            conn.write_all(&buf[..n]).await.map_err(io::Error::other)?;
+            sent += n;
+        }
+        conn.close().await
+    };
+    let receive = async {
+        let (mut conn, _) = listener.accept().await?;
+        let mut buf = vec![0; CHUNK];
+        let mut received = 0;
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        Ok::<_, io::Error>(received)
+    };
+    let start = Instant::now();
+    let (sent, received) = futures_lite::future::zip(send, receive).await;
+    sent?;
+    check_len(received?, bytes)?;
+    Ok(start.elapsed())
+}
+
+async fn bulk_async_net(bytes: usize) -> io::Result<Duration> {
+    use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = async_net::TcpListener::bind(LOCAL).await?;
+    let addr = listener.local_addr()?;
+    let send = async {
+        let mut conn = async_net::TcpStream::connect(addr).await?;
+        let buf = vec![0x5a; CHUNK];
+        let mut sent = 0;
+        while sent < bytes {
+            let n = CHUNK.min(bytes - sent);
+            conn.write_all(&buf[..n]).await?;
+            sent += n;
+        }
+        conn.close().await
+    };
+    let receive = async {
+        let (mut conn, _) = listener.accept().await?;
+        let mut buf = vec![0; CHUNK];
+        let mut received = 0;
+        loop {
+            let n = conn.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            received += n;
+        }
+        Ok::<_, io::Error>(received)
+    };
+    let start = Instant::now();
+    let (sent, received) = futures_lite::future::zip(send, receive).await;
+    sent?;
+    check_len(received?, bytes)?;
+    Ok(start.elapsed())
+}
+
 fn check_len(received: usize, expected: usize) -> io::Result<()> {
     if received == expected {
         Ok(())
@@ -224,6 +294,19 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         unit: "MiB/s",
         ratio: ours_rate / peer_rate,
     }];
+    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    for _ in 0..settings.repeats {
+        ours.push(async_io::block_on(bulk_portnet_smol(settings.bulk_bytes))?.as_secs_f64());
+        peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+    }
+    let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
+    rows.push(Row {
+        name: "tcp bulk loopback: portnet-smol vs async-net TcpStream",
+        ours: ours_rate,
+        peer: peer_rate,
+        unit: "MiB/s",
+        ratio: ours_rate / peer_rate,
+    });
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
     for _ in 0..settings.repeats {
         let trips = settings.round_trips as f64;
