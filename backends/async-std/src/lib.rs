@@ -3,19 +3,17 @@
 
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
-use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use core::time::Duration;
 use std::io;
-use std::net::{Shutdown, UdpSocket as StdUdp};
+use std::net::UdpSocket as StdUdp;
 use std::time::Instant as StdInstant;
 
 use async_io::Async;
 use async_std::net::{TcpListener as AsyncListener, TcpStream as AsyncStream, ToSocketAddrs};
-use futures_io::{AsyncRead, AsyncWrite};
 use portnet::{
-    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, SocketOption, SocketOptionName,
-    SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, SocketOption, SocketOptionName,
+    SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind, UdpSocket,
 };
 use portnet_os::{Kind, check_remote, error};
 use socket2::SockRef;
@@ -65,175 +63,9 @@ impl TcpListen for AsyncStd {
     }
 }
 
-/// A TCP connection of the [`AsyncStd`] stack.
-#[derive(Debug)]
-pub struct Connection {
-    inner: AsyncStream,
-    write_closed: bool,
-}
-
-impl Connection {
-    fn new(inner: AsyncStream) -> Self {
-        Self {
-            inner,
-            write_closed: false,
-        }
-    }
-
-    /// The async-std stream inside.
-    pub fn into_inner(self) -> AsyncStream {
-        self.inner
-    }
-}
-
-fn poll_read_io<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    if buf.is_empty() {
-        return Poll::Ready(Ok(0));
-    }
-    Pin::new(reader).poll_read(cx, buf)
-}
-
-fn poll_write_io<W: AsyncWrite + Unpin>(
-    writer: &mut W,
-    write_closed: bool,
-    cx: &mut Context<'_>,
-    buf: &[u8],
-) -> Poll<io::Result<usize>> {
-    if buf.is_empty() {
-        return Poll::Ready(Ok(0));
-    }
-    if write_closed {
-        return Poll::Ready(Err(error(ErrorKind::BrokenPipe)));
-    }
-    Pin::new(writer).poll_write(cx, buf)
-}
-
-/// Half-closes (FIN after what the kernel already holds). Idempotent.
-fn close_write(stream: &AsyncStream, write_closed: &mut bool) -> io::Result<()> {
-    if !*write_closed {
-        stream.shutdown(Shutdown::Write)?;
-        *write_closed = true;
-    }
-    Ok(())
-}
-
-impl ErrorType for Connection {
-    type Error = io::Error;
-}
-
-impl Read for Connection {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_read_io(&mut self.get_mut().inner, cx, buf)
-    }
-}
-
-impl Write for Connection {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        poll_write_io(&mut this.inner, this.write_closed, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        Poll::Ready(close_write(&this.inner, &mut this.write_closed))
-    }
-}
-
-impl TcpStream for Connection {
-    type ReadHalf<'a> = ReadHalf<'a>;
-    type WriteHalf<'a> = WriteHalf<'a>;
-
-    fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
-        let inner = &self.inner;
-        (
-            ReadHalf { inner },
-            WriteHalf {
-                inner,
-                write_closed: &mut self.write_closed,
-            },
-        )
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.peer_addr()
-    }
-
-    fn abort(self) {
-        portnet_os::reset_on_close(&self.inner);
-        drop(self.inner);
-    }
-}
-
-/// The read half of a [`Connection`].
-#[derive(Debug)]
-pub struct ReadHalf<'a> {
-    inner: &'a AsyncStream,
-}
-
-/// The write half of a [`Connection`].
-#[derive(Debug)]
-pub struct WriteHalf<'a> {
-    inner: &'a AsyncStream,
-    write_closed: &'a mut bool,
-}
-
-impl ErrorType for ReadHalf<'_> {
-    type Error = io::Error;
-}
-
-impl ErrorType for WriteHalf<'_> {
-    type Error = io::Error;
-}
-
-impl Read for ReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_read_io(&mut self.get_mut().inner, cx, buf)
-    }
-}
-
-impl Write for WriteHalf<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        poll_write_io(&mut this.inner, *this.write_closed, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        Poll::Ready(close_write(this.inner, this.write_closed))
-    }
-}
+/// A TCP connection of this stack: the shared futures-io connection of
+/// `portnet-os` over the runtime's socket handle.
+pub type Connection = portnet_os::Stream<AsyncStream>;
 
 /// A TCP listener of the [`AsyncStd`] stack.
 #[derive(Debug)]
@@ -350,16 +182,6 @@ impl Clock for AsyncStd {
         let wait =
             Duration::from_micros(deadline.as_micros().saturating_sub(self.now().as_micros()));
         async_std::task::sleep(wait)
-    }
-}
-
-impl SocketOptions for Connection {
-    fn set_option(&self, option: SocketOption) -> io::Result<()> {
-        portnet_os::set_option(SockRef::from(&self.inner), Kind::Tcp, option)
-    }
-
-    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
-        portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
     }
 }
 

@@ -13,8 +13,10 @@ use std::os::fd::AsFd;
 use portnet::ErrorKind;
 
 mod options;
+mod stream;
 
 pub use options::{Kind, get as get_option, set as set_option};
+pub use stream::{ReadHalf, Stream, WriteHalf};
 
 /// An `io::Error` that reports `kind` as its portnet kind.
 pub fn error(kind: ErrorKind) -> io::Error {
