@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! cargo xtask setup            install what the tests need (Rust targets, toolchains, apt packages)
+//! cargo xtask fmt              format the whole workspace (`cargo fmt --all`)
 //! cargo xtask ci [--only STEP]… [--skip STEP]…
 //!                              every check CI runs, in order, with a timing summary
 //! cargo xtask conformance      the main job: the suite on every hosted backend, table + JSON
@@ -63,15 +64,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match Task::parse(&args) {
         Ok(Task::Help) => {
-            print!("{USAGE}");
+            print!("{}", usage());
             Ok(())
         }
         Ok(Task::Setup) => setup(),
-        Ok(Task::Ci { only, skip }) => setup().and_then(|()| ci(&only, &skip)),
+        Ok(Task::Fmt) => run("cargo", &["fmt", "--all"], &[]),
+        Ok(Task::Ci { only, skip }) => ci(&only, &skip),
         Ok(Task::Conformance) => setup().and_then(|()| conformance()),
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
         Err(message) => {
-            eprintln!("{message}\n\n{USAGE}");
+            eprint!("xtask: {message}\n\n{}", usage());
             return ExitCode::from(2);
         }
     };
@@ -88,16 +90,26 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   setup                       install Rust targets, the MSRV and nightly toolchains, apt packages
-  ci [--only S]… [--skip S]…  run every check CI runs (setup first); steps are listed below
+  fmt                         format the whole workspace (cargo fmt --all)
+  ci [--only S]… [--skip S]…  run every check CI runs (setup first), in order, stopping at the
+                              first failure; --only/--skip take a step name and may repeat
   conformance                 the conformance suite on every hosted backend, table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
   help                        this text
+
+With CI=true: colourless cargo output, and a failed apt install is an error, not a warning.
+
 ";
+
+fn usage() -> String {
+    format!("{USAGE}ci steps, in order: {}\n", step_names())
+}
 
 #[derive(Debug, PartialEq, Eq)]
 enum Task {
     Help,
     Setup,
+    Fmt,
     Ci {
         only: Vec<String>,
         skip: Vec<String>,
@@ -118,6 +130,7 @@ impl Task {
         match task.as_str() {
             "help" | "-h" | "--help" => Ok(Self::Help),
             "setup" => no_more(rest).map(|()| Self::Setup),
+            "fmt" => no_more(rest).map(|()| Self::Fmt),
             "conformance" => no_more(rest).map(|()| Self::Conformance),
             "ci" => {
                 let (mut only, mut skip) = (Vec::new(), Vec::new());
@@ -166,13 +179,8 @@ fn in_ci() -> bool {
 
 /// Runs a command, echoing it; an error names the command and its status.
 fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
-    eprintln!(
-        "$ {}{program} {}",
-        envs.iter()
-            .map(|(k, v)| format!("{k}={v} "))
-            .collect::<String>(),
-        args.join(" ")
-    );
+    let line = command_line(program, args, envs);
+    eprintln!("$ {line}");
     let mut command = Command::new(program);
     command.args(args);
     for (key, value) in envs {
@@ -183,12 +191,29 @@ fn run(program: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<(), String
     }
     let status = command
         .status()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|e| format!("cannot run `{program}`: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("`{program} {}` failed: {status}", args.join(" ")))
+        Err(format!("`{line}` failed: {status}"))
     }
+}
+
+/// A command as one would type it in a shell, for messages.
+fn command_line(program: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let quote = |word: &str| {
+        if word.is_empty() || word.contains(|c: char| c.is_whitespace() || c == '\'') {
+            format!("'{}'", word.replace('\'', r"'\''"))
+        } else {
+            word.to_owned()
+        }
+    };
+    envs.iter()
+        .map(|(key, value)| format!("{key}={}", quote(value)))
+        .chain(core::iter::once(program.to_owned()))
+        .chain(args.iter().map(|arg| quote(arg)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A command's standard output, or `None` if it cannot run or fails.
@@ -199,6 +224,7 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Installs what the checks need, skipping what is present; says what it found and did.
 fn setup() -> Result<(), String> {
     eprintln!("== setup");
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
@@ -208,7 +234,7 @@ fn setup() -> Result<(), String> {
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if missing.is_empty() {
-        eprintln!("targets present: {}", THUMB_TARGETS.join(", "));
+        eprintln!("present: targets {}", THUMB_TARGETS.join(", "));
     } else {
         let mut args = vec!["target", "add"];
         args.extend(&missing);
@@ -216,29 +242,23 @@ fn setup() -> Result<(), String> {
     }
     let components = output("rustup", &["component", "list", "--installed"]).unwrap_or_default();
     for component in ["clippy", "rustfmt"] {
-        if !components.lines().any(|l| l.starts_with(component)) {
+        if has_component(&components, component) {
+            eprintln!("present: component {component}");
+        } else {
             run("rustup", &["component", "add", component], &[])?;
         }
     }
     let toolchains = output("rustup", &["toolchain", "list"]).unwrap_or_default();
-    if !toolchains
-        .lines()
-        .any(|l| l.starts_with(&format!("{MSRV}-")))
-    {
-        run(
-            "rustup",
-            &["toolchain", "install", MSRV, "--profile", "minimal"],
-            &[],
-        )?;
-    } else {
-        eprintln!("toolchain {MSRV} present");
-    }
-    if !toolchains.lines().any(|l| l.starts_with("nightly-")) {
-        run(
-            "rustup",
-            &["toolchain", "install", "nightly", "--profile", "minimal"],
-            &[],
-        )?;
+    for toolchain in [MSRV, "nightly"] {
+        if has_toolchain(&toolchains, toolchain) {
+            eprintln!("present: toolchain {toolchain}");
+        } else {
+            run(
+                "rustup",
+                &["toolchain", "install", toolchain, "--profile", "minimal"],
+                &[],
+            )?;
+        }
     }
     let nightly = output(
         "rustup",
@@ -246,7 +266,9 @@ fn setup() -> Result<(), String> {
     )
     .unwrap_or_default();
     for component in NIGHTLY_COMPONENTS {
-        if !nightly.lines().any(|l| l.starts_with(component)) {
+        if has_component(&nightly, component) {
+            eprintln!("present: nightly component {component}");
+        } else {
             run(
                 "rustup",
                 &["component", "add", component, "--toolchain", "nightly"],
@@ -254,63 +276,120 @@ fn setup() -> Result<(), String> {
             )?;
         }
     }
-    if output("cargo", &["fuzz", "--version"]).is_none() {
+    if output("cargo", &["fuzz", "--version"]).is_some() {
+        eprintln!("present: cargo-fuzz");
+    } else {
         run("cargo", &["install", "cargo-fuzz", "--locked"], &[])?;
     }
     apt_install()
 }
 
+/// Whether `rustup component list --installed` lists `component` (`clippy-x86_64-…`).
+fn has_component(list: &str, component: &str) -> bool {
+    list.lines().any(|line| {
+        line.strip_prefix(component)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    })
+}
+
+/// Whether `rustup toolchain list` lists `toolchain` (`1.91-x86_64-…`, `nightly-… (default)`).
+fn has_toolchain(list: &str, toolchain: &str) -> bool {
+    list.lines().any(|line| {
+        line.split_whitespace().next().is_some_and(|name| {
+            name.strip_prefix(toolchain)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+        })
+    })
+}
+
+/// Whether an executable named `binary` is on `PATH`.
+fn on_path(binary: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(binary).is_file()))
+}
+
+/// Whether dpkg knows `package` as installed.
+fn dpkg_installed(package: &str) -> bool {
+    output("dpkg-query", &["-W", "-f=${Status}", package])
+        .is_some_and(|status| status.trim() == "install ok installed")
+}
+
+/// Installs the missing [`APT_PACKAGES`]: `apt-get update` once, then one `apt-get install`.
+/// Outside CI a failure (no apt, no root and no sudo, no network) is a warning; with `CI=true`
+/// it is an error.
 fn apt_install() -> Result<(), String> {
     let missing: Vec<&str> = APT_PACKAGES
         .iter()
-        .filter(|(_, binary)| output("sh", &["-c", &format!("command -v {binary}")]).is_none())
+        .filter(|(package, binary)| !on_path(binary) && !dpkg_installed(package))
         .map(|(package, _)| *package)
         .collect();
     if missing.is_empty() {
         eprintln!(
-            "apt packages present: {}",
+            "present: apt packages {}",
             APT_PACKAGES.map(|(p, _)| p).join(", ")
         );
         return Ok(());
     }
+    eprintln!("missing apt packages: {}", missing.join(" "));
     let root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    let (program, prefix): (&str, &[&str]) = if root {
-        ("apt-get", &[])
+    let attempt = if !on_path("apt-get") {
+        Err("apt-get is not available on this machine".to_owned())
+    } else if !root && !on_path("sudo") {
+        Err("not root and sudo is not available".to_owned())
     } else {
-        ("sudo", &["apt-get"])
-    };
-    let attempt = (|| {
+        let (program, prefix): (&str, &[&str]) = if root {
+            ("apt-get", &[])
+        } else {
+            ("sudo", &["apt-get"])
+        };
         let mut update = prefix.to_vec();
         update.extend(["update", "-q"]);
-        run(program, &update, &[])?;
-        let mut install = prefix.to_vec();
-        install.extend(["install", "-y", "-q", "--no-install-recommends"]);
-        install.extend(&missing);
-        run(program, &install, &[("DEBIAN_FRONTEND", "noninteractive")])
-    })();
+        run(program, &update, &[]).and_then(|()| {
+            let mut install = prefix.to_vec();
+            install.extend(["install", "-y", "-q", "--no-install-recommends"]);
+            install.extend(&missing);
+            run(program, &install, &[("DEBIAN_FRONTEND", "noninteractive")])
+        })
+    };
     match attempt {
         Ok(()) => Ok(()),
         Err(e) if !in_ci() => {
             eprintln!(
-                "warning: could not install {}: {e}; the tests that need them will fail",
+                "warning: could not install {} ({e}); install them by hand, or the tests \
+                 that need them will fail",
                 missing.join(" ")
             );
             Ok(())
         }
-        Err(e) => Err(e),
+        Err(e) => Err(format!("could not install {}: {e}", missing.join(" "))),
     }
 }
 
 /// One step of `cargo xtask ci`.
 struct Step {
     name: &'static str,
-    commands: Vec<Cmd>,
+    action: Action,
+}
+
+/// What a step does.
+enum Action {
+    /// Commands run in order; the first failure fails the step.
+    Commands(Vec<Cmd>),
+    /// A function of this program, for steps that are more than a command line.
+    Call(fn() -> Result<(), String>),
 }
 
 struct Cmd {
     program: &'static str,
     args: Vec<String>,
     envs: Vec<(&'static str, &'static str)>,
+}
+
+impl Cmd {
+    fn run(&self) -> Result<(), String> {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        run(self.program, &args, &self.envs)
+    }
 }
 
 fn cargo(args: &[&str]) -> Cmd {
@@ -321,6 +400,7 @@ fn cargo(args: &[&str]) -> Cmd {
     }
 }
 
+/// Every step of `cargo xtask ci`, in order. To add a check, add a step here.
 fn steps() -> Vec<Step> {
     let mut no_std = Vec::new();
     for krate in NO_STD_CRATES {
@@ -343,11 +423,11 @@ fn steps() -> Vec<Step> {
     vec![
         Step {
             name: "fmt",
-            commands: vec![cargo(&["fmt", "--all", "--check"])],
+            action: Action::Commands(vec![cargo(&["fmt", "--all", "--check"])]),
         },
         Step {
             name: "clippy",
-            commands: vec![cargo(&[
+            action: Action::Commands(vec![cargo(&[
                 "clippy",
                 "-q",
                 "--workspace",
@@ -355,34 +435,47 @@ fn steps() -> Vec<Step> {
                 "--",
                 "-D",
                 "warnings",
-            ])],
+            ])]),
+        },
+        Step {
+            name: "clippy-all-features",
+            action: Action::Commands(vec![cargo(&[
+                "clippy",
+                "-q",
+                "--workspace",
+                "--all-targets",
+                "--all-features",
+                "--",
+                "-D",
+                "warnings",
+            ])]),
         },
         Step {
             name: "test",
-            commands: vec![cargo(&["test", "--workspace"])],
+            action: Action::Commands(vec![cargo(&["test", "--workspace"])]),
         },
         Step {
             name: "no-std",
-            commands: no_std,
+            action: Action::Commands(no_std),
         },
         Step {
             name: "doc",
-            commands: vec![Cmd {
+            action: Action::Commands(vec![Cmd {
                 envs: vec![("RUSTDOCFLAGS", "-D warnings")],
-                ..cargo(&["doc", "-q", "--workspace", "--no-deps"])
-            }],
+                ..cargo(&["doc", "-q", "--workspace", "--no-deps", "--all-features"])
+            }]),
         },
         Step {
             name: "msrv",
-            commands: vec![Cmd {
+            action: Action::Commands(vec![Cmd {
                 program: "cargo",
                 args: msrv_args,
                 envs: Vec::new(),
-            }],
+            }]),
         },
         Step {
             name: "miri",
-            commands: vec![Cmd {
+            action: Action::Commands(vec![Cmd {
                 envs: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
                 ..cargo(&[
                     "+nightly",
@@ -396,11 +489,11 @@ fn steps() -> Vec<Step> {
                     "std",
                     "--lib",
                 ])
-            }],
+            }]),
         },
         Step {
             name: "conformance",
-            commands: vec![cargo(&[
+            action: Action::Commands(vec![cargo(&[
                 "run",
                 "-q",
                 "--release",
@@ -409,16 +502,15 @@ fn steps() -> Vec<Step> {
                 "--",
                 "--json",
                 "target/conformance.json",
-            ])],
+            ])]),
         },
-        // Runs `fuzz()`: each target for FUZZ_SECONDS from its checked-in corpus.
         Step {
             name: "fuzz",
-            commands: Vec::new(),
+            action: Action::Call(|| fuzz(FUZZ_SECONDS)),
         },
         Step {
             name: "bench",
-            commands: vec![cargo(&[
+            action: Action::Commands(vec![cargo(&[
                 "run",
                 "-q",
                 "--release",
@@ -426,7 +518,7 @@ fn steps() -> Vec<Step> {
                 "portnet-bench",
                 "--",
                 "--quick",
-            ])],
+            ])]),
         },
     ]
 }
@@ -439,40 +531,89 @@ fn step_names() -> String {
         .join(", ")
 }
 
+/// What happened to a step in one `ci` run.
+enum Outcome {
+    Passed(Duration),
+    Failed(Duration),
+    /// Left out by `--only`/`--skip`.
+    Skipped,
+    /// After a failed step.
+    NotRun,
+}
+
+/// Whether `--only`/`--skip` select the step `name`.
+fn selected(name: &str, only: &[String], skip: &[String]) -> bool {
+    (only.is_empty() || only.iter().any(|o| o == name)) && !skip.iter().any(|s| s == name)
+}
+
+/// Runs `setup`, then the selected steps in order, stopping at the first failure, and prints
+/// a table of steps, outcomes and wall times.
 fn ci(only: &[String], skip: &[String]) -> Result<(), String> {
-    let mut timings: Vec<(&str, Duration)> = Vec::new();
     let started = Instant::now();
+    let mut outcomes: Vec<(&str, Outcome)> = Vec::new();
     let mut failure = None;
+    match setup() {
+        Ok(()) => outcomes.push(("setup", Outcome::Passed(started.elapsed()))),
+        Err(e) => {
+            outcomes.push(("setup", Outcome::Failed(started.elapsed())));
+            failure = Some(format!("ci step `setup` failed: {e}"));
+        }
+    }
     for step in steps() {
-        let wanted = only.is_empty() || only.iter().any(|o| o == step.name);
-        if !wanted || skip.iter().any(|s| s == step.name) {
+        if !selected(step.name, only, skip) {
+            outcomes.push((step.name, Outcome::Skipped));
             continue;
         }
-        eprintln!("== ci step: {}", step.name);
+        if failure.is_some() {
+            outcomes.push((step.name, Outcome::NotRun));
+            continue;
+        }
+        eprintln!("\n== ci step `{}`", step.name);
         let start = Instant::now();
-        let result = if step.name == "fuzz" {
-            fuzz(FUZZ_SECONDS)
-        } else {
-            step.commands.iter().try_for_each(|cmd| {
-                let args: Vec<&str> = cmd.args.iter().map(String::as_str).collect();
-                run(cmd.program, &args, &cmd.envs)
-            })
+        let result = match &step.action {
+            Action::Commands(commands) => commands.iter().try_for_each(Cmd::run),
+            Action::Call(function) => function(),
         };
-        timings.push((step.name, start.elapsed()));
-        if let Err(e) = result {
-            failure = Some(format!("ci step `{}` failed: {e}", step.name));
-            break;
+        let took = start.elapsed();
+        match result {
+            Ok(()) => {
+                eprintln!("== ci step `{}` passed in {:.1} s", step.name, secs(took));
+                outcomes.push((step.name, Outcome::Passed(took)));
+            }
+            Err(e) => {
+                eprintln!(
+                    "== ci step `{}` FAILED after {:.1} s",
+                    step.name,
+                    secs(took)
+                );
+                outcomes.push((step.name, Outcome::Failed(took)));
+                failure = Some(format!(
+                    "ci step `{name}` failed: {e}\n\
+                     (rerun only this step with `cargo xtask ci --only {name}`)",
+                    name = step.name
+                ));
+            }
         }
     }
     eprintln!("\n== ci summary");
-    for (name, took) in &timings {
-        eprintln!("{name:12} {:>7.1} s", took.as_secs_f64());
+    eprintln!("{:20} {:8} {:>9}", "step", "result", "time");
+    for (name, outcome) in &outcomes {
+        match outcome {
+            Outcome::Passed(took) => eprintln!("{name:20} {:8} {:>7.1} s", "ok", secs(*took)),
+            Outcome::Failed(took) => eprintln!("{name:20} {:8} {:>7.1} s", "FAILED", secs(*took)),
+            Outcome::Skipped => eprintln!("{name:20} skipped"),
+            Outcome::NotRun => eprintln!("{name:20} not run"),
+        }
     }
-    eprintln!("{:12} {:>7.1} s", "total", started.elapsed().as_secs_f64());
+    eprintln!("{:20} {:8} {:>7.1} s", "total", "", secs(started.elapsed()));
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+fn secs(duration: Duration) -> f64 {
+    duration.as_secs_f64()
 }
 
 /// Runs every fuzz target for `seconds`, from a copy of its checked-in corpus.
@@ -552,7 +693,19 @@ mod tests {
     #[test]
     fn parses_tasks() {
         assert_eq!(parse(&[]), Ok(Task::Help));
+        assert_eq!(parse(&["help"]), Ok(Task::Help));
+        assert_eq!(parse(&["--help"]), Ok(Task::Help));
+        assert_eq!(parse(&["-h"]), Ok(Task::Help));
         assert_eq!(parse(&["setup"]), Ok(Task::Setup));
+        assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
+        assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
+        assert_eq!(
+            parse(&["bench"]),
+            Ok(Task::Bench {
+                quick: false,
+                json: None
+            })
+        );
         assert_eq!(
             parse(&["ci"]),
             Ok(Task::Ci {
@@ -577,11 +730,82 @@ mod tests {
     }
 
     #[test]
+    fn ci_flags_repeat_and_keep_their_order() {
+        assert_eq!(
+            parse(&["ci", "--skip", "miri", "--skip", "fuzz", "--only", "doc"]),
+            Ok(Task::Ci {
+                only: vec!["doc".into()],
+                skip: vec!["miri".into(), "fuzz".into()]
+            })
+        );
+    }
+
+    #[test]
     fn rejects_bad_arguments() {
         assert!(parse(&["frobnicate"]).is_err());
+        assert!(parse(&["Setup"]).is_err());
         assert!(parse(&["setup", "extra"]).is_err());
+        assert!(parse(&["fmt", "--check"]).is_err());
+        assert!(parse(&["help", "ci"]).is_ok(), "help ignores what follows");
         assert!(parse(&["ci", "--only"]).is_err());
+        assert!(parse(&["ci", "--skip"]).is_err());
         assert!(parse(&["ci", "--only", "no-such-step"]).is_err());
+        assert!(parse(&["ci", "fmt"]).is_err());
+        assert!(parse(&["ci", "--quick"]).is_err());
         assert!(parse(&["bench", "--json"]).is_err());
+        assert!(parse(&["bench", "--slow"]).is_err());
+    }
+
+    #[test]
+    fn every_step_name_is_unique_and_accepted() {
+        let names: Vec<&str> = steps().iter().map(|s| s.name).collect();
+        for (i, name) in names.iter().enumerate() {
+            assert!(!names[..i].contains(name), "duplicate step {name}");
+            assert!(parse(&["ci", "--only", name]).is_ok());
+        }
+    }
+
+    #[test]
+    fn only_and_skip_select_steps() {
+        let none: &[String] = &[];
+        let fmt = ["fmt".to_owned()];
+        assert!(selected("test", none, none));
+        assert!(selected("fmt", &fmt, none));
+        assert!(!selected("test", &fmt, none));
+        assert!(!selected("fmt", none, &fmt));
+        assert!(!selected("fmt", &fmt, &fmt), "skip wins over only");
+    }
+
+    #[test]
+    fn reads_rustup_listings() {
+        let components = "cargo-x86_64-unknown-linux-gnu\nclippy-x86_64-unknown-linux-gnu\n";
+        assert!(has_component(components, "clippy"));
+        assert!(has_component(components, "cargo"));
+        assert!(!has_component(components, "rustfmt"));
+        assert!(!has_component("clippy-preview-x\n", "clippy-pre"));
+        let toolchains = "stable-x86_64-unknown-linux-gnu (default)\n\
+                          1.91-x86_64-unknown-linux-gnu\n\
+                          nightly-x86_64-unknown-linux-gnu\n";
+        assert!(has_toolchain(toolchains, "1.91"));
+        assert!(has_toolchain(toolchains, "nightly"));
+        assert!(!has_toolchain(toolchains, "1.9"));
+        assert!(!has_toolchain("1.91.1-x86_64-unknown-linux-gnu\n", "1.91"));
+        assert!(!has_toolchain("no installed toolchains\n", "nightly"));
+    }
+
+    #[test]
+    fn quotes_command_lines() {
+        assert_eq!(
+            command_line(
+                "cargo",
+                &["doc", "--no-deps"],
+                &[("RUSTDOCFLAGS", "-D warnings")]
+            ),
+            "RUSTDOCFLAGS='-D warnings' cargo doc --no-deps"
+        );
+        assert_eq!(
+            command_line("echo", &["", "it's"], &[]),
+            r"echo '' 'it'\''s'"
+        );
     }
 }
