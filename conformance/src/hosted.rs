@@ -12,30 +12,6 @@ use portnet_tokio::Tokio;
 
 use crate::{Family, Harness, report::Row};
 
-/// The tokio backend against itself over loopback: each case's peer is a second
-/// use of the host kernel's stack.
-#[derive(Debug)]
-pub struct TokioHarness {
-    runtime: tokio::runtime::Runtime,
-    stack: Tokio,
-    black_hole: OnceLock<Option<BlackHole>>,
-}
-
-impl Default for TokioHarness {
-    fn default() -> Self {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let stack = runtime.block_on(async { Tokio::new() });
-        Self {
-            runtime,
-            stack,
-            black_hole: OnceLock::new(),
-        }
-    }
-}
-
 /// A loopback listener whose accept queue is full, so the kernel drops new SYNs:
 /// connecting to it neither succeeds nor fails, as with a host that is gone. It
 /// sends nothing off the machine.
@@ -84,48 +60,6 @@ fn open_socket_fds() -> Option<usize> {
     )
 }
 
-impl Harness for TokioHarness {
-    type Connect = Tokio;
-    type Listen = Tokio;
-    type Udp = Tokio;
-    type Peer = Tokio;
-    type Clock = Tokio;
-
-    fn connector(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn listener(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn udp(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn peer(&self) -> &Tokio {
-        &self.stack
-    }
-    fn clock(&self) -> &Tokio {
-        &self.stack
-    }
-    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
-        loopback(family)
-    }
-    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
-        loopback(family)
-    }
-    fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole
-            .get_or_init(|| BlackHole::new().ok())
-            .as_ref()
-            .map(|hole| hole.addr)
-    }
-    fn open_sockets(&self) -> Option<usize> {
-        open_socket_fds()
-    }
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-}
-
 /// Loopback on both families: where the host stack under test and its peer live.
 fn loopback(family: Family) -> Option<IpAddr> {
     Some(match family {
@@ -134,24 +68,37 @@ fn loopback(family: Family) -> Option<IpAddr> {
     })
 }
 
-/// A host backend that needs no runtime object, against itself over loopback: the
-/// harness of every backend on async-io's reactor (smol, async-std).
+/// A host backend against itself over loopback: each case's peer is a second use
+/// of the host kernel's stack. The harness of every OS backend.
 #[derive(Debug, Default)]
-pub struct ReactorHarness<S> {
+pub struct LoopbackHarness<S> {
     stack: S,
     black_hole: OnceLock<Option<BlackHole>>,
 }
 
+/// The tokio backend against itself, on a current-thread runtime per case.
+pub type TokioHarness = LoopbackHarness<Tokio>;
+
 /// The smol backend against itself, on async-io's `block_on`.
-pub type SmolHarness = ReactorHarness<Smol>;
+pub type SmolHarness = LoopbackHarness<Smol>;
 
 /// The async-std backend against itself, on async-std's `block_on`.
-pub type AsyncStdHarness = ReactorHarness<AsyncStd>;
+pub type AsyncStdHarness = LoopbackHarness<AsyncStd>;
 
-/// How a reactor-backed stack runs a future to completion.
+/// How a backend runs a future to completion.
 pub trait BlockOn {
     /// Runs `future` on this backend's executor.
     fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+impl BlockOn for Tokio {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(future)
+    }
 }
 
 impl BlockOn for Smol {
@@ -166,7 +113,7 @@ impl BlockOn for AsyncStd {
     }
 }
 
-impl<S> Harness for ReactorHarness<S>
+impl<S> Harness for LoopbackHarness<S>
 where
     S: portnet::TcpConnect + portnet::TcpListen + portnet::UdpBind + portnet::Clock + BlockOn,
 {
