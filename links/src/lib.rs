@@ -1,0 +1,11 @@
+#![doc = include_str!("../README.md")]
+#![deny(unsafe_code)]
+
+pub mod memory;
+mod rng;
+#[cfg(target_os = "linux")]
+pub mod tap;
+pub mod time;
+
+pub use memory::{Faults, Link, LinkStats, Port};
+pub use time::{Limits, Stall, VirtualClock};

@@ -1,0 +1,286 @@
+//! Virtual time: a clock that only moves when everything waits, and the executor
+//! that moves it.
+//!
+//! Simulated networks run in virtual time so that a retransmission timeout of
+//! seconds costs no wall time and a run is the same on a loaded machine as on an
+//! idle one. [`VirtualClock::run`] polls a future until it is ready; whenever the
+//! future and everything it drives are waiting, it jumps the clock to the earliest
+//! deadline any sleep is waiting for.
+
+use core::cell::{Cell, RefCell};
+use core::fmt;
+use core::future::Future;
+use core::pin::{Pin, pin};
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Wake;
+
+use portnet::{Clock, Instant};
+
+/// A clock whose time advances only when [`VirtualClock::run`] finds nothing to do.
+///
+/// Clones share one time line. Not `Send`: a simulation runs on one thread.
+#[derive(Clone, Default)]
+pub struct VirtualClock {
+    shared: Rc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    now: Cell<u64>,
+    next_id: Cell<u64>,
+    /// Pending sleeps: id, deadline in microseconds, waker.
+    sleepers: RefCell<Vec<(u64, u64, Waker)>>,
+}
+
+impl fmt::Debug for VirtualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VirtualClock")
+            .field("now_micros", &self.shared.now.get())
+            .field("sleepers", &self.shared.sleepers.borrow().len())
+            .finish()
+    }
+}
+
+/// Why [`VirtualClock::run`] gave up on a future.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stall {
+    /// Nothing was ready and no sleep was pending: the future can never finish.
+    Deadlock {
+        /// Virtual time when it happened.
+        at: Instant,
+    },
+    /// The virtual time limit passed before the future finished.
+    TimeLimit {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The poll limit passed before the future finished (a busy loop).
+    PollLimit {
+        /// The limit.
+        polls: u64,
+    },
+}
+
+impl fmt::Display for Stall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Deadlock { at } => write!(
+                f,
+                "deadlock at virtual time {} ms: nothing ready and no timer pending",
+                at.as_millis()
+            ),
+            Self::TimeLimit { limit } => {
+                write!(f, "virtual time limit of {} s passed", limit.as_secs())
+            }
+            Self::PollLimit { polls } => write!(f, "poll limit of {polls} polls passed"),
+        }
+    }
+}
+
+impl std::error::Error for Stall {}
+
+/// Bounds on one [`VirtualClock::run`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most virtual time the run may take.
+    pub time: Duration,
+    /// The most times the future may be polled.
+    pub polls: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            time: Duration::from_secs(3600),
+            polls: 200_000_000,
+        }
+    }
+}
+
+/// The waker of [`VirtualClock::run`]: a flag, set from any thread.
+#[derive(Default)]
+struct Flag(AtomicBool);
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl VirtualClock {
+    /// A clock at time zero.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `future` to completion, advancing virtual time whenever nothing is
+    /// ready. Gives up with a [`Stall`] on a deadlock or past `limits`.
+    pub fn run<F: Future>(&self, future: F, limits: Limits) -> Result<F::Output, Stall> {
+        let flag = Arc::new(Flag(AtomicBool::new(true)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        let start = self.now();
+        let mut polls = 0u64;
+        loop {
+            if flag.0.swap(false, Ordering::AcqRel) {
+                polls += 1;
+                if polls > limits.polls {
+                    return Err(Stall::PollLimit {
+                        polls: limits.polls,
+                    });
+                }
+                if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                    return Ok(output);
+                }
+                continue;
+            }
+            let Some(next) = self.advance() else {
+                return Err(Stall::Deadlock { at: self.now() });
+            };
+            if next - start > limits.time {
+                return Err(Stall::TimeLimit { limit: limits.time });
+            }
+        }
+    }
+
+    /// Jumps to the earliest pending deadline and wakes the sleeps that are due.
+    /// Returns the new time, or `None` when no sleep is pending.
+    fn advance(&self) -> Option<Instant> {
+        let due: Vec<Waker> = {
+            let mut sleepers = self.shared.sleepers.borrow_mut();
+            let next = sleepers.iter().map(|&(_, deadline, _)| deadline).min()?;
+            self.shared.now.set(self.shared.now.get().max(next));
+            let now = self.shared.now.get();
+            let mut due = Vec::new();
+            sleepers.retain(|(_, deadline, waker)| {
+                let keep = *deadline > now;
+                if !keep {
+                    due.push(waker.clone());
+                }
+                keep
+            });
+            due
+        };
+        for waker in due {
+            waker.wake();
+        }
+        Some(self.now())
+    }
+}
+
+impl Clock for VirtualClock {
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.shared.now.get())
+    }
+
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        let id = self.shared.next_id.get();
+        self.shared.next_id.set(id + 1);
+        Sleep {
+            shared: &self.shared,
+            id,
+            deadline: deadline.as_micros(),
+        }
+    }
+}
+
+/// A pending sleep on a [`VirtualClock`].
+struct Sleep<'a> {
+    shared: &'a Shared,
+    id: u64,
+    deadline: u64,
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.shared.now.get() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let mut sleepers = self.shared.sleepers.borrow_mut();
+        match sleepers.iter_mut().find(|(id, _, _)| *id == self.id) {
+            Some((_, _, waker)) => waker.clone_from(cx.waker()),
+            None => sleepers.push((self.id, self.deadline, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .sleepers
+            .borrow_mut()
+            .retain(|(id, _, _)| *id != self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portnet::future::join;
+
+    #[test]
+    fn sleeps_end_in_deadline_order_without_wall_time() {
+        let clock = VirtualClock::new();
+        let order = RefCell::new(Vec::new());
+        let sleeper = |ms: u64| {
+            let clock = &clock;
+            let order = &order;
+            Box::pin(async move {
+                clock.sleep(Duration::from_millis(ms)).await;
+                order.borrow_mut().push((ms, clock.now().as_millis()));
+            })
+        };
+        let wall = std::time::Instant::now();
+        clock
+            .run(
+                join(join(sleeper(3_000), sleeper(10)), sleeper(600_000)),
+                Limits::default(),
+            )
+            .unwrap();
+        assert_eq!(
+            *order.borrow(),
+            [(10, 10), (3_000, 3_000), (600_000, 600_000)]
+        );
+        assert!(wall.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_future_that_can_never_finish_is_a_deadlock() {
+        let clock = VirtualClock::new();
+        let stalled = clock.run(core::future::pending::<()>(), Limits::default());
+        assert_eq!(
+            stalled,
+            Err(Stall::Deadlock {
+                at: Instant::ZERO
+            })
+        );
+    }
+
+    #[test]
+    fn the_time_limit_stops_an_endless_timer_loop() {
+        let clock = VirtualClock::new();
+        let endless = async {
+            loop {
+                clock.sleep(Duration::from_secs(1)).await;
+            }
+        };
+        let limits = Limits {
+            time: Duration::from_secs(60),
+            ..Limits::default()
+        };
+        assert!(matches!(
+            clock.run(endless, limits),
+            Err(Stall::TimeLimit { .. })
+        ));
+    }
+}
