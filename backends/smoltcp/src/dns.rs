@@ -1,0 +1,159 @@
+//! Name resolution through smoltcp's DNS socket.
+
+use core::future::{Future, poll_fn};
+use core::net::IpAddr;
+use core::task::Poll;
+
+use portnet::AddrFamily;
+use smoltcp::socket::dns::{self, GetQueryResultError, QueryHandle, StartQueryError};
+use smoltcp::wire::{DnsQueryType, IpAddress};
+
+use crate::Error;
+use crate::stack::{Core, Stack};
+
+/// The configured servers in smoltcp's form.
+pub(crate) fn servers(configured: &[Option<IpAddr>; 3]) -> heapless_servers::Servers {
+    let mut servers = heapless_servers::Servers::new();
+    for server in configured.iter().flatten() {
+        servers.push(IpAddress::from(*server));
+    }
+    servers
+}
+
+/// A fixed list of up to three servers, without a heapless dependency.
+pub(crate) mod heapless_servers {
+    use smoltcp::wire::IpAddress;
+
+    /// Up to three DNS servers.
+    pub(crate) struct Servers {
+        list: [IpAddress; 3],
+        len: usize,
+    }
+
+    impl Servers {
+        pub(crate) fn new() -> Self {
+            Self {
+                list: [IpAddress::Ipv4(core::net::Ipv4Addr::UNSPECIFIED); 3],
+                len: 0,
+            }
+        }
+        pub(crate) fn push(&mut self, server: IpAddress) {
+            if let Some(slot) = self.list.get_mut(self.len) {
+                *slot = server;
+                self.len += 1;
+            }
+        }
+    }
+
+    impl core::ops::Deref for Servers {
+        type Target = [IpAddress];
+        fn deref(&self) -> &[IpAddress] {
+            &self.list[..self.len]
+        }
+    }
+}
+
+/// A query in flight; dropping it cancels the query.
+struct Query<'s, 'a> {
+    core: &'s core::cell::RefCell<Core<'a>>,
+    handle: Option<QueryHandle>,
+}
+
+impl Drop for Query<'_, '_> {
+    fn drop(&mut self) {
+        if let (Some(handle), Ok(mut core)) = (self.handle.take(), self.core.try_borrow_mut()) {
+            if let Some(dns) = core.dns {
+                core.sockets.get_mut::<dns::Socket<'_>>(dns).cancel_query(handle);
+            }
+        }
+    }
+}
+
+impl<'s, 'a> Query<'s, 'a> {
+    fn start(core_cell: &'s core::cell::RefCell<Core<'a>>, name: &str, kind: DnsQueryType) -> Result<Self, Error> {
+        let mut core = core_cell.borrow_mut();
+        let core = &mut *core;
+        if core.config.dns_servers.iter().all(Option::is_none) {
+            return Err(Error::DnsFailed);
+        }
+        let dns = core.dns.ok_or(Error::Unsupported)?;
+        let handle = core
+            .sockets
+            .get_mut::<dns::Socket<'_>>(dns)
+            .start_query(core.iface.context(), name, kind)
+            .map_err(|e| match e {
+                StartQueryError::NoFreeSlot => Error::NoSocket,
+                StartQueryError::InvalidName | StartQueryError::NameTooLong => Error::InvalidName,
+            })?;
+        core.wake_runner();
+        Ok(Self {
+            core: core_cell,
+            handle: Some(handle),
+        })
+    }
+
+    async fn result(mut self, family: AddrFamily) -> Result<IpAddr, Error> {
+        poll_fn(|cx| {
+            let Some(handle) = self.handle else {
+                return Poll::Ready(Err(Error::DnsFailed));
+            };
+            let mut core = self.core.borrow_mut();
+            let dns = core.dns.ok_or(Error::Unsupported)?;
+            let socket = core.sockets.get_mut::<dns::Socket<'_>>(dns);
+            match socket.get_query_result(handle) {
+                Ok(addresses) => {
+                    self.handle = None;
+                    Poll::Ready(
+                        addresses
+                            .iter()
+                            .map(|a| IpAddr::from(*a))
+                            .find(|a| family.matches(*a))
+                            .ok_or(Error::NameNotResolved),
+                    )
+                }
+                Err(GetQueryResultError::Pending) => {
+                    socket.register_query_waker(handle, cx.waker());
+                    Poll::Pending
+                }
+                Err(GetQueryResultError::Failed) => {
+                    self.handle = None;
+                    Poll::Ready(Err(Error::DnsFailed))
+                }
+            }
+        })
+        .await
+    }
+}
+
+impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
+    /// Resolves `host`: an IP address literal at once, a name by a DNS query
+    /// (A, then AAAA where IPv6 is asked for and A gave nothing).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future cancels the query.
+    fn resolve(&self, host: &str, family: AddrFamily) -> impl Future<Output = Result<IpAddr, Error>> {
+        async move {
+            if let Ok(ip) = host.parse::<IpAddr>() {
+                return if family.matches(ip) {
+                    Ok(ip)
+                } else {
+                    Err(Error::NameNotResolved)
+                };
+            }
+            let kinds: &[DnsQueryType] = match family {
+                AddrFamily::Ipv6 => &[DnsQueryType::Aaaa],
+                AddrFamily::Ipv4 => &[DnsQueryType::A],
+                _ => &[DnsQueryType::A, DnsQueryType::Aaaa],
+            };
+            let mut last = Error::NameNotResolved;
+            for kind in kinds {
+                match Query::start(&self.core, host, *kind)?.result(family).await {
+                    Ok(ip) => return Ok(ip),
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
+        }
+    }
+}

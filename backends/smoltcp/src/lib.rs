@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+
+mod config;
+#[cfg(feature = "dns")]
+mod dns;
+mod device;
+mod error;
+#[cfg(feature = "sim")]
+pub mod sim;
+mod stack;
+#[cfg(feature = "tcp")]
+mod tcp;
+mod time;
+#[cfg(feature = "udp")]
+mod udp;
+
+#[cfg(feature = "proto-ipv6")]
+pub use config::Ipv6Config;
+pub use config::{Cidr, Config, Ipv4Config};
+pub use embassy_net_driver as driver;
+pub use error::Error;
+pub use stack::{Sockets, Stack, StackResources};
+#[cfg(feature = "tcp")]
+pub use tcp::{TcpConnection, TcpListener, TcpPool, TcpReadHalf, TcpSlot, TcpWriteHalf};
+#[cfg(feature = "udp")]
+pub use udp::{UdpPool, UdpSlot, UdpSocket};

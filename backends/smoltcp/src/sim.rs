@@ -1,0 +1,138 @@
+//! Two stacks on an in-memory link, in virtual time (feature `sim`).
+//!
+//! The fixture of the tests, the conformance runner and the benchmarks: stack
+//! `a` at 10.0.0.1 / fd00::1 and stack `b` at 10.0.0.2 / fd00::2 on one
+//! [`Link`] with seeded [`Faults`], both keeping time with one
+//! [`VirtualClock`]. [`Pair::run`] polls a future together with both runners
+//! and the link, jumping the clock whenever all of them wait.
+
+extern crate alloc;
+extern crate std;
+
+use alloc::boxed::Box;
+use core::future::Future;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::pin::pin;
+
+use portnet::future::{Either, join, select};
+use portnet_links::{Faults, Limits, Link, Port, Stall, VirtualClock};
+
+use crate::{Cidr, Config, Stack, StackResources, TcpPool, UdpPool};
+
+/// A stack of the simulation.
+pub type SimStack = Stack<'static, Port<VirtualClock>, VirtualClock>;
+
+/// Stack `a`'s IPv4 address.
+pub const A_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// Stack `b`'s IPv4 address.
+pub const B_V4: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// Stack `a`'s IPv6 address.
+pub const A_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+/// Stack `b`'s IPv6 address.
+pub const B_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+/// TCP sockets per simulated stack.
+pub const TCP_SOCKETS: usize = 8;
+/// Bytes of TCP buffer each way per socket.
+pub const TCP_BUFFER: usize = 16 * 1024;
+
+/// Two stacks on one in-memory link, in virtual time.
+#[derive(Debug)]
+pub struct Pair {
+    /// The shared clock.
+    pub clock: VirtualClock,
+    /// The link between the stacks.
+    pub link: &'static Link<VirtualClock>,
+    /// Stack `a`.
+    pub a: &'static SimStack,
+    /// Stack `b`.
+    pub b: &'static SimStack,
+}
+
+/// A stack's configuration in the simulation, with `listen_backlog` and the
+/// addresses of side `a` or `b`.
+pub fn config(v4: Ipv4Addr, v6: Ipv6Addr, seed: u64, listen_backlog: usize) -> Config {
+    let mut config = Config::ipv4_static(Cidr::new(v4, 24), None);
+    #[cfg(feature = "proto-ipv6")]
+    {
+        config.ipv6 = crate::Ipv6Config::Static {
+            address: Cidr::new(v6, 64),
+            gateway: None,
+        };
+    }
+    #[cfg(not(feature = "proto-ipv6"))]
+    let _ = v6;
+    config.random_seed = seed;
+    config.listen_backlog = listen_backlog;
+    config.dns_servers[0] = Some(IpAddr::V4(B_V4));
+    config
+}
+
+/// A stack on `port` with the simulation's pools. Its memory is leaked: a
+/// simulated stack lives as long as the test process.
+pub fn leak_stack(port: Port<VirtualClock>, clock: VirtualClock, config: Config) -> &'static SimStack {
+    let resources: &'static mut StackResources<'static, 16> = Box::leak(Box::new(StackResources::new()));
+    let tcp: &'static mut TcpPool<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> = Box::leak(Box::new(TcpPool::new()));
+    let udp: &'static mut UdpPool<4, 4096, 8> = Box::leak(Box::new(UdpPool::new()));
+    let sockets = resources
+        .sockets()
+        .tcp(tcp)
+        .and_then(|s| s.udp(udp))
+        .expect("the resources fit the pools");
+    Box::leak(Box::new(
+        Stack::new(port, clock, config, sockets).expect("a valid simulation config"),
+    ))
+}
+
+impl Pair {
+    /// Two stacks joined by a link with `faults` drawn from `seed`.
+    pub fn new(faults: Faults, seed: u64) -> Self {
+        Self::with_backlog(faults, seed, 4)
+    }
+
+    /// Like [`Pair::new`], with each listener holding `listen_backlog` sockets.
+    pub fn with_backlog(faults: Faults, seed: u64, listen_backlog: usize) -> Self {
+        let clock = VirtualClock::new();
+        let link: &'static Link<VirtualClock> = Box::leak(Box::new(Link::new(clock.clone(), faults, seed)));
+        let a = leak_stack(
+            link.port(0, [0x02, 0, 0, 0, 0, 0x01]),
+            clock.clone(),
+            config(A_V4, A_V6, seed ^ 0xa, listen_backlog),
+        );
+        let b = leak_stack(
+            link.port(1, [0x02, 0, 0, 0, 0, 0x02]),
+            clock.clone(),
+            config(B_V4, B_V6, seed ^ 0xb, listen_backlog),
+        );
+        Self { clock, link, a, b }
+    }
+
+    /// Runs `future` with both stacks and the link, within `limits`.
+    ///
+    /// # Errors
+    ///
+    /// A [`Stall`] when the future cannot finish (nothing left to wait for) or
+    /// passes the limits.
+    pub fn run_with<F: Future>(&self, future: F, limits: Limits) -> Result<F::Output, Stall> {
+        let drivers = join(
+            Box::pin(join(Box::pin(self.a.run()), Box::pin(self.b.run()))),
+            Box::pin(self.link.run()),
+        );
+        let future = pin!(future);
+        let both = select(future, drivers);
+        match self.clock.run(both, limits)? {
+            Either::Left(output) => Ok(output),
+            Either::Right(_) => unreachable!("the runners never return"),
+        }
+    }
+
+    /// Runs `future` with both stacks and the link, within the default limits
+    /// (an hour of virtual time).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pair::run_with`].
+    pub fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
+        self.run_with(future, Limits::default())
+    }
+}

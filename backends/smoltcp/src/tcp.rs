@@ -1,0 +1,909 @@
+//! TCP: a fixed pool of sockets, connections, listeners with a backlog, and
+//! split halves.
+//!
+//! Every socket of the pool sits in smoltcp's socket set for the stack's whole
+//! life; a connection or listener claims one and gives it back. A dropped
+//! connection finishes closing in the background (bounded by
+//! [`Config::linger`](crate::Config::linger)) before its socket is reused; a
+//! socket in TIME-WAIT is reused at once, as lwIP and Linux do under pressure.
+
+use core::cell::RefCell;
+use core::fmt;
+use core::future::{Future, poll_fn};
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use portnet::{ErrorType, SocketOption, SocketOptionName};
+use smoltcp::iface::{SocketHandle, SocketSet};
+use smoltcp::socket::tcp::{self, State};
+use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+
+use crate::stack::{Core, Stack};
+use crate::{Error, time};
+
+/// The TCP sockets of a stack: `N` sockets with `RX` bytes of receive and `TX`
+/// bytes of send buffer each. RAM: `N * (RX + TX)` plus about 400 bytes per
+/// socket of smoltcp state.
+pub struct TcpPool<const N: usize, const RX: usize, const TX: usize> {
+    rx: [[u8; RX]; N],
+    tx: [[u8; TX]; N],
+    slots: [TcpSlot; N],
+}
+
+impl<const N: usize, const RX: usize, const TX: usize> fmt::Debug for TcpPool<N, RX, TX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpPool")
+            .field("sockets", &N)
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .finish()
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize> Default for TcpPool<N, RX, TX> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const RX: usize, const TX: usize> TcpPool<N, RX, TX> {
+    /// A pool of unused sockets.
+    pub const fn new() -> Self {
+        Self {
+            rx: [[0; RX]; N],
+            tx: [[0; TX]; N],
+            slots: [TcpSlot::EMPTY; N],
+        }
+    }
+
+    /// Puts every socket of the pool into `set`; returns the slots.
+    pub(crate) fn install<'a>(&'a mut self, set: &mut SocketSet<'a>) -> &'a mut [TcpSlot] {
+        let Self { rx, tx, slots } = self;
+        for ((rx, tx), slot) in rx.iter_mut().zip(tx.iter_mut()).zip(slots.iter_mut()) {
+            let socket = tcp::Socket::new(
+                tcp::SocketBuffer::new(&mut rx[..]),
+                tcp::SocketBuffer::new(&mut tx[..]),
+            );
+            *slot = TcpSlot {
+                handle: Some(set.add(socket)),
+                ..TcpSlot::EMPTY
+            };
+        }
+        slots
+    }
+}
+
+/// Who holds a socket of the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// Nobody: free to claim (its socket is closed or in TIME-WAIT).
+    Free,
+    /// A connection (or a connect in progress).
+    Connection,
+    /// A listener, by id: listening, or connected and waiting for `accept`.
+    Listener(u32),
+    /// Dropped while its connection was still open: closing in the background,
+    /// until the runner reclaims it.
+    Released {
+        /// The runner poll it was released in.
+        epoch: u64,
+        /// When it is reset if still not closed.
+        deadline: smoltcp::time::Instant,
+    },
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Both FINs exchanged.
+    Finished,
+    /// A reset in answer to the SYN.
+    Refused,
+    /// A reset from the peer.
+    Reset,
+    /// The connection's timeout passed.
+    TimedOut,
+    /// Aborted here.
+    Aborted,
+}
+
+impl Ending {
+    fn error(self) -> Error {
+        match self {
+            Self::Finished => Error::NotConnected,
+            Self::Refused => Error::ConnectionRefused,
+            Self::Reset => Error::ConnectionReset,
+            Self::TimedOut => Error::TimedOut,
+            Self::Aborted => Error::ConnectionAborted,
+        }
+    }
+}
+
+/// The stack's record of one socket of the pool.
+#[derive(Debug)]
+pub struct TcpSlot {
+    handle: Option<SocketHandle>,
+    owner: Owner,
+    /// The socket's state when last looked at, to tell how it closed.
+    last_state: State,
+    ending: Option<Ending>,
+    /// Arrival order of a listener's connection.
+    arrival: u64,
+    /// EOF was returned: reads stay at EOF.
+    eof: bool,
+    /// The write half was closed here.
+    write_closed: bool,
+    local: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+}
+
+impl TcpSlot {
+    const EMPTY: Self = Self {
+        handle: None,
+        owner: Owner::Free,
+        last_state: State::Closed,
+        ending: None,
+        arrival: 0,
+        eof: false,
+        write_closed: false,
+        local: None,
+        remote: None,
+    };
+
+    /// Whether the socket is held or still closing.
+    pub(crate) fn in_use(&self) -> bool {
+        self.handle.is_some() && self.owner != Owner::Free
+    }
+
+    /// Starts a new use of the slot.
+    fn claim(&mut self, owner: Owner) {
+        *self = Self {
+            handle: self.handle,
+            owner,
+            ..Self::EMPTY
+        };
+    }
+}
+
+fn socket<'s, 'a>(set: &'s mut SocketSet<'a>, slot: &TcpSlot) -> &'s mut tcp::Socket<'a> {
+    // Every installed slot has a handle; `slots()` only yields those.
+    set.get_mut::<tcp::Socket<'a>>(slot.handle.expect("installed slot"))
+}
+
+/// Looks at a socket's state after something happened to it, and records how
+/// its connection ended. `cause` is what closed it if it is newly closed.
+fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
+    let state = socket(set, slot).state();
+    if state == slot.last_state {
+        return;
+    }
+    if state == State::Closed && slot.ending.is_none() {
+        slot.ending = Some(match slot.last_state {
+            State::LastAck | State::TimeWait | State::Closing => Ending::Finished,
+            State::SynSent if !timed_out_here => Ending::Refused,
+            _ if timed_out_here => Ending::TimedOut,
+            _ => Ending::Reset,
+        });
+    }
+    if slot.local.is_none() {
+        let socket = socket(set, slot);
+        slot.local = socket.local_endpoint().map(SocketAddr::from);
+        slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+    }
+    slot.last_state = state;
+}
+
+/// The runner's work after each incoming frame: record how connections end and
+/// the order in which listeners' connections arrive.
+pub(crate) fn after_ingress(core: &mut Core<'_>) {
+    for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
+        observe(&mut core.sockets, slot, false);
+        if let Owner::Listener(_) = slot.owner {
+            if slot.arrival == 0 && slot.last_state != State::Listen {
+                core.arrivals += 1;
+                slot.arrival = core.arrivals;
+            }
+        }
+    }
+}
+
+/// The runner's work after sending: a socket that closed while sending closed
+/// on its timeout.
+pub(crate) fn after_egress(core: &mut Core<'_>) {
+    for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
+        observe(&mut core.sockets, slot, true);
+    }
+}
+
+/// Frees released sockets whose connection has ended; returns the next
+/// deadline at which one must be reset.
+pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
+    let mut next: Option<smoltcp::time::Instant> = None;
+    let mut freed = false;
+    for slot in core.tcp.iter_mut() {
+        let Owner::Released { epoch, deadline } = slot.owner else {
+            continue;
+        };
+        let socket = socket(&mut core.sockets, slot);
+        // Nobody reads any more: drop what arrives, so the peer can finish.
+        while socket.recv(|data| (data.len(), ())).is_ok_and(|()| socket.recv_queue() > 0) {}
+        let ended = matches!(socket.state(), State::Closed | State::TimeWait);
+        if ended && epoch < core.epoch {
+            slot.owner = Owner::Free;
+            freed = true;
+        } else if !ended && core.now >= deadline {
+            socket.abort();
+        } else {
+            next = Some(next.map_or(deadline, |n| n.min(deadline)));
+        }
+    }
+    if freed {
+        core.wake_pool_waiter();
+    }
+    next.map(time::from_smoltcp)
+}
+
+/// Claims a free socket: a closed one first, else one in TIME-WAIT.
+fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
+    let sockets = &mut core.sockets;
+    let mut time_wait = None;
+    for (index, slot) in core.tcp.iter().enumerate() {
+        if slot.handle.is_none() || slot.owner != Owner::Free {
+            continue;
+        }
+        match socket(sockets, slot).state() {
+            State::Closed => {
+                core.tcp[index].claim(owner);
+                return Ok(index);
+            }
+            State::TimeWait if time_wait.is_none() => time_wait = Some(index),
+            _ => {}
+        }
+    }
+    let index = time_wait.ok_or(Error::NoSocket)?;
+    core.tcp[index].claim(owner);
+    Ok(index)
+}
+
+/// Gives a claimed socket back: frees it, or lets it finish closing first.
+fn release(core: &mut Core<'_>, index: usize) {
+    let linger = time::duration_to_smoltcp(core.config.linger);
+    let slot = &mut core.tcp[index];
+    let socket = socket(&mut core.sockets, slot);
+    match socket.state() {
+        State::Listen => {
+            socket.close();
+            slot.owner = Owner::Free;
+            core.wake_pool_waiter();
+        }
+        State::Closed if slot.ending != Some(Ending::Aborted) => {
+            slot.owner = Owner::Free;
+            core.wake_pool_waiter();
+        }
+        _ => {
+            // Graceful close of whatever is open; the runner frees it once closed.
+            socket.close();
+            socket.set_timeout(Some(linger));
+            slot.owner = Owner::Released {
+                epoch: core.epoch,
+                deadline: core.now + linger,
+            };
+        }
+    }
+    core.wake_runner();
+}
+
+/// Whether a TCP socket other than a free one uses local `port` on an address
+/// overlapping `ip` (`None`: every address).
+fn port_in_use(core: &Core<'_>, port: u16, listeners_only: bool) -> bool {
+    core.tcp.iter().any(|slot| {
+        let Some(handle) = slot.handle else {
+            return false;
+        };
+        let socket = core.sockets.get::<tcp::Socket<'_>>(handle);
+        match slot.owner {
+            Owner::Listener(_) => socket.listen_endpoint().port == port,
+            _ if listeners_only => false,
+            Owner::Free if socket.state() == State::Closed => false,
+            _ => socket.local_endpoint().is_some_and(|e| e.port == port),
+        }
+    })
+}
+
+/// The unspecified address means "any address" to smoltcp's listen.
+fn listen_endpoint(local: SocketAddr) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!local.ip().is_unspecified()).then(|| local.ip().into()),
+        port: local.port(),
+    }
+}
+
+/// A socket of the pool as seen by a connection or one of its halves.
+#[derive(Clone, Copy)]
+struct SocketRef<'s, 'a> {
+    core: &'s RefCell<Core<'a>>,
+    index: usize,
+}
+
+impl SocketRef<'_, '_> {
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Error>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut core = self.core.borrow_mut();
+        let core = &mut *core;
+        let slot = &mut core.tcp[self.index];
+        observe(&mut core.sockets, slot, false);
+        if slot.eof {
+            return Poll::Ready(Ok(0));
+        }
+        let socket = socket(&mut core.sockets, slot);
+        let result = match socket.recv_slice(buf) {
+            Ok(0) if socket.may_recv() || socket.state() == State::SynReceived => {
+                socket.register_recv_waker(cx.waker());
+                return Poll::Pending;
+            }
+            Ok(0) | Err(tcp::RecvError::InvalidState) => match slot.ending {
+                Some(Ending::Finished) | None => {
+                    slot.eof = true;
+                    Ok(0)
+                }
+                Some(ending) => Err(ending.error()),
+            },
+            Ok(n) => Ok(n),
+            Err(tcp::RecvError::Finished) => {
+                slot.eof = true;
+                Ok(0)
+            }
+        };
+        // Reading opened the window: the runner may have to say so.
+        core.wake_runner();
+        Poll::Ready(result)
+    }
+
+    fn poll_write(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
+        if buf.is_empty() {
+            return Poll::Ready(Ok(0));
+        }
+        let mut core = self.core.borrow_mut();
+        let core = &mut *core;
+        let slot = &mut core.tcp[self.index];
+        observe(&mut core.sockets, slot, false);
+        if let Some(ending) = slot.ending.filter(|e| *e != Ending::Finished) {
+            return Poll::Ready(Err(ending.error()));
+        }
+        if slot.write_closed {
+            return Poll::Ready(Err(Error::WriteClosed));
+        }
+        let socket = socket(&mut core.sockets, slot);
+        match socket.send_slice(buf) {
+            Ok(0) if socket.may_send() => {
+                socket.register_send_waker(cx.waker());
+                Poll::Pending
+            }
+            Ok(0) | Err(tcp::SendError::InvalidState) => Poll::Ready(Err(Error::WriteClosed)),
+            Ok(n) => {
+                core.wake_runner();
+                Poll::Ready(Ok(n))
+            }
+        }
+    }
+
+    fn poll_flush(&self) -> Poll<Result<(), Error>> {
+        // The socket's buffer is the network layer's: nothing waits above it.
+        self.core.borrow().wake_runner();
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(&self) -> Poll<Result<(), Error>> {
+        let mut core = self.core.borrow_mut();
+        let core = &mut *core;
+        let slot = &mut core.tcp[self.index];
+        slot.write_closed = true;
+        socket(&mut core.sockets, slot).close();
+        core.wake_runner();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A TCP connection of a smoltcp [`Stack`].
+///
+/// Dropping it closes it gracefully: the FIN goes after the data written, in
+/// the background.
+pub struct TcpConnection<'s, 'a> {
+    socket: SocketRef<'s, 'a>,
+}
+
+impl fmt::Debug for TcpConnection<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = self.socket.core.try_borrow();
+        let slot = core.as_ref().ok().map(|core| &core.tcp[self.socket.index]);
+        f.debug_struct("TcpConnection")
+            .field("slot", &self.socket.index)
+            .field("local", &slot.and_then(|s| s.local))
+            .field("remote", &slot.and_then(|s| s.remote))
+            .finish()
+    }
+}
+
+impl Drop for TcpConnection<'_, '_> {
+    fn drop(&mut self) {
+        if let Ok(mut core) = self.socket.core.try_borrow_mut() {
+            release(&mut core, self.socket.index);
+        }
+    }
+}
+
+impl ErrorType for TcpConnection<'_, '_> {
+    type Error = Error;
+}
+
+impl portnet::Read for TcpConnection<'_, '_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Error>> {
+        self.socket.poll_read(cx, buf)
+    }
+}
+
+impl portnet::Write for TcpConnection<'_, '_> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
+        self.socket.poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.socket.poll_flush()
+    }
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.socket.poll_close()
+    }
+}
+
+/// The read half of a [`TcpConnection`].
+pub struct TcpReadHalf<'c, 'a> {
+    socket: SocketRef<'c, 'a>,
+}
+
+/// The write half of a [`TcpConnection`].
+pub struct TcpWriteHalf<'c, 'a> {
+    socket: SocketRef<'c, 'a>,
+}
+
+impl fmt::Debug for TcpReadHalf<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpReadHalf").field("slot", &self.socket.index).finish()
+    }
+}
+
+impl fmt::Debug for TcpWriteHalf<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpWriteHalf").field("slot", &self.socket.index).finish()
+    }
+}
+
+impl ErrorType for TcpReadHalf<'_, '_> {
+    type Error = Error;
+}
+
+impl ErrorType for TcpWriteHalf<'_, '_> {
+    type Error = Error;
+}
+
+impl portnet::Read for TcpReadHalf<'_, '_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<usize, Error>> {
+        self.socket.poll_read(cx, buf)
+    }
+}
+
+impl portnet::Write for TcpWriteHalf<'_, '_> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
+        self.socket.poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.socket.poll_flush()
+    }
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.socket.poll_close()
+    }
+}
+
+impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
+    type ReadHalf<'c>
+        = TcpReadHalf<'c, 'a>
+    where
+        Self: 'c;
+    type WriteHalf<'c>
+        = TcpWriteHalf<'c, 'a>
+    where
+        Self: 'c;
+
+    fn split(&mut self) -> (TcpReadHalf<'_, 'a>, TcpWriteHalf<'_, 'a>) {
+        let socket = SocketRef {
+            core: self.socket.core,
+            index: self.socket.index,
+        };
+        (TcpReadHalf { socket }, TcpWriteHalf { socket })
+    }
+
+    fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.socket.core.borrow().tcp[self.socket.index]
+            .local
+            .ok_or(Error::NotConnected)
+    }
+
+    fn peer_addr(&self) -> Result<SocketAddr, Error> {
+        self.socket.core.borrow().tcp[self.socket.index]
+            .remote
+            .ok_or(Error::NotConnected)
+    }
+
+    fn abort(self) {
+        {
+            let mut core = self.socket.core.borrow_mut();
+            let core = &mut *core;
+            let slot = &mut core.tcp[self.socket.index];
+            socket(&mut core.sockets, slot).abort();
+            slot.ending = Some(Ending::Aborted);
+            slot.last_state = State::Closed;
+        }
+        // Drop releases the socket; the runner sends the RST before reusing it.
+    }
+}
+
+impl portnet::SocketOptions for TcpConnection<'_, '_> {
+    fn set_option(&self, option: SocketOption) -> Result<(), Error> {
+        let mut core = self.socket.core.borrow_mut();
+        let core = &mut *core;
+        let socket = socket(&mut core.sockets, &core.tcp[self.socket.index]);
+        match option {
+            SocketOption::NoDelay(on) => socket.set_nagle_enabled(!on),
+            SocketOption::KeepAlive(interval) => {
+                socket.set_keep_alive(interval.map(time::duration_to_smoltcp));
+            }
+            SocketOption::Timeout(timeout) => {
+                socket.set_timeout(timeout.map(time::duration_to_smoltcp));
+            }
+            SocketOption::Ttl(0) => return Err(Error::InvalidAddress),
+            SocketOption::Ttl(ttl) => socket.set_hop_limit(Some(ttl)),
+            _ => return Err(Error::Unsupported),
+        }
+        core.wake_runner();
+        Ok(())
+    }
+
+    fn option(&self, name: SocketOptionName) -> Result<SocketOption, Error> {
+        let mut core = self.socket.core.borrow_mut();
+        let core = &mut *core;
+        let socket = socket(&mut core.sockets, &core.tcp[self.socket.index]);
+        Ok(match name {
+            SocketOptionName::NoDelay => SocketOption::NoDelay(!socket.nagle_enabled()),
+            SocketOptionName::KeepAlive => {
+                SocketOption::KeepAlive(socket.keep_alive().map(time::duration_from_smoltcp))
+            }
+            SocketOptionName::Timeout => {
+                SocketOption::Timeout(socket.timeout().map(time::duration_from_smoltcp))
+            }
+            SocketOptionName::Ttl => SocketOption::Ttl(socket.hop_limit().unwrap_or(64)),
+            SocketOptionName::RecvBufferSize => SocketOption::RecvBufferSize(socket.recv_capacity()),
+            SocketOptionName::SendBufferSize => SocketOption::SendBufferSize(socket.send_capacity()),
+            _ => return Err(Error::Unsupported),
+        })
+    }
+}
+
+impl<'a, D, C: portnet::Clock> portnet::TcpConnect for Stack<'a, D, C> {
+    type Connection<'s>
+        = TcpConnection<'s, 'a>
+    where
+        Self: 's;
+
+    /// Connects to `remote`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future resets the half-open connection and
+    /// frees its socket.
+    fn connect(&self, remote: SocketAddr) -> impl Future<Output = Result<TcpConnection<'_, 'a>, Error>> {
+        let started = start_connect(&self.core, remote);
+        async move {
+            let connection = started?;
+            poll_fn(|cx| connection.poll_established(cx)).await?;
+            Ok(connection)
+        }
+    }
+}
+
+/// Claims a socket and sends the SYN.
+fn start_connect<'s, 'a>(
+    core_cell: &'s RefCell<Core<'a>>,
+    remote: SocketAddr,
+) -> Result<TcpConnection<'s, 'a>, Error> {
+    if remote.ip().is_unspecified() || remote.port() == 0 {
+        return Err(Error::InvalidAddress);
+    }
+    let mut core = core_cell.borrow_mut();
+    let core = &mut *core;
+    if !core.can_reach(remote.ip()) {
+        return Err(Error::NoRoute);
+    }
+    let port = core.ephemeral_port(|core, port| port_in_use(core, port, false))?;
+    let index = claim(core, Owner::Connection)?;
+    let Core {
+        iface, sockets, tcp, ..
+    } = core;
+    let slot = &mut tcp[index];
+    let connected = socket(sockets, slot).connect(iface.context(), IpEndpoint::from(remote), port);
+    if let Err(e) = connected {
+        slot.owner = Owner::Free;
+        return Err(match e {
+            tcp::ConnectError::Unaddressable => Error::NoRoute,
+            tcp::ConnectError::InvalidState => Error::NoSocket,
+        });
+    }
+    slot.last_state = State::SynSent;
+    core.wake_runner();
+    Ok(TcpConnection {
+        socket: SocketRef {
+            core: core_cell,
+            index,
+        },
+    })
+}
+
+impl TcpConnection<'_, '_> {
+    /// Ready once the handshake is done, or with the error that ended it.
+    fn poll_established(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let mut core = self.socket.core.borrow_mut();
+        let core = &mut *core;
+        let slot = &mut core.tcp[self.socket.index];
+        observe(&mut core.sockets, slot, false);
+        if let Some(ending) = slot.ending {
+            return Poll::Ready(Err(ending.error()));
+        }
+        let socket = socket(&mut core.sockets, slot);
+        match socket.state() {
+            State::SynSent | State::SynReceived => {
+                socket.register_send_waker(cx.waker());
+                Poll::Pending
+            }
+            _ => {
+                slot.local = socket.local_endpoint().map(SocketAddr::from);
+                slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+}
+
+/// A TCP listener of a smoltcp [`Stack`]: a group of sockets listening on one
+/// port. Dropping it frees the port at once and resets connections that were
+/// not accepted.
+pub struct TcpListener<'s, 'a> {
+    core: &'s RefCell<Core<'a>>,
+    id: u32,
+    endpoint: IpListenEndpoint,
+    backlog: usize,
+}
+
+impl fmt::Debug for TcpListener<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("port", &self.endpoint.port)
+            .field("backlog", &self.backlog)
+            .finish()
+    }
+}
+
+impl<'a, D, C: portnet::Clock> portnet::TcpListen for Stack<'a, D, C> {
+    type Connection<'s>
+        = TcpConnection<'s, 'a>
+    where
+        Self: 's;
+    type Listener<'s>
+        = TcpListener<'s, 'a>
+    where
+        Self: 's;
+
+    /// Listens on `local` with the configured backlog.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it completes at its first poll.
+    fn listen(&self, local: SocketAddr) -> impl Future<Output = Result<TcpListener<'_, 'a>, Error>> {
+        let backlog = self.core.borrow().config.listen_backlog;
+        core::future::ready(self.listen_with_backlog(local, backlog))
+    }
+}
+
+impl<'a, D, C> Stack<'a, D, C> {
+    /// Listens on `local` with `backlog` sockets ready for connections that
+    /// arrive before `accept` is called (at least 1).
+    ///
+    /// # Errors
+    ///
+    /// `AddrNotAvailable` for an address that is not the interface's,
+    /// `AddrInUse` for a port another listener has, `NoSocket` when the pool has
+    /// no free socket.
+    pub fn listen_with_backlog(&self, local: SocketAddr, backlog: usize) -> Result<TcpListener<'_, 'a>, Error> {
+        let mut core = self.core.borrow_mut();
+        let core = &mut *core;
+        if !local.ip().is_unspecified() && !core.has_ip(local.ip()) {
+            return Err(Error::AddrNotAvailable);
+        }
+        let port = match local.port() {
+            0 => core.ephemeral_port(|core, port| port_in_use(core, port, false))?,
+            port if port_in_use(core, port, true) => return Err(Error::AddrInUse),
+            port => port,
+        };
+        let id = core.next_listener;
+        core.next_listener = core.next_listener.wrapping_add(1);
+        let listener = TcpListener {
+            core: &self.core,
+            id,
+            endpoint: listen_endpoint(SocketAddr::new(local.ip(), port)),
+            backlog: backlog.max(1),
+        };
+        for _ in 0..listener.backlog {
+            match listener.add_socket(core) {
+                Ok(()) => {}
+                Err(Error::NoSocket) if listener.held(core) > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(listener)
+    }
+}
+
+impl<'s, 'a> TcpListener<'s, 'a> {
+    /// Sockets this listener holds (listening, or connected and not accepted).
+    fn held(&self, core: &Core<'_>) -> usize {
+        core.tcp
+            .iter()
+            .filter(|slot| slot.owner == Owner::Listener(self.id))
+            .count()
+    }
+
+    /// Claims one more socket and listens on it.
+    fn add_socket(&self, core: &mut Core<'a>) -> Result<(), Error> {
+        let index = claim(core, Owner::Listener(self.id))?;
+        let slot = &mut core.tcp[index];
+        match socket(&mut core.sockets, slot).listen(self.endpoint) {
+            Ok(()) => {
+                slot.last_state = State::Listen;
+                Ok(())
+            }
+            Err(_) => {
+                slot.owner = Owner::Free;
+                Err(Error::InvalidAddress)
+            }
+        }
+    }
+
+    /// Keeps one socket listening while the backlog allows.
+    fn replenish(&self, core: &mut Core<'a>, cx: &mut Context<'_>) {
+        let listening = core.tcp.iter().any(|slot| {
+            slot.owner == Owner::Listener(self.id) && slot.last_state == State::Listen
+        });
+        if !listening && self.held(core) < self.backlog && self.add_socket(core).is_err() {
+            core.pool_waiter = Some(cx.waker().clone());
+        }
+    }
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(TcpConnection<'s, 'a>, SocketAddr), Error>> {
+        let mut core = self.core.borrow_mut();
+        let core = &mut *core;
+        let mut best: Option<(u64, usize)> = None;
+        for index in 0..core.tcp.len() {
+            let slot = &mut core.tcp[index];
+            if slot.owner != Owner::Listener(self.id) {
+                continue;
+            }
+            observe(&mut core.sockets, slot, false);
+            match slot.last_state {
+                State::Listen | State::SynReceived => {}
+                State::Closed => {
+                    // Reset before it was accepted: back to listening.
+                    let socket = socket(&mut core.sockets, slot);
+                    slot.claim(Owner::Listener(self.id));
+                    if socket.listen(self.endpoint).is_ok() {
+                        slot.last_state = State::Listen;
+                    } else {
+                        slot.owner = Owner::Free;
+                    }
+                }
+                _ if best.is_none_or(|(arrival, _)| slot.arrival < arrival) => {
+                    best = Some((slot.arrival, index));
+                }
+                _ => {}
+            }
+        }
+        let result = match best {
+            Some((_, index)) => {
+                let slot = &mut core.tcp[index];
+                slot.owner = Owner::Connection;
+                let socket = socket(&mut core.sockets, slot);
+                slot.local = socket.local_endpoint().map(SocketAddr::from);
+                slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+                let remote = slot.remote.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+                Poll::Ready(Ok((
+                    TcpConnection {
+                        socket: SocketRef {
+                            core: self.core,
+                            index,
+                        },
+                    },
+                    remote,
+                )))
+            }
+            None => {
+                for slot in core.tcp.iter().filter(|slot| slot.owner == Owner::Listener(self.id)) {
+                    socket(&mut core.sockets, slot).register_recv_waker(cx.waker());
+                }
+                Poll::Pending
+            }
+        };
+        self.replenish(core, cx);
+        if result.is_pending() && self.held(core) == 0 {
+            core.pool_waiter = Some(cx.waker().clone());
+        }
+        result
+    }
+}
+
+impl Drop for TcpListener<'_, '_> {
+    fn drop(&mut self) {
+        let Ok(mut core) = self.core.try_borrow_mut() else {
+            return;
+        };
+        let core = &mut *core;
+        for index in 0..core.tcp.len() {
+            if core.tcp[index].owner != Owner::Listener(self.id) {
+                continue;
+            }
+            let slot = &mut core.tcp[index];
+            let socket = socket(&mut core.sockets, slot);
+            if socket.state() == State::Listen {
+                socket.close();
+                slot.owner = Owner::Free;
+            } else {
+                // A connection nobody accepted: reset it.
+                socket.abort();
+                slot.ending = Some(Ending::Aborted);
+                release(core, index);
+            }
+        }
+        core.wake_pool_waiter();
+        core.wake_runner();
+    }
+}
+
+impl ErrorType for TcpListener<'_, '_> {
+    type Error = Error;
+}
+
+impl<'s, 'a> portnet::TcpListener for TcpListener<'s, 'a> {
+    type Connection = TcpConnection<'s, 'a>;
+
+    /// Waits for the next connection, in arrival order.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a connection that arrives stays with the listener.
+    fn accept(&self) -> impl Future<Output = Result<(TcpConnection<'s, 'a>, SocketAddr), Error>> {
+        poll_fn(|cx| self.poll_accept(cx))
+    }
+
+    fn local_addr(&self) -> Result<SocketAddr, Error> {
+        let ip = match self.endpoint.addr {
+            Some(addr) => IpAddr::from(addr),
+            None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        };
+        Ok(SocketAddr::new(ip, self.endpoint.port))
+    }
+}
