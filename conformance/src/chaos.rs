@@ -335,6 +335,9 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     fn listen_pool(&self) -> usize {
         self.inner.listen_pool()
     }
+    fn patience(&self) -> u32 {
+        self.inner.patience()
+    }
     fn bulk_bytes(&self) -> usize {
         // One-byte I/O is slow by design; a quarter of the bulk still crosses every
         // buffer boundary many times.

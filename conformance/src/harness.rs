@@ -65,6 +65,14 @@ pub trait Harness {
         4
     }
 
+    /// How many times longer than on one machine's loopback the stack may take
+    /// for what should be prompt: a stack on a lossy link waits for
+    /// retransmission timeouts, one in an emulator runs slower. Every deadline
+    /// of the cases is multiplied by it.
+    fn patience(&self) -> u32 {
+        1
+    }
+
     /// How many bytes the bulk cases move each way. Stacks in slow emulators lower it.
     fn bulk_bytes(&self) -> usize {
         1 << 20

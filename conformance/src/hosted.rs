@@ -186,5 +186,13 @@ pub fn backends() -> Vec<Backend> {
             name: "async-std",
             run: run_backend::<AsyncStdHarness>
         },
+        Backend {
+            name: "smoltcp-memory",
+            run: run_backend::<crate::smoltcp::MemoryHarness>
+        },
+        Backend {
+            name: "smoltcp-lossy",
+            run: run_backend::<crate::smoltcp::LossyHarness>
+        },
     ]
 }

@@ -24,6 +24,8 @@ mod support;
 pub mod hosted;
 #[cfg(feature = "std")]
 pub mod report;
+#[cfg(feature = "runner")]
+pub mod smoltcp;
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub mod test_support;

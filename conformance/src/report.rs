@@ -46,8 +46,22 @@ pub fn run_backend<H: Harness + Default>(filter: &str) -> Vec<Row> {
         for adversarial in [false, true] {
             let seed = adversarial.then(|| seed_for(case.id));
             let mode = seed.map_or(Mode::Plain, |seed| Mode::Adversarial { seed });
-            let harness = H::default();
-            let outcome = (case.run)(&harness, mode);
+            // A panicking case (a bug in the stack, or a stalled simulation) is
+            // that case's failure, not the end of the run.
+            let outcome = std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| {
+                let harness = H::default();
+                (case.run)(&harness, mode)
+            }))
+            .unwrap_or_else(|panic| {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| String::from(*s))
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Outcome::Fail(crate::Detail::from_args(format_args!(
+                    "panicked: {message}"
+                )))
+            });
             let suffix = if adversarial { "+chaos" } else { "" };
             rows.push(Row {
                 backend: String::from(suffix),

@@ -58,22 +58,32 @@ pub const fn default_seed(id: &str) -> u64 {
     hash
 }
 
-fn conclude(result: Result<CaseResult, portnet::time::Elapsed>) -> Outcome {
+fn conclude(result: Result<CaseResult, portnet::time::Elapsed>, limit: Duration) -> Outcome {
     match result {
         Ok(Ok(())) => Outcome::Pass,
         Ok(Err(outcome)) => outcome,
         Err(_) => Outcome::Fail(Detail::from_args(format_args!(
             "the case did not finish within {} s (a hang or a lost wake-up)",
-            CASE_DEADLINE.as_secs()
+            limit.as_secs()
         ))),
     }
+}
+
+/// The whole case's deadline on this harness.
+fn case_deadline<H: Harness>(harness: &H) -> Duration {
+    CASE_DEADLINE.saturating_mul(harness.patience())
 }
 
 /// Runs a case future plainly with the suite's deadline.
 #[doc(hidden)]
 pub fn run_plain<H: Harness, F: Future<Output = CaseResult>>(harness: &H, case: F) -> Outcome {
-    harness
-        .run(async { conclude(portnet::time::timeout(harness.clock(), CASE_DEADLINE, case).await) })
+    let limit = case_deadline(harness);
+    harness.run(async {
+        conclude(
+            portnet::time::timeout(harness.clock(), limit, case).await,
+            limit,
+        )
+    })
 }
 
 /// Runs a case future (built on `chaos`) through the hopping poller.
@@ -85,9 +95,10 @@ pub fn run_adversarial<H: Harness, F: Future<Output = CaseResult>>(
     let (Some(a), Some(b)) = (WakeProbe::new(), WakeProbe::new()) else {
         return Outcome::Fail(Detail::from_args(format_args!("out of wake probes")));
     };
+    let limit = case_deadline(harness);
     harness.run(async {
-        let timed = pin!(portnet::time::timeout(harness.clock(), CASE_DEADLINE, case));
-        conclude(Hopping::new(timed, [&a, &b]).await)
+        let timed = pin!(portnet::time::timeout(harness.clock(), limit, case));
+        conclude(Hopping::new(timed, [&a, &b]).await, limit)
     })
 }
 

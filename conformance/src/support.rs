@@ -41,6 +41,7 @@ pub(crate) async fn within<H: Harness, F: Future>(
     what: &str,
     future: F,
 ) -> Result<F::Output, Outcome> {
+    let limit = limit.saturating_mul(h.patience());
     portnet::time::timeout(h.clock(), limit, future)
         .await
         .map_err(|_| {

@@ -52,6 +52,10 @@ pub struct Faults {
     /// Frames waiting for delivery each way; more are dropped, as by a full switch
     /// queue.
     pub queue: usize,
+    /// Whether UDP datagrams pass untouched (and undelayed). UDP does not
+    /// recover from loss by design, so tests of UDP semantics over an
+    /// otherwise faulty link spare it.
+    pub spare_udp: bool,
 }
 
 impl Faults {
@@ -66,6 +70,7 @@ impl Faults {
         jitter: Duration::ZERO,
         bandwidth: None,
         queue: 1024,
+        spare_udp: false,
     };
 
     /// A bad link: 2 % loss, 1 % duplication, 1 % corruption, 2 % reordering,
@@ -80,7 +85,16 @@ impl Faults {
         jitter: Duration::from_millis(1),
         bandwidth: Some(10_000_000),
         queue: 256,
+        spare_udp: false,
     };
+
+    /// This, except that UDP datagrams pass untouched.
+    pub const fn sparing_udp(self) -> Self {
+        Self {
+            spare_udp: true,
+            ..self
+        }
+    }
 }
 
 impl Default for Faults {
@@ -265,7 +279,6 @@ impl<C: Clock> Link<C> {
             }
         }
     }
-
 }
 
 impl State {
@@ -276,7 +289,14 @@ impl State {
             self.stats.oversized += 1;
             return;
         }
-        let faults = self.faults;
+        let faults = if self.faults.spare_udp && is_udp(&frame) {
+            Faults {
+                queue: self.faults.queue,
+                ..Faults::NONE
+            }
+        } else {
+            self.faults
+        };
         if self.rng.chance(faults.loss) {
             self.stats.lost += 1;
             return;
@@ -307,9 +327,9 @@ impl State {
             return;
         }
         let on_wire = match faults.bandwidth {
-            Some(bytes_per_second) if bytes_per_second > 0 => Duration::from_micros(
-                (frame.len() as u64 * 1_000_000).div_ceil(bytes_per_second),
-            ),
+            Some(bytes_per_second) if bytes_per_second > 0 => {
+                Duration::from_micros((frame.len() as u64 * 1_000_000).div_ceil(bytes_per_second))
+            }
             _ => Duration::ZERO,
         };
         let start = lane.busy_until.max(now);
@@ -335,6 +355,17 @@ impl State {
         if let Some(waker) = self.runner.take() {
             waker.wake();
         }
+    }
+}
+
+/// Whether an Ethernet frame carries a UDP datagram (IPv4 or IPv6 without
+/// extension headers).
+fn is_udp(frame: &[u8]) -> bool {
+    const UDP: u8 = 17;
+    match frame.get(12..14) {
+        Some([0x08, 0x00]) => frame.get(14 + 9) == Some(&UDP),
+        Some([0x86, 0xdd]) => frame.get(14 + 6) == Some(&UDP),
+        _ => false,
     }
 }
 

@@ -258,12 +258,7 @@ mod tests {
     fn a_future_that_can_never_finish_is_a_deadlock() {
         let clock = VirtualClock::new();
         let stalled = clock.run(core::future::pending::<()>(), Limits::default());
-        assert_eq!(
-            stalled,
-            Err(Stall::Deadlock {
-                at: Instant::ZERO
-            })
-        );
+        assert_eq!(stalled, Err(Stall::Deadlock { at: Instant::ZERO }));
     }
 
     #[test]

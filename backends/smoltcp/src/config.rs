@@ -1,8 +1,8 @@
 //! How the interface gets its addresses, and the stack's tunables.
 
-use core::net::{IpAddr, Ipv4Addr};
 #[cfg(feature = "proto-ipv6")]
 use core::net::Ipv6Addr;
+use core::net::{IpAddr, Ipv4Addr};
 use core::time::Duration;
 
 /// An address with its prefix length, as in `10.0.0.2/24`.

@@ -8,45 +8,65 @@ use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Med
 use smoltcp::time::Instant;
 
 /// A driver with the runner's context: frames it cannot give now wake the
-/// runner later.
+/// runner later. Frames `discard` says yes to never reach smoltcp.
 pub(crate) struct Polled<'d, 'c, 'w, D> {
     pub(crate) driver: &'d mut D,
     pub(crate) cx: &'c mut Context<'w>,
+    pub(crate) discard: &'d dyn Fn(&[u8]) -> bool,
+    pub(crate) sent: &'d dyn Fn(&[u8]),
 }
 
-pub(crate) struct Rx<T>(T);
-pub(crate) struct Tx<T>(T);
+pub(crate) struct Rx<'f, T> {
+    token: T,
+    discard: &'f dyn Fn(&[u8]) -> bool,
+}
+pub(crate) struct Tx<'f, T> {
+    token: T,
+    sent: &'f dyn Fn(&[u8]),
+}
 
-impl<T: embassy_net_driver::RxToken> phy::RxToken for Rx<T> {
+impl<T: embassy_net_driver::RxToken> phy::RxToken for Rx<'_, T> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        self.0.consume(|frame| f(frame))
+        let discard = self.discard;
+        // A discarded frame reaches smoltcp empty, which it drops as truncated.
+        self.token
+            .consume(|frame| if discard(frame) { f(&[]) } else { f(frame) })
     }
 }
 
-impl<T: embassy_net_driver::TxToken> phy::TxToken for Tx<T> {
+impl<T: embassy_net_driver::TxToken> phy::TxToken for Tx<'_, T> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        self.0.consume(len, f)
+        let sent = self.sent;
+        self.token.consume(len, |frame| {
+            let result = f(frame);
+            sent(frame);
+            result
+        })
     }
 }
 
 impl<D: Driver> phy::Device for Polled<'_, '_, '_, D> {
     type RxToken<'a>
-        = Rx<D::RxToken<'a>>
+        = Rx<'a, D::RxToken<'a>>
     where
         Self: 'a;
     type TxToken<'a>
-        = Tx<D::TxToken<'a>>
+        = Tx<'a, D::TxToken<'a>>
     where
         Self: 'a;
 
     fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let (discard, sent) = (self.discard, self.sent);
         self.driver
             .receive(self.cx)
-            .map(|(rx, tx)| (Rx(rx), Tx(tx)))
+            .map(|(token, tx)| (Rx { token, discard }, Tx { token: tx, sent }))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        self.driver.transmit(self.cx).map(Tx)
+        let sent = self.sent;
+        self.driver
+            .transmit(self.cx)
+            .map(|token| Tx { token, sent })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

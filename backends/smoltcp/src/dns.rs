@@ -63,14 +63,20 @@ impl Drop for Query<'_, '_> {
     fn drop(&mut self) {
         if let (Some(handle), Ok(mut core)) = (self.handle.take(), self.core.try_borrow_mut()) {
             if let Some(dns) = core.dns {
-                core.sockets.get_mut::<dns::Socket<'_>>(dns).cancel_query(handle);
+                core.sockets
+                    .get_mut::<dns::Socket<'_>>(dns)
+                    .cancel_query(handle);
             }
         }
     }
 }
 
 impl<'s, 'a> Query<'s, 'a> {
-    fn start(core_cell: &'s core::cell::RefCell<Core<'a>>, name: &str, kind: DnsQueryType) -> Result<Self, Error> {
+    fn start(
+        core_cell: &'s core::cell::RefCell<Core<'a>>,
+        name: &str,
+        kind: DnsQueryType,
+    ) -> Result<Self, Error> {
         let mut core = core_cell.borrow_mut();
         let core = &mut *core;
         if core.config.dns_servers.iter().all(Option::is_none) {
@@ -132,7 +138,11 @@ impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future cancels the query.
-    fn resolve(&self, host: &str, family: AddrFamily) -> impl Future<Output = Result<IpAddr, Error>> {
+    fn resolve(
+        &self,
+        host: &str,
+        family: AddrFamily,
+    ) -> impl Future<Output = Result<IpAddr, Error>> {
         async move {
             if let Ok(ip) = host.parse::<IpAddr>() {
                 return if family.matches(ip) {

@@ -3,9 +3,9 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod device;
 #[cfg(feature = "dns")]
 mod dns;
-mod device;
 mod error;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -70,9 +70,15 @@ pub fn config(v4: Ipv4Addr, v6: Ipv6Addr, seed: u64, listen_backlog: usize) -> C
 
 /// A stack on `port` with the simulation's pools. Its memory is leaked: a
 /// simulated stack lives as long as the test process.
-pub fn leak_stack(port: Port<VirtualClock>, clock: VirtualClock, config: Config) -> &'static SimStack {
-    let resources: &'static mut StackResources<'static, 16> = Box::leak(Box::new(StackResources::new()));
-    let tcp: &'static mut TcpPool<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> = Box::leak(Box::new(TcpPool::new()));
+pub fn leak_stack(
+    port: Port<VirtualClock>,
+    clock: VirtualClock,
+    config: Config,
+) -> &'static SimStack {
+    let resources: &'static mut StackResources<'static, 16> =
+        Box::leak(Box::new(StackResources::new()));
+    let tcp: &'static mut TcpPool<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> =
+        Box::leak(Box::new(TcpPool::new()));
     let udp: &'static mut UdpPool<4, 4096, 8> = Box::leak(Box::new(UdpPool::new()));
     let sockets = resources
         .sockets()
@@ -93,7 +99,8 @@ impl Pair {
     /// Like [`Pair::new`], with each listener holding `listen_backlog` sockets.
     pub fn with_backlog(faults: Faults, seed: u64, listen_backlog: usize) -> Self {
         let clock = VirtualClock::new();
-        let link: &'static Link<VirtualClock> = Box::leak(Box::new(Link::new(clock.clone(), faults, seed)));
+        let link: &'static Link<VirtualClock> =
+            Box::leak(Box::new(Link::new(clock.clone(), faults, seed)));
         let a = leak_stack(
             link.port(0, [0x02, 0, 0, 0, 0, 0x01]),
             clock.clone(),

@@ -18,12 +18,12 @@ use crate::config::{Config, Ipv4Config};
 use crate::device::{Polled, capabilities};
 use crate::{Error, time};
 
-#[cfg(feature = "dns")]
-use smoltcp::socket::dns::DnsQuery;
 #[cfg(feature = "tcp")]
 use crate::tcp::{TcpPool, TcpSlot};
 #[cfg(feature = "udp")]
 use crate::udp::{UdpPool, UdpSlot};
+#[cfg(feature = "dns")]
+use smoltcp::socket::dns::DnsQuery;
 
 /// How many DNS queries may run at once.
 #[cfg(feature = "dns")]
@@ -105,10 +105,7 @@ impl fmt::Debug for Sockets<'_> {
 impl<'a> Sockets<'a> {
     /// Reserves a place in the resources for one socket.
     fn reserve(&mut self, count: usize) -> Result<(), Error> {
-        self.room = self
-            .room
-            .checked_sub(count)
-            .ok_or(Error::NoSocketStorage)?;
+        self.room = self.room.checked_sub(count).ok_or(Error::NoSocketStorage)?;
         Ok(())
     }
 
@@ -192,7 +189,10 @@ impl Core<'_> {
     }
 
     /// A free ephemeral port: one `in_use` says no to.
-    pub(crate) fn ephemeral_port(&mut self, in_use: impl Fn(&Self, u16) -> bool) -> Result<u16, Error> {
+    pub(crate) fn ephemeral_port(
+        &mut self,
+        in_use: impl Fn(&Self, u16) -> bool,
+    ) -> Result<u16, Error> {
         for _ in 0..EPHEMERAL_COUNT {
             let port = self.next_port;
             self.next_port = if port == u16::MAX {
@@ -210,7 +210,10 @@ impl Core<'_> {
     /// Whether `ip` is one of the interface's addresses.
     pub(crate) fn has_ip(&self, ip: IpAddr) -> bool {
         let ip = smoltcp::wire::IpAddress::from(ip);
-        self.iface.ip_addrs().iter().any(|cidr| cidr.address() == ip)
+        self.iface
+            .ip_addrs()
+            .iter()
+            .any(|cidr| cidr.address() == ip)
     }
 
     /// Whether some local address can reach `remote`.
@@ -270,7 +273,12 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
     /// address or an address whose prefix is too long;
     /// [`Error::NoSocketStorage`] when the resources have no room left for the
     /// DNS or DHCP socket.
-    pub fn new(mut driver: D, clock: C, config: Config, mut sockets: Sockets<'a>) -> Result<Self, Error> {
+    pub fn new(
+        mut driver: D,
+        clock: C,
+        config: Config,
+        mut sockets: Sockets<'a>,
+    ) -> Result<Self, Error> {
         let mac = match driver.hardware_address() {
             HardwareAddress::Ethernet(mac) => EthernetAddress(mac),
             _ => return Err(Error::InvalidConfig),
@@ -282,9 +290,12 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             return Err(Error::InvalidConfig);
         }
         let now = time::to_smoltcp(clock.now());
-        let mut iface_config = smoltcp::iface::Config::new(smoltcp::wire::HardwareAddress::Ethernet(mac));
+        let mut iface_config =
+            smoltcp::iface::Config::new(smoltcp::wire::HardwareAddress::Ethernet(mac));
         iface_config.random_seed = config.random_seed;
-        let mut device = Probe { caps: capabilities(&driver.capabilities()) };
+        let mut device = Probe {
+            caps: capabilities(&driver.capabilities()),
+        };
         let mut iface = Interface::new(iface_config, &mut device, now);
         let _ = &mut driver;
 
@@ -416,10 +427,6 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             Some(waker) => waker.clone_from(cx.waker()),
             None => core.runner = Some(cx.waker().clone()),
         }
-        let mut device = Polled {
-            driver: &mut *driver,
-            cx,
-        };
         core.iface.poll_maintenance(now);
         let mut budget_left = true;
         for round in 0..=INGRESS_BUDGET {
@@ -427,13 +434,43 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 budget_left = false;
                 break;
             }
-            let result = core.iface.poll_ingress_single(now, &mut device, &mut core.sockets);
+            #[cfg(feature = "tcp")]
+            let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+            #[cfg(feature = "tcp")]
+            let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame);
+            #[cfg(feature = "tcp")]
+            let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame);
+            #[cfg(not(feature = "tcp"))]
+            let discard = |_: &[u8]| false;
+            #[cfg(not(feature = "tcp"))]
+            let sent = |_: &[u8]| {};
+            let mut device = Polled {
+                driver: &mut *driver,
+                cx: &mut *cx,
+                discard: &discard,
+                sent: &sent,
+            };
+            let result = core
+                .iface
+                .poll_ingress_single(now, &mut device, &mut core.sockets);
             if result == PollIngressSingleResult::None {
                 break;
             }
             #[cfg(feature = "tcp")]
             crate::tcp::after_ingress(core);
         }
+        #[cfg(feature = "tcp")]
+        let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+        #[cfg(feature = "tcp")]
+        let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame);
+        #[cfg(not(feature = "tcp"))]
+        let sent = |_: &[u8]| {};
+        let mut device = Polled {
+            driver: &mut *driver,
+            cx: &mut *cx,
+            discard: &|_| false,
+            sent: &sent,
+        };
         for _ in 0..EGRESS_BUDGET {
             if core.iface.poll_egress(now, &mut device, &mut core.sockets)
                 == smoltcp::iface::PollResult::None

@@ -7,7 +7,7 @@
 //! [`Config::linger`](crate::Config::linger)) before its socket is reused; a
 //! socket in TIME-WAIT is reused at once, as lwIP and Linux do under pressure.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::future::{Future, poll_fn};
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -136,6 +136,10 @@ pub struct TcpSlot {
     write_closed: bool,
     local: Option<SocketAddr>,
     remote: Option<SocketAddr>,
+    /// The acknowledgement number that would acknowledge our FIN, once sent.
+    fin_ack: Cell<Option<u32>>,
+    /// Pure ACKs seen that acknowledge everything but our FIN.
+    acks_before_fin: Cell<u8>,
 }
 
 impl TcpSlot {
@@ -149,6 +153,8 @@ impl TcpSlot {
         write_closed: false,
         local: None,
         remote: None,
+        fin_ack: Cell::new(None),
+        acks_before_fin: Cell::new(0),
     };
 
     /// Whether the socket is held or still closing.
@@ -194,6 +200,123 @@ fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
     slot.last_state = state;
 }
 
+/// The TCP header fields of an Ethernet frame that the filters below need.
+struct Segment {
+    src: SocketAddr,
+    dst: SocketAddr,
+    syn: bool,
+    ack: bool,
+    fin: bool,
+    rst: bool,
+    seq: u32,
+    ack_number: u32,
+    payload_len: usize,
+}
+
+fn parse_segment(frame: &[u8]) -> Option<Segment> {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
+    let ethernet = EthernetFrame::new_checked(frame).ok()?;
+    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = match ethernet.ethertype() {
+        EthernetProtocol::Ipv4 => {
+            let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+        }
+        #[cfg(feature = "proto-ipv6")]
+        EthernetProtocol::Ipv6 => {
+            let ip = smoltcp::wire::Ipv6Packet::new_checked(ethernet.payload()).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+        }
+        _ => return None,
+    };
+    let tcp = TcpPacket::new_checked(payload).ok()?;
+    Some(Segment {
+        src: SocketAddr::new(src, tcp.src_port()),
+        dst: SocketAddr::new(dst, tcp.dst_port()),
+        syn: tcp.syn(),
+        ack: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        seq: tcp.seq_number().0 as u32,
+        ack_number: tcp.ack_number().0 as u32,
+        payload_len: tcp.payload().len(),
+    })
+}
+
+/// The slot of the connection a segment from the peer belongs to.
+fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> {
+    slots.iter().find(|slot| {
+        slot.owner != Owner::Free
+            && !matches!(slot.last_state, State::Listen | State::Closed)
+            && slot.local == Some(segment.dst)
+            && slot.remote == Some(segment.src)
+    })
+}
+
+/// Whether an incoming frame must not reach smoltcp. Two kinds are held back,
+/// each the trigger of a stall in smoltcp 0.14:
+///
+/// - a repeated SYN of a connection the stack already has. smoltcp hands a SYN
+///   to the first socket that accepts it, in socket order; with several
+///   sockets listening on a port (a backlog), a duplicated or retransmitted SYN
+///   can reach a second listening socket before the connection's own, which
+///   then answers with a conflicting SYN-ACK, and the peer resets the
+///   connection. The owner retransmits its SYN-ACK on its own timer anyway.
+/// - the third and later duplicate ACKs that acknowledge all our data but not
+///   our FIN. smoltcp answers three duplicates with a fast retransmit, which
+///   has no data to resend, stops the retransmission timer, and never resends
+///   the FIN: the connection hangs in FIN-WAIT-1 or LAST-ACK. Without the
+///   duplicates, the timer resends the FIN.
+pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8]) -> bool {
+    let Some(segment) = parse_segment(frame) else {
+        return false;
+    };
+    let Some(slot) = slot_for(slots, &segment) else {
+        return false;
+    };
+    if segment.syn && !segment.ack {
+        return true;
+    }
+    let pure_ack =
+        segment.ack && !segment.syn && !segment.fin && !segment.rst && segment.payload_len == 0;
+    match slot.fin_ack.get() {
+        Some(fin_ack) if pure_ack && segment.ack_number == fin_ack.wrapping_sub(1) => {
+            let seen = slot.acks_before_fin.get().saturating_add(1);
+            slot.acks_before_fin.set(seen);
+            seen > 2
+        }
+        _ => false,
+    }
+}
+
+/// Notes the FIN of an outgoing frame, for [`is_held_back`].
+pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8]) {
+    let Some(segment) = parse_segment(frame) else {
+        return;
+    };
+    if !segment.fin {
+        return;
+    }
+    let mine = slots.iter().find(|slot| {
+        slot.owner != Owner::Free
+            && slot.local == Some(segment.src)
+            && slot.remote == Some(segment.dst)
+    });
+    if let Some(slot) = mine {
+        let end = segment
+            .seq
+            .wrapping_add(segment.payload_len as u32)
+            .wrapping_add(u32::from(segment.syn))
+            .wrapping_add(1);
+        slot.fin_ack.set(Some(end));
+    }
+}
+
 /// The runner's work after each incoming frame: record how connections end and
 /// the order in which listeners' connections arrive.
 pub(crate) fn after_ingress(core: &mut Core<'_>) {
@@ -227,7 +350,10 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
         };
         let socket = socket(&mut core.sockets, slot);
         // Nobody reads any more: drop what arrives, so the peer can finish.
-        while socket.recv(|data| (data.len(), ())).is_ok_and(|()| socket.recv_queue() > 0) {}
+        while socket
+            .recv(|data| (data.len(), ()))
+            .is_ok_and(|()| socket.recv_queue() > 0)
+        {}
         let ended = matches!(socket.state(), State::Closed | State::TimeWait);
         if ended && epoch < core.epoch {
             slot.owner = Owner::Free;
@@ -450,7 +576,11 @@ impl portnet::Read for TcpConnection<'_, '_> {
 }
 
 impl portnet::Write for TcpConnection<'_, '_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, Error>> {
         self.socket.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -473,13 +603,17 @@ pub struct TcpWriteHalf<'c, 'a> {
 
 impl fmt::Debug for TcpReadHalf<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpReadHalf").field("slot", &self.socket.index).finish()
+        f.debug_struct("TcpReadHalf")
+            .field("slot", &self.socket.index)
+            .finish()
     }
 }
 
 impl fmt::Debug for TcpWriteHalf<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpWriteHalf").field("slot", &self.socket.index).finish()
+        f.debug_struct("TcpWriteHalf")
+            .field("slot", &self.socket.index)
+            .finish()
     }
 }
 
@@ -502,7 +636,11 @@ impl portnet::Read for TcpReadHalf<'_, '_> {
 }
 
 impl portnet::Write for TcpWriteHalf<'_, '_> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, Error>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<Result<usize, Error>> {
         self.socket.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -590,8 +728,12 @@ impl portnet::SocketOptions for TcpConnection<'_, '_> {
                 SocketOption::Timeout(socket.timeout().map(time::duration_from_smoltcp))
             }
             SocketOptionName::Ttl => SocketOption::Ttl(socket.hop_limit().unwrap_or(64)),
-            SocketOptionName::RecvBufferSize => SocketOption::RecvBufferSize(socket.recv_capacity()),
-            SocketOptionName::SendBufferSize => SocketOption::SendBufferSize(socket.send_capacity()),
+            SocketOptionName::RecvBufferSize => {
+                SocketOption::RecvBufferSize(socket.recv_capacity())
+            }
+            SocketOptionName::SendBufferSize => {
+                SocketOption::SendBufferSize(socket.send_capacity())
+            }
             _ => return Err(Error::Unsupported),
         })
     }
@@ -609,7 +751,10 @@ impl<'a, D, C: portnet::Clock> portnet::TcpConnect for Stack<'a, D, C> {
     ///
     /// Cancel safe: dropping the future resets the half-open connection and
     /// frees its socket.
-    fn connect(&self, remote: SocketAddr) -> impl Future<Output = Result<TcpConnection<'_, 'a>, Error>> {
+    fn connect(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<TcpConnection<'_, 'a>, Error>> {
         let started = start_connect(&self.core, remote);
         async move {
             let connection = started?;
@@ -635,7 +780,10 @@ fn start_connect<'s, 'a>(
     let port = core.ephemeral_port(|core, port| port_in_use(core, port, false))?;
     let index = claim(core, Owner::Connection)?;
     let Core {
-        iface, sockets, tcp, ..
+        iface,
+        sockets,
+        tcp,
+        ..
     } = core;
     let slot = &mut tcp[index];
     let connected = socket(sockets, slot).connect(iface.context(), IpEndpoint::from(remote), port);
@@ -715,7 +863,10 @@ impl<'a, D, C: portnet::Clock> portnet::TcpListen for Stack<'a, D, C> {
     /// # Cancel safety
     ///
     /// Cancel safe: it completes at its first poll.
-    fn listen(&self, local: SocketAddr) -> impl Future<Output = Result<TcpListener<'_, 'a>, Error>> {
+    fn listen(
+        &self,
+        local: SocketAddr,
+    ) -> impl Future<Output = Result<TcpListener<'_, 'a>, Error>> {
         let backlog = self.core.borrow().config.listen_backlog;
         core::future::ready(self.listen_with_backlog(local, backlog))
     }
@@ -730,7 +881,11 @@ impl<'a, D, C> Stack<'a, D, C> {
     /// `AddrNotAvailable` for an address that is not the interface's,
     /// `AddrInUse` for a port another listener has, `NoSocket` when the pool has
     /// no free socket.
-    pub fn listen_with_backlog(&self, local: SocketAddr, backlog: usize) -> Result<TcpListener<'_, 'a>, Error> {
+    pub fn listen_with_backlog(
+        &self,
+        local: SocketAddr,
+        backlog: usize,
+    ) -> Result<TcpListener<'_, 'a>, Error> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
         if !local.ip().is_unspecified() && !core.has_ip(local.ip()) {
@@ -787,15 +942,19 @@ impl<'s, 'a> TcpListener<'s, 'a> {
 
     /// Keeps one socket listening while the backlog allows.
     fn replenish(&self, core: &mut Core<'a>, cx: &mut Context<'_>) {
-        let listening = core.tcp.iter().any(|slot| {
-            slot.owner == Owner::Listener(self.id) && slot.last_state == State::Listen
-        });
+        let listening = core
+            .tcp
+            .iter()
+            .any(|slot| slot.owner == Owner::Listener(self.id) && slot.last_state == State::Listen);
         if !listening && self.held(core) < self.backlog && self.add_socket(core).is_err() {
             core.pool_waiter = Some(cx.waker().clone());
         }
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(TcpConnection<'s, 'a>, SocketAddr), Error>> {
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(TcpConnection<'s, 'a>, SocketAddr), Error>> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
         let mut best: Option<(u64, usize)> = None;
@@ -830,7 +989,9 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 let socket = socket(&mut core.sockets, slot);
                 slot.local = socket.local_endpoint().map(SocketAddr::from);
                 slot.remote = socket.remote_endpoint().map(SocketAddr::from);
-                let remote = slot.remote.unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+                let remote = slot
+                    .remote
+                    .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
                 Poll::Ready(Ok((
                     TcpConnection {
                         socket: SocketRef {
@@ -842,7 +1003,11 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 )))
             }
             None => {
-                for slot in core.tcp.iter().filter(|slot| slot.owner == Owner::Listener(self.id)) {
+                for slot in core
+                    .tcp
+                    .iter()
+                    .filter(|slot| slot.owner == Owner::Listener(self.id))
+                {
                     socket(&mut core.sockets, slot).register_recv_waker(cx.waker());
                 }
                 Poll::Pending

@@ -25,7 +25,9 @@ pub struct UdpPool<const N: usize, const BUF: usize, const PACKETS: usize = 4> {
     slots: [UdpSlot; N],
 }
 
-impl<const N: usize, const BUF: usize, const PACKETS: usize> fmt::Debug for UdpPool<N, BUF, PACKETS> {
+impl<const N: usize, const BUF: usize, const PACKETS: usize> fmt::Debug
+    for UdpPool<N, BUF, PACKETS>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UdpPool")
             .field("sockets", &N)
@@ -87,7 +89,9 @@ enum Owner {
     Socket,
     /// Dropped with datagrams still to send: closed once they are out, or at
     /// the deadline.
-    Released { deadline: smoltcp::time::Instant },
+    Released {
+        deadline: smoltcp::time::Instant,
+    },
 }
 
 /// The stack's record of one UDP socket of the pool.
@@ -140,7 +144,7 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
 
 fn port_in_use(core: &Core<'_>, port: u16) -> bool {
     core.udp.iter().any(|slot| {
-        slot.in_use()
+        slot.owner == Owner::Socket
             && slot
                 .handle
                 .is_some_and(|h| core.sockets.get::<udp::Socket<'_>>(h).endpoint().port == port)
@@ -199,7 +203,10 @@ impl<'a, D, C: portnet::Clock> portnet::UdpBind for Stack<'a, D, C> {
     }
 }
 
-fn bind<'s, 'a>(core_cell: &'s RefCell<Core<'a>>, local: SocketAddr) -> Result<UdpSocket<'s, 'a>, Error> {
+fn bind<'s, 'a>(
+    core_cell: &'s RefCell<Core<'a>>,
+    local: SocketAddr,
+) -> Result<UdpSocket<'s, 'a>, Error> {
     let mut core = core_cell.borrow_mut();
     let core = &mut *core;
     if !local.ip().is_unspecified() && !core.has_ip(local.ip()) {
@@ -210,19 +217,41 @@ fn bind<'s, 'a>(core_cell: &'s RefCell<Core<'a>>, local: SocketAddr) -> Result<U
         port if port_in_use(core, port) => return Err(Error::AddrInUse),
         port => port,
     };
-    let index = core
-        .udp
-        .iter()
-        .position(|slot| slot.handle.is_some() && slot.owner == Owner::Free)
-        .ok_or(Error::NoSocket)?;
-    let slot = &mut core.udp[index];
-    let socket = socket(&mut core.sockets, slot);
-    socket.close();
     let endpoint = IpListenEndpoint {
         addr: (!local.ip().is_unspecified()).then(|| local.ip().into()),
         port,
     };
-    socket.bind(endpoint).map_err(|_| Error::InvalidAddress)?;
+    // A dropped socket on this port still sending its last datagrams: the new
+    // socket takes it over (keeping those datagrams) if it is bound the same
+    // way, else it ends now.
+    let mut taken_over = None;
+    for (index, slot) in core.udp.iter_mut().enumerate() {
+        if !matches!(slot.owner, Owner::Released { .. }) {
+            continue;
+        }
+        let socket = socket(&mut core.sockets, slot);
+        if socket.endpoint() == endpoint && taken_over.is_none() {
+            while socket.recv().is_ok() {}
+            taken_over = Some(index);
+        } else if socket.endpoint().port == port {
+            socket.close();
+            slot.owner = Owner::Free;
+        }
+    }
+    let index = match taken_over {
+        Some(index) => index,
+        None => core
+            .udp
+            .iter()
+            .position(|slot| slot.handle.is_some() && slot.owner == Owner::Free)
+            .ok_or(Error::NoSocket)?,
+    };
+    let slot = &mut core.udp[index];
+    let socket = socket(&mut core.sockets, slot);
+    if taken_over.is_none() {
+        socket.close();
+        socket.bind(endpoint).map_err(|_| Error::InvalidAddress)?;
+    }
     slot.owner = Owner::Socket;
     slot.peer = None;
     Ok(UdpSocket {
@@ -233,7 +262,12 @@ fn bind<'s, 'a>(core_cell: &'s RefCell<Core<'a>>, local: SocketAddr) -> Result<U
 }
 
 impl portnet::UdpSocket for UdpSocket<'_, '_> {
-    fn poll_send_to(&self, cx: &mut Context<'_>, buf: &[u8], remote: SocketAddr) -> Poll<Result<(), Error>> {
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        remote: SocketAddr,
+    ) -> Poll<Result<(), Error>> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Poll::Ready(Err(Error::InvalidAddress));
         }
@@ -260,7 +294,11 @@ impl portnet::UdpSocket for UdpSocket<'_, '_> {
         }
     }
 
-    fn poll_recv_from(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<(usize, SocketAddr), Error>> {
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<(usize, SocketAddr), Error>> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
         let peer = core.udp[self.index].peer;
@@ -323,8 +361,12 @@ impl portnet::SocketOptions for UdpSocket<'_, '_> {
         let socket = socket(&mut core.sockets, &core.udp[self.index]);
         Ok(match name {
             SocketOptionName::Ttl => SocketOption::Ttl(socket.hop_limit().unwrap_or(64)),
-            SocketOptionName::RecvBufferSize => SocketOption::RecvBufferSize(socket.payload_recv_capacity()),
-            SocketOptionName::SendBufferSize => SocketOption::SendBufferSize(socket.payload_send_capacity()),
+            SocketOptionName::RecvBufferSize => {
+                SocketOption::RecvBufferSize(socket.payload_recv_capacity())
+            }
+            SocketOptionName::SendBufferSize => {
+                SocketOption::SendBufferSize(socket.payload_send_capacity())
+            }
             _ => return Err(Error::Unsupported),
         })
     }

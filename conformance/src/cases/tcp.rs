@@ -618,7 +618,7 @@ pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
         expect_eof(h, &mut peer_conn, "peer read the FIN").await?;
     }
     if let Some(before) = baseline {
-        let deadline = h.clock().now() + PROMPT;
+        let deadline = h.clock().now() + PROMPT.saturating_mul(h.patience());
         loop {
             let now = h.open_sockets().unwrap_or(before);
             if now <= before {
