@@ -219,7 +219,7 @@ fn boxed_tasks_run_and_are_freed() {
     executor.run(|spawner| async move {
         for i in 0..tasks {
             spawner.spawn_boxed(async move {
-                let payload = vec![i; 8];
+                let payload = Box::new([i; 8]); // dropped with the task
                 yield_now().await;
                 if i % 3 == 0 {
                     // Keep a waker past the task's end: it frees the task when dropped.
