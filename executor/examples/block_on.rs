@@ -55,8 +55,8 @@ mod firmware {
 
     #[cortex_m_rt::entry]
     fn main() -> ! {
-        let answer = EXECUTOR.block_on(super::app());
-        debug::exit(if answer == 42 {
+        let answer = EXECUTOR.claim().map(|runner| runner.block_on(super::app()));
+        debug::exit(if answer == Some(42) {
             debug::EXIT_SUCCESS
         } else {
             debug::EXIT_FAILURE
@@ -79,6 +79,6 @@ mod firmware {
 fn main() {
     use portnet_executor::{Executor, ThreadPark};
     static EXECUTOR: Executor<ThreadPark> = Executor::new(ThreadPark::new());
-    assert_eq!(EXECUTOR.block_on(app()), 42);
+    assert_eq!(EXECUTOR.claim().unwrap().block_on(app()), 42);
     println!("42");
 }

@@ -16,9 +16,12 @@ use crate::task::{Schedule, TaskPool, TaskRef};
 /// A single-threaded executor that sleeps through a [`Park`] when nothing is ready.
 ///
 /// Declare it as a `static` (its wakers point to it, and a waker may outlive any
-/// call), then drive one main future with [`Executor::block_on`] or
-/// [`Executor::run`]; the main future may spawn tasks into static [`TaskPool`]s (or on
-/// the heap with the `alloc` feature) through the [`Spawner`] that `run` hands it.
+/// call). The thread (or, on bare metal, the thread-mode code) that will run it takes
+/// its one [`Runner`] with [`Executor::claim`], then drives a main future with
+/// [`Runner::block_on`] or [`Runner::run`]; the main future may spawn tasks into static
+/// [`TaskPool`]s (or on the heap with the `alloc` feature) through the [`Spawner`] that
+/// `run` hands it. The `Runner` is neither `Send` nor `Sync`, so every task is polled on
+/// the thread that spawned it, and task futures need not be `Send`.
 ///
 /// Wakers of the main future and of tasks may be used from interrupt handlers and
 /// other threads: waking records the wake-up inside a critical section (a flag, or a
@@ -28,7 +31,8 @@ use crate::task::{Schedule, TaskPool, TaskRef};
 /// # #[cfg(feature = "std")] {
 /// use portnet_executor::{Executor, ThreadPark};
 /// static EXECUTOR: Executor<ThreadPark> = Executor::new(ThreadPark::new());
-/// assert_eq!(EXECUTOR.block_on(async { 1 + 1 }), 2);
+/// let runner = EXECUTOR.claim().expect("claimed once");
+/// assert_eq!(runner.block_on(async { 1 + 1 }), 2);
 /// # }
 /// ```
 pub struct Executor<P> {
@@ -41,6 +45,8 @@ pub struct Executor<P> {
     main_woken: AtomicBool,
     /// A `run` is in progress.
     running: Mutex<Cell<bool>>,
+    /// The runner has been handed out.
+    claimed: Mutex<Cell<bool>>,
 }
 
 impl<P: Park> Executor<P> {
@@ -52,6 +58,7 @@ impl<P: Park> Executor<P> {
             work: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             running: Mutex::new(Cell::new(false)),
+            claimed: Mutex::new(Cell::new(false)),
         }
     }
 
@@ -62,29 +69,17 @@ impl<P: Park> Executor<P> {
 }
 
 impl<P: Park + 'static> Executor<P> {
-    /// Runs `future` to completion, together with any tasks it spawns, and returns its
-    /// output. Concurrency inside the future comes from `join`/`select`
-    /// ([`portnet::future`]) or from spawned tasks.
-    ///
-    /// When nothing is ready the executor calls [`Park::wait_for_event`]. Tasks still
-    /// pending when `future` completes stay in their pool and run again on the next
-    /// `block_on`/`run` of this executor.
-    ///
-    /// # Panics
-    ///
-    /// If this executor is already running (a nested call, or a call from another
-    /// thread while one is in progress): that is a programming error.
-    pub fn block_on<F: Future>(&'static self, future: F) -> F::Output {
-        self.run(|_| future)
+    /// The executor's [`Runner`]: `Some` the first time, `None` ever after. The runner
+    /// stays on the thread that claimed it.
+    pub fn claim(&'static self) -> Option<Runner<P>> {
+        let taken = critical_section::with(|cs| self.claimed.borrow(cs).replace(true));
+        (!taken).then_some(Runner {
+            executor: self,
+            _local: PhantomData,
+        })
     }
 
-    /// As [`Executor::block_on`], with a [`Spawner`] for the main future: `main`
-    /// receives it and returns the future to run.
-    ///
-    /// # Panics
-    ///
-    /// As [`Executor::block_on`].
-    pub fn run<F: Future>(&'static self, main: impl FnOnce(Spawner) -> F) -> F::Output {
+    fn run<F: Future>(&'static self, main: impl FnOnce(Spawner) -> F) -> F::Output {
         let _guard = self.enter();
         let spawner = Spawner {
             scheduler: self,
@@ -217,10 +212,59 @@ impl<P: Park + 'static> Drop for RunGuard<P> {
     }
 }
 
-/// Spawns tasks on the executor that handed it out (see [`Executor::run`]).
+/// The right to run an [`Executor`], from [`Executor::claim`]; it stays on the thread
+/// that claimed it (neither `Send` nor `Sync`).
+pub struct Runner<P: Park + 'static> {
+    executor: &'static Executor<P>,
+    _local: PhantomData<*const ()>,
+}
+
+impl<P: Park + 'static> Runner<P> {
+    /// Runs `future` to completion, together with any tasks it spawns, and returns its
+    /// output. Concurrency inside the future comes from `join`/`select`
+    /// ([`portnet::future`]) or from spawned tasks.
+    ///
+    /// When nothing is ready the executor calls [`Park::wait_for_event`]. Tasks still
+    /// pending when `future` completes stay in their pool and run again on the next
+    /// `block_on`/`run`.
+    ///
+    /// # Panics
+    ///
+    /// When called from inside a running `block_on`/`run` of the same executor (from
+    /// the future or a task): that is a programming error.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.executor.run(|_| future)
+    }
+
+    /// As [`Runner::block_on`], with a [`Spawner`] for the main future: `main` receives
+    /// it and returns the future to run.
+    ///
+    /// # Panics
+    ///
+    /// As [`Runner::block_on`].
+    pub fn run<F: Future>(&self, main: impl FnOnce(Spawner) -> F) -> F::Output {
+        self.executor.run(main)
+    }
+
+    /// The executor.
+    pub fn executor(&self) -> &'static Executor<P> {
+        self.executor
+    }
+}
+
+impl<P: Park + fmt::Debug + 'static> fmt::Debug for Runner<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runner")
+            .field("executor", self.executor)
+            .finish()
+    }
+}
+
+/// Spawns tasks on the executor that handed it out (see [`Runner::run`]).
 ///
 /// `Copy`, so tasks can carry one. It is neither `Send` nor `Sync`: tasks are spawned
-/// from the executor's own thread, which is why their futures need not be `Send`.
+/// on the executor's own thread and polled there, which is why their futures need not
+/// be `Send`.
 #[derive(Clone, Copy)]
 pub struct Spawner {
     scheduler: &'static dyn Schedule,

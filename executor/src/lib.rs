@@ -13,7 +13,7 @@ mod park;
 mod task;
 mod timer;
 
-pub use executor::{Executor, SpawnError, Spawner};
+pub use executor::{Executor, Runner, SpawnError, Spawner};
 #[cfg(feature = "std")]
 pub use park::ThreadPark;
 #[cfg(all(feature = "cortex-m", target_arch = "arm"))]

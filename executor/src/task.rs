@@ -312,9 +312,10 @@ pub struct TaskPool<const N: usize, const SIZE: usize> {
 
 // SAFETY: the headers are `Sync` on their own. A slot's future storage is written only
 // by `spawn` while the slot is claimed inside a critical section and not yet
-// published, then accessed only by the one executor that polls the task (from the
-// thread that spawned it, since `Spawner` is neither `Send` nor `Sync`), and dropped
-// in place by that executor before the slot is released.
+// published, then accessed only by the one executor that polls the task, on the
+// thread that spawned it (`Spawner` and `Runner` are neither `Send` nor `Sync`, and an
+// executor has one `Runner`, so it is polled and spawned on from one thread), and
+// dropped in place by that executor before the slot is released.
 unsafe impl<const N: usize, const SIZE: usize> Sync for TaskPool<N, SIZE> {}
 
 impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {

@@ -22,7 +22,7 @@ const fn scaled(n: usize) -> usize {
 macro_rules! executor {
     () => {{
         static EXECUTOR: Executor<ThreadPark> = Executor::new(ThreadPark::new());
-        &EXECUTOR
+        EXECUTOR.claim().unwrap()
     }};
 }
 
@@ -83,6 +83,15 @@ impl Flag {
 #[test]
 fn block_on_returns_the_output() {
     assert_eq!(executor!().block_on(async { 40 + 2 }), 42);
+}
+
+#[test]
+fn an_executor_has_one_runner() {
+    static EXECUTOR: Executor<ThreadPark> = Executor::new(ThreadPark::new());
+    let runner = EXECUTOR.claim().unwrap();
+    assert!(EXECUTOR.claim().is_none());
+    assert_eq!(runner.block_on(async { 1 }), 1);
+    assert_eq!(runner.block_on(async { 2 }), 2);
 }
 
 #[test]
@@ -297,7 +306,7 @@ fn task_wakes_from_another_thread_are_never_lost() {
 #[should_panic(expected = "already running")]
 fn nested_block_on_panics() {
     let executor = executor!();
-    executor.block_on(async move {
+    executor.block_on(async {
         executor.block_on(async {});
     });
 }
