@@ -365,24 +365,39 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
         future: F,
     ) -> Result<(), F> {
         debug_assert!(Self::fits::<F>());
-        let free = self
-            .slots
-            .iter()
-            .find(|slot| slot.header.state.borrow(cs).get().flags == 0);
-        let Some(slot) = free else {
+        // A slot is free when its task has completed. A completed task that was woken
+        // during its last poll is still linked in its executor's run queue: the same
+        // executor may reuse the slot in place (the queued entry then runs the new
+        // task); another executor must not.
+        let free = self.slots.iter().find_map(|slot| {
+            let state = slot.header.state.borrow(cs).get();
+            let reusable = match state.flags {
+                0 => Some(false),
+                QUEUED
+                    if state
+                        .scheduler
+                        .is_some_and(|s| core::ptr::addr_eq(s, scheduler)) =>
+                {
+                    Some(true)
+                }
+                _ => None,
+            };
+            reusable.map(|queued| (slot, queued))
+        });
+        let Some((slot, queued)) = free else {
             return Err(future);
         };
         let ptr = slot.future.get().cast::<F>();
-        // SAFETY: the slot is free (flags == 0: no live future, not queued, so no
-        // executor touches its storage) and we are inside the critical section that
-        // claims it; `F` fits the storage in size and alignment (checked by the
-        // caller, `Storage` is aligned to `TASK_ALIGN`).
+        // SAFETY: the slot holds no live future (not `SPAWNED`), so no executor touches
+        // its storage: a queued entry only reads the header, inside a critical section,
+        // and this one claims the slot; `F` fits the storage in size and alignment
+        // (checked by the caller, `Storage` is aligned to `TASK_ALIGN`).
         unsafe { ptr.write(future) };
         let task = TaskRef(NonNull::from(&slot.header));
         slot.header.update(cs, |s| {
             *s = State {
                 flags: SPAWNED | QUEUED,
-                next: None,
+                next: s.next,
                 scheduler: Some(scheduler),
                 job: Some(Job {
                     future: ptr.cast(),
@@ -391,6 +406,9 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
                 wakers: s.wakers,
             };
         });
+        if queued {
+            return Ok(());
+        }
         scheduler.push(cs, task);
         Ok(())
     }

@@ -178,6 +178,33 @@ fn a_full_pool_is_an_error_and_slots_are_reused() {
     });
 }
 
+/// A task woken during its last poll stays in the run queue after it completes; its
+/// slot is still free for the next spawn (found under Miri's thread interleavings).
+#[test]
+fn a_slot_woken_during_its_last_poll_is_reusable() {
+    static POOL: TaskPool<1, 64> = TaskPool::new();
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+    let executor = executor!();
+    executor.run(|spawner| async move {
+        for round in 1..=3 {
+            spawner
+                .spawn(
+                    &POOL,
+                    poll_fn(|cx| {
+                        cx.waker().wake_by_ref();
+                        RAN.fetch_add(1, Ordering::SeqCst);
+                        Poll::Ready(())
+                    }),
+                )
+                .unwrap();
+            while RAN.load(Ordering::SeqCst) < round {
+                yield_now().await;
+            }
+        }
+    });
+    assert_eq!(RAN.load(Ordering::SeqCst), 3);
+}
+
 #[test]
 fn a_future_too_large_is_an_error() {
     static POOL: TaskPool<1, 16> = TaskPool::new();
