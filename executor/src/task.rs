@@ -300,7 +300,10 @@ struct Slot<const SIZE: usize> {
 /// the first run tells how large to make `SIZE`. A slot is free again once its task has
 /// completed; a full pool is [`SpawnError::PoolFull`](crate::SpawnError::PoolFull).
 ///
-/// A pool can serve several executors (each task runs on the one that spawned it).
+/// A pool can serve several executors (each task runs on the one that spawned it). A
+/// task woken during its final poll stays in its executor's run queue until that
+/// executor's next round; its slot is free at once for that executor, and for the
+/// others after that round.
 ///
 /// ```
 /// use portnet_executor::TaskPool;
