@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 5] = [
+const NO_STD_CRATES: [&str; 6] = [
     "portnet-core-net",
+    "portnet-executor",
     "portnet",
     "portnet-conformance",
     "portnet-echo",
@@ -30,9 +31,10 @@ const NO_STD_CRATES: [&str; 5] = [
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 10] = [
+const MSRV_CRATES: [&str; 11] = [
     "portnet-async-std",
     "portnet-bridge",
+    "portnet-executor",
     "portnet-os",
     "portnet-smol",
     "portnet-core-net",
@@ -416,6 +418,20 @@ fn steps() -> Vec<Step> {
             ]));
         }
     }
+    // The executor's firmware example, the figure its README quotes.
+    for target in THUMB_TARGETS {
+        no_std.push(cargo(&[
+            "build",
+            "-q",
+            "--release",
+            "-p",
+            "portnet-executor",
+            "--example",
+            "block_on",
+            "--target",
+            target,
+        ]));
+    }
     let mut msrv_args = vec![format!("+{MSRV}"), "check".into(), "-q".into()];
     for krate in MSRV_CRATES {
         msrv_args.extend(["-p".into(), krate.into()]);
@@ -475,21 +491,28 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "miri",
-            action: Action::Commands(vec![Cmd {
-                envs: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
-                ..cargo(&[
-                    "+nightly",
-                    "miri",
-                    "test",
-                    "-q",
-                    "-p",
-                    "portnet-conformance",
-                    "--no-default-features",
-                    "--features",
-                    "std",
-                    "--lib",
-                ])
-            }]),
+            action: Action::Commands(vec![
+                Cmd {
+                    envs: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
+                    ..cargo(&[
+                        "+nightly",
+                        "miri",
+                        "test",
+                        "-q",
+                        "-p",
+                        "portnet-conformance",
+                        "--no-default-features",
+                        "--features",
+                        "std",
+                        "--lib",
+                    ])
+                },
+                Cmd {
+                    // The executor's unsafe parts: task storage, wakers, heap tasks.
+                    envs: vec![("MIRIFLAGS", "-Zmiri-strict-provenance")],
+                    ..cargo(&["+nightly", "miri", "test", "-q", "-p", "portnet-executor"])
+                },
+            ]),
         },
         Step {
             name: "conformance",
