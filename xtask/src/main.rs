@@ -18,19 +18,27 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 5] = [
+const NO_STD_CRATES: [&str; 6] = [
     "portnet-core-net",
     "portnet",
     "portnet-conformance",
     "portnet-echo",
     "portnet-mqtt",
+    "portnet-embedded",
 ];
+
+/// Features a `no_std` crate is also built with for the thumb targets (each crate
+/// is built once without default features and, if listed here, once more with these).
+const NO_STD_FEATURES: [(&str, &str); 1] = [(
+    "portnet-embedded",
+    "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
+)];
 
 /// The MSRV declared in the workspace, checked with its own toolchain.
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 10] = [
+const MSRV_CRATES: [&str; 11] = [
     "portnet-async-std",
     "portnet-bridge",
     "portnet-os",
@@ -41,6 +49,7 @@ const MSRV_CRATES: [&str; 10] = [
     "portnet-conformance",
     "portnet-echo",
     "portnet-mqtt",
+    "portnet-embedded",
 ];
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
@@ -414,6 +423,19 @@ fn steps() -> Vec<Step> {
                 target,
                 "--no-default-features",
             ]));
+            for (_, features) in NO_STD_FEATURES.iter().filter(|(name, _)| *name == krate) {
+                no_std.push(cargo(&[
+                    "build",
+                    "-q",
+                    "-p",
+                    krate,
+                    "--target",
+                    target,
+                    "--no-default-features",
+                    "--features",
+                    features,
+                ]));
+            }
         }
     }
     let mut msrv_args = vec![format!("+{MSRV}"), "check".into(), "-q".into()];
@@ -467,11 +489,22 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "msrv",
-            action: Action::Commands(vec![Cmd {
-                program: "cargo",
-                args: msrv_args,
-                envs: Vec::new(),
-            }]),
+            action: Action::Commands(vec![
+                Cmd {
+                    program: "cargo",
+                    args: msrv_args,
+                    envs: Vec::new(),
+                },
+                // Its adapters are all behind features: check them all.
+                cargo(&[
+                    &format!("+{MSRV}"),
+                    "check",
+                    "-q",
+                    "-p",
+                    "portnet-embedded",
+                    "--all-features",
+                ]),
+            ]),
         },
         Step {
             name: "miri",
