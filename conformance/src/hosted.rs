@@ -247,6 +247,10 @@ pub struct Backend {
     /// Runs the cases whose id contains `filter` (all for ""), plainly and
     /// adversarially, and returns one row per case and mode.
     pub run: fn(filter: &str) -> Vec<Row>,
+    /// A foreign stack, shown for information: its failures are findings about
+    /// that stack (listed in `docs/conformance.md`) and do not make the runner
+    /// exit with status 1.
+    pub foreign: bool,
 }
 
 /// Every hosted backend in this build.
@@ -255,19 +259,23 @@ pub fn backends() -> Vec<Backend> {
     alloc::vec![
         Backend {
             name: "tokio",
-            run: run_backend::<TokioHarness>
+            run: run_backend::<TokioHarness>,
+            foreign: false,
         },
         Backend {
             name: "smol",
-            run: run_backend::<SmolHarness>
+            run: run_backend::<SmolHarness>,
+            foreign: false,
         },
         Backend {
             name: "async-std",
-            run: run_backend::<AsyncStdHarness>
+            run: run_backend::<AsyncStdHarness>,
+            foreign: false,
         },
         Backend {
             name: "std-embedded-nal",
-            run: run_backend::<StdEmbeddedNalHarness>
+            run: run_backend::<StdEmbeddedNalHarness>,
+            foreign: true,
         },
     ]
 }
