@@ -160,6 +160,85 @@ where
     }
 }
 
+/// The foreign stack std-embedded-nal-async (the async half of the
+/// std-embedded-nal project: the host's sockets behind the embedded-nal-async
+/// traits) seen through `portnet-embedded`'s embedded-nal-async → portnet adapters:
+/// [`PortnetTcp`](portnet_embedded::PortnetTcp) for `TcpConnect` and
+/// [`PortnetUdp`](portnet_embedded::PortnetUdp) for `UdpBind`.
+/// embedded-nal-async has no listening sockets, so `Listen` is [`crate::Missing`].
+///
+/// The peer and the clock are the tokio backend; cases run on a current-thread
+/// tokio runtime, and std-embedded-nal-async's async-io sources are driven by
+/// async-io's own reactor thread.
+///
+/// TCP uses [`WakePolicy::Registered`](portnet_embedded::WakePolicy): its reads and
+/// writes are futures-io polls that keep their waker in the socket. UDP uses
+/// [`WakePolicy::Rewake`](portnet_embedded::WakePolicy): its futures are built on
+/// async-io's `readable()`/`writable()`, which remove the waker when dropped, so a
+/// poll bridge that drops them would never be woken.
+#[derive(Debug)]
+pub struct StdEmbeddedNalHarness {
+    tcp: portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>,
+    udp: portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>,
+    peer: Tokio,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl Default for StdEmbeddedNalHarness {
+    fn default() -> Self {
+        use portnet_embedded::{PortnetTcp, PortnetUdp, WakePolicy};
+        use std_embedded_nal_async::Stack;
+        Self {
+            tcp: PortnetTcp::with_policy(Stack::default(), WakePolicy::Registered),
+            udp: PortnetUdp::with_policy(Stack::default(), WakePolicy::Rewake),
+            peer: Tokio::new(),
+            black_hole: OnceLock::new(),
+        }
+    }
+}
+
+impl Harness for StdEmbeddedNalHarness {
+    type Connect = portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>;
+    type Listen = crate::Missing;
+    type Udp = portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>;
+    type Peer = Tokio;
+    type Clock = Tokio;
+
+    fn connector(&self) -> Option<&Self::Connect> {
+        Some(&self.tcp)
+    }
+    fn listener(&self) -> Option<&crate::Missing> {
+        None
+    }
+    fn udp(&self) -> Option<&Self::Udp> {
+        Some(&self.udp)
+    }
+    fn peer(&self) -> &Tokio {
+        &self.peer
+    }
+    fn clock(&self) -> &Tokio {
+        &self.peer
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        loopback(family)
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        loopback(family)
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(|hole| hole.addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        Tokio::block_on(alloc::boxed::Box::pin(future))
+    }
+}
+
 /// A backend the runner knows: its name and how to run the suite on it.
 #[derive(Debug, Clone, Copy)]
 pub struct Backend {
@@ -168,6 +247,10 @@ pub struct Backend {
     /// Runs the cases whose id contains `filter` (all for ""), plainly and
     /// adversarially, and returns one row per case and mode.
     pub run: fn(filter: &str) -> Vec<Row>,
+    /// A foreign stack, shown for information: its failures are findings about
+    /// that stack (listed in `docs/conformance.md`) and do not make the runner
+    /// exit with status 1.
+    pub foreign: bool,
 }
 
 /// Every hosted backend in this build.
@@ -176,23 +259,33 @@ pub fn backends() -> Vec<Backend> {
     alloc::vec![
         Backend {
             name: "tokio",
-            run: run_backend::<TokioHarness>
+            run: run_backend::<TokioHarness>,
+            foreign: false,
         },
         Backend {
             name: "smol",
-            run: run_backend::<SmolHarness>
+            run: run_backend::<SmolHarness>,
+            foreign: false,
         },
         Backend {
             name: "async-std",
-            run: run_backend::<AsyncStdHarness>
+            run: run_backend::<AsyncStdHarness>,
+            foreign: false,
         },
         Backend {
             name: "smoltcp-memory",
-            run: run_backend::<crate::smoltcp::MemoryHarness>
+            run: run_backend::<crate::smoltcp::MemoryHarness>,
+            foreign: false,
         },
         Backend {
             name: "smoltcp-lossy",
-            run: run_backend::<crate::smoltcp::LossyHarness>
+            run: run_backend::<crate::smoltcp::LossyHarness>,
+            foreign: false,
+        },
+        Backend {
+            name: "std-embedded-nal",
+            run: run_backend::<StdEmbeddedNalHarness>,
+            foreign: true,
         },
     ]
 }

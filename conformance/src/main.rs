@@ -1,5 +1,6 @@
 //! The conformance runner: the suite against every hosted backend, as a table and
-//! a JSON report. Exit status 1 when any case fails.
+//! a JSON report. Exit status 1 when any case fails on one of portnet's own
+//! backends (a foreign stack's failures are reported, not gating).
 //!
 //! ```text
 //! cargo run --release -p portnet-conformance [-- [--backend NAME] [--case TEXT] [--json FILE] [--list]]
@@ -72,10 +73,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let mut rows = Vec::new();
+    let mut gating_failure = false;
     for backend in selected {
         eprintln!("running the suite on {} …", backend.name);
         for mut row in (backend.run)(&args.case) {
             row.backend = format!("{}{}", backend.name, row.backend);
+            gating_failure |= !backend.foreign && row.outcome.is_fail();
             rows.push(row);
         }
     }
@@ -87,7 +90,7 @@ fn main() -> ExitCode {
         }
         eprintln!("wrote {path}");
     }
-    if rows.iter().any(|r| r.outcome.is_fail()) {
+    if gating_failure {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

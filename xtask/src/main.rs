@@ -25,7 +25,15 @@ const NO_STD_CRATES: [&str; 6] = [
     "portnet-conformance",
     "portnet-echo",
     "portnet-mqtt",
+    "portnet-embedded",
 ];
+
+/// Features a `no_std` crate is also built with for the thumb targets (each crate
+/// is built once without default features and, if listed here, once more with these).
+const NO_STD_FEATURES: [(&str, &str); 1] = [(
+    "portnet-embedded",
+    "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
+)];
 
 /// The MSRV declared in the workspace, checked with its own toolchain.
 const MSRV: &str = "1.91";
@@ -43,6 +51,7 @@ const MSRV_CRATES: [&str; 11] = [
     "portnet-conformance",
     "portnet-echo",
     "portnet-mqtt",
+    "portnet-embedded",
 ];
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
@@ -416,6 +425,19 @@ fn steps() -> Vec<Step> {
                 target,
                 "--no-default-features",
             ]));
+            for (_, features) in NO_STD_FEATURES.iter().filter(|(name, _)| *name == krate) {
+                no_std.push(cargo(&[
+                    "build",
+                    "-q",
+                    "-p",
+                    krate,
+                    "--target",
+                    target,
+                    "--no-default-features",
+                    "--features",
+                    features,
+                ]));
+            }
         }
     }
     // The executor's firmware example, the figure its README quotes.
@@ -483,11 +505,22 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "msrv",
-            action: Action::Commands(vec![Cmd {
-                program: "cargo",
-                args: msrv_args,
-                envs: Vec::new(),
-            }]),
+            action: Action::Commands(vec![
+                Cmd {
+                    program: "cargo",
+                    args: msrv_args,
+                    envs: Vec::new(),
+                },
+                // Its adapters are all behind features: check them all.
+                cargo(&[
+                    &format!("+{MSRV}"),
+                    "check",
+                    "-q",
+                    "-p",
+                    "portnet-embedded",
+                    "--all-features",
+                ]),
+            ]),
         },
         Step {
             name: "miri",
