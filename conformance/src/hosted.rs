@@ -256,7 +256,8 @@ pub struct Backend {
 /// Every hosted backend in this build.
 pub fn backends() -> Vec<Backend> {
     use crate::report::run_backend;
-    alloc::vec![
+    #[allow(unused_mut)]
+    let mut list = alloc::vec![
         Backend {
             name: "tokio",
             run: run_backend::<TokioHarness>,
@@ -287,5 +288,18 @@ pub fn backends() -> Vec<Backend> {
             run: run_backend::<StdEmbeddedNalHarness>,
             foreign: true,
         },
-    ]
+    ];
+    #[cfg(target_os = "linux")]
+    match crate::tap::TapHarness::available() {
+        Ok(()) => list.insert(
+            5,
+            Backend {
+                name: "smoltcp-tap",
+                run: run_backend::<crate::tap::TapHarness>,
+                foreign: false,
+            },
+        ),
+        Err(reason) => std::eprintln!("smoltcp-tap: skipped, this machine cannot run it: {reason}"),
+    }
+    list
 }

@@ -26,6 +26,8 @@ pub mod hosted;
 pub mod report;
 #[cfg(feature = "runner")]
 pub mod smoltcp;
+#[cfg(all(feature = "runner", target_os = "linux"))]
+pub mod tap;
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub mod test_support;

@@ -48,15 +48,14 @@ impl NetNs {
         &self.name
     }
 
-    /// Moves the calling thread into the namespace: sockets and TAP devices it
-    /// creates from now on belong there.
-    pub fn enter(&self) -> io::Result<()> {
+    /// Moves the calling thread into the namespace until the guard is dropped:
+    /// sockets and TAP devices it creates meanwhile belong there (and stay
+    /// there).
+    pub fn enter(&self) -> io::Result<Entered> {
+        let previous = File::open("/proc/thread-self/ns/net")?;
         let file = File::open(format!("/var/run/netns/{}", self.name))?;
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&file),
-            Some(rustix::thread::LinkNameSpaceType::Network),
-        )?;
-        Ok(())
+        move_to(&file)?;
+        Ok(Entered { previous })
     }
 
     /// Runs a command inside the namespace (`ip netns exec`).
@@ -65,6 +64,26 @@ impl NetNs {
         args.extend_from_slice(command);
         ip(&args)
     }
+}
+
+/// The calling thread is in a [`NetNs`]; dropping this takes it back.
+#[derive(Debug)]
+pub struct Entered {
+    previous: File,
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        let _ = move_to(&self.previous);
+    }
+}
+
+fn move_to(namespace: &File) -> io::Result<()> {
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(namespace),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )?;
+    Ok(())
 }
 
 impl Drop for NetNs {
