@@ -1,6 +1,8 @@
 #![doc = include_str!("../README.md")]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 pub mod memory;
 mod rng;
 #[cfg(target_os = "linux")]

@@ -8,14 +8,14 @@
 //! link's clock, driven by [`Link::run`], which must be polled alongside the
 //! stacks.
 
+use alloc::collections::VecDeque;
+use alloc::rc::Rc;
 use core::cell::RefCell;
 use core::fmt;
 use core::future::poll_fn;
 use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
-use std::collections::VecDeque;
-use std::rc::Rc;
 
 use embassy_net_driver::{Capabilities, Driver, HardwareAddress, LinkState};
 use portnet::future::{Either, select};

@@ -213,7 +213,7 @@ impl embassy_net_driver::TxToken for TapTxToken<'_> {
         let mut frame = vec![0; len];
         let result = f(&mut frame);
         // A TAP write takes the whole frame or fails; a full queue loses it.
-        if (&*self.tap.file.get_ref()).write(&frame).is_err() {
+        if self.tap.file.get_ref().write(&frame).is_err() {
             self.tap.dropped += 1;
         }
         result
@@ -235,7 +235,7 @@ impl Driver for Tap {
         // frame arrived in between, the second read gets it.
         for _ in 0..2 {
             let mut frame = vec![0; MAX_FRAME + 4];
-            match (&*self.file.get_ref()).read(&mut frame) {
+            match self.file.get_ref().read(&mut frame) {
                 Ok(len) if len > 0 => {
                     frame.truncate(len);
                     return Some((TapRxToken { frame }, TapTxToken { tap: self }));

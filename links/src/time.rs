@@ -7,6 +7,9 @@
 //! future and everything it drives are waiting, it jumps the clock to the earliest
 //! deadline any sleep is waiting for.
 
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+use alloc::task::Wake;
 use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::future::Future;
@@ -14,9 +17,6 @@ use core::pin::{Pin, pin};
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
-use std::rc::Rc;
-use std::sync::Arc;
-use std::task::Wake;
 
 use portnet::{Clock, Instant};
 
@@ -81,7 +81,7 @@ impl fmt::Display for Stall {
     }
 }
 
-impl std::error::Error for Stall {}
+impl core::error::Error for Stall {}
 
 /// Bounds on one [`VirtualClock::run`].
 #[derive(Debug, Clone, Copy)]

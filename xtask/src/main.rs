@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 6] = [
+const NO_STD_CRATES: [&str; 7] = [
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -35,12 +35,23 @@ const NO_STD_FEATURES: [(&str, &str); 1] = [(
     "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
 )];
 
+/// `no_std` crates that need at least one feature, built for the thumb targets
+/// with each of these feature sets: the smoltcp backend as an IPv4-only TCP
+/// client, as UDP only, and complete.
+const NO_STD_FEATURE_SETS: [(&str, &str); 3] = [
+    ("portnet-smoltcp", "tcp"),
+    ("portnet-smoltcp", "udp"),
+    ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6"),
+];
+
 /// The MSRV declared in the workspace, checked with its own toolchain.
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 11] = [
+const MSRV_CRATES: [&str; 14] = [
     "portnet-async-std",
+    "portnet-links",
+    "portnet-smoltcp",
     "portnet-bridge",
     "portnet-executor",
     "portnet-os",
@@ -438,6 +449,21 @@ fn steps() -> Vec<Step> {
                     features,
                 ]));
             }
+        }
+    }
+    for (krate, features) in NO_STD_FEATURE_SETS {
+        for target in THUMB_TARGETS {
+            no_std.push(cargo(&[
+                "build",
+                "-q",
+                "-p",
+                krate,
+                "--target",
+                target,
+                "--no-default-features",
+                "--features",
+                features,
+            ]));
         }
     }
     // The executor's firmware example, the figure its README quotes.

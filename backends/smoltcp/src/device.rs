@@ -85,7 +85,10 @@ pub(crate) fn capabilities(caps: &embassy_net_driver::Capabilities) -> DeviceCap
     checksum.udp = convert(caps.checksum.udp);
     checksum.tcp = convert(caps.checksum.tcp);
     checksum.icmpv4 = convert(caps.checksum.icmpv4);
-    checksum.icmpv6 = convert(caps.checksum.icmpv6);
+    #[cfg(feature = "proto-ipv6")]
+    {
+        checksum.icmpv6 = convert(caps.checksum.icmpv6);
+    }
     out.checksum = checksum;
     out
 }

@@ -1,12 +1,12 @@
 //! Name resolution through smoltcp's DNS socket.
 
-use core::future::{Future, poll_fn};
+use core::future::poll_fn;
 use core::net::IpAddr;
 use core::task::Poll;
 
 use portnet::AddrFamily;
 use smoltcp::socket::dns::{self, GetQueryResultError, QueryHandle, StartQueryError};
-use smoltcp::wire::{DnsQueryType, IpAddress};
+use smoltcp::wire::DnsQueryType;
 
 use crate::Error;
 use crate::stack::{Core, Stack};
@@ -15,7 +15,9 @@ use crate::stack::{Core, Stack};
 pub(crate) fn servers(configured: &[Option<IpAddr>; 3]) -> heapless_servers::Servers {
     let mut servers = heapless_servers::Servers::new();
     for server in configured.iter().flatten() {
-        servers.push(IpAddress::from(*server));
+        if let Some(server) = crate::addr::to_smoltcp(*server) {
+            servers.push(server);
+        }
     }
     servers
 }
@@ -61,12 +63,12 @@ struct Query<'s, 'a> {
 
 impl Drop for Query<'_, '_> {
     fn drop(&mut self) {
-        if let (Some(handle), Ok(mut core)) = (self.handle.take(), self.core.try_borrow_mut()) {
-            if let Some(dns) = core.dns {
-                core.sockets
-                    .get_mut::<dns::Socket<'_>>(dns)
-                    .cancel_query(handle);
-            }
+        if let (Some(handle), Ok(mut core)) = (self.handle.take(), self.core.try_borrow_mut())
+            && let Some(dns) = core.dns
+        {
+            core.sockets
+                .get_mut::<dns::Socket<'_>>(dns)
+                .cancel_query(handle);
         }
     }
 }
@@ -112,7 +114,7 @@ impl<'s, 'a> Query<'s, 'a> {
                     Poll::Ready(
                         addresses
                             .iter()
-                            .map(|a| IpAddr::from(*a))
+                            .map(|a| crate::addr::from_smoltcp(*a))
                             .find(|a| family.matches(*a))
                             .ok_or(Error::NameNotResolved),
                     )
@@ -138,32 +140,26 @@ impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future cancels the query.
-    fn resolve(
-        &self,
-        host: &str,
-        family: AddrFamily,
-    ) -> impl Future<Output = Result<IpAddr, Error>> {
-        async move {
-            if let Ok(ip) = host.parse::<IpAddr>() {
-                return if family.matches(ip) {
-                    Ok(ip)
-                } else {
-                    Err(Error::NameNotResolved)
-                };
-            }
-            let kinds: &[DnsQueryType] = match family {
-                AddrFamily::Ipv6 => &[DnsQueryType::Aaaa],
-                AddrFamily::Ipv4 => &[DnsQueryType::A],
-                _ => &[DnsQueryType::A, DnsQueryType::Aaaa],
+    async fn resolve(&self, host: &str, family: AddrFamily) -> Result<IpAddr, Error> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return if family.matches(ip) {
+                Ok(ip)
+            } else {
+                Err(Error::NameNotResolved)
             };
-            let mut last = Error::NameNotResolved;
-            for kind in kinds {
-                match Query::start(&self.core, host, *kind)?.result(family).await {
-                    Ok(ip) => return Ok(ip),
-                    Err(e) => last = e,
-                }
-            }
-            Err(last)
         }
+        let kinds: &[DnsQueryType] = match family {
+            AddrFamily::Ipv6 => &[DnsQueryType::Aaaa],
+            AddrFamily::Ipv4 => &[DnsQueryType::A],
+            _ => &[DnsQueryType::A, DnsQueryType::Aaaa],
+        };
+        let mut last = Error::NameNotResolved;
+        for kind in kinds {
+            match Query::start(&self.core, host, *kind)?.result(family).await {
+                Ok(ip) => return Ok(ip),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 }

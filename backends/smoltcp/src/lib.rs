@@ -2,6 +2,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod addr;
 mod config;
 mod device;
 #[cfg(feature = "dns")]

@@ -164,7 +164,9 @@ pub(crate) struct Core<'a> {
     /// its last segment (an RST) goes out first.
     pub(crate) epoch: u64,
     /// Orders connections by arrival for `accept`.
+    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
     pub(crate) arrivals: u64,
+    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
     pub(crate) next_listener: u32,
     pub(crate) config: Config,
 }
@@ -209,18 +211,18 @@ impl Core<'_> {
 
     /// Whether `ip` is one of the interface's addresses.
     pub(crate) fn has_ip(&self, ip: IpAddr) -> bool {
-        let ip = smoltcp::wire::IpAddress::from(ip);
-        self.iface
-            .ip_addrs()
-            .iter()
-            .any(|cidr| cidr.address() == ip)
+        crate::addr::to_smoltcp(ip).is_some_and(|ip| {
+            self.iface
+                .ip_addrs()
+                .iter()
+                .any(|cidr| cidr.address() == ip)
+        })
     }
 
     /// Whether some local address can reach `remote`.
     pub(crate) fn can_reach(&self, remote: IpAddr) -> bool {
-        self.iface
-            .get_source_address(&smoltcp::wire::IpAddress::from(remote))
-            .is_some()
+        crate::addr::to_smoltcp(remote)
+            .is_some_and(|remote| self.iface.get_source_address(&remote).is_some())
     }
 
     /// Sockets in use (open or closing), for leak checks.
@@ -277,7 +279,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         mut driver: D,
         clock: C,
         config: Config,
-        mut sockets: Sockets<'a>,
+        #[allow(unused_mut)] mut sockets: Sockets<'a>,
     ) -> Result<Self, Error> {
         let mac = match driver.hardware_address() {
             HardwareAddress::Ethernet(mac) => EthernetAddress(mac),
@@ -304,14 +306,20 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             if let Ipv4Config::Static { address, .. } = config.ipv4 {
                 addresses_ok &= address.prefix <= 32
                     && addrs
-                        .push(IpCidr::new(address.address.into(), address.prefix))
+                        .push(IpCidr::new(
+                            smoltcp::wire::IpAddress::Ipv4(address.address),
+                            address.prefix,
+                        ))
                         .is_ok();
             }
             #[cfg(feature = "proto-ipv6")]
             if let crate::config::Ipv6Config::Static { address, .. } = config.ipv6 {
                 addresses_ok &= address.prefix <= 128
                     && addrs
-                        .push(IpCidr::new(address.address.into(), address.prefix))
+                        .push(IpCidr::new(
+                            smoltcp::wire::IpAddress::Ipv6(address.address),
+                            address.prefix,
+                        ))
                         .is_ok();
             }
         });

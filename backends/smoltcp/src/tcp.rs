@@ -17,7 +17,7 @@ use core::task::{Context, Poll};
 use portnet::{ErrorType, SocketOption, SocketOptionName};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::tcp::{self, State};
-use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+use smoltcp::wire::IpListenEndpoint;
 
 use crate::stack::{Core, Stack};
 use crate::{Error, time};
@@ -53,7 +53,7 @@ impl<const N: usize, const RX: usize, const TX: usize> TcpPool<N, RX, TX> {
         Self {
             rx: [[0; RX]; N],
             tx: [[0; TX]; N],
-            slots: [TcpSlot::EMPTY; N],
+            slots: [const { TcpSlot::empty() }; N],
         }
     }
 
@@ -67,7 +67,7 @@ impl<const N: usize, const RX: usize, const TX: usize> TcpPool<N, RX, TX> {
             );
             *slot = TcpSlot {
                 handle: Some(set.add(socket)),
-                ..TcpSlot::EMPTY
+                ..TcpSlot::empty()
             };
         }
         slots
@@ -143,19 +143,21 @@ pub struct TcpSlot {
 }
 
 impl TcpSlot {
-    const EMPTY: Self = Self {
-        handle: None,
-        owner: Owner::Free,
-        last_state: State::Closed,
-        ending: None,
-        arrival: 0,
-        eof: false,
-        write_closed: false,
-        local: None,
-        remote: None,
-        fin_ack: Cell::new(None),
-        acks_before_fin: Cell::new(0),
-    };
+    const fn empty() -> Self {
+        Self {
+            handle: None,
+            owner: Owner::Free,
+            last_state: State::Closed,
+            ending: None,
+            arrival: 0,
+            eof: false,
+            write_closed: false,
+            local: None,
+            remote: None,
+            fin_ack: Cell::new(None),
+            acks_before_fin: Cell::new(0),
+        }
+    }
 
     /// Whether the socket is held or still closing.
     pub(crate) fn in_use(&self) -> bool {
@@ -167,7 +169,7 @@ impl TcpSlot {
         *self = Self {
             handle: self.handle,
             owner,
-            ..Self::EMPTY
+            ..Self::empty()
         };
     }
 }
@@ -194,8 +196,8 @@ fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
     }
     if slot.local.is_none() {
         let socket = socket(set, slot);
-        slot.local = socket.local_endpoint().map(SocketAddr::from);
-        slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+        slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
+        slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
     }
     slot.last_state = state;
 }
@@ -222,7 +224,11 @@ fn parse_segment(frame: &[u8]) -> Option<Segment> {
             if ip.next_header() != IpProtocol::Tcp {
                 return None;
             }
-            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            (
+                IpAddr::from(ip.src_addr()),
+                IpAddr::from(ip.dst_addr()),
+                ip.payload(),
+            )
         }
         #[cfg(feature = "proto-ipv6")]
         EthernetProtocol::Ipv6 => {
@@ -230,7 +236,11 @@ fn parse_segment(frame: &[u8]) -> Option<Segment> {
             if ip.next_header() != IpProtocol::Tcp {
                 return None;
             }
-            (ip.src_addr().into(), ip.dst_addr().into(), ip.payload())
+            (
+                IpAddr::from(ip.src_addr()),
+                IpAddr::from(ip.dst_addr()),
+                ip.payload(),
+            )
         }
         _ => return None,
     };
@@ -322,11 +332,12 @@ pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8]) {
 pub(crate) fn after_ingress(core: &mut Core<'_>) {
     for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
         observe(&mut core.sockets, slot, false);
-        if let Owner::Listener(_) = slot.owner {
-            if slot.arrival == 0 && slot.last_state != State::Listen {
-                core.arrivals += 1;
-                slot.arrival = core.arrivals;
-            }
+        if let Owner::Listener(_) = slot.owner
+            && slot.arrival == 0
+            && slot.last_state != State::Listen
+        {
+            core.arrivals += 1;
+            slot.arrival = core.arrivals;
         }
     }
 }
@@ -440,7 +451,11 @@ fn port_in_use(core: &Core<'_>, port: u16, listeners_only: bool) -> bool {
 /// The unspecified address means "any address" to smoltcp's listen.
 fn listen_endpoint(local: SocketAddr) -> IpListenEndpoint {
     IpListenEndpoint {
-        addr: (!local.ip().is_unspecified()).then(|| local.ip().into()),
+        addr: if local.ip().is_unspecified() {
+            None
+        } else {
+            crate::addr::to_smoltcp(local.ip())
+        },
         port: local.port(),
     }
 }
@@ -786,7 +801,11 @@ fn start_connect<'s, 'a>(
         ..
     } = core;
     let slot = &mut tcp[index];
-    let connected = socket(sockets, slot).connect(iface.context(), IpEndpoint::from(remote), port);
+    let connected = socket(sockets, slot).connect(
+        iface.context(),
+        crate::addr::endpoint(remote).ok_or(Error::InvalidAddress)?,
+        port,
+    );
     if let Err(e) = connected {
         slot.owner = Owner::Free;
         return Err(match e {
@@ -821,8 +840,8 @@ impl TcpConnection<'_, '_> {
                 Poll::Pending
             }
             _ => {
-                slot.local = socket.local_endpoint().map(SocketAddr::from);
-                slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+                slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
+                slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
                 Poll::Ready(Ok(()))
             }
         }
@@ -987,8 +1006,8 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 let slot = &mut core.tcp[index];
                 slot.owner = Owner::Connection;
                 let socket = socket(&mut core.sockets, slot);
-                slot.local = socket.local_endpoint().map(SocketAddr::from);
-                slot.remote = socket.remote_endpoint().map(SocketAddr::from);
+                slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
+                slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
                 let remote = slot
                     .remote
                     .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
@@ -1066,7 +1085,7 @@ impl<'s, 'a> portnet::TcpListener for TcpListener<'s, 'a> {
 
     fn local_addr(&self) -> Result<SocketAddr, Error> {
         let ip = match self.endpoint.addr {
-            Some(addr) => IpAddr::from(addr),
+            Some(addr) => crate::addr::from_smoltcp(addr),
             None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         };
         Ok(SocketAddr::new(ip, self.endpoint.port))

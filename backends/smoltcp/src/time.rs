@@ -18,6 +18,7 @@ pub(crate) fn duration_to_smoltcp(duration: Duration) -> smoltcp::time::Duration
 }
 
 /// A smoltcp duration as core's.
+#[cfg_attr(not(feature = "tcp"), allow(dead_code))]
 pub(crate) fn duration_from_smoltcp(duration: smoltcp::time::Duration) -> Duration {
     Duration::from_micros(duration.total_micros())
 }

@@ -9,7 +9,7 @@ use core::task::{Context, Poll};
 use portnet::{ErrorType, SocketOption, SocketOptionName};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp::{self, PacketMetadata};
-use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
+use smoltcp::wire::IpListenEndpoint;
 
 use crate::stack::{Core, Stack};
 use crate::{Error, time};
@@ -218,7 +218,11 @@ fn bind<'s, 'a>(
         port => port,
     };
     let endpoint = IpListenEndpoint {
-        addr: (!local.ip().is_unspecified()).then(|| local.ip().into()),
+        addr: if local.ip().is_unspecified() {
+            None
+        } else {
+            crate::addr::to_smoltcp(local.ip())
+        },
         port,
     };
     // A dropped socket on this port still sending its last datagrams: the new
@@ -280,7 +284,10 @@ impl portnet::UdpSocket for UdpSocket<'_, '_> {
         if buf.len() > socket.payload_send_capacity() {
             return Poll::Ready(Err(Error::DatagramTooLarge));
         }
-        match socket.send_slice(buf, IpEndpoint::from(remote)) {
+        let Some(remote) = crate::addr::endpoint(remote) else {
+            return Poll::Ready(Err(Error::InvalidAddress));
+        };
+        match socket.send_slice(buf, remote) {
             Ok(()) => {
                 core.wake_runner();
                 Poll::Ready(Ok(()))
@@ -309,7 +316,7 @@ impl portnet::UdpSocket for UdpSocket<'_, '_> {
                 Ok((payload, meta)) => {
                     let copied = payload.len().min(buf.len());
                     buf[..copied].copy_from_slice(&payload[..copied]);
-                    (payload.len(), SocketAddr::from(meta.endpoint))
+                    (payload.len(), crate::addr::socket_addr(meta.endpoint))
                 }
                 Err(_) => {
                     socket.register_recv_waker(cx.waker());
