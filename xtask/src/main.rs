@@ -424,46 +424,35 @@ fn cargo(args: &[&str]) -> Cmd {
 
 /// Every step of `cargo xtask ci`, in order. To add a check, add a step here.
 fn steps() -> Vec<Step> {
+    let thumb_build = |krate: &str, target: &str, features: Option<&str>| {
+        let mut args = vec![
+            "build",
+            "-q",
+            "-p",
+            krate,
+            "--target",
+            target,
+            "--no-default-features",
+        ];
+        args.extend(
+            features
+                .iter()
+                .flat_map(|features| ["--features", *features]),
+        );
+        cargo(&args)
+    };
     let mut no_std = Vec::new();
     for krate in NO_STD_CRATES {
         for target in THUMB_TARGETS {
-            no_std.push(cargo(&[
-                "build",
-                "-q",
-                "-p",
-                krate,
-                "--target",
-                target,
-                "--no-default-features",
-            ]));
+            no_std.push(thumb_build(krate, target, None));
             for (_, features) in NO_STD_FEATURES.iter().filter(|(name, _)| *name == krate) {
-                no_std.push(cargo(&[
-                    "build",
-                    "-q",
-                    "-p",
-                    krate,
-                    "--target",
-                    target,
-                    "--no-default-features",
-                    "--features",
-                    features,
-                ]));
+                no_std.push(thumb_build(krate, target, Some(features)));
             }
         }
     }
     for (krate, features) in NO_STD_FEATURE_SETS {
         for target in THUMB_TARGETS {
-            no_std.push(cargo(&[
-                "build",
-                "-q",
-                "-p",
-                krate,
-                "--target",
-                target,
-                "--no-default-features",
-                "--features",
-                features,
-            ]));
+            no_std.push(thumb_build(krate, target, Some(features)));
         }
     }
     // The executor's firmware example, the figure its README quotes.

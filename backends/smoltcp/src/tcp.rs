@@ -580,31 +580,46 @@ impl ErrorType for TcpConnection<'_, '_> {
     type Error = Error;
 }
 
-impl portnet::Read for TcpConnection<'_, '_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<usize, Error>> {
-        self.socket.poll_read(cx, buf)
-    }
+/// `Read` through the [`SocketRef`] of a connection or its read half.
+macro_rules! read_through_socket {
+    ($type:ident) => {
+        impl portnet::Read for $type<'_, '_> {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<Result<usize, Error>> {
+                self.socket.poll_read(cx, buf)
+            }
+        }
+    };
 }
 
-impl portnet::Write for TcpConnection<'_, '_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, Error>> {
-        self.socket.poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.socket.poll_flush()
-    }
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.socket.poll_close()
-    }
+/// `Write` through the [`SocketRef`] of a connection or its write half.
+macro_rules! write_through_socket {
+    ($type:ident) => {
+        impl portnet::Write for $type<'_, '_> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<Result<usize, Error>> {
+                self.socket.poll_write(cx, buf)
+            }
+            fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                self.socket.poll_flush()
+            }
+            fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+                self.socket.poll_close()
+            }
+        }
+    };
 }
+
+read_through_socket!(TcpConnection);
+write_through_socket!(TcpConnection);
+read_through_socket!(TcpReadHalf);
+write_through_socket!(TcpWriteHalf);
 
 /// The read half of a [`TcpConnection`].
 pub struct TcpReadHalf<'c, 'a> {
@@ -638,32 +653,6 @@ impl ErrorType for TcpReadHalf<'_, '_> {
 
 impl ErrorType for TcpWriteHalf<'_, '_> {
     type Error = Error;
-}
-
-impl portnet::Read for TcpReadHalf<'_, '_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<usize, Error>> {
-        self.socket.poll_read(cx, buf)
-    }
-}
-
-impl portnet::Write for TcpWriteHalf<'_, '_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, Error>> {
-        self.socket.poll_write(cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.socket.poll_flush()
-    }
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.socket.poll_close()
-    }
 }
 
 impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
