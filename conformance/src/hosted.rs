@@ -16,14 +16,14 @@ use crate::{Family, Harness, report::Row};
 /// connecting to it neither succeeds nor fails, as with a host that is gone. It
 /// sends nothing off the machine.
 #[derive(Debug)]
-struct BlackHole {
+pub(crate) struct BlackHole {
     _listener: socket2::Socket,
     _queued: Vec<std::net::TcpStream>,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl BlackHole {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         use socket2::{Domain, Socket, Type};
         let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
         listener.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
@@ -50,7 +50,7 @@ impl BlackHole {
 }
 
 /// Open socket descriptors of this process, from `/proc/self/fd` (Linux).
-fn open_socket_fds() -> Option<usize> {
+pub(crate) fn open_socket_fds() -> Option<usize> {
     let entries = std::fs::read_dir("/proc/self/fd").ok()?;
     Some(
         entries
@@ -61,7 +61,7 @@ fn open_socket_fds() -> Option<usize> {
 }
 
 /// Loopback on both families: where the host stack under test and its peer live.
-fn loopback(family: Family) -> Option<IpAddr> {
+pub(crate) fn loopback(family: Family) -> Option<IpAddr> {
     Some(match family {
         Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
         Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),

@@ -5,7 +5,7 @@
 // failures are the cold path of a test suite, so the size does not matter.
 #![allow(clippy::result_large_err, clippy::large_enum_variant)]
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", feature = "remote"))]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -17,6 +17,8 @@ mod missing;
 mod outcome;
 pub mod peers;
 pub mod probe;
+#[cfg(feature = "remote")]
+pub mod remote;
 mod run;
 mod support;
 

@@ -30,10 +30,13 @@ const NO_STD_CRATES: [&str; 7] = [
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
 /// is built once without default features and, if listed here, once more with these).
-const NO_STD_FEATURES: [(&str, &str); 1] = [(
-    "portnet-embedded",
-    "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
-)];
+const NO_STD_FEATURES: [(&str, &str); 2] = [
+    (
+        "portnet-embedded",
+        "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
+    ),
+    ("portnet-conformance", "remote"),
+];
 
 /// `no_std` crates that need at least one feature, built for the thumb targets
 /// with each of these feature sets: the smoltcp backend as an IPv4-only TCP
