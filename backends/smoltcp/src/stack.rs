@@ -562,6 +562,42 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         self.core.borrow().iface.ipv4_addr()
     }
 
+    /// The interface's IPv4 address with its prefix length, once it has one.
+    pub fn ipv4_cidr(&self) -> Option<crate::Cidr<core::net::Ipv4Addr>> {
+        self.core
+            .borrow()
+            .iface
+            .ip_addrs()
+            .iter()
+            .find_map(|cidr| match cidr {
+                IpCidr::Ipv4(v4) => Some(crate::Cidr::new(v4.address(), v4.prefix_len())),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            })
+    }
+
+    /// The IPv4 default gateway, static or from the DHCP lease.
+    pub fn ipv4_gateway(&self) -> Option<core::net::Ipv4Addr> {
+        use smoltcp::wire::IpAddress;
+        match self
+            .core
+            .borrow()
+            .iface
+            .routes()
+            .get_default_ipv4_route()?
+            .via_router
+        {
+            IpAddress::Ipv4(router) => Some(router),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The DNS servers in use: configured, or from the DHCP lease.
+    pub fn dns_servers(&self) -> [Option<IpAddr>; 3] {
+        self.core.borrow().config.dns_servers
+    }
+
     /// Waits until the interface has an IPv4 address (at once for a static one).
     ///
     /// # Cancel safety
