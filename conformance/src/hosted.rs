@@ -301,5 +301,18 @@ pub fn backends() -> Vec<Backend> {
         ),
         Err(reason) => std::eprintln!("smoltcp-tap: skipped, this machine cannot run it: {reason}"),
     }
+    #[cfg(target_os = "linux")]
+    match crate::qemu::firmware() {
+        Some(_) => list.push(Backend {
+            name: crate::qemu::ROW_NAME,
+            run: crate::qemu::rows,
+            foreign: false,
+        }),
+        None => std::eprintln!(
+            "{}: skipped, no firmware: `cargo xtask conformance` builds it and sets {}",
+            crate::qemu::ROW_NAME,
+            crate::qemu::FIRMWARE_ENV
+        ),
+    }
     list
 }

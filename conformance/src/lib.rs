@@ -24,6 +24,8 @@ mod support;
 
 #[cfg(feature = "runner")]
 pub mod hosted;
+#[cfg(all(feature = "runner", target_os = "linux"))]
+pub mod qemu;
 #[cfg(feature = "std")]
 pub mod report;
 #[cfg(feature = "runner")]

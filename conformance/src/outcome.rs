@@ -37,6 +37,23 @@ impl Capability {
     }
 }
 
+impl Capability {
+    /// The capability named `name` in reports ([`Capability::as_str`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::TcpConnect,
+            Self::TcpListen,
+            Self::Udp,
+            Self::Ipv6,
+            Self::BlackHole,
+            Self::SocketCount,
+            Self::IcmpErrors,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == name)
+    }
+}
+
 impl fmt::Display for Capability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

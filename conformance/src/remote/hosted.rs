@@ -7,11 +7,8 @@
 extern crate std;
 
 use alloc::boxed::Box;
-use core::cell::RefCell;
 use core::future::{Future, poll_fn};
-use core::net::{IpAddr, SocketAddr};
 use core::pin::Pin;
-use core::task::Poll;
 use std::os::unix::net::UnixStream;
 use std::sync::OnceLock;
 use std::thread::JoinHandle;
@@ -19,9 +16,9 @@ use std::thread::JoinHandle;
 use portnet_tokio::Tokio;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::{LinkError, RemotePeer};
+use super::{Addresses, BlockOn, RemoteHarness, RemotePeer};
+use crate::Family;
 use crate::hosted::{BlackHole, loopback, open_socket_fds};
-use crate::{Family, Harness};
 
 /// An `embedded-io-async` byte stream over a tokio stream half: how the
 /// [`RemotePeer`] driver reaches its agent on the host.
@@ -80,27 +77,32 @@ impl<T: AsyncWrite + Unpin> embedded_io_async::Write for TokioIo<T> {
     }
 }
 
-type Driver = Pin<Box<dyn Future<Output = LinkError>>>;
-
-/// The tokio backend under test; its peer is the tokio backend behind a
-/// [`RemotePeer`] and an agent thread.
+/// The tokio runtime as the harness's executor, and the agent thread it waits
+/// for when dropped (after the harness's link, dropped first, ended the agent).
 #[derive(Debug)]
-pub struct RemotePeerHarness {
-    stack: Tokio,
-    peer: RemotePeer,
+pub struct TokioBlockOn {
     runtime: tokio::runtime::Runtime,
-    driver: RefCell<Option<DriverSlot>>,
-    black_hole: OnceLock<Option<BlackHole>>,
     agent: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-struct DriverSlot(Driver);
-
-impl core::fmt::Debug for DriverSlot {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("DriverSlot")
+impl BlockOn for TokioBlockOn {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
     }
 }
+
+impl Drop for TokioBlockOn {
+    fn drop(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.join();
+        }
+    }
+}
+
+/// The tokio backend under test; its peer is the tokio backend behind a
+/// [`RemotePeer`] whose agent runs on a thread of its own, at the other end of a
+/// Unix socket pair.
+pub type RemotePeerHarness = RemoteHarness<Tokio, Tokio, TokioBlockOn>;
 
 impl Default for RemotePeerHarness {
     fn default() -> Self {
@@ -121,77 +123,27 @@ impl Default for RemotePeerHarness {
             near.set_nonblocking(true).expect("a non-blocking socket");
             let near = tokio::net::UnixStream::from_std(near).expect("a tokio Unix stream");
             let (rx, tx) = near.into_split();
-            Box::pin(peer.driver(TokioIo(rx), TokioIo(tx)))
+            peer.driver(TokioIo(rx), TokioIo(tx))
         };
-        Self {
-            stack: Tokio::new(),
-            peer,
+        let stack: &'static Tokio = Box::leak(Box::new(Tokio::new()));
+        let loopback = Addresses {
+            stack_v4: loopback(Family::V4),
+            peer_v4: loopback(Family::V4),
+            stack_v6: loopback(Family::V6),
+            peer_v6: loopback(Family::V6),
+        };
+        let executor = TokioBlockOn {
             runtime,
-            driver: RefCell::new(Some(DriverSlot(driver))),
-            black_hole: OnceLock::new(),
             agent: Some(agent),
+        };
+        let harness = RemoteHarness::new(stack, stack, peer, driver, executor, loopback)
+            .with_open_sockets(|_| open_socket_fds().unwrap_or(0));
+        match BLACK_HOLE.get_or_init(|| BlackHole::new().ok()) {
+            Some(hole) => harness.with_black_hole(hole.addr),
+            None => harness,
         }
     }
 }
 
-impl Drop for RemotePeerHarness {
-    fn drop(&mut self) {
-        // Closing our end ends the agent's stream, and with it the agent.
-        self.driver.get_mut().take();
-        if let Some(agent) = self.agent.take() {
-            let _ = agent.join();
-        }
-    }
-}
-
-impl Harness for RemotePeerHarness {
-    type Connect = Tokio;
-    type Listen = Tokio;
-    type Udp = Tokio;
-    type Peer = RemotePeer;
-    type Clock = Tokio;
-
-    fn connector(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn listener(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn udp(&self) -> Option<&Tokio> {
-        Some(&self.stack)
-    }
-    fn peer(&self) -> &RemotePeer {
-        &self.peer
-    }
-    fn clock(&self) -> &Tokio {
-        &self.stack
-    }
-    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
-        loopback(family)
-    }
-    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
-        loopback(family)
-    }
-    fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole
-            .get_or_init(|| BlackHole::new().ok())
-            .as_ref()
-            .map(|hole| hole.addr)
-    }
-    fn open_sockets(&self) -> Option<usize> {
-        open_socket_fds()
-    }
-    fn run<F: Future>(&self, future: F) -> F::Output {
-        let mut slot = self.driver.borrow_mut();
-        let mut future = Box::pin(future);
-        self.runtime.block_on(poll_fn(|cx| {
-            if let Some(DriverSlot(driver)) = slot.as_mut()
-                && let Poll::Ready(error) = driver.as_mut().poll(cx)
-            {
-                std::eprintln!("remote peer: {error}");
-                *slot = None;
-            }
-            future.as_mut().poll(cx)
-        }))
-    }
-}
+/// One black hole for every harness of the process: it holds no state a case changes.
+static BLACK_HOLE: OnceLock<Option<BlackHole>> = OnceLock::new();

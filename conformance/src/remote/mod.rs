@@ -14,12 +14,32 @@
 
 #[cfg(feature = "runner")]
 pub mod agent;
+mod harness;
 #[cfg(feature = "runner")]
 pub mod hosted;
 mod peer;
 pub mod wire;
 
+pub use harness::{Addresses, BlockOn, LINE_PREFIX, RemoteHarness, run_and_report};
 pub use peer::{
     LinkError, RemoteConnection, RemoteError, RemoteListener, RemotePeer, RemoteReadHalf,
     RemoteSocket, RemoteWriteHalf,
 };
+
+/// The network of the firmware row: the firmware's stack and the host (the
+/// agent's stack, the peer) on a TAP device in a network namespace of their own.
+pub mod tap_net {
+    use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
+
+    /// The firmware's IPv4 address (/24).
+    pub const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 2);
+    /// The host's IPv4 address on the TAP device (/24).
+    pub const PEER_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 1);
+    /// The firmware's IPv6 address (/64).
+    pub const STACK_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 1, 0, 0, 0, 0, 0, 2);
+    /// The host's IPv6 address on the TAP device (/64).
+    pub const PEER_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 1, 0, 0, 0, 0, 0, 1);
+    /// An address on the subnet where no station answers.
+    pub const BLACK_HOLE: SocketAddr =
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(10, 9, 1, 99), 9));
+}
