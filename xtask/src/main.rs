@@ -79,8 +79,11 @@ const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
 /// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
 /// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
-const FUZZ_TARGETS: [(&str, &str); 2] =
-    [("core-net/fuzz", "parse_endpoint"), ("mqtt/fuzz", "decode")];
+const FUZZ_TARGETS: [(&str, &str); 3] = [
+    ("core-net/fuzz", "parse_endpoint"),
+    ("mqtt/fuzz", "decode"),
+    ("backends/smoltcp/fuzz", "frames"),
+];
 
 /// Seconds each fuzz target runs in `cargo xtask ci`.
 const FUZZ_SECONDS: u32 = 30;
