@@ -100,6 +100,20 @@ fn main() -> ExitCode {
         Ok(Task::Ci { only, skip }) => ci(&only, &skip),
         Ok(Task::Conformance) => setup().and_then(|()| conformance()),
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
+        Ok(Task::Soak { args }) => {
+            let mut command = vec![
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "portnet-reliability",
+                "--bin",
+                "soak",
+                "--",
+            ];
+            command.extend(args.iter().map(String::as_str));
+            run("cargo", &command, &[])
+        }
         Err(message) => {
             eprint!("xtask: {message}\n\n{}", usage());
             return ExitCode::from(2);
@@ -123,6 +137,8 @@ tasks:
                               first failure; --only/--skip take a step name and may repeat
   conformance                 the conformance suite on every hosted backend, table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
+  soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
+                              --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
   help                        this text
 
 With CI=true: colourless cargo output, and a failed apt install is an error, not a warning.
@@ -146,6 +162,9 @@ enum Task {
     Bench {
         quick: bool,
         json: Option<String>,
+    },
+    Soak {
+        args: Vec<String>,
     },
 }
 
@@ -189,6 +208,9 @@ impl Task {
                 }
                 Ok(Self::Bench { quick, json })
             }
+            "soak" => Ok(Self::Soak {
+                args: rest.cloned().collect(),
+            }),
             other => Err(format!("unknown task: {other}")),
         }
     }
@@ -582,6 +604,26 @@ fn steps() -> Vec<Step> {
             ])]),
         },
         Step {
+            name: "soak",
+            // A short fixed set of seeds; `cargo xtask soak` runs the full one.
+            action: Action::Commands(vec![cargo(&[
+                "run",
+                "-q",
+                "--release",
+                "-p",
+                "portnet-reliability",
+                "--bin",
+                "soak",
+                "--",
+                "--seeds",
+                "20",
+                "--bytes",
+                "2097152",
+                "--cycles",
+                "20",
+            ])]),
+        },
+        Step {
             name: "fuzz",
             action: Action::Call(|| fuzz(FUZZ_SECONDS)),
         },
@@ -776,6 +818,12 @@ mod tests {
         assert_eq!(parse(&["setup"]), Ok(Task::Setup));
         assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
+        assert_eq!(
+            parse(&["soak", "--seeds", "3"]),
+            Ok(Task::Soak {
+                args: vec!["--seeds".into(), "3".into()]
+            })
+        );
         assert_eq!(
             parse(&["bench"]),
             Ok(Task::Bench {

@@ -14,7 +14,13 @@ use core::future::Future;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::pin::pin;
 
+use alloc::format;
+use alloc::string::String;
+use core::net::SocketAddr;
+use core::time::Duration;
+
 use portnet::future::{Either, join, select};
+use portnet::{ReadExt, TcpConnect, TcpListen, TcpListener, WriteExt};
 use portnet_links::{Faults, Limits, Link, Port, Stall, VirtualClock};
 
 use crate::{Cidr, Config, Stack, StackResources, TcpPool, UdpPool};
@@ -142,4 +148,132 @@ impl Pair {
     pub fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
         self.run_with(future, Limits::default())
     }
+}
+
+/// The byte at offset `i` of a patterned transfer: no short period, so a
+/// lost, duplicated or reordered segment shows.
+pub fn pattern(i: usize) -> u8 {
+    let x = i as u64;
+    ((x ^ (x >> 8) ^ (x >> 16)).wrapping_mul(167) as u8) ^ (x % 251) as u8
+}
+
+/// Sends `total` patterned bytes from `a` to `b` over a new connection (port
+/// 7000), checks every byte, and returns how many arrived.
+///
+/// # Errors
+///
+/// What went wrong first, with the byte offset where it applies.
+pub async fn transfer(pair: &Pair, total: usize) -> Result<usize, String> {
+    let listener = pair
+        .b
+        .listen(SocketAddr::new(B_V4.into(), 7000))
+        .await
+        .map_err(|e| format!("listen: {e}"))?;
+    let send = async {
+        let mut conn = pair
+            .a
+            .connect(SocketAddr::new(B_V4.into(), 7000))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let mut chunk = [0u8; 3000];
+        let mut sent = 0;
+        while sent < total {
+            let n = chunk.len().min(total - sent);
+            for (i, b) in chunk[..n].iter_mut().enumerate() {
+                *b = pattern(sent + i);
+            }
+            conn.write_all(&chunk[..n])
+                .await
+                .map_err(|e| format!("write at {sent}: {e}"))?;
+            sent += n;
+        }
+        conn.close().await.map_err(|e| format!("close: {e}"))?;
+        Ok::<_, String>(sent)
+    };
+    let receive = async {
+        let (mut conn, from) = listener
+            .accept()
+            .await
+            .map_err(|e| format!("accept: {e}"))?;
+        if from.ip() != A_V4 {
+            return Err(format!("accepted from {from}"));
+        }
+        let mut buf = [0u8; 4096];
+        let mut received = 0;
+        loop {
+            let n = conn
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("read at {received}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            if let Some(i) = (0..n).find(|&i| buf[i] != pattern(received + i)) {
+                return Err(format!("byte {} corrupted", received + i));
+            }
+            received += n;
+        }
+        Ok::<_, String>(received)
+    };
+    let (sent, received) = join(Box::pin(send), Box::pin(receive)).await;
+    let (sent, received) = (sent?, received?);
+    if sent != received {
+        return Err(format!("sent {sent}, received {received}"));
+    }
+    Ok(received)
+}
+
+/// Runs `cycles` connect/exchange/close cycles from `a` to a listener on `b`,
+/// each checking one byte each way and EOF on both ends, each step within two
+/// minutes of virtual time.
+///
+/// # Errors
+///
+/// The first cycle and step that failed.
+pub async fn connect_close_cycles(pair: &Pair, cycles: u32) -> Result<(), String> {
+    let listener = pair
+        .b
+        .listen(SocketAddr::new(B_V4.into(), 0))
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    for cycle in 0..cycles {
+        let connect = pin!(pair.a.connect(addr));
+        let accept = pin!(listener.accept());
+        let both = join(connect, accept);
+        let (connected, accepted) =
+            portnet::time::timeout(&pair.clock, Duration::from_secs(120), both)
+                .await
+                .map_err(|_| format!("cycle {cycle}: connect hangs"))?;
+        let mut conn = connected.map_err(|e| format!("cycle {cycle}: connect: {e}"))?;
+        let (mut peer, _) = accepted.map_err(|e| format!("cycle {cycle}: accept: {e}"))?;
+        conn.write_all(&[cycle as u8])
+            .await
+            .map_err(|e| format!("cycle {cycle}: write: {e}"))?;
+        let mut byte = [0u8; 1];
+        peer.read_exact(&mut byte)
+            .await
+            .map_err(|e| format!("cycle {cycle}: read: {e:?}"))?;
+        peer.close()
+            .await
+            .map_err(|e| format!("cycle {cycle}: close: {e}"))?;
+        let eof =
+            portnet::time::timeout(&pair.clock, Duration::from_secs(120), conn.read(&mut byte))
+                .await;
+        if !matches!(eof, Ok(Ok(0))) {
+            return Err(format!(
+                "cycle {cycle}: no EOF after the peer's FIN: {eof:?}"
+            ));
+        }
+        conn.close()
+            .await
+            .map_err(|e| format!("cycle {cycle}: close: {e}"))?;
+        let eof =
+            portnet::time::timeout(&pair.clock, Duration::from_secs(120), peer.read(&mut byte))
+                .await;
+        if !matches!(eof, Ok(Ok(0))) {
+            return Err(format!("cycle {cycle}: peer got no EOF: {eof:?}"));
+        }
+    }
+    Ok(())
 }
