@@ -1,0 +1,116 @@
+//! The generic echo server of `examples/echo`, unchanged, inside firmware: the
+//! LAN9118 under the smoltcp backend, an address by DHCP, port 7. It serves
+//! `CONNECTIONS` connections one after the other, then exits through
+//! semihosting with success (QEMU's exit status).
+//!
+//! ```text
+//! cargo build --release -p portnet-bare-metal --example echo --target thumbv7m-none-eabi
+//! qemu-system-arm -M mps2-an385 -nographic -semihosting-config enable=on,target=native \
+//!     -netdev user,id=n0,hostfwd=tcp:127.0.0.1:7007-:7 -net nic,netdev=n0,model=lan9118 \
+//!     -kernel target/thumbv7m-none-eabi/release/examples/echo
+//! ```
+//!
+//! `cargo xtask qemu echo` does this and checks the echoes from the host.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod firmware {
+    use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use core::pin::pin;
+    use core::time::Duration;
+
+    use cortex_m_semihosting::{debug, hprintln};
+    use portnet::future::{Either, select};
+    use portnet::{Clock as _, TcpListen};
+    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR};
+    use portnet_smoltcp::{Config, Stack, StackResources, TcpPool, UdpPool};
+    use static_cell::ConstStaticCell;
+
+    /// How many connections the firmware serves before it exits.
+    const CONNECTIONS: usize = 2;
+
+    static RESOURCES: ConstStaticCell<StackResources<'static, 8>> =
+        ConstStaticCell::new(StackResources::new());
+    static TCP: ConstStaticCell<TcpPool<2, 8192, 8192>> = ConstStaticCell::new(TcpPool::new());
+    static UDP: ConstStaticCell<UdpPool<1, 1024, 2>> = ConstStaticCell::new(UdpPool::new());
+
+    fn fail(what: &str, error: impl core::fmt::Display) -> ! {
+        hprintln!("echo firmware: {}: {}", what, error);
+        debug::exit(debug::EXIT_FAILURE);
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+
+    #[cortex_m_rt::entry]
+    fn main() -> ! {
+        let ethernet = board::init().unwrap_or_else(|e| fail("ethernet", e));
+        let sockets = RESOURCES
+            .take()
+            .sockets()
+            .tcp(TCP.take())
+            .and_then(|s| s.udp(UDP.take()))
+            .unwrap_or_else(|e| fail("sockets", e));
+        let mut config = Config::dhcpv4();
+        config.random_seed = 0x5eed_0001;
+        let stack =
+            Stack::new(ethernet, &CLOCK, config, sockets).unwrap_or_else(|e| fail("stack", e));
+        let Some(runner) = EXECUTOR.claim() else {
+            fail("executor", "already claimed")
+        };
+        let served = runner.block_on(async {
+            let app = pin!(async {
+                let address = stack.wait_ipv4().await;
+                let listener = stack
+                    .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7))
+                    .await
+                    .unwrap_or_else(|e| fail("listen", e));
+                hprintln!("portnet-echo ready {}:7", address);
+                let mut buf = [0u8; 2048];
+                let served = portnet_echo::serve(&listener, CONNECTIONS, &mut buf).await;
+                drop(listener);
+                // Exiting stops QEMU at once: first let the last connection
+                // deliver what it still has in flight and finish closing.
+                let closed = async {
+                    while stack.sockets_in_use() > 0 {
+                        CLOCK.sleep(Duration::from_millis(10)).await;
+                    }
+                };
+                let _ = portnet::time::timeout(&CLOCK, Duration::from_secs(10), closed).await;
+                served
+            });
+            match select(app, pin!(stack.run())).await {
+                Either::Left(served) => served,
+                Either::Right(never) => match never {},
+            }
+        });
+        match served {
+            Ok(bytes) => {
+                hprintln!(
+                    "portnet-echo served {} connections, {} bytes",
+                    CONNECTIONS,
+                    bytes
+                );
+                debug::exit(debug::EXIT_SUCCESS);
+            }
+            Err(e) => fail("serve", format_args!("{e:?}")),
+        }
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        hprintln!("echo firmware panicked: {}", info);
+        debug::exit(debug::EXIT_FAILURE);
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("this example is firmware: build it with --target thumbv7m-none-eabi");
+}

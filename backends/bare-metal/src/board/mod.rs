@@ -1,0 +1,135 @@
+//! The QEMU `mps2-an385` board: Cortex-M3 at 25 MHz, CMSDK UARTs and timers, a
+//! LAN9118 Ethernet controller. Interrupts are dispatched from cortex-m-rt's
+//! `DefaultHandler` by IRQ number, so the board needs no device crate.
+//!
+//! | IRQ | device |
+//! |---|---|
+//! | 0, 1 | UART0 RX, TX (0x4000_4000) |
+//! | 2, 3 | UART1 RX, TX (0x4000_5000) |
+//! | 8 | TIMER0 (0x4000_0000): the alarm |
+//! | 9 | TIMER1 (0x4000_1000): the free-running counter |
+//! | 13 | LAN9118 (0x4020_0000) |
+
+#![allow(unsafe_code)]
+
+pub mod timer;
+pub mod uart;
+
+use cortex_m::interrupt::InterruptNumber;
+use cortex_m::peripheral::NVIC;
+use portnet_executor::{Executor, Timer, WfiPark};
+
+use crate::lan9118::{IrqWaker, Lan9118, Registers};
+
+/// The board's interrupt lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum Irq {
+    /// UART0 receive.
+    Uart0Rx = 0,
+    /// UART0 transmit.
+    Uart0Tx = 1,
+    /// UART1 receive.
+    Uart1Rx = 2,
+    /// UART1 transmit.
+    Uart1Tx = 3,
+    /// TIMER0.
+    Timer0 = 8,
+    /// TIMER1.
+    Timer1 = 9,
+    /// The LAN9118.
+    Ethernet = 13,
+}
+
+// SAFETY: every variant is an interrupt line of the mps2-an385 (AN385 maps 32),
+// and `number` returns exactly the variant's discriminant.
+unsafe impl InterruptNumber for Irq {
+    fn number(self) -> u16 {
+        self as u16
+    }
+}
+
+/// The LAN9118's registers, at 0x4020_0000.
+#[derive(Debug, Clone, Copy)]
+pub struct EthernetRegisters;
+
+const ETHERNET_BASE: usize = 0x4020_0000;
+
+impl Registers for EthernetRegisters {
+    fn read(&self, offset: u32) -> u32 {
+        // SAFETY: the LAN9118 occupies 0x4020_0000..0x4020_0100 on this board; the
+        // driver only passes word-aligned offsets below 0x100 of registers the chip
+        // implements, and volatile access is how MMIO must be read.
+        unsafe { core::ptr::read_volatile((ETHERNET_BASE + offset as usize) as *const u32) }
+    }
+
+    fn write(&self, offset: u32, value: u32) {
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::write_volatile((ETHERNET_BASE + offset as usize) as *mut u32, value) }
+    }
+}
+
+/// The Ethernet driver type of this board.
+pub type Ethernet = Lan9118<EthernetRegisters>;
+
+/// Woken by the Ethernet interrupt.
+pub static ETHERNET_WAKER: IrqWaker = IrqWaker::new();
+
+/// The board's clock: a timer queue on TIMER0/TIMER1.
+pub type Clock = Timer<timer::BoardAlarm, 16>;
+
+/// The board's clock, a `portnet::Clock`.
+pub static CLOCK: Clock = Timer::new(timer::BoardAlarm::new());
+
+/// The board's executor, sleeping with WFI.
+pub static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
+
+/// UART0: the console.
+pub static UART0: uart::Uart = uart::Uart::new(uart::UART0_BASE);
+
+/// UART1: a second serial port (a link to the host).
+pub static UART1: uart::Uart = uart::Uart::new(uart::UART1_BASE);
+
+/// Starts the clock, the UARTs and their interrupts, and brings up the
+/// Ethernet controller (with its EEPROM's MAC address).
+///
+/// # Errors
+///
+/// The Ethernet controller did not come up.
+pub fn init() -> Result<Ethernet, crate::lan9118::InitError> {
+    timer::start();
+    UART0.start();
+    UART1.start();
+    let ethernet = Lan9118::new(EthernetRegisters, &ETHERNET_WAKER, None)?;
+    for irq in [
+        Irq::Uart0Rx,
+        Irq::Uart0Tx,
+        Irq::Uart1Rx,
+        Irq::Uart1Tx,
+        Irq::Timer0,
+        Irq::Timer1,
+        Irq::Ethernet,
+    ] {
+        // SAFETY: each handler below is ready before its line is unmasked, and
+        // none relies on running inside a critical section set up by the caller.
+        unsafe { NVIC::unmask(irq) };
+    }
+    Ok(ethernet)
+}
+
+#[cortex_m_rt::exception]
+unsafe fn DefaultHandler(irqn: i16) {
+    match irqn {
+        0 => UART0.on_rx_interrupt(),
+        1 => UART0.on_tx_interrupt(),
+        2 => UART1.on_rx_interrupt(),
+        3 => UART1.on_tx_interrupt(),
+        8 => {
+            timer::on_alarm_interrupt();
+            CLOCK.on_alarm();
+        }
+        9 => timer::on_overflow_interrupt(),
+        13 => Lan9118::on_interrupt(&EthernetRegisters, &ETHERNET_WAKER),
+        _ => {}
+    }
+}

@@ -1,0 +1,456 @@
+//! An interrupt-driven driver for the SMSC LAN9118 Ethernet controller, as an
+//! [`embassy_net_driver::Driver`].
+//!
+//! The chip has FIFOs, not descriptor rings: a received frame is a status word
+//! in the RX status FIFO plus its bytes (and CRC) in the RX data FIFO; a frame
+//! to send is two command words and its bytes pushed into the TX data FIFO. The
+//! driver touches only the registers QEMU's model implements (it stops the
+//! emulator on others, such as `RX_STATUS_PEEK`), through [`Registers`], so its
+//! logic is tested on the host against a model of the chip.
+//!
+//! Receiving is interrupt driven: the chip raises `RSFL` (RX status FIFO level)
+//! when a frame arrives, the board's interrupt handler calls [`Lan9118::on_interrupt`],
+//! which acknowledges it and wakes the task polling the driver. Nothing polls the
+//! chip in a loop.
+
+use core::cell::RefCell;
+use core::task::{Context, Waker};
+
+use critical_section::Mutex;
+use embassy_net_driver::{Capabilities, Driver, HardwareAddress, LinkState};
+
+/// Register offsets (bytes from the chip's base).
+pub mod reg {
+    /// RX data FIFO (0x00–0x1c alias it).
+    pub const RX_DATA_FIFO: u32 = 0x00;
+    /// TX data FIFO (0x20–0x3c alias it).
+    pub const TX_DATA_FIFO: u32 = 0x20;
+    /// RX status FIFO (pops one status word).
+    pub const RX_STATUS_FIFO: u32 = 0x40;
+    /// TX status FIFO (pops one status word).
+    pub const TX_STATUS_FIFO: u32 = 0x48;
+    /// Chip id and revision.
+    pub const ID_REV: u32 = 0x50;
+    /// Interrupt pin configuration.
+    pub const IRQ_CFG: u32 = 0x54;
+    /// Interrupt status (write 1 to clear).
+    pub const INT_STS: u32 = 0x58;
+    /// Interrupt enable.
+    pub const INT_EN: u32 = 0x5c;
+    /// Reads 0x8765_4321 when the bus works.
+    pub const BYTE_TEST: u32 = 0x64;
+    /// FIFO interrupt levels.
+    pub const FIFO_INT: u32 = 0x68;
+    /// RX configuration.
+    pub const RX_CFG: u32 = 0x6c;
+    /// TX configuration.
+    pub const TX_CFG: u32 = 0x70;
+    /// Hardware configuration (soft reset).
+    pub const HW_CFG: u32 = 0x74;
+    /// RX FIFO information: used status entries and data bytes.
+    pub const RX_FIFO_INF: u32 = 0x7c;
+    /// TX FIFO information: used status entries and free data bytes.
+    pub const TX_FIFO_INF: u32 = 0x80;
+    /// MAC CSR command (indirect MAC register access).
+    pub const MAC_CSR_CMD: u32 = 0xa4;
+    /// MAC CSR data.
+    pub const MAC_CSR_DATA: u32 = 0xa8;
+}
+
+/// Indirect MAC registers (through `MAC_CSR_CMD`/`MAC_CSR_DATA`).
+pub mod mac {
+    /// MAC control.
+    pub const CR: u32 = 1;
+    /// MAC address, high part (bytes 4 and 5).
+    pub const ADDRH: u32 = 2;
+    /// MAC address, low part (bytes 0 to 3).
+    pub const ADDRL: u32 = 3;
+    /// MII (PHY) access.
+    pub const MII_ACC: u32 = 6;
+    /// MII (PHY) data.
+    pub const MII_DATA: u32 = 7;
+
+    /// `CR`: receiver enable.
+    pub const CR_RXEN: u32 = 1 << 2;
+    /// `CR`: transmitter enable.
+    pub const CR_TXEN: u32 = 1 << 3;
+    /// `CR`: full duplex.
+    pub const CR_FDPX: u32 = 1 << 20;
+    /// `CR`: pass all multicast (IPv6 neighbour discovery needs it).
+    pub const CR_MCPAS: u32 = 1 << 19;
+}
+
+const BYTE_TEST_VALUE: u32 = 0x8765_4321;
+const HW_CFG_SRST: u32 = 1;
+const IRQ_CFG_EN_PUSH_PULL_HIGH: u32 = (1 << 8) | (1 << 4) | 1;
+const INT_RSFL: u32 = 1 << 3;
+const TX_CFG_TX_ON: u32 = 1 << 1;
+const MAC_CSR_BUSY: u32 = 1 << 31;
+const MAC_CSR_READ: u32 = 1 << 30;
+const RX_STATUS_ERROR: u32 = 1 << 15;
+const TX_CMD_A_FIRST: u32 = 1 << 13;
+const TX_CMD_A_LAST: u32 = 1 << 12;
+const PHY_BASIC_STATUS: u32 = 1;
+const PHY_LINK_UP: u32 = 1 << 2;
+
+/// The largest Ethernet frame the driver passes on (without the CRC).
+pub const MTU: usize = 1514;
+/// The CRC the chip appends to every received frame.
+const CRC_LEN: usize = 4;
+/// How many times a register that should settle at once is polled at start-up.
+const SETTLE_POLLS: u32 = 10_000;
+
+/// The chip's registers: 32-bit reads and writes at byte offsets.
+///
+/// The board implements it with volatile accesses at the chip's base address;
+/// tests implement it with a model.
+pub trait Registers {
+    /// Reads the register at `offset`.
+    fn read(&self, offset: u32) -> u32;
+    /// Writes `value` to the register at `offset`.
+    fn write(&self, offset: u32, value: u32);
+}
+
+/// A waker the interrupt handler wakes: registered by the task, taken by the
+/// interrupt, both inside critical sections.
+#[derive(Debug)]
+pub struct IrqWaker(Mutex<RefCell<Option<Waker>>>);
+
+impl IrqWaker {
+    /// An empty slot.
+    pub const fn new() -> Self {
+        Self(Mutex::new(RefCell::new(None)))
+    }
+
+    /// Keeps `waker` to be woken by the next [`IrqWaker::wake`].
+    pub fn register(&self, waker: &Waker) {
+        critical_section::with(|cs| {
+            let mut slot = self.0.borrow_ref_mut(cs);
+            match slot.as_ref() {
+                Some(w) if w.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        });
+    }
+
+    /// Wakes the registered waker, if any.
+    pub fn wake(&self) {
+        if let Some(waker) = critical_section::with(|cs| self.0.borrow_ref_mut(cs).take()) {
+            waker.wake();
+        }
+    }
+}
+
+impl Default for IrqWaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why the chip could not be brought up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitError {
+    /// `BYTE_TEST` did not read 0x8765_4321: no chip, or a bus problem.
+    NoChip(u32),
+    /// The soft reset did not finish.
+    ResetTimeout,
+    /// A MAC register access did not finish.
+    MacTimeout,
+}
+
+impl core::fmt::Display for InitError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoChip(value) => write!(f, "no LAN9118: BYTE_TEST reads {value:#010x}"),
+            Self::ResetTimeout => f.write_str("LAN9118 soft reset did not finish"),
+            Self::MacTimeout => f.write_str("LAN9118 MAC register access did not finish"),
+        }
+    }
+}
+
+/// Counters of what the driver dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames received.
+    pub received: u32,
+    /// Frames sent.
+    pub sent: u32,
+    /// Received frames dropped: error status, or too short or too long.
+    pub dropped: u32,
+}
+
+/// The LAN9118 driver over registers `R`, woken through `waker`.
+pub struct Lan9118<R: Registers> {
+    regs: R,
+    waker: &'static IrqWaker,
+    mac: [u8; 6],
+    rx: [u8; MTU + CRC_LEN + 3],
+    tx: [u8; MTU],
+    counters: Counters,
+}
+
+impl<R: Registers> core::fmt::Debug for Lan9118<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Lan9118")
+            .field("mac", &self.mac)
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Registers> Lan9118<R> {
+    /// Resets the chip, keeps its MAC address (from its EEPROM) unless `mac`
+    /// gives one, enables the receiver and transmitter and the receive
+    /// interrupt.
+    ///
+    /// # Errors
+    ///
+    /// [`InitError`] when the chip does not answer as a LAN9118.
+    pub fn new(regs: R, waker: &'static IrqWaker, mac: Option<[u8; 6]>) -> Result<Self, InitError> {
+        let test = regs.read(reg::BYTE_TEST);
+        if test != BYTE_TEST_VALUE {
+            return Err(InitError::NoChip(test));
+        }
+        regs.write(reg::HW_CFG, HW_CFG_SRST);
+        settle(|| regs.read(reg::HW_CFG) & HW_CFG_SRST == 0).ok_or(InitError::ResetTimeout)?;
+        let mut driver = Self {
+            regs,
+            waker,
+            mac: [0; 6],
+            rx: [0; MTU + CRC_LEN + 3],
+            tx: [0; MTU],
+            counters: Counters::default(),
+        };
+        match mac {
+            Some(mac) => {
+                driver.mac_write(
+                    mac::ADDRL,
+                    u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]),
+                )?;
+                driver.mac_write(mac::ADDRH, u32::from(u16::from_le_bytes([mac[4], mac[5]])))?;
+                driver.mac = mac;
+            }
+            None => {
+                let low = driver.mac_read(mac::ADDRL)?.to_le_bytes();
+                let high = driver.mac_read(mac::ADDRH)?.to_le_bytes();
+                driver.mac = [low[0], low[1], low[2], low[3], high[0], high[1]];
+            }
+        }
+        driver.mac_write(
+            mac::CR,
+            mac::CR_RXEN | mac::CR_TXEN | mac::CR_FDPX | mac::CR_MCPAS,
+        )?;
+        let regs = &driver.regs;
+        regs.write(reg::TX_CFG, TX_CFG_TX_ON);
+        // No offset or end padding around received frames.
+        regs.write(reg::RX_CFG, 0);
+        // RSFL fires when more than 0 status entries wait.
+        regs.write(reg::FIFO_INT, 0x4800_0000);
+        regs.write(reg::INT_STS, u32::MAX);
+        regs.write(reg::INT_EN, INT_RSFL);
+        regs.write(reg::IRQ_CFG, IRQ_CFG_EN_PUSH_PULL_HIGH);
+        Ok(driver)
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Call from the chip's interrupt handler: acknowledges the interrupt and
+    /// wakes the task that polls the driver.
+    pub fn on_interrupt(regs: &R, waker: &IrqWaker) {
+        let status = regs.read(reg::INT_STS);
+        regs.write(reg::INT_STS, status);
+        waker.wake();
+    }
+
+    fn mac_wait(&self) -> Result<(), InitError> {
+        settle(|| self.regs.read(reg::MAC_CSR_CMD) & MAC_CSR_BUSY == 0).ok_or(InitError::MacTimeout)
+    }
+
+    fn mac_read(&self, register: u32) -> Result<u32, InitError> {
+        self.mac_wait()?;
+        self.regs
+            .write(reg::MAC_CSR_CMD, MAC_CSR_BUSY | MAC_CSR_READ | register);
+        self.mac_wait()?;
+        Ok(self.regs.read(reg::MAC_CSR_DATA))
+    }
+
+    fn mac_write(&self, register: u32, value: u32) -> Result<(), InitError> {
+        self.mac_wait()?;
+        self.regs.write(reg::MAC_CSR_DATA, value);
+        self.regs.write(reg::MAC_CSR_CMD, MAC_CSR_BUSY | register);
+        self.mac_wait()
+    }
+
+    fn phy_read(&self, register: u32) -> Option<u32> {
+        // MII_ACC: PHY address 1, register, read, busy.
+        self.mac_write(mac::MII_ACC, (1 << 11) | (register << 6) | 1)
+            .ok()?;
+        settle(|| self.mac_read(mac::MII_ACC).is_ok_and(|v| v & 1 == 0))?;
+        self.mac_read(mac::MII_DATA).ok()
+    }
+
+    fn frames_waiting(&self) -> u32 {
+        (self.regs.read(reg::RX_FIFO_INF) >> 16) & 0xff
+    }
+
+    /// Pops the next good frame into the RX buffer; returns its length. Bad
+    /// frames are read out and dropped.
+    fn pop_frame(&mut self) -> Option<usize> {
+        // Bounded by what is queued: each turn pops one status entry.
+        for _ in 0..self.frames_waiting() {
+            let status = self.regs.read(reg::RX_STATUS_FIFO);
+            let len = ((status >> 16) & 0x3fff) as usize;
+            let words = len.div_ceil(4);
+            let good =
+                status & RX_STATUS_ERROR == 0 && (14 + CRC_LEN..=MTU + CRC_LEN).contains(&len);
+            if !good {
+                for _ in 0..words {
+                    self.regs.read(reg::RX_DATA_FIFO);
+                }
+                self.counters.dropped = self.counters.dropped.wrapping_add(1);
+                continue;
+            }
+            for chunk in self.rx[..words * 4].chunks_exact_mut(4) {
+                chunk.copy_from_slice(&self.regs.read(reg::RX_DATA_FIFO).to_le_bytes());
+            }
+            self.counters.received = self.counters.received.wrapping_add(1);
+            return Some(len - CRC_LEN);
+        }
+        None
+    }
+
+    fn tx_room(&self) -> bool {
+        // TDFREE: free bytes in the TX data FIFO; a frame needs its bytes, two
+        // command words and up to 3 bytes of padding.
+        (self.regs.read(reg::TX_FIFO_INF) & 0xffff) as usize >= MTU + 8 + 3
+    }
+}
+
+/// Polls `done` until it holds, a bounded number of times.
+fn settle(mut done: impl FnMut() -> bool) -> Option<()> {
+    (0..SETTLE_POLLS).any(|_| done()).then_some(())
+}
+
+/// A received frame, borrowed from the driver's RX buffer.
+#[derive(Debug)]
+pub struct RxToken<'a> {
+    frame: &'a mut [u8],
+}
+
+/// Room for one frame to send.
+pub struct TxToken<'a, R: Registers> {
+    regs: &'a R,
+    buf: &'a mut [u8; MTU],
+    sent: &'a mut u32,
+}
+
+impl<R: Registers> core::fmt::Debug for TxToken<'_, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("TxToken")
+    }
+}
+
+impl embassy_net_driver::RxToken for RxToken<'_> {
+    fn consume<T, F: FnOnce(&mut [u8]) -> T>(self, f: F) -> T {
+        f(self.frame)
+    }
+}
+
+impl<R: Registers> embassy_net_driver::TxToken for TxToken<'_, R> {
+    fn consume<T, F: FnOnce(&mut [u8]) -> T>(self, len: usize, f: F) -> T {
+        let len = len.min(MTU);
+        let result = f(&mut self.buf[..len]);
+        let regs = self.regs;
+        let length = len as u32;
+        regs.write(reg::TX_DATA_FIFO, TX_CMD_A_FIRST | TX_CMD_A_LAST | length);
+        regs.write(reg::TX_DATA_FIFO, (length << 16) | length);
+        for chunk in self.buf[..len].chunks(4) {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            regs.write(reg::TX_DATA_FIFO, u32::from_le_bytes(word));
+        }
+        // Keep the TX status FIFO from filling: one status per frame sent.
+        for _ in 0..(regs.read(reg::TX_FIFO_INF) >> 16) & 0xff {
+            regs.read(reg::TX_STATUS_FIFO);
+        }
+        *self.sent = self.sent.wrapping_add(1);
+        result
+    }
+}
+
+impl<R: Registers> Driver for Lan9118<R> {
+    type RxToken<'a>
+        = RxToken<'a>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a, R>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, cx: &mut Context<'_>) -> Option<(RxToken<'_>, TxToken<'_, R>)> {
+        if !self.tx_room() {
+            // QEMU sends at once, so this does not happen there; a real chip
+            // frees room within a frame time.
+            cx.waker().wake_by_ref();
+            return None;
+        }
+        let len = match self.pop_frame() {
+            Some(len) => len,
+            None => {
+                // Register first, then look again: a frame that arrived in between
+                // has raised the interrupt after the registration.
+                self.waker.register(cx.waker());
+                self.pop_frame()?
+            }
+        };
+        Some((
+            RxToken {
+                frame: &mut self.rx[..len],
+            },
+            TxToken {
+                regs: &self.regs,
+                buf: &mut self.tx,
+                sent: &mut self.counters.sent,
+            },
+        ))
+    }
+
+    fn transmit(&mut self, cx: &mut Context<'_>) -> Option<TxToken<'_, R>> {
+        if !self.tx_room() {
+            cx.waker().wake_by_ref();
+            return None;
+        }
+        Some(TxToken {
+            regs: &self.regs,
+            buf: &mut self.tx,
+            sent: &mut self.counters.sent,
+        })
+    }
+
+    fn link_state(&mut self, cx: &mut Context<'_>) -> LinkState {
+        match self.phy_read(PHY_BASIC_STATUS) {
+            Some(status) if status & PHY_LINK_UP != 0 => LinkState::Up,
+            _ => {
+                // Link changes are rare; look again in a while rather than
+                // wiring the PHY interrupt.
+                self.waker.register(cx.waker());
+                LinkState::Down
+            }
+        }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::default();
+        caps.max_transmission_unit = MTU;
+        caps.max_burst_size = Some(1);
+        caps
+    }
+
+    fn hardware_address(&self) -> HardwareAddress {
+        HardwareAddress::Ethernet(self.mac)
+    }
+}
