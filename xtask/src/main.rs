@@ -11,6 +11,8 @@
 // A std-only developer tool: the `core`/`alloc` lints guard the no_std crates.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod qemu;
+
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -100,6 +102,7 @@ fn main() -> ExitCode {
         Ok(Task::Ci { only, skip }) => ci(&only, &skip),
         Ok(Task::Conformance) => setup().and_then(|()| conformance()),
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
+        Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
@@ -137,6 +140,8 @@ tasks:
                               first failure; --only/--skip take a step name and may repeat
   conformance                 the conformance suite on every hosted backend, table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
+  qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
+  qemu conformance            the same as `conformance`
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
   help                        this text
@@ -166,6 +171,7 @@ enum Task {
     Soak {
         args: Vec<String>,
     },
+    QemuEcho,
 }
 
 impl Task {
@@ -208,6 +214,11 @@ impl Task {
                 }
                 Ok(Self::Bench { quick, json })
             }
+            "qemu" => match rest.next().map(String::as_str) {
+                Some("echo") => no_more(rest).map(|()| Self::QemuEcho),
+                Some("conformance") => no_more(rest).map(|()| Self::Conformance),
+                other => Err(format!("qemu needs `echo` or `conformance`, not {other:?}")),
+            },
             "soak" => Ok(Self::Soak {
                 args: rest.cloned().collect(),
             }),
@@ -602,6 +613,10 @@ fn steps() -> Vec<Step> {
                 "--json",
                 "target/conformance.json",
             ])]),
+        },
+        Step {
+            name: "qemu",
+            action: Action::Call(qemu::echo),
         },
         Step {
             name: "soak",
