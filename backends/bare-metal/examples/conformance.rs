@@ -1,0 +1,134 @@
+//! The conformance suite inside firmware: the board's smoltcp stack on the
+//! LAN9118 is the stack under test; its peer is the host, reached through the
+//! remote-peer link on UART1 (`portnet_conformance::remote`). Every case runs
+//! plainly and adversarially; each reports one line over semihosting, and the
+//! exit status says whether any failed.
+//!
+//! The network is a TAP device the runner creates (`remote::tap_net`): the
+//! firmware is 10.9.1.2 / fd09:1::2, the host 10.9.1.1 / fd09:1::1. The runner's
+//! `bare-metal (qemu mps2-an385)` row starts all of it:
+//! `cargo xtask conformance` (or `cargo xtask qemu conformance`).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+#[allow(unsafe_code)] // the heap's initialisation
+mod firmware {
+    use core::future::Future;
+    use core::net::IpAddr;
+    use core::pin::pin;
+
+    use cortex_m_semihosting::{debug, hprintln};
+    use embedded_alloc::LlffHeap as Heap;
+    use portnet::future::{Either, select};
+    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR, Ethernet, UART1};
+    use portnet_conformance::remote::{
+        Addresses, BlockOn, RemoteHarness, RemotePeer, run_and_report, tap_net,
+    };
+    use portnet_executor::{Runner, WfiPark};
+    use portnet_smoltcp::{Cidr, Config, Ipv6Config, Stack, StackResources, TcpPool, UdpPool};
+    use static_cell::{ConstStaticCell, StaticCell};
+
+    type BoardStack = Stack<'static, Ethernet, &'static board::Clock>;
+
+    #[global_allocator]
+    static HEAP: Heap = Heap::empty();
+    static HEAP_MEMORY: ConstStaticCell<[u8; 1 << 20]> = ConstStaticCell::new([0; 1 << 20]);
+
+    static RESOURCES: ConstStaticCell<StackResources<'static, 16>> =
+        ConstStaticCell::new(StackResources::new());
+    static TCP: ConstStaticCell<TcpPool<8, 16384, 16384>> = ConstStaticCell::new(TcpPool::new());
+    static UDP: ConstStaticCell<UdpPool<4, 4096, 8>> = ConstStaticCell::new(UdpPool::new());
+    static STACK: StaticCell<BoardStack> = StaticCell::new();
+
+    /// The executor as the harness's `BlockOn`.
+    struct Executor(Runner<WfiPark>);
+
+    impl BlockOn for Executor {
+        fn block_on<F: Future>(&self, future: F) -> F::Output {
+            self.0.block_on(future)
+        }
+    }
+
+    fn fail(what: &str, error: impl core::fmt::Display) -> ! {
+        hprintln!("conformance firmware: {}: {}", what, error);
+        debug::exit(debug::EXIT_FAILURE);
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+
+    #[cortex_m_rt::entry]
+    fn main() -> ! {
+        let heap = HEAP_MEMORY.take();
+        // SAFETY: called once, before any allocation, with memory only the heap
+        // will ever use (taken from a `ConstStaticCell`, which hands it out once).
+        unsafe { HEAP.init(heap.as_mut_ptr() as usize, heap.len()) };
+
+        let ethernet = board::init().unwrap_or_else(|e| fail("ethernet", e));
+        let sockets = RESOURCES
+            .take()
+            .sockets()
+            .tcp(TCP.take())
+            .and_then(|s| s.udp(UDP.take()))
+            .unwrap_or_else(|e| fail("sockets", e));
+        let mut config = Config::ipv4_static(Cidr::new(tap_net::STACK_V4, 24), None);
+        config.ipv6 = Ipv6Config::Static {
+            address: Cidr::new(tap_net::STACK_V6, 64),
+            gateway: None,
+        };
+        config.random_seed = 0x5eed_c0f0;
+        config.listen_backlog = 4;
+        let stack: &'static BoardStack = STACK.init(
+            Stack::new(ethernet, &CLOCK, config, sockets).unwrap_or_else(|e| fail("stack", e)),
+        );
+
+        let peer = RemotePeer::new();
+        let link = peer.driver(&UART1, &UART1);
+        let background = async move {
+            match select(pin!(link), pin!(stack.run())).await {
+                Either::Left(error) => error,
+                Either::Right(never) => match never {},
+            }
+        };
+        let Some(runner) = EXECUTOR.claim() else {
+            fail("executor", "already claimed")
+        };
+        let addresses = Addresses {
+            stack_v4: Some(IpAddr::V4(tap_net::STACK_V4)),
+            peer_v4: Some(IpAddr::V4(tap_net::PEER_V4)),
+            stack_v6: Some(IpAddr::V6(tap_net::STACK_V6)),
+            peer_v6: Some(IpAddr::V6(tap_net::PEER_V6)),
+        };
+        let harness =
+            RemoteHarness::new(stack, &CLOCK, peer, background, Executor(runner), addresses)
+                .with_open_sockets(|stack| stack.sockets_in_use())
+                .with_black_hole(tap_net::BLACK_HOLE)
+                // An emulated CPU, and a peer whose data crosses a serial link.
+                .with_patience(4)
+                .with_bulk_bytes(256 * 1024);
+        hprintln!("portnet-conformance firmware ready");
+        let failures = run_and_report(&harness, "", |line| hprintln!("{}", line));
+        debug::exit(if failures == 0 {
+            debug::EXIT_SUCCESS
+        } else {
+            debug::EXIT_FAILURE
+        });
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        hprintln!("conformance firmware panicked: {}", info);
+        debug::exit(debug::EXIT_FAILURE);
+        loop {
+            cortex_m::asm::wfi();
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("this example is firmware: build it with --target thumbv7m-none-eabi");
+}
