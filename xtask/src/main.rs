@@ -138,7 +138,8 @@ tasks:
   fmt                         format the whole workspace (cargo fmt --all)
   ci [--only S]… [--skip S]…  run every check CI runs (setup first), in order, stopping at the
                               first failure; --only/--skip take a step name and may repeat
-  conformance                 the conformance suite on every hosted backend, table + target/conformance.json
+  conformance                 the conformance suite on every backend (firmware in QEMU included),
+                              table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
   qemu conformance            the same as `conformance`
@@ -603,16 +604,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "conformance",
-            action: Action::Commands(vec![cargo(&[
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                "portnet-conformance",
-                "--",
-                "--json",
-                "target/conformance.json",
-            ])]),
+            action: Action::Call(conformance),
         },
         Step {
             name: "qemu",
@@ -789,11 +781,15 @@ fn fuzz(seconds: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The conformance runner on every backend, the bare-metal row included: builds
+/// the conformance firmware first and names it to the runner.
 fn conformance() -> Result<(), String> {
+    let firmware = qemu::build("conformance")?;
     run(
         "cargo",
         &[
             "run",
+            "-q",
             "--release",
             "-p",
             "portnet-conformance",
@@ -801,7 +797,7 @@ fn conformance() -> Result<(), String> {
             "--json",
             "target/conformance.json",
         ],
-        &[],
+        &[("PORTNET_FIRMWARE", firmware.as_str())],
     )
 }
 
