@@ -509,6 +509,21 @@ fn steps() -> Vec<Step> {
             target,
         ]));
     }
+    // The board crate is Cortex-M3 only (thumbv7m): its lib and firmware
+    // examples, linted for the target they run on.
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-bare-metal",
+        "--examples",
+        "--release",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
     let mut msrv_args = vec![format!("+{MSRV}"), "check".into(), "-q".into()];
     for krate in MSRV_CRATES {
         msrv_args.extend(["-p".into(), krate.into()]);

@@ -82,6 +82,12 @@ impl BoardAlarm {
     }
 }
 
+impl Default for BoardAlarm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Alarm for BoardAlarm {
     fn now(&self) -> u64 {
         ticks() / TICKS_PER_MICRO

@@ -1,0 +1,289 @@
+//! The LAN9118 driver against a model of the chip's registers, on the host. The
+//! model implements the registers QEMU's model implements, and fails the test on
+//! any other access (QEMU stops the emulator there).
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // host-only test code
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Wake, Waker};
+
+use embassy_net_driver::{Driver, HardwareAddress, RxToken, TxToken};
+use portnet_bare_metal::lan9118::{IrqWaker, Lan9118, MTU, Registers, mac, reg};
+
+const EEPROM_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
+
+#[derive(Default)]
+struct Chip {
+    rx_status: VecDeque<u32>,
+    rx_data: VecDeque<u32>,
+    tx_words: Vec<u32>,
+    sent: Vec<Vec<u8>>,
+    tx_status: VecDeque<u32>,
+    int_sts: u32,
+    int_en: u32,
+    mac_cr: u32,
+    mac_addr: [u8; 6],
+    mac_data: u32,
+    mii_data: u32,
+    accesses: usize,
+}
+
+impl Chip {
+    /// A frame arrives: status word (length with CRC, `error` bit 15) and data
+    /// words, little-endian, CRC included.
+    fn arrive(&mut self, frame: &[u8], error: bool) {
+        let mut bytes = frame.to_vec();
+        bytes.extend_from_slice(&[0xc0, 0xc1, 0xc2, 0xc3]);
+        let status = ((bytes.len() as u32) << 16) | if error { 1 << 15 } else { 0 };
+        self.rx_status.push_back(status);
+        for chunk in bytes.chunks(4) {
+            let mut word = [0u8; 4];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.rx_data.push_back(u32::from_le_bytes(word));
+        }
+        self.int_sts |= 1 << 3;
+    }
+
+    /// Assembles a frame from the TX FIFO words once complete.
+    fn push_tx(&mut self, word: u32) {
+        self.tx_words.push(word);
+        let cmd_a = self.tx_words[0];
+        let len = (cmd_a & 0x7ff) as usize;
+        assert_eq!(cmd_a & (3 << 12), 3 << 12, "one segment per frame");
+        if self.tx_words.len() == 2 {
+            assert_eq!(self.tx_words[1] & 0x7ff, len as u32, "cmd B length");
+        }
+        if self.tx_words.len() == 2 + len.div_ceil(4) {
+            let bytes: Vec<u8> = self.tx_words[2..]
+                .iter()
+                .flat_map(|w| w.to_le_bytes())
+                .take(len)
+                .collect();
+            self.sent.push(bytes);
+            self.tx_words.clear();
+            self.tx_status.push_back(0);
+        }
+    }
+}
+
+struct Model(RefCell<Chip>);
+
+impl Registers for &Model {
+    fn read(&self, offset: u32) -> u32 {
+        let mut chip = self.0.borrow_mut();
+        chip.accesses += 1;
+        match offset {
+            0x00..=0x1c => chip.rx_data.pop_front().expect("RX data FIFO underflow"),
+            reg::RX_STATUS_FIFO => chip.rx_status.pop_front().expect("RX status FIFO empty"),
+            reg::TX_STATUS_FIFO => chip.tx_status.pop_front().unwrap_or(0),
+            reg::BYTE_TEST => 0x8765_4321,
+            reg::HW_CFG => 0x0005_0004,
+            reg::INT_STS => chip.int_sts,
+            reg::INT_EN => chip.int_en,
+            reg::RX_FIFO_INF => {
+                ((chip.rx_status.len() as u32) << 16) | ((chip.rx_data.len() as u32) * 4)
+            }
+            reg::TX_FIFO_INF => ((chip.tx_status.len() as u32) << 16) | 4608,
+            reg::MAC_CSR_CMD => 0,
+            reg::MAC_CSR_DATA => chip.mac_data,
+            other => panic!("read of register {other:#x}, which QEMU does not implement"),
+        }
+    }
+
+    fn write(&self, offset: u32, value: u32) {
+        let mut chip = self.0.borrow_mut();
+        chip.accesses += 1;
+        match offset {
+            0x20..=0x3c => chip.push_tx(value),
+            reg::INT_STS => chip.int_sts &= !value,
+            reg::INT_EN => chip.int_en = value,
+            reg::HW_CFG | reg::IRQ_CFG | reg::FIFO_INT | reg::RX_CFG | reg::TX_CFG => {}
+            reg::MAC_CSR_DATA => chip.mac_data = value,
+            reg::MAC_CSR_CMD => {
+                let register = value & 0xf;
+                let read = value & (1 << 30) != 0;
+                match (register, read) {
+                    (mac::CR, false) => chip.mac_cr = chip.mac_data,
+                    (mac::ADDRL, true) => {
+                        let m = chip.mac_addr;
+                        chip.mac_data = u32::from_le_bytes([m[0], m[1], m[2], m[3]]);
+                    }
+                    (mac::ADDRH, true) => {
+                        let m = chip.mac_addr;
+                        chip.mac_data = u32::from(u16::from_le_bytes([m[4], m[5]]));
+                    }
+                    (mac::ADDRL, false) => {
+                        let b = chip.mac_data.to_le_bytes();
+                        chip.mac_addr[..4].copy_from_slice(&b);
+                    }
+                    (mac::ADDRH, false) => {
+                        let b = chip.mac_data.to_le_bytes();
+                        chip.mac_addr[4..].copy_from_slice(&b[..2]);
+                    }
+                    (mac::MII_ACC, false) => {
+                        // A read of PHY basic status: link up.
+                        chip.mii_data = 0x782d;
+                    }
+                    (mac::MII_ACC, true) => chip.mac_data = 0,
+                    (mac::MII_DATA, true) => chip.mac_data = chip.mii_data,
+                    other => panic!("MAC register access {other:?}"),
+                }
+            }
+            other => panic!("write of register {other:#x}, which QEMU does not implement"),
+        }
+    }
+}
+
+fn model() -> &'static Model {
+    Box::leak(Box::new(Model(RefCell::new(Chip {
+        mac_addr: EEPROM_MAC,
+        ..Chip::default()
+    }))))
+}
+
+fn waker_slot() -> &'static IrqWaker {
+    Box::leak(Box::new(IrqWaker::new()))
+}
+
+struct Counter(AtomicUsize);
+
+impl Wake for Counter {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<Counter>, Waker) {
+    let counter = Arc::new(Counter(AtomicUsize::new(0)));
+    (counter.clone(), Waker::from(counter))
+}
+
+fn frame(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+        .collect()
+}
+
+#[test]
+fn start_up_keeps_the_eeprom_mac_and_enables_the_mac() {
+    let chip = model();
+    let driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    assert_eq!(
+        driver.hardware_address(),
+        HardwareAddress::Ethernet(EEPROM_MAC)
+    );
+    let cr = chip.0.borrow().mac_cr;
+    assert_ne!(cr & mac::CR_RXEN, 0);
+    assert_ne!(cr & mac::CR_TXEN, 0);
+    assert_eq!(
+        chip.0.borrow().int_en,
+        1 << 3,
+        "only the RX status level interrupt"
+    );
+}
+
+#[test]
+fn a_given_mac_is_programmed() {
+    let chip = model();
+    let mac = [0x02, 1, 2, 3, 4, 5];
+    let driver = Lan9118::new(chip, waker_slot(), Some(mac)).unwrap();
+    assert_eq!(driver.hardware_address(), HardwareAddress::Ethernet(mac));
+    assert_eq!(chip.0.borrow().mac_addr, mac);
+}
+
+#[test]
+fn frames_of_every_length_come_out_whole_without_their_crc() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    for len in [14, 60, 61, 62, 63, 64, 1000, 1513, MTU] {
+        let sent = frame(len, len as u8);
+        chip.0.borrow_mut().arrive(&sent, false);
+        let (rx, _tx) = driver.receive(&mut cx).expect("a frame");
+        let got = rx.consume(|bytes| bytes.to_vec());
+        assert_eq!(got, sent, "length {len}");
+    }
+    assert!(chip.0.borrow().rx_data.is_empty(), "every word read");
+    assert_eq!(driver.counters().received, 9);
+}
+
+#[test]
+fn bad_frames_are_dropped_and_counted_and_the_next_one_comes_through() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let good = frame(100, 7);
+    {
+        let mut c = chip.0.borrow_mut();
+        c.arrive(&frame(80, 1), true); // error status
+        c.arrive(&frame(MTU + 1, 2), false); // too long
+        c.arrive(&frame(5, 3), false); // shorter than a header
+        c.arrive(&good, false);
+    }
+    let (rx, _) = driver.receive(&mut cx).expect("the good frame");
+    assert_eq!(rx.consume(|b| b.to_vec()), good);
+    assert_eq!(driver.counters().dropped, 3);
+    assert!(
+        chip.0.borrow().rx_data.is_empty(),
+        "dropped frames are read out"
+    );
+    assert!(driver.receive(&mut cx).is_none());
+}
+
+#[test]
+fn sent_frames_reach_the_fifo_intact() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut expected = Vec::new();
+    for len in [42, 43, 60, 1514] {
+        let bytes = frame(len, 9);
+        let tx = driver.transmit(&mut cx).expect("room");
+        tx.consume(len, |buf| buf.copy_from_slice(&bytes));
+        expected.push(bytes);
+    }
+    assert_eq!(chip.0.borrow().sent, expected);
+    assert!(
+        chip.0.borrow().tx_status.is_empty(),
+        "TX status entries popped"
+    );
+    assert_eq!(driver.counters().sent, 4);
+}
+
+#[test]
+fn an_empty_chip_parks_the_task_until_the_interrupt() {
+    static SLOT: IrqWaker = IrqWaker::new();
+    let chip = model();
+    let mut driver = Lan9118::new(chip, &SLOT, None).unwrap();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(driver.receive(&mut cx).is_none());
+    assert_eq!(count.0.load(Ordering::SeqCst), 0, "no busy wake-up");
+    chip.0.borrow_mut().arrive(&frame(60, 1), false);
+    Lan9118::on_interrupt(&chip, &SLOT);
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the interrupt wakes the task"
+    );
+    assert_eq!(chip.0.borrow().int_sts, 0, "and acknowledges the chip");
+    assert!(driver.receive(&mut cx).is_some());
+}
+
+#[test]
+fn no_chip_is_an_error_not_a_hang() {
+    struct Absent;
+    impl Registers for Absent {
+        fn read(&self, _: u32) -> u32 {
+            0xffff_ffff
+        }
+        fn write(&self, _: u32, _: u32) {}
+    }
+    let err = Lan9118::new(Absent, waker_slot(), None).unwrap_err();
+    assert_eq!(err.to_string(), "no LAN9118: BYTE_TEST reads 0xffffffff");
+}
