@@ -290,29 +290,37 @@ pub fn backends() -> Vec<Backend> {
         },
     ];
     #[cfg(target_os = "linux")]
-    match crate::tap::TapHarness::available() {
-        Ok(()) => list.insert(
-            5,
-            Backend {
-                name: "smoltcp-tap",
-                run: run_backend::<crate::tap::TapHarness>,
+    {
+        // Both rows need a network namespace with a TAP device.
+        let tap = crate::tap::TapHarness::available();
+        match &tap {
+            Ok(()) => list.insert(
+                5,
+                Backend {
+                    name: "smoltcp-tap",
+                    run: run_backend::<crate::tap::TapHarness>,
+                    foreign: false,
+                },
+            ),
+            Err(reason) => {
+                std::eprintln!("smoltcp-tap: skipped, this machine cannot run it: {reason}");
+            }
+        }
+        let row = crate::qemu::ROW_NAME;
+        match (crate::qemu::firmware(), &tap) {
+            (Some(_), Ok(())) => list.push(Backend {
+                name: row,
+                run: crate::qemu::rows,
                 foreign: false,
-            },
-        ),
-        Err(reason) => std::eprintln!("smoltcp-tap: skipped, this machine cannot run it: {reason}"),
-    }
-    #[cfg(target_os = "linux")]
-    match crate::qemu::firmware() {
-        Some(_) => list.push(Backend {
-            name: crate::qemu::ROW_NAME,
-            run: crate::qemu::rows,
-            foreign: false,
-        }),
-        None => std::eprintln!(
-            "{}: skipped, no firmware: `cargo xtask conformance` builds it and sets {}",
-            crate::qemu::ROW_NAME,
-            crate::qemu::FIRMWARE_ENV
-        ),
+            }),
+            (Some(_), Err(reason)) => {
+                std::eprintln!("{row}: skipped, this machine cannot run it: {reason}");
+            }
+            (None, _) => std::eprintln!(
+                "{row}: skipped, no firmware: `cargo xtask conformance` builds it and sets {}",
+                crate::qemu::FIRMWARE_ENV
+            ),
+        }
     }
     list
 }

@@ -49,6 +49,9 @@ const NO_STD_FEATURE_SETS: [(&str, &str); 3] = [
     ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6"),
 ];
 
+/// The mdBook release that builds the guide (`docs/guide`).
+const MDBOOK_VERSION: &str = "0.5.4";
+
 /// The MSRV declared in the workspace, checked with its own toolchain.
 const MSRV: &str = "1.91";
 
@@ -343,6 +346,23 @@ fn setup() -> Result<(), String> {
     } else {
         run("cargo", &["install", "cargo-fuzz", "--locked"], &[])?;
     }
+    if output("mdbook", &["--version"]).is_some() {
+        eprintln!("present: mdbook");
+    } else {
+        // The guide's builder; its search index and file watcher are not needed.
+        run(
+            "cargo",
+            &[
+                "install",
+                "mdbook",
+                "--locked",
+                "--version",
+                MDBOOK_VERSION,
+                "--no-default-features",
+            ],
+            &[],
+        )?;
+    }
     apt_install()
 }
 
@@ -561,6 +581,15 @@ fn steps() -> Vec<Step> {
         Step {
             name: "test",
             action: Action::Commands(vec![cargo(&["test", "--workspace"])]),
+        },
+        Step {
+            name: "guide",
+            // The snippets are doc tests of `portnet-guide` (step `test`); this
+            // builds the book itself.
+            action: Action::Commands(vec![Cmd {
+                program: "mdbook",
+                ..cargo(&["build", "docs/guide"])
+            }]),
         },
         Step {
             name: "no-std",
