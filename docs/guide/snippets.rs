@@ -17,3 +17,23 @@ pub mod concepts {}
 /// Chapter "Write a library against portnet".
 #[doc = include_str!("src/library.md")]
 pub mod library {}
+
+/// Chapter "Choose and plug in a backend".
+#[doc = include_str!("src/backends.md")]
+pub mod backends {}
+
+/// Chapter "Bring your own stack".
+#[doc = include_str!("src/your-stack.md")]
+pub mod your_stack {}
+
+/// Chapter "From the hardware up".
+#[doc = include_str!("src/hardware-up.md")]
+pub mod hardware_up {}
+
+/// Chapter "Porting to a development kit".
+#[doc = include_str!("src/porting.md")]
+pub mod porting {}
+
+/// Chapter "Design rationale".
+#[doc = include_str!("src/rationale.md")]
+pub mod rationale {}
