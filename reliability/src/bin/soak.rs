@@ -8,8 +8,9 @@
 //! cargo run --release -p portnet-reliability --bin soak -- [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C]
 //! ```
 
+use core::time::Duration;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use portnet::Clock;
 use portnet_links::{Faults, LinkStats};
