@@ -17,7 +17,7 @@ mod firmware {
     use core::net::IpAddr;
     use core::pin::pin;
 
-    use cortex_m_semihosting::{debug, hprintln};
+    use cortex_m_semihosting::hprintln;
     use embedded_alloc::LlffHeap as Heap;
     use portnet::future::{Either, select};
     use portnet_bare_metal::board::{self, CLOCK, EXECUTOR, Ethernet, UART1};
@@ -49,14 +49,6 @@ mod firmware {
         }
     }
 
-    fn fail(what: &str, error: impl core::fmt::Display) -> ! {
-        hprintln!("conformance firmware: {}: {}", what, error);
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
-    }
-
     #[cortex_m_rt::entry]
     fn main() -> ! {
         let heap = HEAP_MEMORY.take();
@@ -64,13 +56,13 @@ mod firmware {
         // will ever use (taken from a `ConstStaticCell`, which hands it out once).
         unsafe { HEAP.init(heap.as_mut_ptr() as usize, heap.len()) };
 
-        let ethernet = board::init().unwrap_or_else(|e| fail("ethernet", e));
+        let ethernet = board::init().unwrap_or_else(|e| board::fail("ethernet", e));
         let sockets = RESOURCES
             .take()
             .sockets()
             .tcp(TCP.take())
             .and_then(|s| s.udp(UDP.take()))
-            .unwrap_or_else(|e| fail("sockets", e));
+            .unwrap_or_else(|e| board::fail("sockets", e));
         let mut config = Config::ipv4_static(Cidr::new(tap_net::STACK_V4, 24), None);
         config.ipv6 = Ipv6Config::Static {
             address: Cidr::new(tap_net::STACK_V6, 64),
@@ -79,7 +71,8 @@ mod firmware {
         config.random_seed = 0x5eed_c0f0;
         config.listen_backlog = 4;
         let stack: &'static BoardStack = STACK.init(
-            Stack::new(ethernet, &CLOCK, config, sockets).unwrap_or_else(|e| fail("stack", e)),
+            Stack::new(ethernet, &CLOCK, config, sockets)
+                .unwrap_or_else(|e| board::fail("stack", e)),
         );
 
         let peer = RemotePeer::new();
@@ -91,7 +84,7 @@ mod firmware {
             }
         };
         let Some(runner) = EXECUTOR.claim() else {
-            fail("executor", "already claimed")
+            board::fail("executor", "already claimed")
         };
         let addresses = Addresses {
             stack_v4: Some(IpAddr::V4(tap_net::STACK_V4)),
@@ -108,23 +101,12 @@ mod firmware {
                 .with_bulk_bytes(256 * 1024);
         hprintln!("portnet-conformance firmware ready");
         let failures = run_and_report(&harness, "", |line| hprintln!("{}", line));
-        debug::exit(if failures == 0 {
-            debug::EXIT_SUCCESS
-        } else {
-            debug::EXIT_FAILURE
-        });
-        loop {
-            cortex_m::asm::wfi();
-        }
+        board::exit(failures == 0)
     }
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        hprintln!("conformance firmware panicked: {}", info);
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
+        board::fail("conformance firmware panicked", info)
     }
 }
 

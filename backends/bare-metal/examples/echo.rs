@@ -19,7 +19,7 @@ mod firmware {
     use core::pin::pin;
     use core::time::Duration;
 
-    use cortex_m_semihosting::{debug, hprintln};
+    use cortex_m_semihosting::hprintln;
     use portnet::future::{Either, select};
     use portnet::{Clock as _, TcpListen};
     use portnet_bare_metal::board::{self, CLOCK, EXECUTOR};
@@ -34,29 +34,21 @@ mod firmware {
     static TCP: ConstStaticCell<TcpPool<2, 8192, 8192>> = ConstStaticCell::new(TcpPool::new());
     static UDP: ConstStaticCell<UdpPool<1, 1024, 2>> = ConstStaticCell::new(UdpPool::new());
 
-    fn fail(what: &str, error: impl core::fmt::Display) -> ! {
-        hprintln!("echo firmware: {}: {}", what, error);
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
-    }
-
     #[cortex_m_rt::entry]
     fn main() -> ! {
-        let ethernet = board::init().unwrap_or_else(|e| fail("ethernet", e));
+        let ethernet = board::init().unwrap_or_else(|e| board::fail("ethernet", e));
         let sockets = RESOURCES
             .take()
             .sockets()
             .tcp(TCP.take())
             .and_then(|s| s.udp(UDP.take()))
-            .unwrap_or_else(|e| fail("sockets", e));
+            .unwrap_or_else(|e| board::fail("sockets", e));
         let mut config = Config::dhcpv4();
         config.random_seed = 0x5eed_0001;
-        let stack =
-            Stack::new(ethernet, &CLOCK, config, sockets).unwrap_or_else(|e| fail("stack", e));
+        let stack = Stack::new(ethernet, &CLOCK, config, sockets)
+            .unwrap_or_else(|e| board::fail("stack", e));
         let Some(runner) = EXECUTOR.claim() else {
-            fail("executor", "already claimed")
+            board::fail("executor", "already claimed")
         };
         let served = runner.block_on(async {
             let app = pin!(async {
@@ -64,7 +56,7 @@ mod firmware {
                 let listener = stack
                     .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7))
                     .await
-                    .unwrap_or_else(|e| fail("listen", e));
+                    .unwrap_or_else(|e| board::fail("listen", e));
                 hprintln!("portnet-echo ready {}:7", address);
                 let mut buf = [0u8; 2048];
                 let served = portnet_echo::serve(&listener, CONNECTIONS, &mut buf).await;
@@ -91,22 +83,15 @@ mod firmware {
                     CONNECTIONS,
                     bytes
                 );
-                debug::exit(debug::EXIT_SUCCESS);
+                board::exit(true)
             }
-            Err(e) => fail("serve", format_args!("{e:?}")),
-        }
-        loop {
-            cortex_m::asm::wfi();
+            Err(e) => board::fail("serve", format_args!("{e:?}")),
         }
     }
 
     #[panic_handler]
     fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-        hprintln!("echo firmware panicked: {}", info);
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
+        board::fail("echo firmware panicked", info)
     }
 }
 

@@ -13,16 +13,16 @@
 mod firmware {
     use core::mem::size_of;
 
-    use cortex_m_semihosting::{debug, hprintln};
-    use portnet_bare_metal::board::{Clock, Ethernet};
+    use cortex_m_semihosting::hprintln;
+    use portnet_bare_metal::board::{self, Clock, Ethernet};
     use portnet_smoltcp::{Stack, StackResources, TcpPool, UdpPool};
 
     #[cortex_m_rt::entry]
     fn main() -> ! {
         let tcp = size_of::<TcpPool<2, 0, 0>>() - size_of::<TcpPool<1, 0, 0>>();
         let udp = size_of::<UdpPool<2, 0, 1>>() - size_of::<UdpPool<1, 0, 1>>();
-        let storage = size_of::<StackResources<'static, 2>>()
-            - size_of::<StackResources<'static, 1>>();
+        let storage =
+            size_of::<StackResources<'static, 2>>() - size_of::<StackResources<'static, 1>>();
         hprintln!("tcp slot record: {} B", tcp);
         hprintln!("udp slot record (1 packet of metadata each way): {} B", udp);
         hprintln!("socket storage (smoltcp socket state): {} B", storage);
@@ -30,18 +30,12 @@ mod firmware {
             "stack on the LAN9118 (interface, driver with its 2 frame buffers): {} B",
             size_of::<Stack<'static, Ethernet, &'static Clock>>()
         );
-        debug::exit(debug::EXIT_SUCCESS);
-        loop {
-            cortex_m::asm::wfi();
-        }
+        board::exit(true)
     }
 
     #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi();
-        }
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        board::fail("footprint firmware panicked", info)
     }
 }
 

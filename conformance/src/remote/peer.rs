@@ -823,37 +823,53 @@ fn poll_close_conn(
     })
 }
 
+/// `Read` (arm `read`) or `Write` (arm `write`) for a type with `peer` and
+/// `conn` fields: the connection and its halves share one implementation.
+macro_rules! stream_io {
+    ($ty:ident, read) => {
+        impl portnet::Read for $ty<'_> {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<Result<usize, RemoteError>> {
+                poll_read_conn(self.peer, self.conn, cx, buf)
+            }
+        }
+    };
+    ($ty:ident, write) => {
+        impl portnet::Write for $ty<'_> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<Result<usize, RemoteError>> {
+                poll_write_conn(self.peer, self.conn, cx, buf)
+            }
+
+            fn poll_flush(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<(), RemoteError>> {
+                poll_flush_conn(self.peer, self.conn, cx)
+            }
+
+            fn poll_close(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Result<(), RemoteError>> {
+                poll_close_conn(self.peer, self.conn, cx)
+            }
+        }
+    };
+}
+
 impl ErrorType for RemoteConnection<'_> {
     type Error = RemoteError;
 }
 
-impl portnet::Read for RemoteConnection<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<usize, RemoteError>> {
-        poll_read_conn(self.peer, self.conn, cx, buf)
-    }
-}
-
-impl portnet::Write for RemoteConnection<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, RemoteError>> {
-        poll_write_conn(self.peer, self.conn, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
-        poll_flush_conn(self.peer, self.conn, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
-        poll_close_conn(self.peer, self.conn, cx)
-    }
-}
+stream_io!(RemoteConnection, read);
+stream_io!(RemoteConnection, write);
 
 impl TcpStream for RemoteConnection<'_> {
     type ReadHalf<'h>
@@ -929,33 +945,8 @@ impl ErrorType for RemoteWriteHalf<'_> {
     type Error = RemoteError;
 }
 
-impl portnet::Read for RemoteReadHalf<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<Result<usize, RemoteError>> {
-        poll_read_conn(self.peer, self.conn, cx, buf)
-    }
-}
-
-impl portnet::Write for RemoteWriteHalf<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<Result<usize, RemoteError>> {
-        poll_write_conn(self.peer, self.conn, cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
-        poll_flush_conn(self.peer, self.conn, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
-        poll_close_conn(self.peer, self.conn, cx)
-    }
-}
+stream_io!(RemoteReadHalf, read);
+stream_io!(RemoteWriteHalf, write);
 
 /// A UDP socket in the agent.
 #[derive(Debug)]

@@ -117,6 +117,27 @@ pub fn init() -> Result<Ethernet, crate::lan9118::InitError> {
     Ok(ethernet)
 }
 
+/// Ends the program: QEMU exits with status 0 (`success`) or 1, through
+/// semihosting. On a real board without a debugger it sleeps forever.
+pub fn exit(success: bool) -> ! {
+    use cortex_m_semihosting::debug;
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+/// Prints `what` and the error over semihosting, then [`exit`]s with failure:
+/// for start-up errors and panic handlers.
+pub fn fail(what: &str, error: impl core::fmt::Display) -> ! {
+    cortex_m_semihosting::hprintln!("{}: {}", what, error);
+    exit(false)
+}
+
 #[cortex_m_rt::exception]
 unsafe fn DefaultHandler(irqn: i16) {
     match irqn {
