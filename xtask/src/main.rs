@@ -106,6 +106,7 @@ fn main() -> ExitCode {
         Ok(Task::Conformance) => setup().and_then(|()| conformance()),
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
         Ok(Task::QemuEcho) => qemu::echo(),
+        Ok(Task::QemuMqtt) => qemu::mqtt(),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
@@ -145,6 +146,7 @@ tasks:
                               table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
+  qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu conformance            the same as `conformance`
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
@@ -176,6 +178,7 @@ enum Task {
         args: Vec<String>,
     },
     QemuEcho,
+    QemuMqtt,
 }
 
 impl Task {
@@ -220,8 +223,11 @@ impl Task {
             }
             "qemu" => match rest.next().map(String::as_str) {
                 Some("echo") => no_more(rest).map(|()| Self::QemuEcho),
+                Some("mqtt") => no_more(rest).map(|()| Self::QemuMqtt),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
-                other => Err(format!("qemu needs `echo` or `conformance`, not {other:?}")),
+                other => Err(format!(
+                    "qemu needs `echo`, `mqtt` or `conformance`, not {other:?}"
+                )),
             },
             "soak" => Ok(Self::Soak {
                 args: rest.cloned().collect(),
@@ -652,7 +658,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "qemu",
-            action: Action::Call(qemu::echo),
+            action: Action::Call(|| qemu::echo().and_then(|()| qemu::mqtt())),
         },
         Step {
             name: "soak",

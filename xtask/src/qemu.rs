@@ -36,6 +36,7 @@ pub(crate) fn build(example: &str) -> Result<String, String> {
 /// lines and its exit status as events.
 pub(crate) struct Qemu {
     pid: u32,
+    stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<String>,
     exit: mpsc::Receiver<Option<i32>>,
     exited: bool,
@@ -49,7 +50,7 @@ impl Qemu {
             .args(["-semihosting-config", "enable=on,target=native"])
             .args(network)
             .args(["-kernel", elf])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -69,6 +70,7 @@ impl Qemu {
             });
         }
         let pid = child.id();
+        let stdin = child.stdin.take();
         let (exit_tx, exit) = mpsc::channel();
         thread::spawn(move || {
             let code = child.wait().ok().and_then(|status| status.code());
@@ -76,6 +78,7 @@ impl Qemu {
         });
         Ok(Self {
             pid,
+            stdin,
             lines,
             exit,
             exited: false,
@@ -98,6 +101,15 @@ impl Qemu {
                 }
             }
         }
+    }
+
+    /// Types `text` on the board's console (UART0).
+    pub(crate) fn type_in(&mut self, text: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("qemu's stdin is closed")?;
+        stdin
+            .write_all(text.as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("writing to qemu's console: {e}"))
     }
 
     /// Waits for QEMU to exit, at most `limit`; its exit code.
@@ -197,5 +209,88 @@ pub(crate) fn echo() -> Result<(), String> {
         bulk.as_secs_f64(),
         1.0 / bulk.as_secs_f64()
     );
+    Ok(())
+}
+
+/// A mosquitto broker on the host's loopback, started with a config written
+/// here and stopped by PID when dropped.
+struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Mosquitto {
+    fn start() -> Result<Self, String> {
+        let port = free_port()?;
+        let dir =
+            std::env::temp_dir().join(format!("portnet-xtask-mosquitto-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let dir = TempDir(dir);
+        let config = dir.0.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        )
+        .map_err(|e| e.to_string())?;
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start mosquitto: {e}"))?;
+        let broker = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        // Ready when it accepts a connection: bounded connect probes.
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        for _ in 0..100 {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
+                return Ok(broker);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!("mosquitto did not listen on {addr}"))
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo xtask qemu mqtt`: portnet's MQTT client in firmware against mosquitto
+/// on the host: MQTT 3.1.1 and 5.0, publish and receive at QoS 0, 1 and 2.
+pub(crate) fn mqtt() -> Result<(), String> {
+    let elf = build("mqtt")?;
+    let broker = Mosquitto::start()?;
+    let network = vec![
+        "-netdev".to_owned(),
+        "user,id=n0".to_owned(),
+        "-net".to_owned(),
+        "nic,netdev=n0,model=lan9118".to_owned(),
+    ];
+    let mut qemu = Qemu::start(&elf, &network)?;
+    qemu.wait_for("portnet-mqtt firmware at", Duration::from_secs(60))?;
+    qemu.type_in(&format!("{}\n", broker.port))?;
+    let status = qemu.wait_exit(Duration::from_secs(180))?;
+    if status != 0 {
+        return Err(format!("the MQTT firmware exited with status {status}"));
+    }
+    eprintln!("qemu mqtt: 3.1.1 and 5.0, QoS 0/1/2 published and received, firmware exited 0");
     Ok(())
 }
