@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 7] = [
+const NO_STD_CRATES: [&str; 8] = [
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -28,6 +28,7 @@ const NO_STD_CRATES: [&str; 7] = [
     "portnet-echo",
     "portnet-mqtt",
     "portnet-embedded",
+    "portnet-slip",
 ];
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
@@ -84,10 +85,11 @@ const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
 /// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
 /// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
-const FUZZ_TARGETS: [(&str, &str); 3] = [
+const FUZZ_TARGETS: [(&str, &str); 4] = [
     ("core-net/fuzz", "parse_endpoint"),
     ("mqtt/fuzz", "decode"),
     ("backends/smoltcp/fuzz", "frames"),
+    ("drivers/slip/fuzz", "decode"),
 ];
 
 /// Seconds each fuzz target runs in `cargo xtask ci`.
