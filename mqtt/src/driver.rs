@@ -10,12 +10,12 @@ use portnet::time::timeout;
 use portnet::{Clock, Instant, Read, TcpConnect, Write};
 
 use crate::codec::{
-    self, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, Packet, Properties, Property,
-    PubResp, QoS, ReasonCode, Version,
+    self, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, EncodeError, Packet,
+    Properties, Property, PubResp, Publish, QoS, ReasonCode, Version,
 };
 use crate::session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, Conn, ConnectionInfo, Ctrl, Delivery, Kind, Phase, Push,
-    Session, Slot, State,
+    ASSIGNED_ID_LEN, AliasSlot, Conn, ConnectionInfo, Ctrl, Entry, Held, Kind, MAX_HOLD, Phase,
+    Push, Rx, Session, Slot, State,
 };
 use crate::{ConnectOptions, Error};
 
@@ -41,8 +41,6 @@ enum Step {
 enum Handled {
     /// Done with it; the driver reads on.
     Consumed,
-    /// A message for the application; the driver waits until it is dropped.
-    Deliver { alias: u16 },
     /// It needs room in the acknowledgement queue first.
     Blocked,
 }
@@ -104,16 +102,6 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             Ok(Err(e)) => return Err(Error::network(e)),
             Ok(Ok(conn)) => conn,
         };
-        // A message the application still holds borrows the receive buffer.
-        poll_fn(|cx| {
-            if matches!(session.delivery.get(), Delivery::Taken { .. }) {
-                session.register_driver(cx);
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-        .await;
         let result = self.session_on(&mut conn, options).await;
         if let Err(e) = &result {
             let reason = match e {
@@ -145,11 +133,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         options: &ConnectOptions<'_>,
     ) -> Result<(), Error> {
         let session = self.session;
-        session.delivery.set(Delivery::None);
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
             rx.end = 0;
+            rx.waiting = 0;
             rx.aliases.iter_mut().for_each(|a| a.len = 0);
             (rx.buf.len(), rx.aliases.len())
         };
@@ -494,28 +482,36 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
 
     /// Puts the driver's own packets into the transmit buffer.
     fn fill(&self, state: &mut State<'_>) -> Result<bool, Error> {
+        // Acknowledgements of dropped messages go out before a DISCONNECT.
         let mut progress = false;
         let v5 = state.info.version == Version::V5;
-        while let Some(c) = state.ctrl[0] {
-            let resp = PubResp {
-                packet_id: c.id,
-                reason: if v5 { c.reason } else { ReasonCode::SUCCESS },
-                properties: Properties::empty(),
-            };
-            let packet = match c.packet_type {
-                4 => Packet::PubAck(resp),
-                5 => Packet::PubRec(resp),
-                6 => Packet::PubRel(resp),
-                _ => Packet::PubComp(resp),
-            };
-            if state.push(&packet)? == Push::NoRoom {
-                return Ok(progress);
+        for _ in 0..=MAX_HOLD {
+            let acknowledged = self.acknowledge(state);
+            progress |= acknowledged;
+            while let Some(c) = state.ctrl[0] {
+                let resp = PubResp {
+                    packet_id: c.id,
+                    reason: if v5 { c.reason } else { ReasonCode::SUCCESS },
+                    properties: Properties::empty(),
+                };
+                let packet = match c.packet_type {
+                    4 => Packet::PubAck(resp),
+                    5 => Packet::PubRec(resp),
+                    6 => Packet::PubRel(resp),
+                    _ => Packet::PubComp(resp),
+                };
+                if state.push(&packet)? == Push::NoRoom {
+                    return Ok(progress);
+                }
+                state.ctrl.rotate_left(1);
+                if let Some(last) = state.ctrl.last_mut() {
+                    *last = None;
+                }
+                progress = true;
             }
-            state.ctrl.rotate_left(1);
-            if let Some(last) = state.ctrl.last_mut() {
-                *last = None;
+            if !acknowledged {
+                break;
             }
-            progress = true;
         }
         for i in 0..state.slots.len() {
             if state.slots[i].phase == Phase::NeedRelease && state.slots[i].kind != Kind::Free {
@@ -551,43 +547,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(progress)
     }
 
-    /// Acknowledges a consumed message, decodes and handles buffered packets, and
-    /// reads more bytes; true if anything moved.
+    /// Acknowledges dropped messages, moves waiting messages into free message
+    /// buffers, decodes and handles buffered packets, and reads more bytes; true if
+    /// anything moved.
     fn read_side(&self, cx: &mut Context<'_>, conn: &mut S::Connection<'_>) -> Result<bool, Error> {
         let session = self.session;
         let mut progress = false;
         for _ in 0..64 {
-            // With a message waiting in the receiver, the driver goes on reading
-            // behind it and handles everything but another PUBLISH, so that the
-            // acknowledgements of the application's own publishes are never stuck
-            // behind a message it has not asked for yet.
-            let mut skip = 0;
-            match session.delivery.get() {
-                Delivery::Taken { .. } => return Ok(progress),
-                Delivery::Ready { len, .. } => skip = len,
-                Delivery::Consumed { len, qos, id } => {
-                    if qos != QoS::AtMostOnce {
-                        let mut state = session
-                            .state
-                            .try_borrow_mut()
-                            .map_err(|_| protocol("busy"))?;
-                        let packet_type = if qos == QoS::AtLeastOnce { 4 } else { 5 };
-                        let c = Ctrl {
-                            packet_type,
-                            id,
-                            reason: ReasonCode::SUCCESS,
-                        };
-                        if !state.ctrl_push(c) {
-                            return Ok(progress);
-                        }
-                    }
-                    let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
-                    rx.start = (rx.start + len).min(rx.end);
-                    session.delivery.set(Delivery::None);
-                    progress = true;
-                }
-                Delivery::None => {}
-            }
             let Ok(mut rx) = session.rx.try_borrow_mut() else {
                 return Ok(progress);
             };
@@ -596,27 +562,31 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 .state
                 .try_borrow_mut()
                 .map_err(|_| protocol("busy"))?;
+            progress |= self.acknowledge(&mut state);
+            progress |= self.deliver(rx, &mut state)?;
             let version = state.info.version;
-            let at = (rx.start + skip).min(rx.end);
+            // Waiting messages stay in place; the driver works on what follows
+            // them, so that acknowledgements of the application's own publishes
+            // are never stuck behind messages it has not asked for yet.
+            let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
-            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)? {
-                if h.packet_len() > rx.buf.len() - skip {
-                    return Err(Error::Malformed(DecodeError::new(
-                        DecodeErrorKind::TooLarge,
-                        "packet larger than the maximum packet size",
-                    )));
-                }
-                if skip > 0 && h.packet_type() == 3 {
-                    // A second message waits until the first is consumed.
-                    drop(state);
-                    session.register_driver(cx);
-                    return Ok(progress);
-                }
+            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
+                && h.packet_len() > rx.buf.len()
+            {
+                return Err(Error::Malformed(DecodeError::new(
+                    DecodeErrorKind::TooLarge,
+                    "packet larger than the maximum packet size",
+                )));
             }
             match codec::decode(data, version).map_err(Error::Malformed)? {
-                Some((packet, len)) => match self.handle(&mut state, rx.aliases, packet)? {
+                Some((Packet::Publish(p), len)) => {
+                    check_publish(rx.aliases.len(), &p)?;
+                    rx.waiting += len;
+                    progress = true;
+                }
+                Some((packet, len)) => match self.handle(&mut state, packet)? {
                     Handled::Consumed => {
-                        if skip > 0 {
+                        if rx.waiting > 0 {
                             rx.buf.copy_within(at + len..rx.end, at);
                             rx.end -= len;
                         } else {
@@ -628,12 +598,6 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                         }
                         progress = true;
                     }
-                    Handled::Deliver { alias } => {
-                        session.delivery.set(Delivery::Ready { len, alias });
-                        drop(state);
-                        session.wake_receiver();
-                        return Ok(true);
-                    }
                     Handled::Blocked => return Ok(progress),
                 },
                 None => {
@@ -644,6 +608,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                         rx.start = 0;
                     }
                     let end = rx.end;
+                    // Full of waiting messages: stop reading (backpressure).
                     let Some(free) = rx.buf.get_mut(end..).filter(|f| !f.is_empty()) else {
                         return Ok(progress);
                     };
@@ -662,66 +627,108 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(progress)
     }
 
-    fn handle(
-        &self,
-        state: &mut State<'_>,
-        aliases: &mut [crate::session::AliasSlot],
-        packet: Packet<'_>,
-    ) -> Result<Handled, Error> {
+    /// Queues the acknowledgements of dropped messages, oldest first, stopping at
+    /// the first message still held (acknowledgements keep the order of arrival).
+    fn acknowledge(&self, state: &mut State<'_>) -> bool {
+        let session = self.session;
+        let mut progress = false;
+        let held = [Held::Ready, Held::Taken, Held::Dropped];
+        while let Some(index) = session.oldest(&held, true) {
+            let cell = &session.inbox[index];
+            let mut entry = cell.get();
+            if entry.state != Held::Dropped {
+                break;
+            }
+            if entry.connection == state.connections {
+                let c = Ctrl {
+                    packet_type: if entry.qos == QoS::AtLeastOnce { 4 } else { 5 },
+                    id: entry.id,
+                    reason: ReasonCode::SUCCESS,
+                };
+                if !state.ctrl_push(c) {
+                    break;
+                }
+            }
+            entry.state = Held::Free;
+            cell.set(entry);
+            progress = true;
+        }
+        progress
+    }
+
+    /// Moves waiting messages from the receive buffer into free message buffers,
+    /// resolving topic aliases in the order the messages arrived.
+    fn deliver(&self, rx: &mut Rx<'_>, state: &mut State<'_>) -> Result<bool, Error> {
+        let session = self.session;
+        let version = state.info.version;
+        let mut progress = false;
+        while rx.waiting > 0 {
+            let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
+            let Ok(Some((Packet::Publish(p), len))) = codec::decode(data, version) else {
+                return Err(protocol("waiting message lost"));
+            };
+            if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
+                && state.inbound_contains(id)
+            {
+                // Sent again before our PUBREC arrived: acknowledge, never deliver twice.
+                let c = Ctrl {
+                    packet_type: 5,
+                    id,
+                    reason: ReasonCode::SUCCESS,
+                };
+                if !state.ctrl_push(c) {
+                    return Ok(progress);
+                }
+            } else {
+                let Some(index) = session.free_entry() else {
+                    return Ok(progress);
+                };
+                let Some(buf) = session.bufs[index].take() else {
+                    return Err(protocol("message buffer lost"));
+                };
+                let copied = copy_message(
+                    &p,
+                    data.get(..len).unwrap_or(&[]),
+                    rx.aliases,
+                    version,
+                    buf,
+                );
+                session.bufs[index].set(Some(buf));
+                let len_held = copied?;
+                let id = p.packet_id.unwrap_or(0);
+                if p.qos == QoS::ExactlyOnce && !state.inbound_insert(id) {
+                    return Err(Error::Protocol(
+                        ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                        "more QoS 2 messages in flight than the receive maximum",
+                    ));
+                }
+                let seq = session.next_message.get();
+                session.next_message.set(seq + 1);
+                session.inbox[index].set(Entry {
+                    state: Held::Ready,
+                    seq,
+                    len: len_held,
+                    qos: p.qos,
+                    id,
+                    connection: state.connections,
+                });
+                session.wake_receiver();
+            }
+            rx.start += len;
+            rx.waiting -= len;
+            if rx.start == rx.end {
+                rx.start = 0;
+                rx.end = 0;
+            }
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    fn handle(&self, state: &mut State<'_>, packet: Packet<'_>) -> Result<Handled, Error> {
         let v5 = state.info.version == Version::V5;
         let session = self.session;
         match packet {
-            Packet::Publish(p) => {
-                let mut alias = 0;
-                if let Some(Property::TopicAlias(a)) = p.properties.find(0x23) {
-                    let slot = usize::from(a)
-                        .checked_sub(1)
-                        .and_then(|i| aliases.get_mut(i))
-                        .ok_or(Error::Protocol(
-                            ReasonCode::TOPIC_ALIAS_INVALID,
-                            "topic alias above the maximum",
-                        ))?;
-                    if p.topic.is_empty() {
-                        if slot.len == 0 {
-                            return Err(protocol("topic alias that was never set"));
-                        }
-                    } else {
-                        let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
-                            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
-                            "aliased topic longer than ALIAS_TOPIC_LEN",
-                        ))?;
-                        dst.copy_from_slice(p.topic.as_bytes());
-                        slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
-                        debug_assert!(p.topic.len() <= ALIAS_TOPIC_LEN);
-                    }
-                    alias = a;
-                }
-                match (p.qos, p.packet_id) {
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        if state.inbound_contains(id) {
-                            // Sent again before our PUBREC arrived: acknowledge only.
-                            let c = Ctrl {
-                                packet_type: 5,
-                                id,
-                                reason: ReasonCode::SUCCESS,
-                            };
-                            return Ok(if state.ctrl_push(c) {
-                                Handled::Consumed
-                            } else {
-                                Handled::Blocked
-                            });
-                        }
-                        if state.inbound_len >= state.inbound.len() {
-                            return Err(Error::Protocol(
-                                ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
-                                "more QoS 2 messages in flight than the receive maximum",
-                            ));
-                        }
-                        Ok(Handled::Deliver { alias })
-                    }
-                    _ => Ok(Handled::Deliver { alias }),
-                }
-            }
             Packet::PubAck(r) => {
                 if let Some(slot) =
                     state.find(r.packet_id, |k| k == Kind::Publish(QoS::AtLeastOnce))
@@ -800,6 +807,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
             Packet::Auth(_) => Err(protocol("AUTH without an authentication method")),
+            // Handled by `read_side` itself.
+            Packet::Publish(_) => Ok(Handled::Consumed),
             Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
@@ -839,4 +848,65 @@ fn finish(slot: &mut Slot, reason: ReasonCode) {
         slot.phase = Phase::Done;
         slot.reason = reason;
     }
+}
+
+/// Checks what can be checked of an incoming PUBLISH when it arrives; the rest
+/// (topic aliases, duplicates) is done in order of arrival when it is delivered.
+fn check_publish(aliases: usize, p: &Publish<'_>) -> Result<(), Error> {
+    if let Some(Property::TopicAlias(a)) = p.properties.find(0x23)
+        && (a == 0 || usize::from(a) > aliases)
+    {
+        return Err(Error::Protocol(
+            ReasonCode::TOPIC_ALIAS_INVALID,
+            "topic alias above the maximum",
+        ));
+    }
+    Ok(())
+}
+
+/// Copies the PUBLISH `raw` (decoded as `p`) into `buf`, with a topic given as a
+/// topic alias filled in; records new aliases. Returns the bytes used.
+fn copy_message(
+    p: &Publish<'_>,
+    raw: &[u8],
+    aliases: &mut [AliasSlot],
+    version: Version,
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    let Some(Property::TopicAlias(a)) = p.properties.find(0x23) else {
+        let dst = buf.get_mut(..raw.len()).ok_or(Error::TooLarge)?;
+        dst.copy_from_slice(raw);
+        return Ok(raw.len());
+    };
+    let slot = usize::from(a)
+        .checked_sub(1)
+        .and_then(|i| aliases.get_mut(i))
+        .ok_or(Error::Protocol(
+            ReasonCode::TOPIC_ALIAS_INVALID,
+            "topic alias above the maximum",
+        ))?;
+    if !p.topic.is_empty() {
+        let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
+            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+            "aliased topic longer than ALIAS_TOPIC_LEN",
+        ))?;
+        dst.copy_from_slice(p.topic.as_bytes());
+        slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
+        let dst = buf.get_mut(..raw.len()).ok_or(Error::TooLarge)?;
+        dst.copy_from_slice(raw);
+        return Ok(raw.len());
+    }
+    if slot.len == 0 {
+        return Err(protocol("topic alias that was never set"));
+    }
+    let topic = core::str::from_utf8(slot.topic.get(..usize::from(slot.len)).unwrap_or(&[]))
+        .map_err(|_| protocol("topic alias that was never set"))?;
+    let filled = Packet::Publish(Publish { topic, ..*p });
+    filled.encode(version, buf).map_err(|e| match e {
+        EncodeError::BufferTooSmall { .. } => Error::Protocol(
+            ReasonCode::PACKET_TOO_LARGE,
+            "message with its aliased topic larger than RX",
+        ),
+        e => Error::Encode(e),
+    })
 }

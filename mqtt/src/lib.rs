@@ -28,5 +28,5 @@ pub use driver::Driver;
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, PublishOptions};
 pub use session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, Session, Storage,
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, Session, Storage,
 };

@@ -13,6 +13,8 @@ pub const MAX_FILTERS: usize = 16;
 pub const ALIAS_TOPIC_LEN: usize = 64;
 /// Longest client identifier the broker may assign and the client keep, in bytes.
 pub const ASSIGNED_ID_LEN: usize = 128;
+/// Most messages an application can hold at once (the `HOLD` of [`Storage`]).
+pub const MAX_HOLD: usize = 8;
 const WAITERS: usize = 16;
 const CTRL: usize = 16;
 
@@ -94,7 +96,10 @@ impl AliasSlot {
 /// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
 ///   maximum);
 /// - `ALIASES`: incoming topic aliases (advertised as 5.0 topic alias maximum; each
-///   stores a topic of up to [`ALIAS_TOPIC_LEN`] bytes).
+///   stores a topic of up to [`ALIAS_TOPIC_LEN`] bytes);
+/// - `HOLD`: incoming messages the application can hold at once (1 to
+///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
+///   from the receive buffer, so the driver reads on while they are held.
 #[derive(Debug)]
 pub struct Storage<
     const RX: usize,
@@ -102,6 +107,7 @@ pub struct Storage<
     const SLOTS: usize = 8,
     const INBOUND: usize = 16,
     const ALIASES: usize = 0,
+    const HOLD: usize = 1,
 > {
     rx: [u8; RX],
     tx: [u8; TX],
@@ -109,6 +115,7 @@ pub struct Storage<
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
     assigned_id: [u8; ASSIGNED_ID_LEN],
+    held: [[u8; RX]; HOLD],
 }
 
 impl<
@@ -117,7 +124,8 @@ impl<
     const SLOTS: usize,
     const INBOUND: usize,
     const ALIASES: usize,
-> Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+    const HOLD: usize,
+> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
 {
     /// Zeroed storage; `const`, so that firmware can place it in a `static`.
     pub const fn new() -> Self {
@@ -128,6 +136,7 @@ impl<
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
+            held: [[0; RX]; HOLD],
         }
     }
 }
@@ -138,7 +147,8 @@ impl<
     const SLOTS: usize,
     const INBOUND: usize,
     const ALIASES: usize,
-> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+    const HOLD: usize,
+> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
 {
     fn default() -> Self {
         Self::new()
@@ -238,30 +248,49 @@ pub(crate) struct Rx<'r> {
     pub(crate) buf: &'r mut [u8],
     pub(crate) start: usize,
     pub(crate) end: usize,
+    /// Bytes at `start` that are whole PUBLISH packets waiting for a free
+    /// message buffer; the driver handles the packets behind them.
+    pub(crate) waiting: usize,
     pub(crate) aliases: &'r mut [AliasSlot],
 }
 
-/// The incoming message currently handed to the application.
+/// Where one of the application's message buffers stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Delivery {
-    None,
-    /// A PUBLISH at `rx.start`, `len` bytes, waits for `recv`.
-    Ready {
-        len: usize,
-        alias: u16,
-    },
-    /// The application holds it.
-    Taken {
-        len: usize,
-        qos: QoS,
-        id: u16,
-    },
-    /// The application dropped it; the driver acknowledges it.
-    Consumed {
-        len: usize,
-        qos: QoS,
-        id: u16,
-    },
+pub(crate) enum Held {
+    /// Beyond the storage's `HOLD`: never used.
+    Unused,
+    /// Free for the next incoming message.
+    Free,
+    /// Holds a message `recv` has not returned yet.
+    Ready,
+    /// The application holds the message (and the buffer).
+    Taken,
+    /// Dropped by the application; its acknowledgement waits for its turn.
+    Dropped,
+}
+
+/// One message buffer's bookkeeping.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) state: Held,
+    /// Order of arrival: messages are delivered and acknowledged in it.
+    pub(crate) seq: u64,
+    pub(crate) len: usize,
+    pub(crate) qos: QoS,
+    pub(crate) id: u16,
+    /// The connection it arrived on; acknowledgements never cross connections.
+    pub(crate) connection: u32,
+}
+
+impl Entry {
+    const UNUSED: Self = Self {
+        state: Held::Unused,
+        seq: 0,
+        len: 0,
+        qos: QoS::AtMostOnce,
+        id: 0,
+        connection: 0,
+    };
 }
 
 /// A fixed set of wakers; when full, all are woken and dropped so that none is lost.
@@ -282,7 +311,11 @@ impl Wakers {
 pub struct Session<'r> {
     pub(crate) state: RefCell<State<'r>>,
     pub(crate) rx: RefCell<Rx<'r>>,
-    pub(crate) delivery: Cell<Delivery>,
+    /// The message buffers (`Cell`s: a dropped message gives its buffer back
+    /// without any borrow that could fail).
+    pub(crate) inbox: [Cell<Entry>; MAX_HOLD],
+    pub(crate) bufs: [Cell<Option<&'r mut [u8]>>; MAX_HOLD],
+    pub(crate) next_message: Cell<u64>,
     waiters: RefCell<Wakers>,
     driver_waker: RefCell<Option<Waker>>,
     receiver_waker: RefCell<Option<Waker>>,
@@ -291,7 +324,7 @@ pub struct Session<'r> {
 impl core::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
-            .field("delivery", &self.delivery.get())
+            .field("inbox", &self.inbox.each_ref().map(Cell::get))
             .finish_non_exhaustive()
     }
 }
@@ -322,9 +355,25 @@ impl<'r> Session<'r> {
         const SLOTS: usize,
         const INBOUND: usize,
         const ALIASES: usize,
+        const HOLD: usize,
     >(
-        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES>,
+        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>,
     ) -> Self {
+        const {
+            assert!(
+                HOLD >= 1 && HOLD <= MAX_HOLD,
+                "Storage: HOLD must be 1 to MAX_HOLD"
+            );
+        }
+        let inbox = [const { Cell::new(Entry::UNUSED) }; MAX_HOLD];
+        let bufs = [const { Cell::new(None) }; MAX_HOLD];
+        for ((entry, cell), buf) in inbox.iter().zip(&bufs).zip(storage.held.iter_mut()) {
+            entry.set(Entry {
+                state: Held::Free,
+                ..Entry::UNUSED
+            });
+            cell.set(Some(buf.as_mut_slice()));
+        }
         Self {
             state: RefCell::new(State {
                 tx: &mut storage.tx,
@@ -353,9 +402,12 @@ impl<'r> Session<'r> {
                 buf: &mut storage.rx,
                 start: 0,
                 end: 0,
+                waiting: 0,
                 aliases: &mut storage.aliases,
             }),
-            delivery: Cell::new(Delivery::None),
+            inbox,
+            bufs,
+            next_message: Cell::new(0),
             waiters: RefCell::new(Wakers::new()),
             driver_waker: RefCell::new(None),
             receiver_waker: RefCell::new(None),
@@ -420,6 +472,33 @@ impl<'r> Session<'r> {
     }
     pub(crate) fn wake_receiver(&self) {
         wake(&self.receiver_waker);
+    }
+}
+
+impl Session<'_> {
+    /// The buffer of the oldest entry in `states` (by arrival), if any;
+    /// `qos_only` skips QoS 0 messages (they need no acknowledgement).
+    pub(crate) fn oldest(&self, states: &[Held], qos_only: bool) -> Option<usize> {
+        self.inbox
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, e.get()))
+            .filter(|(_, e)| states.contains(&e.state) && !(qos_only && e.qos == QoS::AtMostOnce))
+            .min_by_key(|(_, e)| e.seq)
+            .map(|(i, _)| i)
+    }
+
+    /// A free message buffer's index.
+    pub(crate) fn free_entry(&self) -> Option<usize> {
+        self.inbox.iter().position(|e| e.get().state == Held::Free)
+    }
+
+    /// Messages in the inbox that the application has not taken yet.
+    pub(crate) fn ready_messages(&self) -> usize {
+        self.inbox
+            .iter()
+            .filter(|e| e.get().state == Held::Ready)
+            .count()
     }
 }
 

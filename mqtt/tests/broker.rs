@@ -471,3 +471,85 @@ async fn broker_restart_mid_qos1_qos2_traffic_v3() {
 async fn broker_restart_mid_qos1_qos2_traffic_v5() {
     restart_mid_traffic(Version::V5).await;
 }
+
+/// The application holds `HOLD` messages while it goes on publishing at QoS 1 and 2
+/// to its own subscription: every publish completes (its acknowledgement is read
+/// past the echoes waiting behind the held messages), then the held messages are
+/// released out of order and the rest arrive in order. The acknowledgements were
+/// sent: after a reconnect of the persistent session nothing is delivered again.
+#[tokio::test]
+async fn held_messages_do_not_block_publishes() {
+    const HOLD: usize = 4;
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Storage::<4096, 4096, 8, 16, 4, HOLD>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "holder").persistent(3600);
+    let app = async {
+        client.connected().await;
+        client
+            .subscribe(&[Subscription::new("h/#", QoS::ExactlyOnce)], &[])
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for i in 0..HOLD {
+            let topic = format!("h/{i}");
+            client
+                .publish(&topic, b"held", PublishOptions::qos(QoS::AtLeastOnce))
+                .await
+                .unwrap();
+            held.push(rx.recv().await);
+        }
+        let topics: Vec<String> = held.iter().map(|m| m.topic().to_owned()).collect();
+        assert_eq!(topics, ["h/0", "h/1", "h/2", "h/3"]);
+        // All message buffers are taken; publishing still completes.
+        for i in HOLD..HOLD + 12 {
+            let qos = if i % 2 == 0 {
+                QoS::AtLeastOnce
+            } else {
+                QoS::ExactlyOnce
+            };
+            let reason = client
+                .publish(&format!("h/{i}"), b"later", PublishOptions::qos(qos))
+                .await
+                .unwrap();
+            assert!(reason.is_success());
+        }
+        assert!(rx.try_recv().is_none(), "every message buffer is held");
+        // Release out of order, then receive the rest in order.
+        for i in [2, 0, 3, 1] {
+            drop(
+                held.remove(
+                    held.iter()
+                        .position(|m| m.topic() == format!("h/{i}"))
+                        .unwrap(),
+                ),
+            );
+        }
+        for i in HOLD..HOLD + 12 {
+            let m = rx.recv().await;
+            assert_eq!(m.topic(), format!("h/{i}"));
+            assert_eq!(m.payload(), b"later");
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+    // Reconnect: a sentinel published now is the first message, so no earlier one
+    // was left unacknowledged at the broker.
+    let app = async {
+        let info = client.connected().await;
+        assert!(info.session_present);
+        client
+            .publish("h/end", b"", PublishOptions::qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let m = rx.recv().await;
+        assert_eq!(m.topic(), "h/end", "a message was delivered again");
+        drop(m);
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}

@@ -135,3 +135,78 @@ async fn garbage_stream_never_panics() {
         }
     }
 }
+
+/// Accepts one client, reads its CONNECT, sends `script`, then keeps the
+/// connection open until the client closes it; returns what the client sent.
+async fn scripted_broker(listener: TcpListener, script: Vec<u8>) -> Vec<u8> {
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut head = [0u8; 2];
+    sock.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[0], 0x10, "CONNECT first");
+    let mut body = vec![0u8; usize::from(head[1])];
+    sock.read_exact(&mut body).await.unwrap();
+    sock.write_all(&script).await.unwrap();
+    let mut after = Vec::new();
+    let _ = sock.read_to_end(&mut after).await;
+    after
+}
+
+/// Encodes a 5.0 QoS 0 PUBLISH with a topic alias.
+fn aliased_publish(topic: &str, alias: u16, payload: &[u8]) -> Vec<u8> {
+    use portnet_mqtt::codec::{Packet, Properties, Property, Publish, QoS};
+    let props = [Property::TopicAlias(alias)];
+    let packet = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic,
+        packet_id: None,
+        properties: Properties::new(&props),
+        payload,
+    });
+    let mut buf = vec![0u8; 256];
+    let n = packet.encode(Version::V5, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Messages wait in the receive buffer while the application holds one; the
+/// broker redefines a topic alias among them: each message gets the topic the
+/// alias stood for when it was sent.
+#[tokio::test]
+async fn topic_aliases_resolve_in_arrival_order_while_messages_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut script = CONNACK_V5.to_vec();
+    script.extend(aliased_publish("a/x", 1, b"1"));
+    script.extend(aliased_publish("", 1, b"2"));
+    script.extend(aliased_publish("b/y", 1, b"3"));
+    script.extend(aliased_publish("", 1, b"4"));
+    let broker = scripted_broker(listener, script);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 2, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "aliases");
+    let app = async {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let m = rx.recv().await;
+            got.push((m.topic().to_owned(), m.payload().to_vec()));
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), _sent) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    let expected: Vec<(String, Vec<u8>)> =
+        [("a/x", b"1"), ("a/x", b"2"), ("b/y", b"3"), ("b/y", b"4")]
+            .iter()
+            .map(|(t, p)| ((*t).to_owned(), p.to_vec()))
+            .collect();
+    assert_eq!(got, expected);
+}
