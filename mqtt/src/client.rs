@@ -141,6 +141,14 @@ impl<'r> Client<'r> {
     ///   again (DUP) on the next connection of a persistent session, in the
     ///   original order, and the future completes then.
     ///
+    /// - 5.0 topic aliases are automatic: with `ALIASES > 0` in the
+    ///   [`Storage`](crate::Storage) and a broker that accepts aliases (its topic
+    ///   alias maximum), the client keeps up to `min(ALIASES, maximum)` topics of at
+    ///   most [`ALIAS_TOPIC_LEN`](crate::ALIAS_TOPIC_LEN) bytes per connection. A
+    ///   topic that has an alias is sent as an empty topic plus the alias; a new
+    ///   topic takes a free alias, or else the least recently used one, and is sent
+    ///   in full with it. Aliases start afresh on each connection.
+    ///
     /// Returns the success reason code (0x00, or 0x10 "no matching subscribers");
     /// a failure code is `Err(Error::Rejected(code))`.
     ///
@@ -187,18 +195,13 @@ impl<'r> Client<'r> {
             return Poll::Pending;
         };
         let state = &mut *state;
-        let properties = if state.info.version == Version::V5 {
-            Properties::new(options.properties)
-        } else {
-            Properties::empty()
-        };
         let publish = |dup, packet_id| Publish {
             dup,
             qos: options.qos,
             retain: options.retain,
             topic,
             packet_id,
-            properties,
+            properties: Properties::empty(),
             payload,
         };
         let index = match *slot {
@@ -215,16 +218,7 @@ impl<'r> Client<'r> {
                     return Poll::Ready(Err(Error::Unsupported("retained messages")));
                 }
                 if options.qos == QoS::AtMostOnce {
-                    let packet = Packet::Publish(Publish {
-                        dup: false,
-                        qos: QoS::AtMostOnce,
-                        retain: options.retain,
-                        topic,
-                        packet_id: None,
-                        properties,
-                        payload,
-                    });
-                    return match state.push(&packet) {
+                    return match state.push_publish(publish(false, None), options.properties) {
                         Ok(Push::Written) => {
                             session.wake_driver();
                             Poll::Ready(Ok(ReasonCode::SUCCESS))
@@ -264,8 +258,7 @@ impl<'r> Client<'r> {
                     session.register_waiter(cx);
                     return Poll::Pending;
                 }
-                let packet = Packet::Publish(publish(resend, Some(current.id)));
-                match state.push(&packet) {
+                match state.push_publish(publish(resend, Some(current.id)), options.properties) {
                     Ok(Push::Written) => {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();

@@ -155,6 +155,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.ping_outstanding = false;
             state.disconnect = None;
             state.disconnect_written = false;
+            state.reset_out_aliases();
             state.info =
                 ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
             let mut id_buf = [0u8; ASSIGNED_ID_LEN];
@@ -686,13 +687,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 let Some(buf) = session.bufs[index].take() else {
                     return Err(protocol("message buffer lost"));
                 };
-                let copied = copy_message(
-                    &p,
-                    data.get(..len).unwrap_or(&[]),
-                    rx.aliases,
-                    version,
-                    buf,
-                );
+                let copied =
+                    copy_message(&p, data.get(..len).unwrap_or(&[]), rx.aliases, version, buf);
                 session.bufs[index].set(Some(buf));
                 let len_held = copied?;
                 let id = p.packet_id.unwrap_or(0);

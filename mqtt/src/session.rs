@@ -5,7 +5,7 @@ use core::cell::{Cell, RefCell};
 use core::task::{Context, Waker};
 
 use crate::Error;
-use crate::codec::{Packet, QoS, ReasonCode, Version};
+use crate::codec::{List, Packet, Properties, Property, Publish, QoS, ReasonCode, Version};
 
 /// Most reason codes a SUBACK or UNSUBACK can report to one call.
 pub const MAX_FILTERS: usize = 16;
@@ -72,11 +72,14 @@ impl Slot {
     };
 }
 
-/// A topic alias the broker set up for its PUBLISHes to us.
+/// A topic alias: one the broker set up for its PUBLISHes to us, or one the
+/// client set up for its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AliasSlot {
     pub(crate) len: u8,
     pub(crate) topic: [u8; ALIAS_TOPIC_LEN],
+    /// When it was last used (outgoing aliases: least recently used goes first).
+    pub(crate) used: u32,
 }
 
 impl AliasSlot {
@@ -84,7 +87,13 @@ impl AliasSlot {
     pub(crate) const EMPTY: Self = Self {
         len: 0,
         topic: [0; ALIAS_TOPIC_LEN],
+        used: 0,
     };
+
+    /// The topic it stands for (empty if unset).
+    pub(crate) fn topic(&self) -> &[u8] {
+        self.topic.get(..usize::from(self.len)).unwrap_or(&[])
+    }
 }
 
 /// The memory of one client, sized at compile time; nothing is allocated.
@@ -95,8 +104,10 @@ impl AliasSlot {
 /// - `SLOTS`: publishes (QoS 1/2), subscribes and unsubscribes in flight at once;
 /// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
 ///   maximum);
-/// - `ALIASES`: incoming topic aliases (advertised as 5.0 topic alias maximum; each
-///   stores a topic of up to [`ALIAS_TOPIC_LEN`] bytes);
+/// - `ALIASES`: 5.0 topic aliases each way, each storing a topic of up to
+///   [`ALIAS_TOPIC_LEN`] bytes. Incoming: advertised as the topic alias maximum.
+///   Outgoing: the client uses up to the broker's topic alias maximum of them
+///   (least recently used topic replaced first; see [`crate::Client::publish`]);
 /// - `HOLD`: incoming messages the application can hold at once (1 to
 ///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
 ///   from the receive buffer, so the driver reads on while they are held.
@@ -114,6 +125,7 @@ pub struct Storage<
     slots: [Slot; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
+    out_aliases: [AliasSlot; ALIASES],
     assigned_id: [u8; ASSIGNED_ID_LEN],
     held: [[u8; RX]; HOLD],
 }
@@ -135,6 +147,7 @@ impl<
             slots: [Slot::FREE; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
+            out_aliases: [AliasSlot::EMPTY; ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
             held: [[0; RX]; HOLD],
         }
@@ -230,6 +243,9 @@ pub(crate) struct State<'r> {
     pub(crate) ctrl: [Option<Ctrl>; CTRL],
     pub(crate) assigned_id: &'r mut [u8],
     pub(crate) assigned_len: usize,
+    /// Outgoing topic aliases of the current connection.
+    pub(crate) out_aliases: &'r mut [AliasSlot],
+    pub(crate) alias_clock: u32,
     pub(crate) conn: Conn,
     pub(crate) info: ConnectionInfo,
     pub(crate) next_id: u16,
@@ -385,6 +401,8 @@ impl<'r> Session<'r> {
                 ctrl: [None; CTRL],
                 assigned_id: &mut storage.assigned_id,
                 assigned_len: 0,
+                out_aliases: &mut storage.out_aliases,
+                alias_clock: 0,
                 conn: Conn::Down,
                 info: ConnectionInfo::defaults(Version::V5, 0, 0),
                 next_id: 1,
@@ -530,6 +548,67 @@ impl State<'_> {
         let n = packet.encode(version, dst)?;
         self.tx_end += n;
         Ok(Push::Written)
+    }
+
+    /// Appends a PUBLISH with `properties` (5.0), using a topic alias where the
+    /// broker allows: a topic with an alias on this connection is sent as an empty
+    /// topic plus the alias; a new topic takes a free alias or the least recently
+    /// used one and is sent in full with it, which sets the alias at the broker.
+    pub(crate) fn push_publish(
+        &mut self,
+        publish: Publish<'_>,
+        properties: &[Property<'_>],
+    ) -> Result<Push, Error> {
+        let v5 = self.info.version == Version::V5;
+        let limit = usize::from(self.info.topic_alias_maximum).min(self.out_aliases.len());
+        if !v5 || limit == 0 || publish.topic.len() > ALIAS_TOPIC_LEN {
+            let properties = if v5 {
+                Properties::new(properties)
+            } else {
+                Properties::empty()
+            };
+            return self.push(&Packet::Publish(Publish {
+                properties,
+                ..publish
+            }));
+        }
+        let table = self.out_aliases.get(..limit).unwrap_or(&[]);
+        let topic = publish.topic.as_bytes();
+        let known = table.iter().position(|a| a.len > 0 && a.topic() == topic);
+        let index = known.unwrap_or_else(|| {
+            table
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, a)| (a.len > 0, a.used))
+                .map_or(0, |(i, _)| i)
+        });
+        let alias = [Property::TopicAlias(u16::try_from(index + 1).unwrap_or(1))];
+        let packet = Packet::Publish(Publish {
+            topic: if known.is_some() { "" } else { publish.topic },
+            properties: List::chain(&alias, properties),
+            ..publish
+        });
+        let pushed = self.push(&packet)?;
+        if pushed == Push::Written {
+            self.alias_clock = self.alias_clock.wrapping_add(1);
+            let clock = self.alias_clock;
+            if let Some(slot) = self.out_aliases.get_mut(index) {
+                if let Some(dst) = slot.topic.get_mut(..topic.len()) {
+                    dst.copy_from_slice(topic);
+                    slot.len = u8::try_from(topic.len()).unwrap_or(0);
+                }
+                slot.used = clock;
+            }
+        }
+        Ok(pushed)
+    }
+
+    /// Forgets the outgoing topic aliases (they live as long as a connection).
+    pub(crate) fn reset_out_aliases(&mut self) {
+        self.out_aliases
+            .iter_mut()
+            .for_each(|a| *a = AliasSlot::EMPTY);
+        self.alias_clock = 0;
     }
 
     pub(crate) fn tx_pending(&self) -> &[u8] {

@@ -553,3 +553,70 @@ async fn held_messages_do_not_block_publishes() {
     let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
     run.unwrap();
 }
+
+/// Outgoing topic aliases against mosquitto (which accepts 10 by default): a
+/// publisher with 2 alias slots rotates through 3 topics, so aliases are set,
+/// reused with an empty topic and replaced; a subscriber gets every message under
+/// its full topic.
+#[tokio::test]
+async fn outgoing_topic_aliases_against_mosquitto() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut s_storage = Store::new();
+    let mut s_session = Session::new(&mut s_storage);
+    let (mut s_driver, sub, mut s_rx) = s_session.split(&stack, stack);
+    let s_opts = ConnectOptions::new(broker.addr(), "alias-sub");
+    let mut p_storage = Storage::<1024, 1024, 8, 16, 2, 1>::new();
+    let mut p_session = Session::new(&mut p_storage);
+    let (mut p_driver, publisher, _p_rx) = p_session.split(&stack, stack);
+    let p_opts = ConnectOptions::new(broker.addr(), "alias-pub");
+    let sequence: Vec<String> = [0, 0, 1, 0, 2, 2, 1, 0, 1, 2]
+        .iter()
+        .map(|i| format!("alias/topic-number-{i}"))
+        .collect();
+    let app = async {
+        sub.connected().await;
+        sub.subscribe(&[Subscription::new("alias/#", QoS::AtLeastOnce)], &[])
+            .await
+            .unwrap();
+        let info = publisher.connected().await;
+        assert!(info.topic_alias_maximum >= 2, "{info:?}");
+        let publish = async {
+            for (i, t) in sequence.iter().enumerate() {
+                let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][i % 3];
+                publisher
+                    .publish(t, i.to_string().as_bytes(), PublishOptions::qos(qos))
+                    .await
+                    .unwrap();
+            }
+        };
+        let receive = async {
+            let mut got = Vec::new();
+            for _ in 0..sequence.len() {
+                let m = s_rx.recv().await;
+                got.push((m.topic().to_owned(), m.payload().to_vec()));
+            }
+            got
+        };
+        let ((), mut got) = tokio::join!(publish, receive);
+        // Each payload names its publish; mosquitto may reorder across QoS levels.
+        got.sort_by_key(|(_, p)| {
+            String::from_utf8(p.clone())
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        });
+        let expected: Vec<(String, Vec<u8>)> = sequence
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i.to_string().into_bytes()))
+            .collect();
+        assert_eq!(got, expected);
+        publisher.disconnect(ReasonCode::SUCCESS).await;
+        sub.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (p, s, ()) =
+        bounded(async { tokio::join!(p_driver.run(&p_opts), s_driver.run(&s_opts), app) }).await;
+    p.unwrap();
+    s.unwrap();
+}

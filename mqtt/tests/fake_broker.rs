@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use portnet_mqtt::codec::{ReasonCode, Version};
-use portnet_mqtt::{ConnectOptions, Error, ErrorKind, Session, Storage};
+use portnet_mqtt::codec::{Packet, Property, ReasonCode, Version, decode};
+use portnet_mqtt::{ConnectOptions, Error, ErrorKind, PublishOptions, Session, Storage};
 use portnet_tokio::Tokio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -153,7 +153,7 @@ async fn scripted_broker(listener: TcpListener, script: Vec<u8>) -> Vec<u8> {
 
 /// Encodes a 5.0 QoS 0 PUBLISH with a topic alias.
 fn aliased_publish(topic: &str, alias: u16, payload: &[u8]) -> Vec<u8> {
-    use portnet_mqtt::codec::{Packet, Properties, Property, Publish, QoS};
+    use portnet_mqtt::codec::{Properties, Publish, QoS};
     let props = [Property::TopicAlias(alias)];
     let packet = Packet::Publish(Publish {
         dup: false,
@@ -209,4 +209,111 @@ async fn topic_aliases_resolve_in_arrival_order_while_messages_wait() {
             .map(|(t, p)| ((*t).to_owned(), p.to_vec()))
             .collect();
     assert_eq!(got, expected);
+}
+
+/// Reads one whole packet (fixed header with its remaining length, then the body).
+async fn read_packet(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut packet = vec![0u8; 1];
+    sock.read_exact(&mut packet).await.unwrap();
+    let mut len = 0usize;
+    for shift in [0, 7, 14, 21] {
+        let mut b = [0u8; 1];
+        sock.read_exact(&mut b).await.unwrap();
+        packet.push(b[0]);
+        len |= usize::from(b[0] & 0x7f) << shift;
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    sock.read_exact(&mut packet[start..]).await.unwrap();
+    packet
+}
+
+/// Outgoing topic aliases on the wire: with a broker topic alias maximum of 2 and
+/// storage for 4, the client uses 2; a topic seen before goes out as an empty topic
+/// plus its alias (fewer bytes); a third topic replaces the least recently used.
+#[tokio::test]
+async fn outgoing_topic_aliases_shrink_publishes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let topics = [
+        "sensors/a/temperature",
+        "sensors/a/temperature",
+        "sensors/b/humidity",
+        "sensors/a/temperature",
+        "sensors/c/pressure", // replaces b (least recently used)
+        "sensors/a/temperature",
+        "sensors/b/humidity", // replaces c
+    ];
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[0], 0x10);
+        // CONNACK with topic alias maximum 2.
+        sock.write_all(b"\x20\x06\x00\x00\x03\x22\x00\x02")
+            .await
+            .unwrap();
+        let mut packets = Vec::new();
+        for _ in 0..topics.len() {
+            packets.push(read_packet(&mut sock).await);
+        }
+        let disconnect = read_packet(&mut sock).await;
+        assert_eq!(disconnect[0], 0xe0);
+        packets
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 4, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "aliaser");
+    let app = async {
+        let info = client.connected().await;
+        assert_eq!(info.topic_alias_maximum, 2);
+        for t in topics {
+            client
+                .publish(t, b"21.5", PublishOptions::default())
+                .await
+                .unwrap();
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let ((run, ()), packets) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    let decoded: Vec<(String, u16, usize)> = packets
+        .iter()
+        .map(
+            |bytes| match decode(bytes, Version::V5).unwrap().unwrap().0 {
+                Packet::Publish(p) => {
+                    let alias = match p.properties.find(0x23) {
+                        Some(Property::TopicAlias(a)) => a,
+                        other => panic!("no topic alias: {other:?}"),
+                    };
+                    assert_eq!(p.payload, b"21.5");
+                    (p.topic.to_owned(), alias, bytes.len())
+                }
+                other => panic!("not a PUBLISH: {other:?}"),
+            },
+        )
+        .collect();
+    let expected = [
+        ("sensors/a/temperature", 1),
+        ("", 1),
+        ("sensors/b/humidity", 2),
+        ("", 1),
+        ("sensors/c/pressure", 2),
+        ("", 1),
+        ("sensors/b/humidity", 2),
+    ];
+    let got: Vec<(&str, u16)> = decoded.iter().map(|(t, a, _)| (t.as_str(), *a)).collect();
+    assert_eq!(got, expected);
+    // The aliased packet is smaller by the topic's length.
+    let full = decoded[0].2;
+    let short = decoded[1].2;
+    assert_eq!(full - short, "sensors/a/temperature".len());
 }
