@@ -4,6 +4,7 @@
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 
+use crate::auth::ReAuth;
 use crate::codec::{
     self, List, Packet, Properties, Property, Publish, QoS, ReasonCode, Subscribe, Subscription,
     Unsubscribe, Version,
@@ -445,6 +446,52 @@ impl<'r> Client<'r> {
                 Poll::Pending
             }
         }
+    }
+
+    /// Re-authenticates on the current connection (5.0 enhanced authentication):
+    /// the driver sends AUTH 0x19 with the [`Authenticator`](crate::Authenticator)
+    /// given to [`Driver::run_with_auth`](crate::Driver::run_with_auth), answers the
+    /// broker's challenges, and this completes at the broker's AUTH success. A
+    /// broker that rejects it disconnects: `Err(Error::ServerDisconnect(reason))`.
+    ///
+    /// # Errors
+    ///
+    /// Not connected with 5.0 ([`Error::Unsupported`]), no authenticator, the
+    /// authenticator refused ([`Error::Auth`]), or the connection ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not stop an exchange under way; the driver
+    /// finishes it and its result is discarded.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        {
+            let mut state = self
+                .session
+                .state
+                .try_borrow_mut()
+                .map_err(|_| Error::InvalidInput("session busy"))?;
+            if state.conn != Conn::Up || state.info.version != Version::V5 {
+                return Err(Error::Unsupported(
+                    "re-authentication needs a 5.0 connection",
+                ));
+            }
+            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                return Err(Error::InvalidInput("a re-authentication is under way"));
+            }
+            state.reauth = ReAuth::Requested;
+        }
+        self.session.wake_driver();
+        poll_fn(|cx| {
+            if let Ok(mut state) = self.session.state.try_borrow_mut()
+                && let ReAuth::Done(result) = state.reauth
+            {
+                state.reauth = ReAuth::Idle;
+                return Poll::Ready(result);
+            }
+            self.session.register_waiter(cx);
+            Poll::Pending
+        })
+        .await
     }
 
     /// Asks the driver to end the connection with DISCONNECT (`reason` in 5.0:

@@ -9,8 +9,9 @@ use core::time::Duration;
 use portnet::time::timeout;
 use portnet::{Clock, Instant, Read, TcpConnect, Write};
 
+use crate::auth::{Authenticator, ReAuth};
 use crate::codec::{
-    self, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, EncodeError, Packet,
+    self, Auth, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, EncodeError, Packet,
     Properties, Property, PubResp, Publish, QoS, ReasonCode, Version,
 };
 use crate::session::{
@@ -53,6 +54,9 @@ impl Drop for Down<'_> {
         if let Ok(mut state) = self.0.state.try_borrow_mut() {
             state.conn = Conn::Down;
             state.disconnect = None;
+            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                state.reauth = ReAuth::Done(Err(Error::Closed));
+            }
         }
         self.0.wake_waiters();
     }
@@ -89,6 +93,30 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     /// and the packets they belong to are sent again as described above (QoS 0
     /// messages among them are lost).
     pub async fn run(&mut self, options: &ConnectOptions<'_>) -> Result<(), Error> {
+        self.run_inner(options, None).await
+    }
+
+    /// [`Driver::run`] with 5.0 enhanced authentication: CONNECT carries `auth`'s
+    /// method and data, the broker's AUTH challenges are answered through it, and
+    /// [`Client::reauthenticate`](crate::Client::reauthenticate) works during this
+    /// connection. See [`Authenticator`] for the exchange.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Driver::run`]; an exchange cut short starts over on the next call.
+    pub async fn run_with_auth(
+        &mut self,
+        options: &ConnectOptions<'_>,
+        auth: &mut dyn Authenticator,
+    ) -> Result<(), Error> {
+        self.run_inner(options, Some(auth)).await
+    }
+
+    async fn run_inner(
+        &mut self,
+        options: &ConnectOptions<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
         let session = self.session;
         let _down = Down(session);
         let mut conn = match timeout(
@@ -102,11 +130,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             Ok(Err(e)) => return Err(Error::network(e)),
             Ok(Ok(conn)) => conn,
         };
-        let result = self.session_on(&mut conn, options).await;
+        let result = self.session_on(&mut conn, options, &mut auth).await;
         if let Err(e) = &result {
             let reason = match e {
                 Error::Malformed(d) => Some(d.reason_code()),
                 Error::Protocol(code, _) => Some(*code),
+                Error::Auth(_) => Some(ReasonCode::NOT_AUTHORIZED),
                 _ => None,
             };
             let pushed = match (reason, session.state.try_borrow_mut()) {
@@ -131,6 +160,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
+        auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
         let (rx_len, alias_max) = {
@@ -156,6 +186,9 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.disconnect = None;
             state.disconnect_written = false;
             state.reset_out_aliases();
+            // (A re-authentication cut off by the last connection's end was
+            // settled by `Down`; its result waits for its future.)
+            state.auth_reply_due = false;
             state.info =
                 ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
             let mut id_buf = [0u8; ASSIGNED_ID_LEN];
@@ -168,7 +201,15 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 (id, _) => id,
             };
             let sat16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
-            let mut auto = [Property::ReceiveMaximum(1); 4];
+            if let Some(a) = auth.as_deref_mut() {
+                if version != Version::V5 {
+                    return Err(Error::InvalidInput(
+                        "enhanced authentication needs MQTT 5.0",
+                    ));
+                }
+                a.start(false).map_err(Error::Auth)?;
+            }
+            let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
             if version == Version::V5 {
                 auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
@@ -182,6 +223,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 if alias_max > 0 {
                     auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
                     n += 1;
+                }
+                if let Some(a) = auth.as_deref() {
+                    auto[n] = Property::AuthenticationMethod(a.method());
+                    n += 1;
+                    if let Some(data) = a.data() {
+                        auto[n] = Property::AuthenticationData(data);
+                        n += 1;
+                    }
                 }
             } else if !options.properties.is_empty() {
                 return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
@@ -203,7 +252,18 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let connack_deadline = self.clock.now() + options.connect_timeout;
         let handshake = async {
             self.write_out(conn).await?;
-            self.read_connack(conn, options).await
+            // Bounded: a broker cannot keep the client in AUTH rounds forever
+            // (the CONNACK deadline bounds it in time as well).
+            for _ in 0..64 {
+                if self
+                    .read_connack(conn, options, auth.as_deref_mut())
+                    .await?
+                {
+                    return Ok(());
+                }
+                self.write_out(conn).await?;
+            }
+            Err(protocol("too many AUTH rounds before CONNACK"))
         };
         match portnet::time::timeout_at(&self.clock, connack_deadline, handshake).await {
             Err(_) => return Err(Error::Timeout),
@@ -211,7 +271,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         }
         session.wake_waiters();
         session.wake_receiver();
-        self.main_loop(conn, options).await
+        self.main_loop(conn, options, auth).await
     }
 
     /// Writes the whole transmit buffer and flushes.
@@ -240,11 +300,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         .await
     }
 
+    /// Reads up to CONNACK (true) or an AUTH challenge, whose answer it queues
+    /// (false).
     async fn read_connack(
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
-    ) -> Result<(), Error> {
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
         let session = self.session;
         poll_fn(|cx| {
             let Ok(mut rx) = session.rx.try_borrow_mut() else {
@@ -258,7 +321,36 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     Err(e) => return Poll::Ready(Err(Error::Malformed(e))),
                     Ok(Some((packet, len))) => {
                         let r = match packet {
-                            Packet::ConnAck(a) => self.on_connack(&a, options),
+                            Packet::ConnAck(a) => {
+                                let verified = match auth.as_deref_mut() {
+                                    Some(au) if a.reason.is_success() => {
+                                        au.finish(auth_data(&a.properties)).map_err(Error::Auth)
+                                    }
+                                    _ => Ok(()),
+                                };
+                                verified
+                                    .and_then(|()| self.on_connack(&a, options))
+                                    .map(|()| true)
+                            }
+                            Packet::Auth(a) => {
+                                self.on_auth(&a, auth.as_deref_mut()).and_then(|()| {
+                                    let mut state = session
+                                        .state
+                                        .try_borrow_mut()
+                                        .map_err(|_| protocol("busy"))?;
+                                    match push_auth(
+                                        &mut state,
+                                        ReasonCode::CONTINUE_AUTHENTICATION,
+                                        auth.as_deref(),
+                                    )? {
+                                        Push::Written => {
+                                            state.auth_reply_due = false;
+                                            Ok(false)
+                                        }
+                                        Push::NoRoom => Err(Error::TooLarge),
+                                    }
+                                })
+                            }
                             Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
                             _ => Err(protocol("first packet from the broker is not CONNACK")),
                         };
@@ -377,12 +469,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
+        auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         loop {
             let deadline = self.keep_alive_deadline(options);
             let mut sleep = pin!(self.clock.sleep_until(deadline));
             let step = poll_fn(|cx| {
-                if let Poll::Ready(r) = self.poll_io(cx, conn) {
+                if let Poll::Ready(r) = self.poll_io(cx, conn, auth.as_deref_mut()) {
                     return Poll::Ready(r);
                 }
                 if self.keep_alive_deadline(options) < deadline {
@@ -395,7 +488,26 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             })
             .await?;
             match step {
-                Step::Closed => return Ok(()),
+                Step::Closed => {
+                    // The broker closes the connection once it has processed our
+                    // DISCONNECT, so everything before it (acknowledgements
+                    // included) has taken effect when `run` returns — a reconnect
+                    // right after cannot overtake it. Bounded by the ping timeout.
+                    let drain = poll_fn(|cx| {
+                        let mut scratch = [0u8; 64];
+                        for _ in 0..64 {
+                            match Pin::new(&mut *conn).poll_read(cx, &mut scratch) {
+                                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
+                                Poll::Ready(Ok(_)) => {}
+                                Poll::Pending => return Poll::Pending,
+                            }
+                        }
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    });
+                    let _ = timeout(&self.clock, options.ping_timeout, drain).await;
+                    return Ok(());
+                }
                 Step::Recompute => {}
                 Step::Timer => {
                     let now = self.clock.now();
@@ -420,6 +532,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         cx: &mut Context<'_>,
         conn: &mut S::Connection<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Poll<Result<Step, Error>> {
         let session = self.session;
         for _ in 0..64 {
@@ -429,7 +542,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 };
-                match self.fill(&mut state) {
+                match self.fill(&mut state, auth.as_deref_mut()) {
                     Ok(p) => progress |= p,
                     Err(e) => return Poll::Ready(Err(e)),
                 }
@@ -467,7 +580,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     };
                 }
             }
-            match self.read_side(cx, conn) {
+            match self.read_side(cx, conn, auth.as_deref_mut()) {
                 Ok(p) => progress |= p,
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -482,7 +595,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     }
 
     /// Puts the driver's own packets into the transmit buffer.
-    fn fill(&self, state: &mut State<'_>) -> Result<bool, Error> {
+    fn fill(
+        &self,
+        state: &mut State<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
         // Acknowledgements of dropped messages go out before a DISCONNECT.
         let mut progress = false;
         let v5 = state.info.version == Version::V5;
@@ -524,6 +641,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 progress = true;
             }
         }
+        if let Some(done) = self.fill_auth(state, auth)? {
+            if !done {
+                return Ok(progress);
+            }
+            progress = true;
+        }
         if state.ping_due && !state.ping_outstanding {
             if state.push(&Packet::PingReq)? == Push::NoRoom {
                 return Ok(progress);
@@ -551,7 +674,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     /// Acknowledges dropped messages, moves waiting messages into free message
     /// buffers, decodes and handles buffered packets, and reads more bytes; true if
     /// anything moved.
-    fn read_side(&self, cx: &mut Context<'_>, conn: &mut S::Connection<'_>) -> Result<bool, Error> {
+    fn read_side(
+        &self,
+        cx: &mut Context<'_>,
+        conn: &mut S::Connection<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
         let session = self.session;
         let mut progress = false;
         for _ in 0..64 {
@@ -585,22 +713,24 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     rx.waiting += len;
                     progress = true;
                 }
-                Some((packet, len)) => match self.handle(&mut state, packet)? {
-                    Handled::Consumed => {
-                        if rx.waiting > 0 {
-                            rx.buf.copy_within(at + len..rx.end, at);
-                            rx.end -= len;
-                        } else {
-                            rx.start += len;
-                            if rx.start == rx.end {
-                                rx.start = 0;
-                                rx.end = 0;
+                Some((packet, len)) => {
+                    match self.handle(&mut state, packet, auth.as_deref_mut())? {
+                        Handled::Consumed => {
+                            if rx.waiting > 0 {
+                                rx.buf.copy_within(at + len..rx.end, at);
+                                rx.end -= len;
+                            } else {
+                                rx.start += len;
+                                if rx.start == rx.end {
+                                    rx.start = 0;
+                                    rx.end = 0;
+                                }
                             }
+                            progress = true;
                         }
-                        progress = true;
+                        Handled::Blocked => return Ok(progress),
                     }
-                    Handled::Blocked => return Ok(progress),
-                },
+                }
                 None => {
                     drop(state);
                     if rx.start > 0 {
@@ -721,7 +851,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(progress)
     }
 
-    fn handle(&self, state: &mut State<'_>, packet: Packet<'_>) -> Result<Handled, Error> {
+    fn handle(
+        &self,
+        state: &mut State<'_>,
+        packet: Packet<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<Handled, Error> {
         let v5 = state.info.version == Version::V5;
         let session = self.session;
         match packet {
@@ -801,8 +936,34 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 state.ping_outstanding = false;
                 Ok(Handled::Consumed)
             }
-            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
-            Packet::Auth(_) => Err(protocol("AUTH without an authentication method")),
+            Packet::Disconnect(d) => {
+                if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                    state.reauth = ReAuth::Done(Err(Error::ServerDisconnect(d.reason)));
+                }
+                Err(Error::ServerDisconnect(d.reason))
+            }
+            Packet::Auth(a) => {
+                if state.auth_reply_due {
+                    return Ok(Handled::Blocked);
+                }
+                if a.reason == ReasonCode::SUCCESS {
+                    if state.reauth != ReAuth::Sent {
+                        return Err(protocol("AUTH success without a re-authentication"));
+                    }
+                    check_method(&a, auth.as_deref())?;
+                    let result = match auth {
+                        Some(au) => au.finish(auth_data(&a.properties)).map_err(Error::Auth),
+                        None => Err(protocol("AUTH without an authentication method")),
+                    };
+                    state.reauth = ReAuth::Done(result);
+                    session.wake_waiters();
+                    result?;
+                } else {
+                    self.on_auth(&a, auth)?;
+                    state.auth_reply_due = true;
+                }
+                Ok(Handled::Consumed)
+            }
             // Handled by `read_side` itself.
             Packet::Publish(_) => Ok(Handled::Consumed),
             Packet::Connect(_)
@@ -811,6 +972,64 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             | Packet::Unsubscribe(_)
             | Packet::PingReq => Err(protocol("a packet only clients send")),
         }
+    }
+
+    /// Checks an AUTH "continue" from the broker and prepares the answer.
+    fn on_auth(
+        &self,
+        a: &Auth<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
+        check_method(a, auth.as_deref())?;
+        let Some(au) = auth else {
+            return Err(protocol("AUTH without an authentication method"));
+        };
+        if a.reason != ReasonCode::CONTINUE_AUTHENTICATION {
+            return Err(protocol(
+                "AUTH from the broker that is not continue or success",
+            ));
+        }
+        au.respond(auth_data(&a.properties)).map_err(Error::Auth)
+    }
+
+    /// Queues the AUTH packets of an exchange: the answer to a challenge, or the
+    /// start of a re-authentication. `None`: nothing to do; `Some(false)`: no room
+    /// yet; `Some(true)`: queued.
+    fn fill_auth(
+        &self,
+        state: &mut State<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<Option<bool>, Error> {
+        if state.auth_reply_due {
+            if push_auth(state, ReasonCode::CONTINUE_AUTHENTICATION, auth.as_deref())?
+                == Push::NoRoom
+            {
+                return Ok(Some(false));
+            }
+            state.auth_reply_due = false;
+            return Ok(Some(true));
+        }
+        if state.reauth != ReAuth::Requested {
+            return Ok(None);
+        }
+        let Some(au) = auth else {
+            state.reauth = ReAuth::Done(Err(Error::Unsupported(
+                "re-authentication without an authenticator (use run_with_auth)",
+            )));
+            self.session.wake_waiters();
+            return Ok(Some(true));
+        };
+        if let Err(e) = au.start(true) {
+            state.reauth = ReAuth::Done(Err(Error::Auth(e)));
+            self.session.wake_waiters();
+            return Ok(Some(true));
+        }
+        if push_auth(state, ReasonCode::RE_AUTHENTICATE, Some(au))? == Push::NoRoom {
+            // Started again on the next try.
+            return Ok(Some(false));
+        }
+        state.reauth = ReAuth::Sent;
+        Ok(Some(true))
     }
 
     fn acked(
@@ -905,4 +1124,43 @@ fn copy_message(
         ),
         e => Error::Encode(e),
     })
+}
+
+/// The authentication data of an AUTH or CONNACK.
+fn auth_data<'a>(properties: &Properties<'a>) -> Option<&'a [u8]> {
+    match properties.find(0x16) {
+        Some(Property::AuthenticationData(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// An AUTH must name the method of the exchange.
+fn check_method(a: &Auth<'_>, auth: Option<&dyn Authenticator>) -> Result<(), Error> {
+    let Some(au) = auth else {
+        return Err(protocol("AUTH without an authentication method"));
+    };
+    match a.properties.find(0x15) {
+        Some(Property::AuthenticationMethod(m)) if m == au.method() => Ok(()),
+        _ => Err(protocol("AUTH with another authentication method")),
+    }
+}
+
+/// Queues an AUTH with `reason` and the authenticator's method and current data.
+fn push_auth(
+    state: &mut State<'_>,
+    reason: ReasonCode,
+    auth: Option<&dyn Authenticator>,
+) -> Result<Push, Error> {
+    let Some(au) = auth else {
+        return Err(protocol("AUTH without an authentication method"));
+    };
+    let props = [
+        Property::AuthenticationMethod(au.method()),
+        Property::AuthenticationData(au.data().unwrap_or(&[])),
+    ];
+    let n = if au.data().is_some() { 2 } else { 1 };
+    state.push(&Packet::Auth(Auth {
+        reason,
+        properties: Properties::new(props.get(..n).unwrap_or(&[])),
+    }))
 }

@@ -16,6 +16,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod auth;
 mod client;
 pub mod codec;
 mod driver;
@@ -23,6 +24,7 @@ mod error;
 mod options;
 mod session;
 
+pub use auth::Authenticator;
 pub use client::{AckCodes, Client, Message, Receiver};
 pub use driver::Driver;
 pub use error::{Error, ErrorKind};

@@ -246,6 +246,9 @@ pub(crate) struct State<'r> {
     /// Outgoing topic aliases of the current connection.
     pub(crate) out_aliases: &'r mut [AliasSlot],
     pub(crate) alias_clock: u32,
+    /// An answer to the broker's AUTH challenge waits to be queued.
+    pub(crate) auth_reply_due: bool,
+    pub(crate) reauth: crate::auth::ReAuth,
     pub(crate) conn: Conn,
     pub(crate) info: ConnectionInfo,
     pub(crate) next_id: u16,
@@ -403,6 +406,8 @@ impl<'r> Session<'r> {
                 assigned_len: 0,
                 out_aliases: &mut storage.out_aliases,
                 alias_clock: 0,
+                auth_reply_due: false,
+                reauth: crate::auth::ReAuth::Idle,
                 conn: Conn::Down,
                 info: ConnectionInfo::defaults(Version::V5, 0, 0),
                 next_id: 1,

@@ -546,7 +546,7 @@ async fn held_messages_do_not_block_publishes() {
             .await
             .unwrap();
         let m = rx.recv().await;
-        assert_eq!(m.topic(), "h/end", "a message was delivered again");
+        assert_eq!(m.topic(), "h/end", "a message was delivered again; log:\n{}", broker.log());
         drop(m);
         client.disconnect(ReasonCode::SUCCESS).await;
     };
