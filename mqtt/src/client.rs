@@ -123,6 +123,36 @@ impl<'r> Client<'r> {
         })
     }
 
+    /// The reason code of the broker's last DISCONNECT (5.0), kept after the
+    /// connection ended (also returned by `run` as
+    /// [`Error::ServerDisconnect`]); cleared by the next CONNACK.
+    pub fn server_disconnect(&self) -> Option<ReasonCode> {
+        self.session.state.try_borrow().ok()?.server_said.disconnect
+    }
+
+    /// Copies the reason string of the broker's last CONNACK or DISCONNECT (5.0)
+    /// into `buf`; returns it. At most
+    /// [`SERVER_TEXT_LEN`](crate::SERVER_TEXT_LEN) bytes are kept.
+    pub fn server_reason_string<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.reason_string.get()?, buf)
+    }
+
+    /// Copies the server reference of the broker's last CONNACK or DISCONNECT
+    /// (5.0; with 0x9C "use another server" / 0x9D "server moved", where to
+    /// connect instead) into `buf`; returns it.
+    pub fn server_reference<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.server_reference.get()?, buf)
+    }
+
+    /// Copies the response information of the last CONNACK (5.0; sent when the
+    /// CONNECT asked for it with `RequestResponseInformation(1)`) into `buf`.
+    pub fn response_information<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.response_information.get()?, buf)
+    }
+
     /// Copies the client identifier the broker assigned (5.0) into `buf`; returns it.
     pub fn assigned_client_id<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
         let state = self.session.state.try_borrow().ok()?;
@@ -692,4 +722,11 @@ impl Drop for Message<'_> {
         }
         session.wake_driver();
     }
+}
+
+/// Copies `text` into `buf` if it fits.
+fn copy_text<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let dst = buf.get_mut(..text.len())?;
+    dst.copy_from_slice(text.as_bytes());
+    core::str::from_utf8(dst).ok()
 }

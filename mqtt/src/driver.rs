@@ -351,7 +351,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                                     }
                                 })
                             }
-                            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
+                            Packet::Disconnect(d) => {
+                                if let Ok(mut state) = session.state.try_borrow_mut() {
+                                    state.server_said.record(&d.properties);
+                                    state.server_said.disconnect = Some(d.reason);
+                                }
+                                Err(Error::ServerDisconnect(d.reason))
+                            }
                             _ => Err(protocol("first packet from the broker is not CONNACK")),
                         };
                         rx.start += len;
@@ -378,15 +384,16 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     }
 
     fn on_connack(&self, a: &ConnAck<'_>, options: &ConnectOptions<'_>) -> Result<(), Error> {
-        if a.reason.is_error() {
-            return Err(Error::Refused(a.reason));
-        }
         let mut state = self
             .session
             .state
             .try_borrow_mut()
             .map_err(|_| protocol("busy"))?;
         let state = &mut *state;
+        state.server_said.record(&a.properties);
+        if a.reason.is_error() {
+            return Err(Error::Refused(a.reason));
+        }
         let info = &mut state.info;
         info.session_present = a.session_present;
         for p in a.properties.iter() {
@@ -937,6 +944,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 Ok(Handled::Consumed)
             }
             Packet::Disconnect(d) => {
+                state.server_said.record(&d.properties);
+                state.server_said.disconnect = Some(d.reason);
                 if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
                     state.reauth = ReAuth::Done(Err(Error::ServerDisconnect(d.reason)));
                 }

@@ -30,5 +30,6 @@ pub use driver::Driver;
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, PublishOptions};
 pub use session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, Session, Storage,
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, SERVER_TEXT_LEN,
+    Session, Storage,
 };

@@ -15,6 +15,9 @@ pub const ALIAS_TOPIC_LEN: usize = 64;
 pub const ASSIGNED_ID_LEN: usize = 128;
 /// Most messages an application can hold at once (the `HOLD` of [`Storage`]).
 pub const MAX_HOLD: usize = 8;
+/// Longest reason string, server reference or response information the client
+/// keeps from the broker, in bytes (longer ones are cut at a character boundary).
+pub const SERVER_TEXT_LEN: usize = 128;
 const WAITERS: usize = 16;
 const CTRL: usize = 16;
 
@@ -233,6 +236,71 @@ pub(crate) enum Conn {
     Up,
 }
 
+/// A short text the broker sent (a reason string, a server reference, …).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerText {
+    len: u8,
+    bytes: [u8; SERVER_TEXT_LEN],
+}
+
+impl ServerText {
+    pub(crate) const EMPTY: Self = Self {
+        len: 0,
+        bytes: [0; SERVER_TEXT_LEN],
+    };
+
+    /// Keeps `text`, cut at a character boundary to fit.
+    pub(crate) fn set(&mut self, text: &str) {
+        let mut end = text.len().min(SERVER_TEXT_LEN);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.bytes[..end].copy_from_slice(&text.as_bytes()[..end]);
+        self.len = u8::try_from(end).unwrap_or(0);
+    }
+
+    pub(crate) fn get(&self) -> Option<&str> {
+        let bytes = self.bytes.get(..usize::from(self.len))?;
+        core::str::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+    }
+}
+
+/// What the broker said beyond reason codes, kept for the application.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerSaid {
+    /// The reason string of the last CONNACK or DISCONNECT from the broker.
+    pub(crate) reason_string: ServerText,
+    /// The server reference of the last CONNACK or DISCONNECT (0x9C/0x9D: where
+    /// to connect instead).
+    pub(crate) server_reference: ServerText,
+    /// The response information of the last CONNACK.
+    pub(crate) response_information: ServerText,
+    /// The reason code of the broker's last DISCONNECT.
+    pub(crate) disconnect: Option<ReasonCode>,
+}
+
+impl ServerSaid {
+    pub(crate) const NOTHING: Self = Self {
+        reason_string: ServerText::EMPTY,
+        server_reference: ServerText::EMPTY,
+        response_information: ServerText::EMPTY,
+        disconnect: None,
+    };
+
+    /// Takes what a CONNACK or DISCONNECT carries.
+    pub(crate) fn record(&mut self, properties: &Properties<'_>) {
+        *self = Self::NOTHING;
+        for p in properties.iter() {
+            match p {
+                Property::ReasonString(s) => self.reason_string.set(s),
+                Property::ServerReference(s) => self.server_reference.set(s),
+                Property::ResponseInformation(s) => self.response_information.set(s),
+                _ => {}
+            }
+        }
+    }
+}
+
 pub(crate) struct State<'r> {
     pub(crate) tx: &'r mut [u8],
     pub(crate) tx_start: usize,
@@ -248,6 +316,7 @@ pub(crate) struct State<'r> {
     pub(crate) alias_clock: u32,
     /// An answer to the broker's AUTH challenge waits to be queued.
     pub(crate) auth_reply_due: bool,
+    pub(crate) server_said: ServerSaid,
     pub(crate) reauth: crate::auth::ReAuth,
     pub(crate) conn: Conn,
     pub(crate) info: ConnectionInfo,
@@ -407,6 +476,7 @@ impl<'r> Session<'r> {
                 out_aliases: &mut storage.out_aliases,
                 alias_clock: 0,
                 auth_reply_due: false,
+                server_said: ServerSaid::NOTHING,
                 reauth: crate::auth::ReAuth::Idle,
                 conn: Conn::Down,
                 info: ConnectionInfo::defaults(Version::V5, 0, 0),

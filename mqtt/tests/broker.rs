@@ -546,7 +546,12 @@ async fn held_messages_do_not_block_publishes() {
             .await
             .unwrap();
         let m = rx.recv().await;
-        assert_eq!(m.topic(), "h/end", "a message was delivered again; log:\n{}", broker.log());
+        assert_eq!(
+            m.topic(),
+            "h/end",
+            "a message was delivered again; log:\n{}",
+            broker.log()
+        );
         drop(m);
         client.disconnect(ReasonCode::SUCCESS).await;
     };
@@ -619,4 +624,57 @@ async fn outgoing_topic_aliases_against_mosquitto() {
         bounded(async { tokio::join!(p_driver.run(&p_opts), s_driver.run(&s_opts), app) }).await;
     p.unwrap();
     s.unwrap();
+}
+
+/// What mosquitto 2.0 says when it ends a connection: a second client with the
+/// same identifier takes the session over and the first connection is closed (this
+/// mosquitto closes without a DISCONNECT: `run` reports `Closed`, and no reason
+/// code is recorded); the server keep alive it imposes (`max_keepalive`) is in
+/// force; a broker shutting down (SIGTERM) ends the connection with the reason the
+/// broker gives, if any, and `server_disconnect` agrees with `run`'s error.
+#[tokio::test]
+async fn broker_disconnects_and_server_keep_alive() {
+    let mut broker = Mosquitto::start_with("max_keepalive 20\n");
+    let stack = Tokio::new();
+    let mut a_storage = Store::new();
+    let mut a_session = Session::new(&mut a_storage);
+    let (mut a_driver, first, _a_rx) = a_session.split(&stack, stack);
+    let mut b_storage = Store::new();
+    let mut b_session = Session::new(&mut b_storage);
+    let (mut b_driver, second, _b_rx) = b_session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "twin").keep_alive(60);
+    let (a_result, b_result) = bounded(async {
+        let b_run = b_driver.run(&opts);
+        tokio::pin!(b_run);
+        let (a_result, ()) = tokio::join!(a_driver.run(&opts), async {
+            let info = first.connected().await;
+            assert_eq!(info.keep_alive, 20, "the server keep alive is in force");
+            // Only now the second client connects.
+            tokio::select! {
+                r = &mut b_run => panic!("second run ended: {r:?}"),
+                _ = second.connected() => {}
+            }
+        });
+        // The first connection is gone; the second is up. Now the broker stops.
+        let broker_ref = &mut broker;
+        let (b_result, ()) = tokio::join!(b_run, async { broker_ref.stop() });
+        (a_result, b_result)
+    })
+    .await;
+    match a_result {
+        Err(Error::ServerDisconnect(code)) => {
+            assert_eq!(code, ReasonCode::SESSION_TAKEN_OVER);
+            assert_eq!(first.server_disconnect(), Some(code));
+        }
+        Err(Error::Closed | Error::Network(_)) => assert_eq!(first.server_disconnect(), None),
+        other => panic!("first connection: {other:?}"),
+    }
+    eprintln!("first: {a_result:?}, second at shutdown: {b_result:?}");
+    match b_result {
+        Err(Error::ServerDisconnect(code)) => {
+            assert_eq!(second.server_disconnect(), Some(code));
+        }
+        Err(Error::Closed | Error::Network(_)) => assert_eq!(second.server_disconnect(), None),
+        other => panic!("second connection: {other:?}"),
+    }
 }

@@ -317,3 +317,84 @@ async fn outgoing_topic_aliases_shrink_publishes() {
     let short = decoded[1].2;
     assert_eq!(full - short, "sensors/a/temperature".len());
 }
+
+/// What the broker says beyond reason codes is kept for the application: CONNACK's
+/// reason string, response information and server keep alive, then a DISCONNECT
+/// "use another server" with its server reference and reason string.
+#[tokio::test]
+async fn server_properties_and_disconnect_reason_surface() {
+    use portnet_mqtt::codec::{ConnAck, Disconnect, Properties};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let encode = |p: Packet<'_>| {
+        let mut buf = vec![0u8; 256];
+        let n = p.encode(Version::V5, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    let connack_props = [
+        Property::ReasonString("welcome"),
+        Property::ResponseInformation("resp/base"),
+        Property::ServerKeepAlive(7),
+    ];
+    let disconnect_props = [
+        Property::ServerReference("backup.example:1883"),
+        Property::ReasonString("maintenance"),
+    ];
+    let script = encode(Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::new(&connack_props),
+    }));
+    let disconnect = encode(Packet::Disconnect(Disconnect {
+        reason: ReasonCode::USE_ANOTHER_SERVER,
+        properties: Properties::new(&disconnect_props),
+    }));
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<()>();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[0], 0x10);
+        sock.write_all(&script).await.unwrap();
+        // Once the application has seen the connection, the broker leaves.
+        seen_rx.await.unwrap();
+        sock.write_all(&disconnect).await.unwrap();
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest).await;
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 0, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let props = [Property::RequestResponseInformation(1)];
+    let mut opts = ConnectOptions::new(addr, "told");
+    opts.properties = &props;
+    let watch = async {
+        let info = client.connected().await;
+        assert_eq!(info.keep_alive, 7);
+        let mut buf = [0u8; 64];
+        assert_eq!(client.server_reason_string(&mut buf), Some("welcome"));
+        assert_eq!(client.response_information(&mut buf), Some("resp/base"));
+        seen_tx.send(()).unwrap();
+    };
+    let ((run, ()), ()) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), watch) }, broker)
+    })
+    .await
+    .expect("no hang");
+    assert_eq!(
+        run,
+        Err(Error::ServerDisconnect(ReasonCode::USE_ANOTHER_SERVER))
+    );
+    assert_eq!(
+        client.server_disconnect(),
+        Some(ReasonCode::USE_ANOTHER_SERVER)
+    );
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        client.server_reference(&mut buf),
+        Some("backup.example:1883")
+    );
+    assert_eq!(client.server_reason_string(&mut buf), Some("maintenance"));
+    assert!(client.connection_info().is_none());
+}

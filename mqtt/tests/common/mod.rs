@@ -59,20 +59,26 @@ pub struct Mosquitto {
     port: u16,
     dir: PathBuf,
     persistent: bool,
+    extra: String,
 }
 
 impl Mosquitto {
     /// A broker without persistence.
     pub fn start() -> Self {
-        Self::launch(free_port(), temp_dir(), false)
+        Self::launch(free_port(), temp_dir(), false, "")
+    }
+
+    /// A broker without persistence, with more lines of configuration.
+    pub fn start_with(extra: &str) -> Self {
+        Self::launch(free_port(), temp_dir(), false, extra)
     }
 
     /// A broker that saves its sessions in its own directory.
     pub fn start_persistent() -> Self {
-        Self::launch(free_port(), temp_dir(), true)
+        Self::launch(free_port(), temp_dir(), true, "")
     }
 
-    fn launch(port: u16, dir: PathBuf, persistent: bool) -> Self {
+    fn launch(port: u16, dir: PathBuf, persistent: bool, extra: &str) -> Self {
         let binary = mosquitto_binary();
         let config = dir.join("mosquitto.conf");
         let mut text = format!(
@@ -87,6 +93,7 @@ impl Mosquitto {
         } else {
             text += "persistence false\n";
         }
+        text += extra;
         std::fs::write(&config, text).expect("write config");
         let child = Command::new(binary)
             .arg("-c")
@@ -101,6 +108,7 @@ impl Mosquitto {
             port,
             dir,
             persistent,
+            extra: extra.to_owned(),
         };
         broker.wait_ready();
         broker
@@ -189,7 +197,7 @@ impl Mosquitto {
     /// Stops the broker cleanly and starts it again on the same port and data.
     pub fn restart(&mut self) {
         self.stop();
-        let next = Self::launch(self.port, self.dir.clone(), self.persistent);
+        let next = Self::launch(self.port, self.dir.clone(), self.persistent, &self.extra);
         let mut next = std::mem::ManuallyDrop::new(next);
         self.child = next.child.take();
     }
