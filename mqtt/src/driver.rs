@@ -818,6 +818,17 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     return Ok(progress);
                 }
             } else {
+                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound.len() {
+                    if version == Version::V5 {
+                        return Err(Error::Protocol(
+                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                            "more QoS 2 messages in flight than the receive maximum",
+                        ));
+                    }
+                    // 3.1.1 has no receive maximum: the message waits until a
+                    // PUBREL behind it frees a place (backpressure).
+                    return Ok(progress);
+                }
                 let Some(index) = session.free_entry() else {
                     return Ok(progress);
                 };

@@ -94,6 +94,7 @@ fn main() -> ExitCode {
         Ok(Task::Ci { only, skip }) => ci(&only, &skip),
         Ok(Task::Conformance) => setup().and_then(|()| conformance()),
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
+        Ok(Task::Chaos { minutes }) => chaos(minutes),
         Err(message) => {
             eprint!("xtask: {message}\n\n{}", usage());
             return ExitCode::from(2);
@@ -117,6 +118,8 @@ tasks:
                               first failure; --only/--skip take a step name and may repeat
   conformance                 the conformance suite on every hosted backend, table + target/conformance.json
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
+  chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
+                              during QoS 1/2 traffic) for M minutes (default 10), with its counts
   help                        this text
 
 With CI=true: colourless cargo output, and a failed apt install is an error, not a warning.
@@ -140,6 +143,9 @@ enum Task {
     Bench {
         quick: bool,
         json: Option<String>,
+    },
+    Chaos {
+        minutes: u64,
     },
 }
 
@@ -183,9 +189,44 @@ impl Task {
                 }
                 Ok(Self::Bench { quick, json })
             }
+            "chaos" => {
+                let mut minutes = 10;
+                while let Some(arg) = rest.next() {
+                    match arg.as_str() {
+                        "--minutes" => {
+                            let m = rest.next().ok_or("--minutes needs a number")?;
+                            minutes = m
+                                .parse()
+                                .map_err(|_| format!("--minutes needs a number, got {m}"))?;
+                        }
+                        other => return Err(format!("unknown argument to chaos: {other}")),
+                    }
+                }
+                Ok(Self::Chaos { minutes })
+            }
             other => Err(format!("unknown task: {other}")),
         }
     }
+}
+
+/// The broker-chaos test for `minutes` (outside CI; see docs/reliability.md).
+fn chaos(minutes: u64) -> Result<(), String> {
+    let seconds = (minutes * 60).to_string();
+    run(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "-p",
+            "portnet-mqtt",
+            "--test",
+            "chaos",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ],
+        &[("PORTNET_CHAOS_SECONDS", &seconds)],
+    )
 }
 
 fn no_more(mut rest: std::slice::Iter<'_, String>) -> Result<(), String> {

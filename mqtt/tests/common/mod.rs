@@ -78,6 +78,11 @@ impl Mosquitto {
         Self::launch(free_port(), temp_dir(), true, "")
     }
 
+    /// A broker with persistence and more lines of configuration.
+    pub fn start_persistent_with(extra: &str) -> Self {
+        Self::launch(free_port(), temp_dir(), true, extra)
+    }
+
     fn launch(port: u16, dir: PathBuf, persistent: bool, extra: &str) -> Self {
         let binary = mosquitto_binary();
         let config = dir.join("mosquitto.conf");
@@ -192,6 +197,19 @@ impl Mosquitto {
             .arg(sig)
             .arg(child.id().to_string())
             .status();
+    }
+
+    /// Kills the broker with SIGKILL (no chance to save anything), waits for it to
+    /// exit, and starts it again on the same port and data; returns when the new
+    /// broker accepts connections (connect probe, bounded).
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL mosquitto");
+            child.wait().expect("reap mosquitto");
+        }
+        let next = Self::launch(self.port, self.dir.clone(), self.persistent, &self.extra);
+        let mut next = std::mem::ManuallyDrop::new(next);
+        self.child = next.child.take();
     }
 
     /// Stops the broker cleanly and starts it again on the same port and data.
