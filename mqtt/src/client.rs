@@ -1,17 +1,15 @@
 //! The application's handles: [`Client`] (publish, subscribe, …) and [`Receiver`]
 //! (incoming messages).
 
-use core::cell::Ref;
 use core::future::poll_fn;
 use core::task::{Context, Poll};
 
+use crate::auth::ReAuth;
 use crate::codec::{
     self, List, Packet, Properties, Property, Publish, QoS, ReasonCode, Subscribe, Subscription,
     Unsubscribe, Version,
 };
-use crate::session::{
-    Conn, ConnectionInfo, Delivery, Kind, MAX_FILTERS, Phase, Push, Rx, Session, Slot,
-};
+use crate::session::{Conn, ConnectionInfo, Held, Kind, MAX_FILTERS, Phase, Push, Session, Slot};
 use crate::{Error, PublishOptions};
 
 /// The handle an application publishes and subscribes with. It is `Copy`: every
@@ -125,6 +123,36 @@ impl<'r> Client<'r> {
         })
     }
 
+    /// The reason code of the broker's last DISCONNECT (5.0), kept after the
+    /// connection ended (also returned by `run` as
+    /// [`Error::ServerDisconnect`]); cleared by the next CONNACK.
+    pub fn server_disconnect(&self) -> Option<ReasonCode> {
+        self.session.state.try_borrow().ok()?.server_said.disconnect
+    }
+
+    /// Copies the reason string of the broker's last CONNACK or DISCONNECT (5.0)
+    /// into `buf`; returns it. At most
+    /// [`SERVER_TEXT_LEN`](crate::SERVER_TEXT_LEN) bytes are kept.
+    pub fn server_reason_string<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.reason_string.get()?, buf)
+    }
+
+    /// Copies the server reference of the broker's last CONNACK or DISCONNECT
+    /// (5.0; with 0x9C "use another server" / 0x9D "server moved", where to
+    /// connect instead) into `buf`; returns it.
+    pub fn server_reference<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.server_reference.get()?, buf)
+    }
+
+    /// Copies the response information of the last CONNACK (5.0; sent when the
+    /// CONNECT asked for it with `RequestResponseInformation(1)`) into `buf`.
+    pub fn response_information<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
+        let state = self.session.state.try_borrow().ok()?;
+        copy_text(state.server_said.response_information.get()?, buf)
+    }
+
     /// Copies the client identifier the broker assigned (5.0) into `buf`; returns it.
     pub fn assigned_client_id<'b>(&self, buf: &'b mut [u8]) -> Option<&'b str> {
         let state = self.session.state.try_borrow().ok()?;
@@ -143,6 +171,14 @@ impl<'r> Client<'r> {
     /// - If the connection drops before the handshake ends, the message is sent
     ///   again (DUP) on the next connection of a persistent session, in the
     ///   original order, and the future completes then.
+    ///
+    /// - 5.0 topic aliases are automatic: with `ALIASES > 0` in the
+    ///   [`Storage`](crate::Storage) and a broker that accepts aliases (its topic
+    ///   alias maximum), the client keeps up to `min(ALIASES, maximum)` topics of at
+    ///   most [`ALIAS_TOPIC_LEN`](crate::ALIAS_TOPIC_LEN) bytes per connection. A
+    ///   topic that has an alias is sent as an empty topic plus the alias; a new
+    ///   topic takes a free alias, or else the least recently used one, and is sent
+    ///   in full with it. Aliases start afresh on each connection.
     ///
     /// Returns the success reason code (0x00, or 0x10 "no matching subscribers");
     /// a failure code is `Err(Error::Rejected(code))`.
@@ -190,18 +226,13 @@ impl<'r> Client<'r> {
             return Poll::Pending;
         };
         let state = &mut *state;
-        let properties = if state.info.version == Version::V5 {
-            Properties::new(options.properties)
-        } else {
-            Properties::empty()
-        };
         let publish = |dup, packet_id| Publish {
             dup,
             qos: options.qos,
             retain: options.retain,
             topic,
             packet_id,
-            properties,
+            properties: Properties::empty(),
             payload,
         };
         let index = match *slot {
@@ -218,16 +249,7 @@ impl<'r> Client<'r> {
                     return Poll::Ready(Err(Error::Unsupported("retained messages")));
                 }
                 if options.qos == QoS::AtMostOnce {
-                    let packet = Packet::Publish(Publish {
-                        dup: false,
-                        qos: QoS::AtMostOnce,
-                        retain: options.retain,
-                        topic,
-                        packet_id: None,
-                        properties,
-                        payload,
-                    });
-                    return match state.push(&packet) {
+                    return match state.push_publish(publish(false, None), options.properties) {
                         Ok(Push::Written) => {
                             session.wake_driver();
                             Poll::Ready(Ok(ReasonCode::SUCCESS))
@@ -267,8 +289,7 @@ impl<'r> Client<'r> {
                     session.register_waiter(cx);
                     return Poll::Pending;
                 }
-                let packet = Packet::Publish(publish(resend, Some(current.id)));
-                match state.push(&packet) {
+                match state.push_publish(publish(resend, Some(current.id)), options.properties) {
                     Ok(Push::Written) => {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();
@@ -457,6 +478,52 @@ impl<'r> Client<'r> {
         }
     }
 
+    /// Re-authenticates on the current connection (5.0 enhanced authentication):
+    /// the driver sends AUTH 0x19 with the [`Authenticator`](crate::Authenticator)
+    /// given to [`Driver::run_with_auth`](crate::Driver::run_with_auth), answers the
+    /// broker's challenges, and this completes at the broker's AUTH success. A
+    /// broker that rejects it disconnects: `Err(Error::ServerDisconnect(reason))`.
+    ///
+    /// # Errors
+    ///
+    /// Not connected with 5.0 ([`Error::Unsupported`]), no authenticator, the
+    /// authenticator refused ([`Error::Auth`]), or the connection ended.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not stop an exchange under way; the driver
+    /// finishes it and its result is discarded.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        {
+            let mut state = self
+                .session
+                .state
+                .try_borrow_mut()
+                .map_err(|_| Error::InvalidInput("session busy"))?;
+            if state.conn != Conn::Up || state.info.version != Version::V5 {
+                return Err(Error::Unsupported(
+                    "re-authentication needs a 5.0 connection",
+                ));
+            }
+            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                return Err(Error::InvalidInput("a re-authentication is under way"));
+            }
+            state.reauth = ReAuth::Requested;
+        }
+        self.session.wake_driver();
+        poll_fn(|cx| {
+            if let Ok(mut state) = self.session.state.try_borrow_mut()
+                && let ReAuth::Done(result) = state.reauth
+            {
+                state.reauth = ReAuth::Idle;
+                return Poll::Ready(result);
+            }
+            self.session.register_waiter(cx);
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Asks the driver to end the connection with DISCONNECT (`reason` in 5.0:
     /// 0x00 normal, 0x04 "with will message") and waits until it has. Returns at
     /// once if there is no connection. The driver's `run` then returns `Ok(())`.
@@ -482,14 +549,21 @@ impl<'r> Client<'r> {
     }
 }
 
-/// Where incoming messages arrive, one at a time.
+/// Where incoming messages arrive, in the order the broker sent them.
 ///
-/// A [`Message`] borrows the driver's receive buffer (no copy); while the
-/// application holds it, the driver reads nothing more from the broker — the
-/// backpressure — but keeps writing: publishes, acknowledgements and pings go
-/// out meanwhile. The message is acknowledged (PUBACK / PUBREC) when it is
-/// dropped, so a QoS 1/2 message the application did not finish with is sent
-/// again after a reconnect.
+/// The driver copies each incoming message into one of the storage's `HOLD`
+/// message buffers; a [`Message`] borrows its buffer (no further copy) until it is
+/// dropped. The application may hold up to `HOLD` messages at once while the
+/// driver goes on reading: acknowledgements of its own publishes, pings and
+/// everything else keep flowing. When every buffer is in use, further messages
+/// wait in the receive buffer, the driver handles the packets behind them while
+/// there is room, and then stops reading the socket: that is the backpressure
+/// towards the broker, bounded by `RX`, next to the receive maximum (`INBOUND`)
+/// the broker keeps to.
+///
+/// A QoS 1/2 message is acknowledged (PUBACK / PUBREC) after it is dropped, in the
+/// order messages arrived (as MQTT requires), so a message the application did not
+/// finish with is sent again after a reconnect.
 #[derive(Debug)]
 pub struct Receiver<'r> {
     session: &'r Session<'r>,
@@ -522,67 +596,43 @@ impl<'r> Receiver<'r> {
         self.try_take()
     }
 
+    /// How many messages wait in the message buffers for [`Receiver::recv`].
+    pub fn ready(&self) -> usize {
+        self.session.ready_messages()
+    }
+
     fn try_take(&self) -> Option<Message<'r>> {
         let session = self.session;
-        let Delivery::Ready { len, alias } = session.delivery.get() else {
-            return None;
-        };
-        let rx = session.rx.try_borrow().ok()?;
-        let start = rx.start;
-        let packet = rx.buf.get(start..start + len).unwrap_or(&[]);
-        let first = packet.first().copied().unwrap_or(0);
-        let qos = QoS::from_bits((first >> 1) & 3).unwrap_or(QoS::AtMostOnce);
-        let id = if qos == QoS::AtMostOnce {
-            0
-        } else {
-            publish_id(packet)
-        };
-        if qos == QoS::ExactlyOnce {
-            let mut state = session.state.try_borrow_mut().ok()?;
-            // Recorded before the application sees it: a re-sent copy is never
-            // delivered again.
-            if !state.inbound_insert(id) {
-                return None;
-            }
-        }
-        session.delivery.set(Delivery::Taken { len, qos, id });
+        let index = session.oldest(&[Held::Ready], false)?;
+        let entry_cell = session.inbox.get(index)?;
+        let buf = session.bufs.get(index)?.take()?;
+        let mut entry = entry_cell.get();
+        entry.state = Held::Taken;
+        entry_cell.set(entry);
         let version = session
             .state
             .try_borrow()
             .map(|s| s.info.version)
             .unwrap_or(Version::V5);
+        // A freed place may let the driver move a waiting message in.
+        session.wake_driver();
         Some(Message {
             session,
-            rx,
-            start,
-            len,
-            alias,
+            buf,
+            index,
+            len: entry.len,
             version,
         })
     }
 }
 
-/// The packet identifier of the PUBLISH in `packet` (0 for QoS 0 or garbage).
-fn publish_id(packet: &[u8]) -> u16 {
-    let Ok(Some(h)) = codec::decode_header(packet, Version::V5) else {
-        return 0;
-    };
-    let body = packet.get(h.header_len..).unwrap_or(&[]);
-    let topic_len = body
-        .get(..2)
-        .map_or(0, |b| usize::from(u16::from_be_bytes([b[0], b[1]])));
-    body.get(2 + topic_len..4 + topic_len)
-        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
-}
-
-/// An incoming message, borrowed from the receive buffer. Dropping it acknowledges
-/// it and lets the driver read on.
+/// An incoming message in one of the storage's message buffers. Dropping it gives
+/// the buffer back and has the driver acknowledge it.
 pub struct Message<'r> {
     session: &'r Session<'r>,
-    rx: Ref<'r, Rx<'r>>,
-    start: usize,
+    buf: &'r mut [u8],
+    index: usize,
     len: usize,
-    alias: u16,
     version: Version,
 }
 
@@ -597,14 +647,10 @@ impl core::fmt::Debug for Message<'_> {
 }
 
 impl Message<'_> {
-    /// The PUBLISH packet as received (its topic may be empty when the broker used
-    /// a topic alias: [`Message::topic`] resolves it).
+    /// The PUBLISH packet as received, except that a topic the broker sent as a
+    /// topic alias is filled in.
     pub fn packet(&self) -> Publish<'_> {
-        let bytes = self
-            .rx
-            .buf
-            .get(self.start..self.start + self.len)
-            .unwrap_or(&[]);
+        let bytes = self.buf.get(..self.len).unwrap_or(&[]);
         match codec::decode(bytes, self.version) {
             Ok(Some((Packet::Publish(p), _))) => p,
             // Decoded by the driver before; unreachable in practice.
@@ -620,19 +666,10 @@ impl Message<'_> {
         }
     }
 
-    /// The topic, with a topic alias resolved.
+    /// The topic (a topic alias is already resolved).
     pub fn topic(&self) -> &str {
-        let p = self.packet();
-        if !p.topic.is_empty() || self.alias == 0 {
-            return p.topic;
-        }
-        self.rx
-            .aliases
-            .get(usize::from(self.alias) - 1)
-            .and_then(|a| core::str::from_utf8(a.topic.get(..usize::from(a.len))?).ok())
-            .unwrap_or("")
+        self.packet().topic
     }
-
     /// The payload.
     pub fn payload(&self) -> &[u8] {
         self.packet().payload
@@ -670,11 +707,26 @@ impl Message<'_> {
 
 impl Drop for Message<'_> {
     fn drop(&mut self) {
-        if let Delivery::Taken { len, qos, id } = self.session.delivery.get() {
-            self.session
-                .delivery
-                .set(Delivery::Consumed { len, qos, id });
+        let session = self.session;
+        if let (Some(cell), Some(entry_cell)) =
+            (session.bufs.get(self.index), session.inbox.get(self.index))
+        {
+            cell.set(Some(core::mem::take(&mut self.buf)));
+            let mut entry = entry_cell.get();
+            entry.state = if entry.qos == QoS::AtMostOnce {
+                Held::Free
+            } else {
+                Held::Dropped
+            };
+            entry_cell.set(entry);
         }
-        self.session.wake_driver();
+        session.wake_driver();
     }
+}
+
+/// Copies `text` into `buf` if it fits.
+fn copy_text<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
+    let dst = buf.get_mut(..text.len())?;
+    dst.copy_from_slice(text.as_bytes());
+    core::str::from_utf8(dst).ok()
 }

@@ -9,13 +9,14 @@ use core::time::Duration;
 use portnet::time::timeout;
 use portnet::{Clock, Instant, Read, TcpConnect, Write};
 
+use crate::auth::{Authenticator, ReAuth};
 use crate::codec::{
-    self, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, Packet, Properties, Property,
-    PubResp, QoS, ReasonCode, Version,
+    self, Auth, ConnAck, Connect, DecodeError, DecodeErrorKind, Disconnect, EncodeError, Packet,
+    Properties, Property, PubResp, Publish, QoS, ReasonCode, Version,
 };
 use crate::session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, Conn, ConnectionInfo, Ctrl, Delivery, Kind, Phase, Push,
-    Session, Slot, State,
+    ASSIGNED_ID_LEN, AliasSlot, Conn, ConnectionInfo, Ctrl, Entry, Held, Kind, MAX_HOLD, Phase,
+    Push, Rx, Session, Slot, State,
 };
 use crate::{ConnectOptions, Error};
 
@@ -41,8 +42,6 @@ enum Step {
 enum Handled {
     /// Done with it; the driver reads on.
     Consumed,
-    /// A message for the application; the driver waits until it is dropped.
-    Deliver { alias: u16 },
     /// It needs room in the acknowledgement queue first.
     Blocked,
 }
@@ -55,6 +54,9 @@ impl Drop for Down<'_> {
         if let Ok(mut state) = self.0.state.try_borrow_mut() {
             state.conn = Conn::Down;
             state.disconnect = None;
+            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                state.reauth = ReAuth::Done(Err(Error::Closed));
+            }
         }
         self.0.wake_waiters();
     }
@@ -91,6 +93,30 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     /// and the packets they belong to are sent again as described above (QoS 0
     /// messages among them are lost).
     pub async fn run(&mut self, options: &ConnectOptions<'_>) -> Result<(), Error> {
+        self.run_inner(options, None).await
+    }
+
+    /// [`Driver::run`] with 5.0 enhanced authentication: CONNECT carries `auth`'s
+    /// method and data, the broker's AUTH challenges are answered through it, and
+    /// [`Client::reauthenticate`](crate::Client::reauthenticate) works during this
+    /// connection. See [`Authenticator`] for the exchange.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Driver::run`]; an exchange cut short starts over on the next call.
+    pub async fn run_with_auth(
+        &mut self,
+        options: &ConnectOptions<'_>,
+        auth: &mut dyn Authenticator,
+    ) -> Result<(), Error> {
+        self.run_inner(options, Some(auth)).await
+    }
+
+    async fn run_inner(
+        &mut self,
+        options: &ConnectOptions<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
         let session = self.session;
         let _down = Down(session);
         let mut conn = match timeout(
@@ -104,21 +130,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             Ok(Err(e)) => return Err(Error::network(e)),
             Ok(Ok(conn)) => conn,
         };
-        // A message the application still holds borrows the receive buffer.
-        poll_fn(|cx| {
-            if matches!(session.delivery.get(), Delivery::Taken { .. }) {
-                session.register_driver(cx);
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-        .await;
-        let result = self.session_on(&mut conn, options).await;
+        let result = self.session_on(&mut conn, options, &mut auth).await;
         if let Err(e) = &result {
             let reason = match e {
                 Error::Malformed(d) => Some(d.reason_code()),
                 Error::Protocol(code, _) => Some(*code),
+                Error::Auth(_) => Some(ReasonCode::NOT_AUTHORIZED),
                 _ => None,
             };
             let pushed = match (reason, session.state.try_borrow_mut()) {
@@ -143,13 +160,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
+        auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
-        session.delivery.set(Delivery::None);
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
             rx.end = 0;
+            rx.waiting = 0;
             rx.aliases.iter_mut().for_each(|a| a.len = 0);
             (rx.buf.len(), rx.aliases.len())
         };
@@ -167,6 +185,10 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.ping_outstanding = false;
             state.disconnect = None;
             state.disconnect_written = false;
+            state.reset_out_aliases();
+            // (A re-authentication cut off by the last connection's end was
+            // settled by `Down`; its result waits for its future.)
+            state.auth_reply_due = false;
             state.info =
                 ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
             let mut id_buf = [0u8; ASSIGNED_ID_LEN];
@@ -179,7 +201,15 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 (id, _) => id,
             };
             let sat16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
-            let mut auto = [Property::ReceiveMaximum(1); 4];
+            if let Some(a) = auth.as_deref_mut() {
+                if version != Version::V5 {
+                    return Err(Error::InvalidInput(
+                        "enhanced authentication needs MQTT 5.0",
+                    ));
+                }
+                a.start(false).map_err(Error::Auth)?;
+            }
+            let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
             if version == Version::V5 {
                 auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
@@ -193,6 +223,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 if alias_max > 0 {
                     auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
                     n += 1;
+                }
+                if let Some(a) = auth.as_deref() {
+                    auto[n] = Property::AuthenticationMethod(a.method());
+                    n += 1;
+                    if let Some(data) = a.data() {
+                        auto[n] = Property::AuthenticationData(data);
+                        n += 1;
+                    }
                 }
             } else if !options.properties.is_empty() {
                 return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
@@ -214,7 +252,18 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let connack_deadline = self.clock.now() + options.connect_timeout;
         let handshake = async {
             self.write_out(conn).await?;
-            self.read_connack(conn, options).await
+            // Bounded: a broker cannot keep the client in AUTH rounds forever
+            // (the CONNACK deadline bounds it in time as well).
+            for _ in 0..64 {
+                if self
+                    .read_connack(conn, options, auth.as_deref_mut())
+                    .await?
+                {
+                    return Ok(());
+                }
+                self.write_out(conn).await?;
+            }
+            Err(protocol("too many AUTH rounds before CONNACK"))
         };
         match portnet::time::timeout_at(&self.clock, connack_deadline, handshake).await {
             Err(_) => return Err(Error::Timeout),
@@ -222,7 +271,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         }
         session.wake_waiters();
         session.wake_receiver();
-        self.main_loop(conn, options).await
+        self.main_loop(conn, options, auth).await
     }
 
     /// Writes the whole transmit buffer and flushes.
@@ -251,11 +300,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         .await
     }
 
+    /// Reads up to CONNACK (true) or an AUTH challenge, whose answer it queues
+    /// (false).
     async fn read_connack(
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
-    ) -> Result<(), Error> {
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
         let session = self.session;
         poll_fn(|cx| {
             let Ok(mut rx) = session.rx.try_borrow_mut() else {
@@ -269,8 +321,43 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     Err(e) => return Poll::Ready(Err(Error::Malformed(e))),
                     Ok(Some((packet, len))) => {
                         let r = match packet {
-                            Packet::ConnAck(a) => self.on_connack(&a, options),
-                            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
+                            Packet::ConnAck(a) => {
+                                let verified = match auth.as_deref_mut() {
+                                    Some(au) if a.reason.is_success() => {
+                                        au.finish(auth_data(&a.properties)).map_err(Error::Auth)
+                                    }
+                                    _ => Ok(()),
+                                };
+                                verified
+                                    .and_then(|()| self.on_connack(&a, options))
+                                    .map(|()| true)
+                            }
+                            Packet::Auth(a) => {
+                                self.on_auth(&a, auth.as_deref_mut()).and_then(|()| {
+                                    let mut state = session
+                                        .state
+                                        .try_borrow_mut()
+                                        .map_err(|_| protocol("busy"))?;
+                                    match push_auth(
+                                        &mut state,
+                                        ReasonCode::CONTINUE_AUTHENTICATION,
+                                        auth.as_deref(),
+                                    )? {
+                                        Push::Written => {
+                                            state.auth_reply_due = false;
+                                            Ok(false)
+                                        }
+                                        Push::NoRoom => Err(Error::TooLarge),
+                                    }
+                                })
+                            }
+                            Packet::Disconnect(d) => {
+                                if let Ok(mut state) = session.state.try_borrow_mut() {
+                                    state.server_said.record(&d.properties);
+                                    state.server_said.disconnect = Some(d.reason);
+                                }
+                                Err(Error::ServerDisconnect(d.reason))
+                            }
                             _ => Err(protocol("first packet from the broker is not CONNACK")),
                         };
                         rx.start += len;
@@ -297,15 +384,16 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     }
 
     fn on_connack(&self, a: &ConnAck<'_>, options: &ConnectOptions<'_>) -> Result<(), Error> {
-        if a.reason.is_error() {
-            return Err(Error::Refused(a.reason));
-        }
         let mut state = self
             .session
             .state
             .try_borrow_mut()
             .map_err(|_| protocol("busy"))?;
         let state = &mut *state;
+        state.server_said.record(&a.properties);
+        if a.reason.is_error() {
+            return Err(Error::Refused(a.reason));
+        }
         let info = &mut state.info;
         info.session_present = a.session_present;
         for p in a.properties.iter() {
@@ -388,12 +476,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         conn: &mut S::Connection<'_>,
         options: &ConnectOptions<'_>,
+        auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         loop {
             let deadline = self.keep_alive_deadline(options);
             let mut sleep = pin!(self.clock.sleep_until(deadline));
             let step = poll_fn(|cx| {
-                if let Poll::Ready(r) = self.poll_io(cx, conn) {
+                if let Poll::Ready(r) = self.poll_io(cx, conn, auth.as_deref_mut()) {
                     return Poll::Ready(r);
                 }
                 if self.keep_alive_deadline(options) < deadline {
@@ -406,7 +495,26 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             })
             .await?;
             match step {
-                Step::Closed => return Ok(()),
+                Step::Closed => {
+                    // The broker closes the connection once it has processed our
+                    // DISCONNECT, so everything before it (acknowledgements
+                    // included) has taken effect when `run` returns — a reconnect
+                    // right after cannot overtake it. Bounded by the ping timeout.
+                    let drain = poll_fn(|cx| {
+                        let mut scratch = [0u8; 64];
+                        for _ in 0..64 {
+                            match Pin::new(&mut *conn).poll_read(cx, &mut scratch) {
+                                Poll::Ready(Ok(0) | Err(_)) => return Poll::Ready(()),
+                                Poll::Ready(Ok(_)) => {}
+                                Poll::Pending => return Poll::Pending,
+                            }
+                        }
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    });
+                    let _ = timeout(&self.clock, options.ping_timeout, drain).await;
+                    return Ok(());
+                }
                 Step::Recompute => {}
                 Step::Timer => {
                     let now = self.clock.now();
@@ -431,6 +539,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         &self,
         cx: &mut Context<'_>,
         conn: &mut S::Connection<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Poll<Result<Step, Error>> {
         let session = self.session;
         for _ in 0..64 {
@@ -440,7 +549,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 };
-                match self.fill(&mut state) {
+                match self.fill(&mut state, auth.as_deref_mut()) {
                     Ok(p) => progress |= p,
                     Err(e) => return Poll::Ready(Err(e)),
                 }
@@ -478,7 +587,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     };
                 }
             }
-            match self.read_side(cx, conn) {
+            match self.read_side(cx, conn, auth.as_deref_mut()) {
                 Ok(p) => progress |= p,
                 Err(e) => return Poll::Ready(Err(e)),
             }
@@ -493,29 +602,41 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     }
 
     /// Puts the driver's own packets into the transmit buffer.
-    fn fill(&self, state: &mut State<'_>) -> Result<bool, Error> {
+    fn fill(
+        &self,
+        state: &mut State<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
+        // Acknowledgements of dropped messages go out before a DISCONNECT.
         let mut progress = false;
         let v5 = state.info.version == Version::V5;
-        while let Some(c) = state.ctrl[0] {
-            let resp = PubResp {
-                packet_id: c.id,
-                reason: if v5 { c.reason } else { ReasonCode::SUCCESS },
-                properties: Properties::empty(),
-            };
-            let packet = match c.packet_type {
-                4 => Packet::PubAck(resp),
-                5 => Packet::PubRec(resp),
-                6 => Packet::PubRel(resp),
-                _ => Packet::PubComp(resp),
-            };
-            if state.push(&packet)? == Push::NoRoom {
-                return Ok(progress);
+        for _ in 0..=MAX_HOLD {
+            let acknowledged = self.acknowledge(state);
+            progress |= acknowledged;
+            while let Some(c) = state.ctrl[0] {
+                let resp = PubResp {
+                    packet_id: c.id,
+                    reason: if v5 { c.reason } else { ReasonCode::SUCCESS },
+                    properties: Properties::empty(),
+                };
+                let packet = match c.packet_type {
+                    4 => Packet::PubAck(resp),
+                    5 => Packet::PubRec(resp),
+                    6 => Packet::PubRel(resp),
+                    _ => Packet::PubComp(resp),
+                };
+                if state.push(&packet)? == Push::NoRoom {
+                    return Ok(progress);
+                }
+                state.ctrl.rotate_left(1);
+                if let Some(last) = state.ctrl.last_mut() {
+                    *last = None;
+                }
+                progress = true;
             }
-            state.ctrl.rotate_left(1);
-            if let Some(last) = state.ctrl.last_mut() {
-                *last = None;
+            if !acknowledged {
+                break;
             }
-            progress = true;
         }
         for i in 0..state.slots.len() {
             if state.slots[i].phase == Phase::NeedRelease && state.slots[i].kind != Kind::Free {
@@ -526,6 +647,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 state.slots[i].phase = Phase::Released;
                 progress = true;
             }
+        }
+        if let Some(done) = self.fill_auth(state, auth)? {
+            if !done {
+                return Ok(progress);
+            }
+            progress = true;
         }
         if state.ping_due && !state.ping_outstanding {
             if state.push(&Packet::PingReq)? == Push::NoRoom {
@@ -551,43 +678,18 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(progress)
     }
 
-    /// Acknowledges a consumed message, decodes and handles buffered packets, and
-    /// reads more bytes; true if anything moved.
-    fn read_side(&self, cx: &mut Context<'_>, conn: &mut S::Connection<'_>) -> Result<bool, Error> {
+    /// Acknowledges dropped messages, moves waiting messages into free message
+    /// buffers, decodes and handles buffered packets, and reads more bytes; true if
+    /// anything moved.
+    fn read_side(
+        &self,
+        cx: &mut Context<'_>,
+        conn: &mut S::Connection<'_>,
+        mut auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<bool, Error> {
         let session = self.session;
         let mut progress = false;
         for _ in 0..64 {
-            // With a message waiting in the receiver, the driver goes on reading
-            // behind it and handles everything but another PUBLISH, so that the
-            // acknowledgements of the application's own publishes are never stuck
-            // behind a message it has not asked for yet.
-            let mut skip = 0;
-            match session.delivery.get() {
-                Delivery::Taken { .. } => return Ok(progress),
-                Delivery::Ready { len, .. } => skip = len,
-                Delivery::Consumed { len, qos, id } => {
-                    if qos != QoS::AtMostOnce {
-                        let mut state = session
-                            .state
-                            .try_borrow_mut()
-                            .map_err(|_| protocol("busy"))?;
-                        let packet_type = if qos == QoS::AtLeastOnce { 4 } else { 5 };
-                        let c = Ctrl {
-                            packet_type,
-                            id,
-                            reason: ReasonCode::SUCCESS,
-                        };
-                        if !state.ctrl_push(c) {
-                            return Ok(progress);
-                        }
-                    }
-                    let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
-                    rx.start = (rx.start + len).min(rx.end);
-                    session.delivery.set(Delivery::None);
-                    progress = true;
-                }
-                Delivery::None => {}
-            }
             let Ok(mut rx) = session.rx.try_borrow_mut() else {
                 return Ok(progress);
             };
@@ -596,46 +698,46 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 .state
                 .try_borrow_mut()
                 .map_err(|_| protocol("busy"))?;
+            progress |= self.acknowledge(&mut state);
+            progress |= self.deliver(rx, &mut state)?;
             let version = state.info.version;
-            let at = (rx.start + skip).min(rx.end);
+            // Waiting messages stay in place; the driver works on what follows
+            // them, so that acknowledgements of the application's own publishes
+            // are never stuck behind messages it has not asked for yet.
+            let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
-            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)? {
-                if h.packet_len() > rx.buf.len() - skip {
-                    return Err(Error::Malformed(DecodeError::new(
-                        DecodeErrorKind::TooLarge,
-                        "packet larger than the maximum packet size",
-                    )));
-                }
-                if skip > 0 && h.packet_type() == 3 {
-                    // A second message waits until the first is consumed.
-                    drop(state);
-                    session.register_driver(cx);
-                    return Ok(progress);
-                }
+            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
+                && h.packet_len() > rx.buf.len()
+            {
+                return Err(Error::Malformed(DecodeError::new(
+                    DecodeErrorKind::TooLarge,
+                    "packet larger than the maximum packet size",
+                )));
             }
             match codec::decode(data, version).map_err(Error::Malformed)? {
-                Some((packet, len)) => match self.handle(&mut state, rx.aliases, packet)? {
-                    Handled::Consumed => {
-                        if skip > 0 {
-                            rx.buf.copy_within(at + len..rx.end, at);
-                            rx.end -= len;
-                        } else {
-                            rx.start += len;
-                            if rx.start == rx.end {
-                                rx.start = 0;
-                                rx.end = 0;
+                Some((Packet::Publish(p), len)) => {
+                    check_publish(rx.aliases.len(), &p)?;
+                    rx.waiting += len;
+                    progress = true;
+                }
+                Some((packet, len)) => {
+                    match self.handle(&mut state, packet, auth.as_deref_mut())? {
+                        Handled::Consumed => {
+                            if rx.waiting > 0 {
+                                rx.buf.copy_within(at + len..rx.end, at);
+                                rx.end -= len;
+                            } else {
+                                rx.start += len;
+                                if rx.start == rx.end {
+                                    rx.start = 0;
+                                    rx.end = 0;
+                                }
                             }
+                            progress = true;
                         }
-                        progress = true;
+                        Handled::Blocked => return Ok(progress),
                     }
-                    Handled::Deliver { alias } => {
-                        session.delivery.set(Delivery::Ready { len, alias });
-                        drop(state);
-                        session.wake_receiver();
-                        return Ok(true);
-                    }
-                    Handled::Blocked => return Ok(progress),
-                },
+                }
                 None => {
                     drop(state);
                     if rx.start > 0 {
@@ -644,6 +746,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                         rx.start = 0;
                     }
                     let end = rx.end;
+                    // Full of waiting messages: stop reading (backpressure).
                     let Some(free) = rx.buf.get_mut(end..).filter(|f| !f.is_empty()) else {
                         return Ok(progress);
                     };
@@ -662,66 +765,119 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(progress)
     }
 
+    /// Queues the acknowledgements of dropped messages, oldest first, stopping at
+    /// the first message still held (acknowledgements keep the order of arrival).
+    fn acknowledge(&self, state: &mut State<'_>) -> bool {
+        let session = self.session;
+        let mut progress = false;
+        let held = [Held::Ready, Held::Taken, Held::Dropped];
+        while let Some(index) = session.oldest(&held, true) {
+            let cell = &session.inbox[index];
+            let mut entry = cell.get();
+            if entry.state != Held::Dropped {
+                break;
+            }
+            if entry.connection == state.connections {
+                let c = Ctrl {
+                    packet_type: if entry.qos == QoS::AtLeastOnce { 4 } else { 5 },
+                    id: entry.id,
+                    reason: ReasonCode::SUCCESS,
+                };
+                if !state.ctrl_push(c) {
+                    break;
+                }
+            }
+            entry.state = Held::Free;
+            cell.set(entry);
+            progress = true;
+        }
+        progress
+    }
+
+    /// Moves waiting messages from the receive buffer into free message buffers,
+    /// resolving topic aliases in the order the messages arrived.
+    fn deliver(&self, rx: &mut Rx<'_>, state: &mut State<'_>) -> Result<bool, Error> {
+        let session = self.session;
+        let version = state.info.version;
+        let mut progress = false;
+        while rx.waiting > 0 {
+            let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
+            let Ok(Some((Packet::Publish(p), len))) = codec::decode(data, version) else {
+                return Err(protocol("waiting message lost"));
+            };
+            if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
+                && state.inbound_contains(id)
+            {
+                // Sent again before our PUBREC arrived: acknowledge, never deliver twice.
+                let c = Ctrl {
+                    packet_type: 5,
+                    id,
+                    reason: ReasonCode::SUCCESS,
+                };
+                if !state.ctrl_push(c) {
+                    return Ok(progress);
+                }
+            } else {
+                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound.len() {
+                    if version == Version::V5 {
+                        return Err(Error::Protocol(
+                            ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                            "more QoS 2 messages in flight than the receive maximum",
+                        ));
+                    }
+                    // 3.1.1 has no receive maximum: the message waits until a
+                    // PUBREL behind it frees a place (backpressure).
+                    return Ok(progress);
+                }
+                let Some(index) = session.free_entry() else {
+                    return Ok(progress);
+                };
+                let Some(buf) = session.bufs[index].take() else {
+                    return Err(protocol("message buffer lost"));
+                };
+                let copied =
+                    copy_message(&p, data.get(..len).unwrap_or(&[]), rx.aliases, version, buf);
+                session.bufs[index].set(Some(buf));
+                let len_held = copied?;
+                let id = p.packet_id.unwrap_or(0);
+                if p.qos == QoS::ExactlyOnce && !state.inbound_insert(id) {
+                    return Err(Error::Protocol(
+                        ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+                        "more QoS 2 messages in flight than the receive maximum",
+                    ));
+                }
+                let seq = session.next_message.get();
+                session.next_message.set(seq + 1);
+                session.inbox[index].set(Entry {
+                    state: Held::Ready,
+                    seq,
+                    len: len_held,
+                    qos: p.qos,
+                    id,
+                    connection: state.connections,
+                });
+                session.wake_receiver();
+            }
+            rx.start += len;
+            rx.waiting -= len;
+            if rx.start == rx.end {
+                rx.start = 0;
+                rx.end = 0;
+            }
+            progress = true;
+        }
+        Ok(progress)
+    }
+
     fn handle(
         &self,
         state: &mut State<'_>,
-        aliases: &mut [crate::session::AliasSlot],
         packet: Packet<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<Handled, Error> {
         let v5 = state.info.version == Version::V5;
         let session = self.session;
         match packet {
-            Packet::Publish(p) => {
-                let mut alias = 0;
-                if let Some(Property::TopicAlias(a)) = p.properties.find(0x23) {
-                    let slot = usize::from(a)
-                        .checked_sub(1)
-                        .and_then(|i| aliases.get_mut(i))
-                        .ok_or(Error::Protocol(
-                            ReasonCode::TOPIC_ALIAS_INVALID,
-                            "topic alias above the maximum",
-                        ))?;
-                    if p.topic.is_empty() {
-                        if slot.len == 0 {
-                            return Err(protocol("topic alias that was never set"));
-                        }
-                    } else {
-                        let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
-                            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
-                            "aliased topic longer than ALIAS_TOPIC_LEN",
-                        ))?;
-                        dst.copy_from_slice(p.topic.as_bytes());
-                        slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
-                        debug_assert!(p.topic.len() <= ALIAS_TOPIC_LEN);
-                    }
-                    alias = a;
-                }
-                match (p.qos, p.packet_id) {
-                    (QoS::ExactlyOnce, Some(id)) => {
-                        if state.inbound_contains(id) {
-                            // Sent again before our PUBREC arrived: acknowledge only.
-                            let c = Ctrl {
-                                packet_type: 5,
-                                id,
-                                reason: ReasonCode::SUCCESS,
-                            };
-                            return Ok(if state.ctrl_push(c) {
-                                Handled::Consumed
-                            } else {
-                                Handled::Blocked
-                            });
-                        }
-                        if state.inbound_len >= state.inbound.len() {
-                            return Err(Error::Protocol(
-                                ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
-                                "more QoS 2 messages in flight than the receive maximum",
-                            ));
-                        }
-                        Ok(Handled::Deliver { alias })
-                    }
-                    _ => Ok(Handled::Deliver { alias }),
-                }
-            }
             Packet::PubAck(r) => {
                 if let Some(slot) =
                     state.find(r.packet_id, |k| k == Kind::Publish(QoS::AtLeastOnce))
@@ -798,14 +954,102 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 state.ping_outstanding = false;
                 Ok(Handled::Consumed)
             }
-            Packet::Disconnect(d) => Err(Error::ServerDisconnect(d.reason)),
-            Packet::Auth(_) => Err(protocol("AUTH without an authentication method")),
+            Packet::Disconnect(d) => {
+                state.server_said.record(&d.properties);
+                state.server_said.disconnect = Some(d.reason);
+                if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
+                    state.reauth = ReAuth::Done(Err(Error::ServerDisconnect(d.reason)));
+                }
+                Err(Error::ServerDisconnect(d.reason))
+            }
+            Packet::Auth(a) => {
+                if state.auth_reply_due {
+                    return Ok(Handled::Blocked);
+                }
+                if a.reason == ReasonCode::SUCCESS {
+                    if state.reauth != ReAuth::Sent {
+                        return Err(protocol("AUTH success without a re-authentication"));
+                    }
+                    check_method(&a, auth.as_deref())?;
+                    let result = match auth {
+                        Some(au) => au.finish(auth_data(&a.properties)).map_err(Error::Auth),
+                        None => Err(protocol("AUTH without an authentication method")),
+                    };
+                    state.reauth = ReAuth::Done(result);
+                    session.wake_waiters();
+                    result?;
+                } else {
+                    self.on_auth(&a, auth)?;
+                    state.auth_reply_due = true;
+                }
+                Ok(Handled::Consumed)
+            }
+            // Handled by `read_side` itself.
+            Packet::Publish(_) => Ok(Handled::Consumed),
             Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
             | Packet::PingReq => Err(protocol("a packet only clients send")),
         }
+    }
+
+    /// Checks an AUTH "continue" from the broker and prepares the answer.
+    fn on_auth(
+        &self,
+        a: &Auth<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
+        check_method(a, auth.as_deref())?;
+        let Some(au) = auth else {
+            return Err(protocol("AUTH without an authentication method"));
+        };
+        if a.reason != ReasonCode::CONTINUE_AUTHENTICATION {
+            return Err(protocol(
+                "AUTH from the broker that is not continue or success",
+            ));
+        }
+        au.respond(auth_data(&a.properties)).map_err(Error::Auth)
+    }
+
+    /// Queues the AUTH packets of an exchange: the answer to a challenge, or the
+    /// start of a re-authentication. `None`: nothing to do; `Some(false)`: no room
+    /// yet; `Some(true)`: queued.
+    fn fill_auth(
+        &self,
+        state: &mut State<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<Option<bool>, Error> {
+        if state.auth_reply_due {
+            if push_auth(state, ReasonCode::CONTINUE_AUTHENTICATION, auth.as_deref())?
+                == Push::NoRoom
+            {
+                return Ok(Some(false));
+            }
+            state.auth_reply_due = false;
+            return Ok(Some(true));
+        }
+        if state.reauth != ReAuth::Requested {
+            return Ok(None);
+        }
+        let Some(au) = auth else {
+            state.reauth = ReAuth::Done(Err(Error::Unsupported(
+                "re-authentication without an authenticator (use run_with_auth)",
+            )));
+            self.session.wake_waiters();
+            return Ok(Some(true));
+        };
+        if let Err(e) = au.start(true) {
+            state.reauth = ReAuth::Done(Err(Error::Auth(e)));
+            self.session.wake_waiters();
+            return Ok(Some(true));
+        }
+        if push_auth(state, ReasonCode::RE_AUTHENTICATE, Some(au))? == Push::NoRoom {
+            // Started again on the next try.
+            return Ok(Some(false));
+        }
+        state.reauth = ReAuth::Sent;
+        Ok(Some(true))
     }
 
     fn acked(
@@ -839,4 +1083,104 @@ fn finish(slot: &mut Slot, reason: ReasonCode) {
         slot.phase = Phase::Done;
         slot.reason = reason;
     }
+}
+
+/// Checks what can be checked of an incoming PUBLISH when it arrives; the rest
+/// (topic aliases, duplicates) is done in order of arrival when it is delivered.
+fn check_publish(aliases: usize, p: &Publish<'_>) -> Result<(), Error> {
+    if let Some(Property::TopicAlias(a)) = p.properties.find(0x23)
+        && (a == 0 || usize::from(a) > aliases)
+    {
+        return Err(Error::Protocol(
+            ReasonCode::TOPIC_ALIAS_INVALID,
+            "topic alias above the maximum",
+        ));
+    }
+    Ok(())
+}
+
+/// Copies the PUBLISH `raw` (decoded as `p`) into `buf`, with a topic given as a
+/// topic alias filled in; records new aliases. Returns the bytes used.
+fn copy_message(
+    p: &Publish<'_>,
+    raw: &[u8],
+    aliases: &mut [AliasSlot],
+    version: Version,
+    buf: &mut [u8],
+) -> Result<usize, Error> {
+    let Some(Property::TopicAlias(a)) = p.properties.find(0x23) else {
+        let dst = buf.get_mut(..raw.len()).ok_or(Error::TooLarge)?;
+        dst.copy_from_slice(raw);
+        return Ok(raw.len());
+    };
+    let slot = usize::from(a)
+        .checked_sub(1)
+        .and_then(|i| aliases.get_mut(i))
+        .ok_or(Error::Protocol(
+            ReasonCode::TOPIC_ALIAS_INVALID,
+            "topic alias above the maximum",
+        ))?;
+    if !p.topic.is_empty() {
+        let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
+            ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+            "aliased topic longer than ALIAS_TOPIC_LEN",
+        ))?;
+        dst.copy_from_slice(p.topic.as_bytes());
+        slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
+        let dst = buf.get_mut(..raw.len()).ok_or(Error::TooLarge)?;
+        dst.copy_from_slice(raw);
+        return Ok(raw.len());
+    }
+    if slot.len == 0 {
+        return Err(protocol("topic alias that was never set"));
+    }
+    let topic = core::str::from_utf8(slot.topic.get(..usize::from(slot.len)).unwrap_or(&[]))
+        .map_err(|_| protocol("topic alias that was never set"))?;
+    let filled = Packet::Publish(Publish { topic, ..*p });
+    filled.encode(version, buf).map_err(|e| match e {
+        EncodeError::BufferTooSmall { .. } => Error::Protocol(
+            ReasonCode::PACKET_TOO_LARGE,
+            "message with its aliased topic larger than RX",
+        ),
+        e => Error::Encode(e),
+    })
+}
+
+/// The authentication data of an AUTH or CONNACK.
+fn auth_data<'a>(properties: &Properties<'a>) -> Option<&'a [u8]> {
+    match properties.find(0x16) {
+        Some(Property::AuthenticationData(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// An AUTH must name the method of the exchange.
+fn check_method(a: &Auth<'_>, auth: Option<&dyn Authenticator>) -> Result<(), Error> {
+    let Some(au) = auth else {
+        return Err(protocol("AUTH without an authentication method"));
+    };
+    match a.properties.find(0x15) {
+        Some(Property::AuthenticationMethod(m)) if m == au.method() => Ok(()),
+        _ => Err(protocol("AUTH with another authentication method")),
+    }
+}
+
+/// Queues an AUTH with `reason` and the authenticator's method and current data.
+fn push_auth(
+    state: &mut State<'_>,
+    reason: ReasonCode,
+    auth: Option<&dyn Authenticator>,
+) -> Result<Push, Error> {
+    let Some(au) = auth else {
+        return Err(protocol("AUTH without an authentication method"));
+    };
+    let props = [
+        Property::AuthenticationMethod(au.method()),
+        Property::AuthenticationData(au.data().unwrap_or(&[])),
+    ];
+    let n = if au.data().is_some() { 2 } else { 1 };
+    state.push(&Packet::Auth(Auth {
+        reason,
+        properties: Properties::new(props.get(..n).unwrap_or(&[])),
+    }))
 }

@@ -27,6 +27,9 @@ pub enum ErrorKind {
     Rejected,
     /// The broker does not offer what was asked (a QoS above its maximum, retain).
     Unsupported,
+    /// Enhanced authentication failed on the client's side (the
+    /// [`Authenticator`](crate::Authenticator) refused).
+    Authentication,
 }
 
 /// An error of the client.
@@ -60,6 +63,10 @@ pub enum Error {
     Unsupported(&'static str),
     /// The application passed invalid arguments.
     InvalidInput(&'static str),
+    /// The [`Authenticator`](crate::Authenticator) refused (a challenge it cannot
+    /// answer, a server proof that does not verify); a 5.0 client sent DISCONNECT
+    /// with 0x87 (not authorized) when this ended a connection.
+    Auth(&'static str),
 }
 
 impl Error {
@@ -76,6 +83,7 @@ impl Error {
             Self::Encode(_) | Self::InvalidInput(_) => ErrorKind::InvalidInput,
             Self::Rejected(_) => ErrorKind::Rejected,
             Self::Unsupported(_) => ErrorKind::Unsupported,
+            Self::Auth(_) => ErrorKind::Authentication,
         }
     }
 
@@ -118,6 +126,7 @@ impl fmt::Display for Error {
             Self::Rejected(c) => write!(f, "rejected by the broker: {c}"),
             Self::Unsupported(what) => write!(f, "not supported by the broker: {what}"),
             Self::InvalidInput(what) => write!(f, "invalid input: {what}"),
+            Self::Auth(what) => write!(f, "authentication failed: {what}"),
         }
     }
 }
@@ -137,7 +146,7 @@ impl portnet::Error for Error {
             ErrorKind::Protocol => portnet::ErrorKind::InvalidData,
             ErrorKind::InvalidInput | ErrorKind::TooLarge => portnet::ErrorKind::InvalidInput,
             ErrorKind::Unsupported => portnet::ErrorKind::Unsupported,
-            ErrorKind::Rejected => portnet::ErrorKind::PermissionDenied,
+            ErrorKind::Rejected | ErrorKind::Authentication => portnet::ErrorKind::PermissionDenied,
         }
     }
 }

@@ -16,6 +16,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod auth;
 mod client;
 pub mod codec;
 mod driver;
@@ -23,10 +24,12 @@ mod error;
 mod options;
 mod session;
 
+pub use auth::Authenticator;
 pub use client::{AckCodes, Client, Message, Receiver};
 pub use driver::Driver;
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, PublishOptions};
 pub use session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, Session, Storage,
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, SERVER_TEXT_LEN,
+    Session, Storage,
 };

@@ -5,7 +5,7 @@ use core::cell::{Cell, RefCell};
 use core::task::{Context, Waker};
 
 use crate::Error;
-use crate::codec::{Packet, QoS, ReasonCode, Version};
+use crate::codec::{List, Packet, Properties, Property, Publish, QoS, ReasonCode, Version};
 
 /// Most reason codes a SUBACK or UNSUBACK can report to one call.
 pub const MAX_FILTERS: usize = 16;
@@ -13,6 +13,11 @@ pub const MAX_FILTERS: usize = 16;
 pub const ALIAS_TOPIC_LEN: usize = 64;
 /// Longest client identifier the broker may assign and the client keep, in bytes.
 pub const ASSIGNED_ID_LEN: usize = 128;
+/// Most messages an application can hold at once (the `HOLD` of [`Storage`]).
+pub const MAX_HOLD: usize = 8;
+/// Longest reason string, server reference or response information the client
+/// keeps from the broker, in bytes (longer ones are cut at a character boundary).
+pub const SERVER_TEXT_LEN: usize = 128;
 const WAITERS: usize = 16;
 const CTRL: usize = 16;
 
@@ -70,11 +75,14 @@ impl Slot {
     };
 }
 
-/// A topic alias the broker set up for its PUBLISHes to us.
+/// A topic alias: one the broker set up for its PUBLISHes to us, or one the
+/// client set up for its own.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AliasSlot {
     pub(crate) len: u8,
     pub(crate) topic: [u8; ALIAS_TOPIC_LEN],
+    /// When it was last used (outgoing aliases: least recently used goes first).
+    pub(crate) used: u32,
 }
 
 impl AliasSlot {
@@ -82,7 +90,13 @@ impl AliasSlot {
     pub(crate) const EMPTY: Self = Self {
         len: 0,
         topic: [0; ALIAS_TOPIC_LEN],
+        used: 0,
     };
+
+    /// The topic it stands for (empty if unset).
+    pub(crate) fn topic(&self) -> &[u8] {
+        self.topic.get(..usize::from(self.len)).unwrap_or(&[])
+    }
 }
 
 /// The memory of one client, sized at compile time; nothing is allocated.
@@ -93,8 +107,13 @@ impl AliasSlot {
 /// - `SLOTS`: publishes (QoS 1/2), subscribes and unsubscribes in flight at once;
 /// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
 ///   maximum);
-/// - `ALIASES`: incoming topic aliases (advertised as 5.0 topic alias maximum; each
-///   stores a topic of up to [`ALIAS_TOPIC_LEN`] bytes).
+/// - `ALIASES`: 5.0 topic aliases each way, each storing a topic of up to
+///   [`ALIAS_TOPIC_LEN`] bytes. Incoming: advertised as the topic alias maximum.
+///   Outgoing: the client uses up to the broker's topic alias maximum of them
+///   (least recently used topic replaced first; see [`crate::Client::publish`]);
+/// - `HOLD`: incoming messages the application can hold at once (1 to
+///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
+///   from the receive buffer, so the driver reads on while they are held.
 #[derive(Debug)]
 pub struct Storage<
     const RX: usize,
@@ -102,13 +121,16 @@ pub struct Storage<
     const SLOTS: usize = 8,
     const INBOUND: usize = 16,
     const ALIASES: usize = 0,
+    const HOLD: usize = 1,
 > {
     rx: [u8; RX],
     tx: [u8; TX],
     slots: [Slot; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
+    out_aliases: [AliasSlot; ALIASES],
     assigned_id: [u8; ASSIGNED_ID_LEN],
+    held: [[u8; RX]; HOLD],
 }
 
 impl<
@@ -117,7 +139,8 @@ impl<
     const SLOTS: usize,
     const INBOUND: usize,
     const ALIASES: usize,
-> Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+    const HOLD: usize,
+> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
 {
     /// Zeroed storage; `const`, so that firmware can place it in a `static`.
     pub const fn new() -> Self {
@@ -127,7 +150,9 @@ impl<
             slots: [Slot::FREE; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
+            out_aliases: [AliasSlot::EMPTY; ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
+            held: [[0; RX]; HOLD],
         }
     }
 }
@@ -138,7 +163,8 @@ impl<
     const SLOTS: usize,
     const INBOUND: usize,
     const ALIASES: usize,
-> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES>
+    const HOLD: usize,
+> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
 {
     fn default() -> Self {
         Self::new()
@@ -210,6 +236,71 @@ pub(crate) enum Conn {
     Up,
 }
 
+/// A short text the broker sent (a reason string, a server reference, …).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerText {
+    len: u8,
+    bytes: [u8; SERVER_TEXT_LEN],
+}
+
+impl ServerText {
+    pub(crate) const EMPTY: Self = Self {
+        len: 0,
+        bytes: [0; SERVER_TEXT_LEN],
+    };
+
+    /// Keeps `text`, cut at a character boundary to fit.
+    pub(crate) fn set(&mut self, text: &str) {
+        let mut end = text.len().min(SERVER_TEXT_LEN);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.bytes[..end].copy_from_slice(&text.as_bytes()[..end]);
+        self.len = u8::try_from(end).unwrap_or(0);
+    }
+
+    pub(crate) fn get(&self) -> Option<&str> {
+        let bytes = self.bytes.get(..usize::from(self.len))?;
+        core::str::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+    }
+}
+
+/// What the broker said beyond reason codes, kept for the application.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServerSaid {
+    /// The reason string of the last CONNACK or DISCONNECT from the broker.
+    pub(crate) reason_string: ServerText,
+    /// The server reference of the last CONNACK or DISCONNECT (0x9C/0x9D: where
+    /// to connect instead).
+    pub(crate) server_reference: ServerText,
+    /// The response information of the last CONNACK.
+    pub(crate) response_information: ServerText,
+    /// The reason code of the broker's last DISCONNECT.
+    pub(crate) disconnect: Option<ReasonCode>,
+}
+
+impl ServerSaid {
+    pub(crate) const NOTHING: Self = Self {
+        reason_string: ServerText::EMPTY,
+        server_reference: ServerText::EMPTY,
+        response_information: ServerText::EMPTY,
+        disconnect: None,
+    };
+
+    /// Takes what a CONNACK or DISCONNECT carries.
+    pub(crate) fn record(&mut self, properties: &Properties<'_>) {
+        *self = Self::NOTHING;
+        for p in properties.iter() {
+            match p {
+                Property::ReasonString(s) => self.reason_string.set(s),
+                Property::ServerReference(s) => self.server_reference.set(s),
+                Property::ResponseInformation(s) => self.response_information.set(s),
+                _ => {}
+            }
+        }
+    }
+}
+
 pub(crate) struct State<'r> {
     pub(crate) tx: &'r mut [u8],
     pub(crate) tx_start: usize,
@@ -220,6 +311,13 @@ pub(crate) struct State<'r> {
     pub(crate) ctrl: [Option<Ctrl>; CTRL],
     pub(crate) assigned_id: &'r mut [u8],
     pub(crate) assigned_len: usize,
+    /// Outgoing topic aliases of the current connection.
+    pub(crate) out_aliases: &'r mut [AliasSlot],
+    pub(crate) alias_clock: u32,
+    /// An answer to the broker's AUTH challenge waits to be queued.
+    pub(crate) auth_reply_due: bool,
+    pub(crate) server_said: ServerSaid,
+    pub(crate) reauth: crate::auth::ReAuth,
     pub(crate) conn: Conn,
     pub(crate) info: ConnectionInfo,
     pub(crate) next_id: u16,
@@ -238,30 +336,49 @@ pub(crate) struct Rx<'r> {
     pub(crate) buf: &'r mut [u8],
     pub(crate) start: usize,
     pub(crate) end: usize,
+    /// Bytes at `start` that are whole PUBLISH packets waiting for a free
+    /// message buffer; the driver handles the packets behind them.
+    pub(crate) waiting: usize,
     pub(crate) aliases: &'r mut [AliasSlot],
 }
 
-/// The incoming message currently handed to the application.
+/// Where one of the application's message buffers stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Delivery {
-    None,
-    /// A PUBLISH at `rx.start`, `len` bytes, waits for `recv`.
-    Ready {
-        len: usize,
-        alias: u16,
-    },
-    /// The application holds it.
-    Taken {
-        len: usize,
-        qos: QoS,
-        id: u16,
-    },
-    /// The application dropped it; the driver acknowledges it.
-    Consumed {
-        len: usize,
-        qos: QoS,
-        id: u16,
-    },
+pub(crate) enum Held {
+    /// Beyond the storage's `HOLD`: never used.
+    Unused,
+    /// Free for the next incoming message.
+    Free,
+    /// Holds a message `recv` has not returned yet.
+    Ready,
+    /// The application holds the message (and the buffer).
+    Taken,
+    /// Dropped by the application; its acknowledgement waits for its turn.
+    Dropped,
+}
+
+/// One message buffer's bookkeeping.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Entry {
+    pub(crate) state: Held,
+    /// Order of arrival: messages are delivered and acknowledged in it.
+    pub(crate) seq: u64,
+    pub(crate) len: usize,
+    pub(crate) qos: QoS,
+    pub(crate) id: u16,
+    /// The connection it arrived on; acknowledgements never cross connections.
+    pub(crate) connection: u32,
+}
+
+impl Entry {
+    const UNUSED: Self = Self {
+        state: Held::Unused,
+        seq: 0,
+        len: 0,
+        qos: QoS::AtMostOnce,
+        id: 0,
+        connection: 0,
+    };
 }
 
 /// A fixed set of wakers; when full, all are woken and dropped so that none is lost.
@@ -282,7 +399,11 @@ impl Wakers {
 pub struct Session<'r> {
     pub(crate) state: RefCell<State<'r>>,
     pub(crate) rx: RefCell<Rx<'r>>,
-    pub(crate) delivery: Cell<Delivery>,
+    /// The message buffers (`Cell`s: a dropped message gives its buffer back
+    /// without any borrow that could fail).
+    pub(crate) inbox: [Cell<Entry>; MAX_HOLD],
+    pub(crate) bufs: [Cell<Option<&'r mut [u8]>>; MAX_HOLD],
+    pub(crate) next_message: Cell<u64>,
     waiters: RefCell<Wakers>,
     driver_waker: RefCell<Option<Waker>>,
     receiver_waker: RefCell<Option<Waker>>,
@@ -291,7 +412,7 @@ pub struct Session<'r> {
 impl core::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Session")
-            .field("delivery", &self.delivery.get())
+            .field("inbox", &self.inbox.each_ref().map(Cell::get))
             .finish_non_exhaustive()
     }
 }
@@ -322,9 +443,25 @@ impl<'r> Session<'r> {
         const SLOTS: usize,
         const INBOUND: usize,
         const ALIASES: usize,
+        const HOLD: usize,
     >(
-        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES>,
+        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>,
     ) -> Self {
+        const {
+            assert!(
+                HOLD >= 1 && HOLD <= MAX_HOLD,
+                "Storage: HOLD must be 1 to MAX_HOLD"
+            );
+        }
+        let inbox = [const { Cell::new(Entry::UNUSED) }; MAX_HOLD];
+        let bufs = [const { Cell::new(None) }; MAX_HOLD];
+        for ((entry, cell), buf) in inbox.iter().zip(&bufs).zip(storage.held.iter_mut()) {
+            entry.set(Entry {
+                state: Held::Free,
+                ..Entry::UNUSED
+            });
+            cell.set(Some(buf.as_mut_slice()));
+        }
         Self {
             state: RefCell::new(State {
                 tx: &mut storage.tx,
@@ -336,6 +473,11 @@ impl<'r> Session<'r> {
                 ctrl: [None; CTRL],
                 assigned_id: &mut storage.assigned_id,
                 assigned_len: 0,
+                out_aliases: &mut storage.out_aliases,
+                alias_clock: 0,
+                auth_reply_due: false,
+                server_said: ServerSaid::NOTHING,
+                reauth: crate::auth::ReAuth::Idle,
                 conn: Conn::Down,
                 info: ConnectionInfo::defaults(Version::V5, 0, 0),
                 next_id: 1,
@@ -353,9 +495,12 @@ impl<'r> Session<'r> {
                 buf: &mut storage.rx,
                 start: 0,
                 end: 0,
+                waiting: 0,
                 aliases: &mut storage.aliases,
             }),
-            delivery: Cell::new(Delivery::None),
+            inbox,
+            bufs,
+            next_message: Cell::new(0),
             waiters: RefCell::new(Wakers::new()),
             driver_waker: RefCell::new(None),
             receiver_waker: RefCell::new(None),
@@ -423,6 +568,33 @@ impl<'r> Session<'r> {
     }
 }
 
+impl Session<'_> {
+    /// The buffer of the oldest entry in `states` (by arrival), if any;
+    /// `qos_only` skips QoS 0 messages (they need no acknowledgement).
+    pub(crate) fn oldest(&self, states: &[Held], qos_only: bool) -> Option<usize> {
+        self.inbox
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (i, e.get()))
+            .filter(|(_, e)| states.contains(&e.state) && !(qos_only && e.qos == QoS::AtMostOnce))
+            .min_by_key(|(_, e)| e.seq)
+            .map(|(i, _)| i)
+    }
+
+    /// A free message buffer's index.
+    pub(crate) fn free_entry(&self) -> Option<usize> {
+        self.inbox.iter().position(|e| e.get().state == Held::Free)
+    }
+
+    /// Messages in the inbox that the application has not taken yet.
+    pub(crate) fn ready_messages(&self) -> usize {
+        self.inbox
+            .iter()
+            .filter(|e| e.get().state == Held::Ready)
+            .count()
+    }
+}
+
 /// Whether a packet fit into the transmit buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Push {
@@ -451,6 +623,67 @@ impl State<'_> {
         let n = packet.encode(version, dst)?;
         self.tx_end += n;
         Ok(Push::Written)
+    }
+
+    /// Appends a PUBLISH with `properties` (5.0), using a topic alias where the
+    /// broker allows: a topic with an alias on this connection is sent as an empty
+    /// topic plus the alias; a new topic takes a free alias or the least recently
+    /// used one and is sent in full with it, which sets the alias at the broker.
+    pub(crate) fn push_publish(
+        &mut self,
+        publish: Publish<'_>,
+        properties: &[Property<'_>],
+    ) -> Result<Push, Error> {
+        let v5 = self.info.version == Version::V5;
+        let limit = usize::from(self.info.topic_alias_maximum).min(self.out_aliases.len());
+        if !v5 || limit == 0 || publish.topic.len() > ALIAS_TOPIC_LEN {
+            let properties = if v5 {
+                Properties::new(properties)
+            } else {
+                Properties::empty()
+            };
+            return self.push(&Packet::Publish(Publish {
+                properties,
+                ..publish
+            }));
+        }
+        let table = self.out_aliases.get(..limit).unwrap_or(&[]);
+        let topic = publish.topic.as_bytes();
+        let known = table.iter().position(|a| a.len > 0 && a.topic() == topic);
+        let index = known.unwrap_or_else(|| {
+            table
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, a)| (a.len > 0, a.used))
+                .map_or(0, |(i, _)| i)
+        });
+        let alias = [Property::TopicAlias(u16::try_from(index + 1).unwrap_or(1))];
+        let packet = Packet::Publish(Publish {
+            topic: if known.is_some() { "" } else { publish.topic },
+            properties: List::chain(&alias, properties),
+            ..publish
+        });
+        let pushed = self.push(&packet)?;
+        if pushed == Push::Written {
+            self.alias_clock = self.alias_clock.wrapping_add(1);
+            let clock = self.alias_clock;
+            if let Some(slot) = self.out_aliases.get_mut(index) {
+                if let Some(dst) = slot.topic.get_mut(..topic.len()) {
+                    dst.copy_from_slice(topic);
+                    slot.len = u8::try_from(topic.len()).unwrap_or(0);
+                }
+                slot.used = clock;
+            }
+        }
+        Ok(pushed)
+    }
+
+    /// Forgets the outgoing topic aliases (they live as long as a connection).
+    pub(crate) fn reset_out_aliases(&mut self) {
+        self.out_aliases
+            .iter_mut()
+            .for_each(|a| *a = AliasSlot::EMPTY);
+        self.alias_clock = 0;
     }
 
     pub(crate) fn tx_pending(&self) -> &[u8] {

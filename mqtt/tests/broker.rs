@@ -471,3 +471,210 @@ async fn broker_restart_mid_qos1_qos2_traffic_v3() {
 async fn broker_restart_mid_qos1_qos2_traffic_v5() {
     restart_mid_traffic(Version::V5).await;
 }
+
+/// The application holds `HOLD` messages while it goes on publishing at QoS 1 and 2
+/// to its own subscription: every publish completes (its acknowledgement is read
+/// past the echoes waiting behind the held messages), then the held messages are
+/// released out of order and the rest arrive in order. The acknowledgements were
+/// sent: after a reconnect of the persistent session nothing is delivered again.
+#[tokio::test]
+async fn held_messages_do_not_block_publishes() {
+    const HOLD: usize = 4;
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Storage::<4096, 4096, 8, 16, 4, HOLD>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "holder").persistent(3600);
+    let app = async {
+        client.connected().await;
+        client
+            .subscribe(&[Subscription::new("h/#", QoS::ExactlyOnce)], &[])
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for i in 0..HOLD {
+            let topic = format!("h/{i}");
+            client
+                .publish(&topic, b"held", PublishOptions::qos(QoS::AtLeastOnce))
+                .await
+                .unwrap();
+            held.push(rx.recv().await);
+        }
+        let topics: Vec<String> = held.iter().map(|m| m.topic().to_owned()).collect();
+        assert_eq!(topics, ["h/0", "h/1", "h/2", "h/3"]);
+        // All message buffers are taken; publishing still completes.
+        for i in HOLD..HOLD + 12 {
+            let qos = if i % 2 == 0 {
+                QoS::AtLeastOnce
+            } else {
+                QoS::ExactlyOnce
+            };
+            let reason = client
+                .publish(&format!("h/{i}"), b"later", PublishOptions::qos(qos))
+                .await
+                .unwrap();
+            assert!(reason.is_success());
+        }
+        assert!(rx.try_recv().is_none(), "every message buffer is held");
+        // Release out of order, then receive the rest in order.
+        for i in [2, 0, 3, 1] {
+            drop(
+                held.remove(
+                    held.iter()
+                        .position(|m| m.topic() == format!("h/{i}"))
+                        .unwrap(),
+                ),
+            );
+        }
+        for i in HOLD..HOLD + 12 {
+            let m = rx.recv().await;
+            assert_eq!(m.topic(), format!("h/{i}"));
+            assert_eq!(m.payload(), b"later");
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+    // Reconnect: a sentinel published now is the first message, so no earlier one
+    // was left unacknowledged at the broker.
+    let app = async {
+        let info = client.connected().await;
+        assert!(info.session_present);
+        client
+            .publish("h/end", b"", PublishOptions::qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let m = rx.recv().await;
+        assert_eq!(
+            m.topic(),
+            "h/end",
+            "a message was delivered again; log:\n{}",
+            broker.log()
+        );
+        drop(m);
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+}
+
+/// Outgoing topic aliases against mosquitto (which accepts 10 by default): a
+/// publisher with 2 alias slots rotates through 3 topics, so aliases are set,
+/// reused with an empty topic and replaced; a subscriber gets every message under
+/// its full topic.
+#[tokio::test]
+async fn outgoing_topic_aliases_against_mosquitto() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut s_storage = Store::new();
+    let mut s_session = Session::new(&mut s_storage);
+    let (mut s_driver, sub, mut s_rx) = s_session.split(&stack, stack);
+    let s_opts = ConnectOptions::new(broker.addr(), "alias-sub");
+    let mut p_storage = Storage::<1024, 1024, 8, 16, 2, 1>::new();
+    let mut p_session = Session::new(&mut p_storage);
+    let (mut p_driver, publisher, _p_rx) = p_session.split(&stack, stack);
+    let p_opts = ConnectOptions::new(broker.addr(), "alias-pub");
+    let sequence: Vec<String> = [0, 0, 1, 0, 2, 2, 1, 0, 1, 2]
+        .iter()
+        .map(|i| format!("alias/topic-number-{i}"))
+        .collect();
+    let app = async {
+        sub.connected().await;
+        sub.subscribe(&[Subscription::new("alias/#", QoS::AtLeastOnce)], &[])
+            .await
+            .unwrap();
+        let info = publisher.connected().await;
+        assert!(info.topic_alias_maximum >= 2, "{info:?}");
+        let publish = async {
+            for (i, t) in sequence.iter().enumerate() {
+                let qos = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce][i % 3];
+                publisher
+                    .publish(t, i.to_string().as_bytes(), PublishOptions::qos(qos))
+                    .await
+                    .unwrap();
+            }
+        };
+        let receive = async {
+            let mut got = Vec::new();
+            for _ in 0..sequence.len() {
+                let m = s_rx.recv().await;
+                got.push((m.topic().to_owned(), m.payload().to_vec()));
+            }
+            got
+        };
+        let ((), mut got) = tokio::join!(publish, receive);
+        // Each payload names its publish; mosquitto may reorder across QoS levels.
+        got.sort_by_key(|(_, p)| {
+            String::from_utf8(p.clone())
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        });
+        let expected: Vec<(String, Vec<u8>)> = sequence
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i.to_string().into_bytes()))
+            .collect();
+        assert_eq!(got, expected);
+        publisher.disconnect(ReasonCode::SUCCESS).await;
+        sub.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (p, s, ()) =
+        bounded(async { tokio::join!(p_driver.run(&p_opts), s_driver.run(&s_opts), app) }).await;
+    p.unwrap();
+    s.unwrap();
+}
+
+/// What mosquitto 2.0 says when it ends a connection: a second client with the
+/// same identifier takes the session over and the first connection is closed (this
+/// mosquitto closes without a DISCONNECT: `run` reports `Closed`, and no reason
+/// code is recorded); the server keep alive it imposes (`max_keepalive`) is in
+/// force; a broker shutting down (SIGTERM) ends the connection with the reason the
+/// broker gives, if any, and `server_disconnect` agrees with `run`'s error.
+#[tokio::test]
+async fn broker_disconnects_and_server_keep_alive() {
+    let mut broker = Mosquitto::start_with("max_keepalive 20\n");
+    let stack = Tokio::new();
+    let mut a_storage = Store::new();
+    let mut a_session = Session::new(&mut a_storage);
+    let (mut a_driver, first, _a_rx) = a_session.split(&stack, stack);
+    let mut b_storage = Store::new();
+    let mut b_session = Session::new(&mut b_storage);
+    let (mut b_driver, second, _b_rx) = b_session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "twin").keep_alive(60);
+    let (a_result, b_result) = bounded(async {
+        let b_run = b_driver.run(&opts);
+        tokio::pin!(b_run);
+        let (a_result, ()) = tokio::join!(a_driver.run(&opts), async {
+            let info = first.connected().await;
+            assert_eq!(info.keep_alive, 20, "the server keep alive is in force");
+            // Only now the second client connects.
+            tokio::select! {
+                r = &mut b_run => panic!("second run ended: {r:?}"),
+                _ = second.connected() => {}
+            }
+        });
+        // The first connection is gone; the second is up. Now the broker stops.
+        let broker_ref = &mut broker;
+        let (b_result, ()) = tokio::join!(b_run, async { broker_ref.stop() });
+        (a_result, b_result)
+    })
+    .await;
+    match a_result {
+        Err(Error::ServerDisconnect(code)) => {
+            assert_eq!(code, ReasonCode::SESSION_TAKEN_OVER);
+            assert_eq!(first.server_disconnect(), Some(code));
+        }
+        Err(Error::Closed | Error::Network(_)) => assert_eq!(first.server_disconnect(), None),
+        other => panic!("first connection: {other:?}"),
+    }
+    eprintln!("first: {a_result:?}, second at shutdown: {b_result:?}");
+    match b_result {
+        Err(Error::ServerDisconnect(code)) => {
+            assert_eq!(second.server_disconnect(), Some(code));
+        }
+        Err(Error::Closed | Error::Network(_)) => assert_eq!(second.server_disconnect(), None),
+        other => panic!("second connection: {other:?}"),
+    }
+}

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use portnet_mqtt::codec::{ReasonCode, Version};
-use portnet_mqtt::{ConnectOptions, Error, ErrorKind, Session, Storage};
+use portnet_mqtt::codec::{Packet, Property, ReasonCode, Version, decode};
+use portnet_mqtt::{ConnectOptions, Error, ErrorKind, PublishOptions, Session, Storage};
 use portnet_tokio::Tokio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -134,4 +134,267 @@ async fn garbage_stream_never_panics() {
             let (_e, _) = against(Version::V5, reply.leak()).await;
         }
     }
+}
+
+/// Accepts one client, reads its CONNECT, sends `script`, then keeps the
+/// connection open until the client closes it; returns what the client sent.
+async fn scripted_broker(listener: TcpListener, script: Vec<u8>) -> Vec<u8> {
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut head = [0u8; 2];
+    sock.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[0], 0x10, "CONNECT first");
+    let mut body = vec![0u8; usize::from(head[1])];
+    sock.read_exact(&mut body).await.unwrap();
+    sock.write_all(&script).await.unwrap();
+    let mut after = Vec::new();
+    let _ = sock.read_to_end(&mut after).await;
+    after
+}
+
+/// Encodes a 5.0 QoS 0 PUBLISH with a topic alias.
+fn aliased_publish(topic: &str, alias: u16, payload: &[u8]) -> Vec<u8> {
+    use portnet_mqtt::codec::{Properties, Publish, QoS};
+    let props = [Property::TopicAlias(alias)];
+    let packet = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic,
+        packet_id: None,
+        properties: Properties::new(&props),
+        payload,
+    });
+    let mut buf = vec![0u8; 256];
+    let n = packet.encode(Version::V5, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Messages wait in the receive buffer while the application holds one; the
+/// broker redefines a topic alias among them: each message gets the topic the
+/// alias stood for when it was sent.
+#[tokio::test]
+async fn topic_aliases_resolve_in_arrival_order_while_messages_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut script = CONNACK_V5.to_vec();
+    script.extend(aliased_publish("a/x", 1, b"1"));
+    script.extend(aliased_publish("", 1, b"2"));
+    script.extend(aliased_publish("b/y", 1, b"3"));
+    script.extend(aliased_publish("", 1, b"4"));
+    let broker = scripted_broker(listener, script);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 2, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "aliases");
+    let app = async {
+        let mut got = Vec::new();
+        for _ in 0..4 {
+            let m = rx.recv().await;
+            got.push((m.topic().to_owned(), m.payload().to_vec()));
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), _sent) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    let expected: Vec<(String, Vec<u8>)> =
+        [("a/x", b"1"), ("a/x", b"2"), ("b/y", b"3"), ("b/y", b"4")]
+            .iter()
+            .map(|(t, p)| ((*t).to_owned(), p.to_vec()))
+            .collect();
+    assert_eq!(got, expected);
+}
+
+/// Reads one whole packet (fixed header with its remaining length, then the body).
+async fn read_packet(sock: &mut tokio::net::TcpStream) -> Vec<u8> {
+    let mut packet = vec![0u8; 1];
+    sock.read_exact(&mut packet).await.unwrap();
+    let mut len = 0usize;
+    for shift in [0, 7, 14, 21] {
+        let mut b = [0u8; 1];
+        sock.read_exact(&mut b).await.unwrap();
+        packet.push(b[0]);
+        len |= usize::from(b[0] & 0x7f) << shift;
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    sock.read_exact(&mut packet[start..]).await.unwrap();
+    packet
+}
+
+/// Outgoing topic aliases on the wire: with a broker topic alias maximum of 2 and
+/// storage for 4, the client uses 2; a topic seen before goes out as an empty topic
+/// plus its alias (fewer bytes); a third topic replaces the least recently used.
+#[tokio::test]
+async fn outgoing_topic_aliases_shrink_publishes() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let topics = [
+        "sensors/a/temperature",
+        "sensors/a/temperature",
+        "sensors/b/humidity",
+        "sensors/a/temperature",
+        "sensors/c/pressure", // replaces b (least recently used)
+        "sensors/a/temperature",
+        "sensors/b/humidity", // replaces c
+    ];
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[0], 0x10);
+        // CONNACK with topic alias maximum 2.
+        sock.write_all(b"\x20\x06\x00\x00\x03\x22\x00\x02")
+            .await
+            .unwrap();
+        let mut packets = Vec::new();
+        for _ in 0..topics.len() {
+            packets.push(read_packet(&mut sock).await);
+        }
+        let disconnect = read_packet(&mut sock).await;
+        assert_eq!(disconnect[0], 0xe0);
+        packets
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 4, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "aliaser");
+    let app = async {
+        let info = client.connected().await;
+        assert_eq!(info.topic_alias_maximum, 2);
+        for t in topics {
+            client
+                .publish(t, b"21.5", PublishOptions::default())
+                .await
+                .unwrap();
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let ((run, ()), packets) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    let decoded: Vec<(String, u16, usize)> = packets
+        .iter()
+        .map(
+            |bytes| match decode(bytes, Version::V5).unwrap().unwrap().0 {
+                Packet::Publish(p) => {
+                    let alias = match p.properties.find(0x23) {
+                        Some(Property::TopicAlias(a)) => a,
+                        other => panic!("no topic alias: {other:?}"),
+                    };
+                    assert_eq!(p.payload, b"21.5");
+                    (p.topic.to_owned(), alias, bytes.len())
+                }
+                other => panic!("not a PUBLISH: {other:?}"),
+            },
+        )
+        .collect();
+    let expected = [
+        ("sensors/a/temperature", 1),
+        ("", 1),
+        ("sensors/b/humidity", 2),
+        ("", 1),
+        ("sensors/c/pressure", 2),
+        ("", 1),
+        ("sensors/b/humidity", 2),
+    ];
+    let got: Vec<(&str, u16)> = decoded.iter().map(|(t, a, _)| (t.as_str(), *a)).collect();
+    assert_eq!(got, expected);
+    // The aliased packet is smaller by the topic's length.
+    let full = decoded[0].2;
+    let short = decoded[1].2;
+    assert_eq!(full - short, "sensors/a/temperature".len());
+}
+
+/// What the broker says beyond reason codes is kept for the application: CONNACK's
+/// reason string, response information and server keep alive, then a DISCONNECT
+/// "use another server" with its server reference and reason string.
+#[tokio::test]
+async fn server_properties_and_disconnect_reason_surface() {
+    use portnet_mqtt::codec::{ConnAck, Disconnect, Properties};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let encode = |p: Packet<'_>| {
+        let mut buf = vec![0u8; 256];
+        let n = p.encode(Version::V5, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    };
+    let connack_props = [
+        Property::ReasonString("welcome"),
+        Property::ResponseInformation("resp/base"),
+        Property::ServerKeepAlive(7),
+    ];
+    let disconnect_props = [
+        Property::ServerReference("backup.example:1883"),
+        Property::ReasonString("maintenance"),
+    ];
+    let script = encode(Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::new(&connack_props),
+    }));
+    let disconnect = encode(Packet::Disconnect(Disconnect {
+        reason: ReasonCode::USE_ANOTHER_SERVER,
+        properties: Properties::new(&disconnect_props),
+    }));
+    let (seen_tx, seen_rx) = tokio::sync::oneshot::channel::<()>();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[0], 0x10);
+        sock.write_all(&script).await.unwrap();
+        // Once the application has seen the connection, the broker leaves.
+        seen_rx.await.unwrap();
+        sock.write_all(&disconnect).await.unwrap();
+        let mut rest = Vec::new();
+        let _ = sock.read_to_end(&mut rest).await;
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 0, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let props = [Property::RequestResponseInformation(1)];
+    let mut opts = ConnectOptions::new(addr, "told");
+    opts.properties = &props;
+    let watch = async {
+        let info = client.connected().await;
+        assert_eq!(info.keep_alive, 7);
+        let mut buf = [0u8; 64];
+        assert_eq!(client.server_reason_string(&mut buf), Some("welcome"));
+        assert_eq!(client.response_information(&mut buf), Some("resp/base"));
+        seen_tx.send(()).unwrap();
+    };
+    let ((run, ()), ()) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), watch) }, broker)
+    })
+    .await
+    .expect("no hang");
+    assert_eq!(
+        run,
+        Err(Error::ServerDisconnect(ReasonCode::USE_ANOTHER_SERVER))
+    );
+    assert_eq!(
+        client.server_disconnect(),
+        Some(ReasonCode::USE_ANOTHER_SERVER)
+    );
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        client.server_reference(&mut buf),
+        Some("backup.example:1883")
+    );
+    assert_eq!(client.server_reason_string(&mut buf), Some("maintenance"));
+    assert!(client.connection_info().is_none());
 }

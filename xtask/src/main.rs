@@ -123,6 +123,7 @@ fn main() -> ExitCode {
             command.extend(args.iter().map(String::as_str));
             run("cargo", &command, &[])
         }
+        Ok(Task::Chaos { minutes }) => chaos(minutes),
         Err(message) => {
             eprint!("xtask: {message}\n\n{}", usage());
             return ExitCode::from(2);
@@ -152,6 +153,8 @@ tasks:
   qemu conformance            the same as `conformance`
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
+  chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
+                              during QoS 1/2 traffic) for M minutes (default 10), with its counts
   help                        this text
 
 With CI=true: colourless cargo output, and a failed apt install is an error, not a warning.
@@ -181,6 +184,9 @@ enum Task {
     },
     QemuEcho,
     QemuMqtt,
+    Chaos {
+        minutes: u64,
+    },
 }
 
 impl Task {
@@ -234,9 +240,44 @@ impl Task {
             "soak" => Ok(Self::Soak {
                 args: rest.cloned().collect(),
             }),
+            "chaos" => {
+                let mut minutes = 10;
+                while let Some(arg) = rest.next() {
+                    match arg.as_str() {
+                        "--minutes" => {
+                            let m = rest.next().ok_or("--minutes needs a number")?;
+                            minutes = m
+                                .parse()
+                                .map_err(|_| format!("--minutes needs a number, got {m}"))?;
+                        }
+                        other => return Err(format!("unknown argument to chaos: {other}")),
+                    }
+                }
+                Ok(Self::Chaos { minutes })
+            }
             other => Err(format!("unknown task: {other}")),
         }
     }
+}
+
+/// The broker-chaos test for `minutes` (outside CI; see docs/reliability.md).
+fn chaos(minutes: u64) -> Result<(), String> {
+    let seconds = (minutes * 60).to_string();
+    run(
+        "cargo",
+        &[
+            "test",
+            "--release",
+            "-p",
+            "portnet-mqtt",
+            "--test",
+            "chaos",
+            "--",
+            "--ignored",
+            "--nocapture",
+        ],
+        &[("PORTNET_CHAOS_SECONDS", &seconds)],
+    )
 }
 
 fn no_more(mut rest: std::slice::Iter<'_, String>) -> Result<(), String> {

@@ -59,20 +59,31 @@ pub struct Mosquitto {
     port: u16,
     dir: PathBuf,
     persistent: bool,
+    extra: String,
 }
 
 impl Mosquitto {
     /// A broker without persistence.
     pub fn start() -> Self {
-        Self::launch(free_port(), temp_dir(), false)
+        Self::launch(free_port(), temp_dir(), false, "")
+    }
+
+    /// A broker without persistence, with more lines of configuration.
+    pub fn start_with(extra: &str) -> Self {
+        Self::launch(free_port(), temp_dir(), false, extra)
     }
 
     /// A broker that saves its sessions in its own directory.
     pub fn start_persistent() -> Self {
-        Self::launch(free_port(), temp_dir(), true)
+        Self::launch(free_port(), temp_dir(), true, "")
     }
 
-    fn launch(port: u16, dir: PathBuf, persistent: bool) -> Self {
+    /// A broker with persistence and more lines of configuration.
+    pub fn start_persistent_with(extra: &str) -> Self {
+        Self::launch(free_port(), temp_dir(), true, extra)
+    }
+
+    fn launch(port: u16, dir: PathBuf, persistent: bool, extra: &str) -> Self {
         let binary = mosquitto_binary();
         let config = dir.join("mosquitto.conf");
         let mut text = format!(
@@ -87,6 +98,7 @@ impl Mosquitto {
         } else {
             text += "persistence false\n";
         }
+        text += extra;
         std::fs::write(&config, text).expect("write config");
         let child = Command::new(binary)
             .arg("-c")
@@ -101,6 +113,7 @@ impl Mosquitto {
             port,
             dir,
             persistent,
+            extra: extra.to_owned(),
         };
         broker.wait_ready();
         broker
@@ -186,10 +199,23 @@ impl Mosquitto {
             .status();
     }
 
+    /// Kills the broker with SIGKILL (no chance to save anything), waits for it to
+    /// exit, and starts it again on the same port and data; returns when the new
+    /// broker accepts connections (connect probe, bounded).
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL mosquitto");
+            child.wait().expect("reap mosquitto");
+        }
+        let next = Self::launch(self.port, self.dir.clone(), self.persistent, &self.extra);
+        let mut next = std::mem::ManuallyDrop::new(next);
+        self.child = next.child.take();
+    }
+
     /// Stops the broker cleanly and starts it again on the same port and data.
     pub fn restart(&mut self) {
         self.stop();
-        let next = Self::launch(self.port, self.dir.clone(), self.persistent);
+        let next = Self::launch(self.port, self.dir.clone(), self.persistent, &self.extra);
         let mut next = std::mem::ManuallyDrop::new(next);
         self.child = next.child.take();
     }
