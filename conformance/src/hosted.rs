@@ -284,6 +284,11 @@ pub fn backends() -> Vec<Backend> {
             foreign: false,
         },
         Backend {
+            name: "smoltcp-slip",
+            run: run_backend::<crate::slip::SlipHarness>,
+            foreign: false,
+        },
+        Backend {
             name: "std-embedded-nal",
             run: run_backend::<StdEmbeddedNalHarness>,
             foreign: true,
@@ -292,7 +297,7 @@ pub fn backends() -> Vec<Backend> {
     #[cfg(target_os = "linux")]
     match crate::tap::TapHarness::available() {
         Ok(()) => list.insert(
-            5,
+            6,
             Backend {
                 name: "smoltcp-tap",
                 run: run_backend::<crate::tap::TapHarness>,
