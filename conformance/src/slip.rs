@@ -87,8 +87,8 @@ impl SlipEnd {
             .tcp(tcp)
             .and_then(|s| s.udp(udp))
             .map_err(|e| format!("socket pools: {e}"))?;
-        let stack = Stack::new(device, Tokio::new(), config, sockets)
-            .map_err(|e| format!("stack: {e}"))?;
+        let stack =
+            Stack::new(device, Tokio::new(), config, sockets).map_err(|e| format!("stack: {e}"))?;
         Ok(Self {
             stack: Box::leak(Box::new(stack)),
             runner,

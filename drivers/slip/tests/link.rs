@@ -3,10 +3,11 @@
 //! end of an emulator's serial port would be.
 
 use core::future::poll_fn;
+use core::net::Ipv4Addr;
 use core::pin::pin;
 use core::task::Poll;
 use std::io::{Read as _, Write as _};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 
 use async_io::Async;
 use embassy_net_driver::{Driver, LinkState, RxToken as _, TxToken as _};
@@ -130,7 +131,10 @@ fn frames_cross_a_loopback_socket_intact_and_in_order_both_ways() {
         (stats.rx_bad_escape, stats.rx_overlong, stats.tx_dropped),
         (0, 0, 0)
     );
-    assert!(stats.rx_empty >= 1, "the first frame after idle opens with END");
+    assert!(
+        stats.rx_empty >= 1,
+        "the first frame after idle opens with END"
+    );
 }
 
 #[test]
@@ -141,7 +145,7 @@ fn garbage_on_the_line_is_dropped_counted_and_followed_by_good_frames() {
     let (mut device, mut runner) = state.split();
     let mut line = Vec::new();
     line.extend_from_slice(&[1, 2, ESC, 0x42, 3, END]); // bad escape
-    line.extend(std::iter::repeat_n(7u8, MTU + 1)); // overlong
+    line.extend(core::iter::repeat_n(7u8, MTU + 1)); // overlong
     line.push(END);
     line.extend_from_slice(&[END, END]); // empty
     line.extend_from_slice(&[9, ESC, END]); // escape cut by END
@@ -189,10 +193,12 @@ fn the_runner_stops_with_eof_when_the_other_end_closes_and_the_link_goes_down() 
     let stopped = async_io::block_on(runner.run_stream(&mut ours));
     assert!(matches!(stopped, RunError::Eof), "{stopped:?}");
     // The frame read before the end waits for the stack; the link is down.
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
+    let waker = core::task::Waker::noop();
+    let mut cx = core::task::Context::from_waker(waker);
     assert!(device.link_state(&mut cx) == LinkState::Down);
-    let received = device.receive(&mut cx).map(|(rx, _)| rx.consume(|b| b.to_vec()));
+    let received = device
+        .receive(&mut cx)
+        .map(|(rx, _)| rx.consume(|b| b.to_vec()));
     assert_eq!(received.as_deref(), Some(&frame[..]));
     // Frames the stack sends now are queued; a runner started later sends them.
     let sent = [0x45u8, END, 9];
