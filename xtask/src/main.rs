@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 7] = [
+const NO_STD_CRATES: [&str; 8] = [
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -26,29 +26,35 @@ const NO_STD_CRATES: [&str; 7] = [
     "portnet-echo",
     "portnet-mqtt",
     "portnet-embedded",
+    "portnet-slip",
 ];
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
 /// is built once without default features and, if listed here, once more with these).
-const NO_STD_FEATURES: [(&str, &str); 1] = [(
-    "portnet-embedded",
-    "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
-)];
+const NO_STD_FEATURES: [(&str, &str); 2] = [
+    (
+        "portnet-embedded",
+        "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
+    ),
+    ("portnet-slip", "portnet"),
+];
 
 /// `no_std` crates that need at least one feature, built for the thumb targets
 /// with each of these feature sets: the smoltcp backend as an IPv4-only TCP
-/// client, as UDP only, and complete.
-const NO_STD_FEATURE_SETS: [(&str, &str); 3] = [
+/// client, as UDP only, as a TCP client on a serial (medium-IP) link only, and
+/// complete.
+const NO_STD_FEATURE_SETS: [(&str, &str); 4] = [
     ("portnet-smoltcp", "tcp"),
     ("portnet-smoltcp", "udp"),
-    ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6"),
+    ("portnet-smoltcp", "tcp,medium-ip"),
+    ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6,medium-ip"),
 ];
 
 /// The MSRV declared in the workspace, checked with its own toolchain.
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 14] = [
+const MSRV_CRATES: [&str; 15] = [
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -63,6 +69,7 @@ const MSRV_CRATES: [&str; 14] = [
     "portnet-echo",
     "portnet-mqtt",
     "portnet-embedded",
+    "portnet-slip",
 ];
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
@@ -76,8 +83,11 @@ const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
 /// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
 /// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
-const FUZZ_TARGETS: [(&str, &str); 2] =
-    [("core-net/fuzz", "parse_endpoint"), ("mqtt/fuzz", "decode")];
+const FUZZ_TARGETS: [(&str, &str); 3] = [
+    ("core-net/fuzz", "parse_endpoint"),
+    ("mqtt/fuzz", "decode"),
+    ("drivers/slip/fuzz", "slip_decode"),
+];
 
 /// Seconds each fuzz target runs in `cargo xtask ci`.
 const FUZZ_SECONDS: u32 = 30;
