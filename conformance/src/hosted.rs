@@ -284,6 +284,11 @@ pub fn backends() -> Vec<Backend> {
             foreign: false,
         },
         Backend {
+            name: "smoltcp-slip",
+            run: run_backend::<crate::slip::SlipHarness>,
+            foreign: false,
+        },
+        Backend {
             name: "std-embedded-nal",
             run: run_backend::<StdEmbeddedNalHarness>,
             foreign: true,
@@ -295,7 +300,7 @@ pub fn backends() -> Vec<Backend> {
         let tap = crate::tap::TapHarness::available();
         match &tap {
             Ok(()) => list.insert(
-                5,
+                6,
                 Backend {
                     name: "smoltcp-tap",
                     run: run_backend::<crate::tap::TapHarness>,

@@ -29,6 +29,8 @@ pub mod qemu;
 #[cfg(feature = "std")]
 pub mod report;
 #[cfg(feature = "runner")]
+pub mod slip;
+#[cfg(feature = "runner")]
 pub mod smoltcp;
 #[cfg(all(feature = "runner", target_os = "linux"))]
 pub mod tap;

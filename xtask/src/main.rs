@@ -33,21 +33,24 @@ const NO_STD_CRATES: [&str; 8] = [
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
 /// is built once without default features and, if listed here, once more with these).
-const NO_STD_FEATURES: [(&str, &str); 2] = [
+const NO_STD_FEATURES: [(&str, &str); 3] = [
     (
         "portnet-embedded",
         "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
     ),
     ("portnet-conformance", "remote"),
+    ("portnet-slip", "portnet"),
 ];
 
 /// `no_std` crates that need at least one feature, built for the thumb targets
 /// with each of these feature sets: the smoltcp backend as an IPv4-only TCP
-/// client, as UDP only, and complete.
-const NO_STD_FEATURE_SETS: [(&str, &str); 3] = [
+/// client, as UDP only, as a TCP client on a serial (medium-IP) link only, and
+/// complete.
+const NO_STD_FEATURE_SETS: [(&str, &str); 4] = [
     ("portnet-smoltcp", "tcp"),
     ("portnet-smoltcp", "udp"),
-    ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6"),
+    ("portnet-smoltcp", "tcp,medium-ip"),
+    ("portnet-smoltcp", "tcp,udp,dns,dhcpv4,proto-ipv6,medium-ip"),
 ];
 
 /// The mdBook release that builds the guide (`docs/guide`).
@@ -57,7 +60,7 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 14] = [
+const MSRV_CRATES: [&str; 15] = [
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -72,6 +75,7 @@ const MSRV_CRATES: [&str; 14] = [
     "portnet-echo",
     "portnet-mqtt",
     "portnet-embedded",
+    "portnet-slip",
 ];
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
@@ -89,7 +93,7 @@ const FUZZ_TARGETS: [(&str, &str); 4] = [
     ("core-net/fuzz", "parse_endpoint"),
     ("mqtt/fuzz", "decode"),
     ("backends/smoltcp/fuzz", "frames"),
-    ("drivers/slip/fuzz", "decode"),
+    ("drivers/slip/fuzz", "slip_decode"),
 ];
 
 /// Seconds each fuzz target runs in `cargo xtask ci`.

@@ -14,6 +14,8 @@ pub(crate) struct Polled<'d, 'c, 'w, D> {
     pub(crate) cx: &'c mut Context<'w>,
     pub(crate) discard: &'d dyn Fn(&[u8]) -> bool,
     pub(crate) sent: &'d dyn Fn(&[u8]),
+    /// The driver's medium, from its hardware address.
+    pub(crate) medium: Medium,
 }
 
 pub(crate) struct Rx<'f, T> {
@@ -70,14 +72,27 @@ impl<D: Driver> phy::Device for Polled<'_, '_, '_, D> {
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
-        capabilities(&self.driver.capabilities())
+        capabilities(&self.driver.capabilities(), self.medium)
     }
 }
 
-/// smoltcp's view of a driver's capabilities (Ethernet medium).
-pub(crate) fn capabilities(caps: &embassy_net_driver::Capabilities) -> DeviceCapabilities {
+/// The smoltcp medium of a driver's hardware address, if this build has it.
+pub(crate) fn medium(address: &embassy_net_driver::HardwareAddress) -> Option<Medium> {
+    match address {
+        embassy_net_driver::HardwareAddress::Ethernet(_) => Some(Medium::Ethernet),
+        #[cfg(feature = "medium-ip")]
+        embassy_net_driver::HardwareAddress::Ip => Some(Medium::Ip),
+        _ => None,
+    }
+}
+
+/// smoltcp's view of a driver's capabilities, on `medium`.
+pub(crate) fn capabilities(
+    caps: &embassy_net_driver::Capabilities,
+    medium: Medium,
+) -> DeviceCapabilities {
     let mut out = DeviceCapabilities::default();
-    out.medium = Medium::Ethernet;
+    out.medium = medium;
     out.max_transmission_unit = caps.max_transmission_unit;
     out.max_burst_size = caps.max_burst_size;
     let mut checksum = ChecksumCapabilities::default();

@@ -15,7 +15,7 @@ use smoltcp::iface::{Interface, PollIngressSingleResult, SocketSet, SocketStorag
 use smoltcp::wire::{EthernetAddress, IpCidr};
 
 use crate::config::{Config, Ipv4Config};
-use crate::device::{Polled, capabilities};
+use crate::device::{Polled, capabilities, medium};
 use crate::{Error, time};
 
 #[cfg(feature = "tcp")]
@@ -169,6 +169,8 @@ pub(crate) struct Core<'a> {
     #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
     pub(crate) next_listener: u32,
     pub(crate) config: Config,
+    /// The driver's medium: Ethernet, or IP (feature `medium-ip`).
+    pub(crate) medium: smoltcp::phy::Medium,
 }
 
 /// The lowest ephemeral port (IANA dynamic range).
@@ -272,7 +274,9 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
     /// # Errors
     ///
     /// [`Error::InvalidConfig`] for a driver without an Ethernet unicast MAC
-    /// address or an address whose prefix is too long;
+    /// address (or, with feature `medium-ip`, of medium IP:
+    /// `HardwareAddress::Ip`), for DHCP on a medium-IP driver, or for an
+    /// address whose prefix is too long;
     /// [`Error::NoSocketStorage`] when the resources have no room left for the
     /// DNS or DHCP socket.
     pub fn new(
@@ -281,22 +285,36 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         config: Config,
         #[allow(unused_mut)] mut sockets: Sockets<'a>,
     ) -> Result<Self, Error> {
-        let mac = match driver.hardware_address() {
-            HardwareAddress::Ethernet(mac) => EthernetAddress(mac),
+        let address = driver.hardware_address();
+        let medium = medium(&address).ok_or(Error::InvalidConfig)?;
+        let hardware = match address {
+            HardwareAddress::Ethernet(mac) => {
+                let mac = EthernetAddress(mac);
+                if !mac.is_unicast() {
+                    return Err(Error::InvalidConfig);
+                }
+                smoltcp::wire::HardwareAddress::Ethernet(mac)
+            }
+            #[cfg(feature = "medium-ip")]
+            HardwareAddress::Ip => {
+                // DHCP needs a link with broadcast; a point-to-point IP link
+                // has fixed addresses.
+                #[cfg(feature = "dhcpv4")]
+                if config.ipv4 == Ipv4Config::Dhcp {
+                    return Err(Error::InvalidConfig);
+                }
+                smoltcp::wire::HardwareAddress::Ip
+            }
             _ => return Err(Error::InvalidConfig),
         };
-        if !mac.is_unicast() {
-            return Err(Error::InvalidConfig);
-        }
         if config.listen_backlog == 0 {
             return Err(Error::InvalidConfig);
         }
         let now = time::to_smoltcp(clock.now());
-        let mut iface_config =
-            smoltcp::iface::Config::new(smoltcp::wire::HardwareAddress::Ethernet(mac));
+        let mut iface_config = smoltcp::iface::Config::new(hardware);
         iface_config.random_seed = config.random_seed;
         let mut device = Probe {
-            caps: capabilities(&driver.capabilities()),
+            caps: capabilities(&driver.capabilities(), medium),
         };
         let mut iface = Interface::new(iface_config, &mut device, now);
         let _ = &mut driver;
@@ -388,6 +406,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 arrivals: 0,
                 next_listener: 0,
                 config,
+                medium,
             }),
             driver: RefCell::new(driver),
             clock,
@@ -445,9 +464,11 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             #[cfg(feature = "tcp")]
             let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
             #[cfg(feature = "tcp")]
-            let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame);
+            let medium = core.medium;
             #[cfg(feature = "tcp")]
-            let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame);
+            let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame, medium);
+            #[cfg(feature = "tcp")]
+            let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame, medium);
             #[cfg(not(feature = "tcp"))]
             let discard = |_: &[u8]| false;
             #[cfg(not(feature = "tcp"))]
@@ -457,6 +478,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 cx: &mut *cx,
                 discard: &discard,
                 sent: &sent,
+                medium,
             };
             let result = core
                 .iface
@@ -469,8 +491,9 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         }
         #[cfg(feature = "tcp")]
         let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+        let medium = core.medium;
         #[cfg(feature = "tcp")]
-        let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame);
+        let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame, medium);
         #[cfg(not(feature = "tcp"))]
         let sent = |_: &[u8]| {};
         let mut device = Polled {
@@ -478,6 +501,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             cx: &mut *cx,
             discard: &|_| false,
             sent: &sent,
+            medium,
         };
         for _ in 0..EGRESS_BUDGET {
             if core.iface.poll_egress(now, &mut device, &mut core.sockets)

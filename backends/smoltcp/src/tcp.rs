@@ -202,7 +202,8 @@ fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
     slot.last_state = state;
 }
 
-/// The TCP header fields of an Ethernet frame that the filters below need.
+/// The TCP header fields of a frame (Ethernet, or a bare IP packet on a
+/// medium-IP link) that the filters below need.
 struct Segment {
     src: SocketAddr,
     dst: SocketAddr,
@@ -215,24 +216,47 @@ struct Segment {
     payload_len: usize,
 }
 
-fn parse_segment(frame: &[u8]) -> Option<Segment> {
-    use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
-    let ethernet = EthernetFrame::new_checked(frame).ok()?;
-    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = match ethernet.ethertype() {
-        EthernetProtocol::Ipv4 => {
-            let ip = Ipv4Packet::new_checked(ethernet.payload()).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            (
-                IpAddr::from(ip.src_addr()),
-                IpAddr::from(ip.dst_addr()),
-                ip.payload(),
-            )
+/// The IP packet of a frame, and whether it is IPv6.
+fn ip_packet(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<(bool, &[u8])> {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol};
+    match medium {
+        smoltcp::phy::Medium::Ethernet => {
+            let ethernet = EthernetFrame::new_checked(frame).ok()?;
+            let v6 = match ethernet.ethertype() {
+                EthernetProtocol::Ipv4 => false,
+                EthernetProtocol::Ipv6 => true,
+                _ => return None,
+            };
+            Some((v6, frame.get(EthernetFrame::<&[u8]>::header_len()..)?))
         }
+        #[cfg(feature = "medium-ip")]
+        smoltcp::phy::Medium::Ip => match frame.first()? >> 4 {
+            4 => Some((false, frame)),
+            6 => Some((true, frame)),
+            _ => None,
+        },
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
+    use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket};
+    let (v6, packet) = ip_packet(frame, medium)?;
+    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if !v6 {
+        let ip = Ipv4Packet::new_checked(packet).ok()?;
+        if ip.next_header() != IpProtocol::Tcp {
+            return None;
+        }
+        (
+            IpAddr::from(ip.src_addr()),
+            IpAddr::from(ip.dst_addr()),
+            ip.payload(),
+        )
+    } else {
         #[cfg(feature = "proto-ipv6")]
-        EthernetProtocol::Ipv6 => {
-            let ip = smoltcp::wire::Ipv6Packet::new_checked(ethernet.payload()).ok()?;
+        {
+            let ip = smoltcp::wire::Ipv6Packet::new_checked(packet).ok()?;
             if ip.next_header() != IpProtocol::Tcp {
                 return None;
             }
@@ -242,7 +266,8 @@ fn parse_segment(frame: &[u8]) -> Option<Segment> {
                 ip.payload(),
             )
         }
-        _ => return None,
+        #[cfg(not(feature = "proto-ipv6"))]
+        return None;
     };
     let tcp = TcpPacket::new_checked(payload).ok()?;
     Some(Segment {
@@ -282,8 +307,8 @@ fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> 
 ///   has no data to resend, stops the retransmission timer, and never resends
 ///   the FIN: the connection hangs in FIN-WAIT-1 or LAST-ACK. Without the
 ///   duplicates, the timer resends the FIN.
-pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8]) -> bool {
-    let Some(segment) = parse_segment(frame) else {
+pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) -> bool {
+    let Some(segment) = parse_segment(frame, medium) else {
         return false;
     };
     let Some(slot) = slot_for(slots, &segment) else {
@@ -305,8 +330,8 @@ pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8]) -> bool {
 }
 
 /// Notes the FIN of an outgoing frame, for [`is_held_back`].
-pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8]) {
-    let Some(segment) = parse_segment(frame) else {
+pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) {
+    let Some(segment) = parse_segment(frame, medium) else {
         return;
     };
     if !segment.fin {
