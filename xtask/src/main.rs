@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 8] = [
+const NO_STD_CRATES: [&str; 9] = [
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -29,6 +29,7 @@ const NO_STD_CRATES: [&str; 8] = [
     "portnet-mqtt",
     "portnet-embedded",
     "portnet-slip",
+    "portnet-lan9118",
 ];
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
@@ -60,7 +61,7 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 15] = [
+const MSRV_CRATES: [&str; 16] = [
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -76,6 +77,7 @@ const MSRV_CRATES: [&str; 15] = [
     "portnet-mqtt",
     "portnet-embedded",
     "portnet-slip",
+    "portnet-lan9118",
 ];
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.

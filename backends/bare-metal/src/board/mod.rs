@@ -19,7 +19,7 @@ use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::NVIC;
 use portnet_executor::{Executor, Timer, WfiPark};
 
-use crate::lan9118::{IrqWaker, Lan9118, Registers};
+use crate::lan9118::{IrqWaker, Lan9118, Mmio};
 
 /// The board's interrupt lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,28 +49,15 @@ unsafe impl InterruptNumber for Irq {
     }
 }
 
-/// The LAN9118's registers, at 0x4020_0000.
-#[derive(Debug, Clone, Copy)]
-pub struct EthernetRegisters;
-
 const ETHERNET_BASE: usize = 0x4020_0000;
 
-impl Registers for EthernetRegisters {
-    fn read(&self, offset: u32) -> u32 {
-        // SAFETY: the LAN9118 occupies 0x4020_0000..0x4020_0100 on this board; the
-        // driver only passes word-aligned offsets below 0x100 of registers the chip
-        // implements, and volatile access is how MMIO must be read.
-        unsafe { core::ptr::read_volatile((ETHERNET_BASE + offset as usize) as *const u32) }
-    }
-
-    fn write(&self, offset: u32, value: u32) {
-        // SAFETY: as in `read`.
-        unsafe { core::ptr::write_volatile((ETHERNET_BASE + offset as usize) as *mut u32, value) }
-    }
-}
+/// The LAN9118's registers, at 0x4020_0000.
+// SAFETY: QEMU's mps2-an385 maps the LAN9118 (32-bit mode) at 0x4020_0000, and
+// nothing on the board but its driver and interrupt handler touches it.
+pub const ETHERNET_REGISTERS: Mmio = unsafe { Mmio::new(ETHERNET_BASE) };
 
 /// The Ethernet driver type of this board.
-pub type Ethernet = Lan9118<EthernetRegisters>;
+pub type Ethernet = Lan9118<Mmio>;
 
 /// Woken by the Ethernet interrupt.
 pub static ETHERNET_WAKER: IrqWaker = IrqWaker::new();
@@ -100,7 +87,7 @@ pub fn init() -> Result<Ethernet, crate::lan9118::InitError> {
     timer::start();
     UART0.start();
     UART1.start();
-    let ethernet = Lan9118::new(EthernetRegisters, &ETHERNET_WAKER, None)?;
+    let ethernet = Lan9118::new(ETHERNET_REGISTERS, &ETHERNET_WAKER, None)?;
     for irq in [
         Irq::Uart0Rx,
         Irq::Uart0Tx,
@@ -150,7 +137,7 @@ unsafe fn DefaultHandler(irqn: i16) {
             CLOCK.on_alarm();
         }
         9 => timer::on_overflow_interrupt(),
-        13 => Lan9118::on_interrupt(&EthernetRegisters, &ETHERNET_WAKER),
+        13 => Lan9118::on_interrupt(&ETHERNET_REGISTERS, &ETHERNET_WAKER),
         _ => {}
     }
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Wake, Waker};
 
 use embassy_net_driver::{Driver, HardwareAddress, RxToken, TxToken};
-use portnet_bare_metal::lan9118::{IrqWaker, Lan9118, MTU, Registers, mac, reg};
+use portnet_lan9118::{IrqWaker, Lan9118, MTU, Registers, mac, reg};
 
 const EEPROM_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
 
@@ -28,6 +28,7 @@ struct Chip {
     mac_data: u32,
     mii_data: u32,
     accesses: usize,
+    dumps: usize,
 }
 
 impl Chip {
@@ -70,7 +71,7 @@ impl Chip {
 
 struct Model(RefCell<Chip>);
 
-impl Registers for &Model {
+impl Registers for Model {
     fn read(&self, offset: u32) -> u32 {
         let mut chip = self.0.borrow_mut();
         chip.accesses += 1;
@@ -99,7 +100,15 @@ impl Registers for &Model {
             0x20..=0x3c => chip.push_tx(value),
             reg::INT_STS => chip.int_sts &= !value,
             reg::INT_EN => chip.int_en = value,
-            reg::HW_CFG | reg::IRQ_CFG | reg::FIFO_INT | reg::RX_CFG | reg::TX_CFG => {}
+            reg::RX_CFG => {
+                // RX_DUMP empties both RX FIFOs, as QEMU's model does.
+                if value & (1 << 15) != 0 {
+                    chip.rx_status.clear();
+                    chip.rx_data.clear();
+                    chip.dumps += 1;
+                }
+            }
+            reg::HW_CFG | reg::IRQ_CFG | reg::FIFO_INT | reg::TX_CFG => {}
             reg::MAC_CSR_DATA => chip.mac_data = value,
             reg::MAC_CSR_CMD => {
                 let register = value & 0xf;
@@ -286,4 +295,104 @@ fn no_chip_is_an_error_not_a_hang() {
     }
     let err = Lan9118::new(Absent, waker_slot(), None).unwrap_err();
     assert_eq!(err.to_string(), "no LAN9118: BYTE_TEST reads 0xffffffff");
+}
+
+#[test]
+fn a_status_longer_than_the_data_fifo_empties_the_fifos_instead_of_reading_past_them() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    {
+        let mut c = chip.0.borrow_mut();
+        // A status word claiming the largest length (16383 bytes) over a FIFO
+        // that holds one small frame: reading it word by word would underflow.
+        c.arrive(&frame(60, 1), false);
+        c.rx_status[0] = (0x3fff << 16) | (1 << 15);
+    }
+    assert!(driver.receive(&mut cx).is_none(), "nothing to deliver");
+    let counters = driver.counters();
+    assert_eq!((counters.dropped, counters.resyncs), (1, 1));
+    assert_eq!(chip.0.borrow().dumps, 1, "RX_DUMP written once");
+    assert!(chip.0.borrow().rx_data.is_empty());
+    // The FIFOs are in step again: the next frame comes through whole.
+    let next = frame(333, 4);
+    chip.0.borrow_mut().arrive(&next, false);
+    let (rx, _) = driver.receive(&mut cx).expect("the next frame");
+    assert_eq!(rx.consume(|b| b.to_vec()), next);
+}
+
+#[test]
+fn an_oversized_errored_status_is_dropped_without_a_panic() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let good = frame(61, 5);
+    {
+        let mut c = chip.0.borrow_mut();
+        // 2000 bytes with the error bit (a runt, CRC or length error in the
+        // real chip), its data really in the FIFO.
+        c.arrive(&frame(2000, 2), true);
+        c.arrive(&good, false);
+    }
+    let (rx, _) = driver.receive(&mut cx).expect("the good frame");
+    assert_eq!(rx.consume(|b| b.to_vec()), good);
+    let counters = driver.counters();
+    assert_eq!((counters.dropped, counters.resyncs), (1, 0));
+    assert_eq!(chip.0.borrow().dumps, 0, "read out, not dumped");
+}
+
+#[test]
+fn status_flags_other_than_the_error_summary_do_not_drop_a_frame() {
+    let chip = model();
+    let mut driver = Lan9118::new(chip, waker_slot(), None).unwrap();
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut frames = Vec::new();
+    // Broadcast (bit 13), multicast (bit 10), filtering failed (bit 30, which
+    // QEMU sets for frames let through by a pass-all mode).
+    for (i, flag) in [1u32 << 13, 1 << 10, 1 << 30].into_iter().enumerate() {
+        let bytes = frame(64 + i, i as u8);
+        let mut c = chip.0.borrow_mut();
+        c.arrive(&bytes, false);
+        *c.rx_status.back_mut().unwrap() |= flag;
+        frames.push(bytes);
+    }
+    for expected in frames {
+        let (rx, _) = driver.receive(&mut cx).expect("a frame");
+        assert_eq!(rx.consume(|b| b.to_vec()), expected);
+    }
+    assert_eq!(driver.counters().dropped, 0);
+}
+
+#[test]
+fn an_interrupt_with_no_task_waiting_only_acknowledges() {
+    static SLOT: IrqWaker = IrqWaker::new();
+    let chip = model();
+    let _driver = Lan9118::new(chip, &SLOT, None).unwrap();
+    chip.0.borrow_mut().arrive(&frame(60, 1), false);
+    Lan9118::on_interrupt(&chip, &SLOT);
+    assert_eq!(chip.0.borrow().int_sts, 0);
+    assert_eq!(chip.0.borrow().rx_status.len(), 1, "the frame stays queued");
+}
+
+#[test]
+fn mmio_accesses_stay_word_aligned_inside_the_chip_window() {
+    use portnet_lan9118::Mmio;
+    // A stand-in for the chip's 0x100-byte window, plus one guard word.
+    let mut window = Box::new([0u32; 65]);
+    let base = window.as_mut_ptr() as usize;
+    #[allow(unsafe_code)]
+    // SAFETY: `window` is 0x104 bytes of ordinary memory, word aligned, alive
+    // and otherwise untouched until `regs` is last used.
+    let regs = unsafe { Mmio::new(base) };
+    regs.write(reg::BYTE_TEST, 0x8765_4321);
+    regs.write(0xfe, 7); // unaligned: lands on 0xfc
+    regs.write(0x100, 9); // past the window: wraps to 0x00
+    assert_eq!(regs.read(reg::BYTE_TEST), 0x8765_4321);
+    assert_eq!(regs.read(0xfc), 7);
+    assert_eq!(regs.read(0x00), 9);
+    assert_eq!(window[64], 0, "the guard word is never written");
+    assert_eq!(window[(reg::BYTE_TEST / 4) as usize], 0x8765_4321);
 }
