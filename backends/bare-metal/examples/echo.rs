@@ -16,18 +16,16 @@
 #[cfg(target_os = "none")]
 mod firmware {
     use core::net::{IpAddr, Ipv4Addr, SocketAddr};
-    use core::pin::pin;
     use core::time::Duration;
 
     use cortex_m_semihosting::hprintln;
-    use portnet::future::{Either, select};
     use portnet::{Clock as _, TcpListen};
-    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR};
-    use portnet_smoltcp::{Config, Stack, StackResources, TcpPool, UdpPool};
+    use portnet_bare_metal::board::{self, CLOCK, net};
+    use portnet_smoltcp::{Config, StackResources, TcpPool, UdpPool};
     use static_cell::ConstStaticCell;
 
     /// How many connections the firmware serves before it exits.
-    const CONNECTIONS: usize = 2;
+    const CONNECTIONS: usize = 3;
 
     static RESOURCES: ConstStaticCell<StackResources<'static, 8>> =
         ConstStaticCell::new(StackResources::new());
@@ -45,37 +43,29 @@ mod firmware {
             .unwrap_or_else(|e| board::fail("sockets", e));
         let mut config = Config::dhcpv4();
         config.random_seed = 0x5eed_0001;
-        let stack = Stack::new(ethernet, &CLOCK, config, sockets)
-            .unwrap_or_else(|e| board::fail("stack", e));
-        let Some(runner) = EXECUTOR.claim() else {
-            board::fail("executor", "already claimed")
-        };
-        let served = runner.block_on(async {
-            let app = pin!(async {
-                let address = stack.wait_ipv4().await;
-                let listener = stack
-                    .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7))
-                    .await
-                    .unwrap_or_else(|e| board::fail("listen", e));
-                hprintln!("portnet-echo ready {}:7", address);
-                let mut buf = [0u8; 2048];
-                let served = portnet_echo::serve(&listener, CONNECTIONS, &mut buf).await;
-                drop(listener);
-                // Exiting stops QEMU at once: first let the last connection
-                // deliver what it still has in flight and finish closing.
-                let closed = async {
-                    while stack.sockets_in_use() > 0 {
-                        CLOCK.sleep(Duration::from_millis(10)).await;
-                    }
-                };
-                let _ = portnet::time::timeout(&CLOCK, Duration::from_secs(10), closed).await;
-                served
-            });
-            match select(app, pin!(stack.run())).await {
-                Either::Left(served) => served,
-                Either::Right(never) => match never {},
-            }
-        });
+        let stack =
+            net::stack(ethernet, config, sockets).unwrap_or_else(|e| board::fail("stack", e));
+        let served = net::run(&stack, async {
+            let address = stack.wait_ipv4().await;
+            let listener = stack
+                .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7))
+                .await
+                .unwrap_or_else(|e| board::fail("listen", e));
+            hprintln!("portnet-echo ready {}:7", address);
+            let mut buf = [0u8; 2048];
+            let served = portnet_echo::serve(&listener, CONNECTIONS, &mut buf).await;
+            drop(listener);
+            // Exiting stops QEMU at once: first let the last connection
+            // deliver what it still has in flight and finish closing.
+            let closed = async {
+                while stack.sockets_in_use() > 0 {
+                    CLOCK.sleep(Duration::from_millis(10)).await;
+                }
+            };
+            let _ = portnet::time::timeout(&CLOCK, Duration::from_secs(10), closed).await;
+            served
+        })
+        .unwrap_or_else(|e| board::fail("executor", e));
         match served {
             Ok(bytes) => {
                 hprintln!(

@@ -12,6 +12,7 @@
 
 #![allow(unsafe_code)]
 
+pub mod net;
 pub mod timer;
 pub mod uart;
 
