@@ -55,20 +55,23 @@ pub(crate) fn on_alarm_interrupt() {
 
 fn ticks() -> u64 {
     // A wrap between the reads shows as a changed count or a changed pending
-    // flag; then read again. Bounded: a wrap takes 171 s.
-    loop {
+    // flag; then read again. Two rounds suffice (wraps are 171 s apart); the
+    // bound only keeps the loop finite whatever the hardware does.
+    let mut last = 0;
+    for _ in 0..4 {
         let wraps = WRAPS.load(Ordering::Acquire);
         let pending_before = read(TIMER1_BASE, INTCLEAR) & 1;
         let value = read(TIMER1_BASE, VALUE);
         let pending_after = read(TIMER1_BASE, INTCLEAR) & 1;
-        if wraps != WRAPS.load(Ordering::Acquire) || pending_before != pending_after {
-            continue;
-        }
         // A wrap the interrupt has not counted yet (we may be in a critical
         // section) is pending.
         let high = u64::from(wraps) + u64::from(pending_after);
-        return (high << 32) | u64::from(u32::MAX - value);
+        last = (high << 32) | u64::from(u32::MAX - value);
+        if wraps == WRAPS.load(Ordering::Acquire) && pending_before == pending_after {
+            break;
+        }
     }
+    last
 }
 
 /// The board's [`Alarm`]: microseconds from TIMER1, the alarm on TIMER0.
@@ -112,15 +115,43 @@ impl Alarm for BoardAlarm {
     }
 }
 
-/// `embedded-hal-async`'s delay on the board's clock.
-#[derive(Debug, Clone, Copy)]
+/// `embedded-hal-async`'s delay on the board's clock (microsecond resolution:
+/// a delay lasts at least what was asked, and at most about 2 µs more, plus
+/// the time the executor takes to come back to the task).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Delay;
 
-impl embedded_hal_async::delay::DelayNs for Delay {
-    async fn delay_ns(&mut self, ns: u32) {
+impl Delay {
+    async fn sleep_nanos(nanos: u64) {
         use portnet::Clock as _;
-        super::CLOCK
-            .sleep(core::time::Duration::from_nanos(u64::from(ns)))
-            .await;
+        let micros = crate::delay::sleep_micros(nanos);
+        if micros > 0 {
+            super::CLOCK
+                .sleep(core::time::Duration::from_micros(micros))
+                .await;
+        }
+    }
+}
+
+impl embedded_hal_async::delay::DelayNs for Delay {
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it gives its place in the timer queue back.
+    async fn delay_ns(&mut self, ns: u32) {
+        Self::sleep_nanos(u64::from(ns)).await;
+    }
+
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as `delay_ns`.
+    async fn delay_us(&mut self, us: u32) {
+        Self::sleep_nanos(u64::from(us) * 1_000).await;
+    }
+
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as `delay_ns`.
+    async fn delay_ms(&mut self, ms: u32) {
+        Self::sleep_nanos(u64::from(ms) * 1_000_000).await;
     }
 }
