@@ -40,6 +40,8 @@ pub(crate) struct Qemu {
     pub(crate) pid: u32,
     stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<String>,
+    /// Every line read so far.
+    seen: Vec<String>,
     exit: mpsc::Receiver<Option<i32>>,
     exited: bool,
 }
@@ -82,19 +84,23 @@ impl Qemu {
             pid,
             stdin,
             lines,
+            seen: Vec::new(),
             exit,
             exited: false,
         })
     }
 
     /// Waits for an output line starting with `prefix`, at most `limit`.
-    pub(crate) fn wait_for(&self, prefix: &str, limit: Duration) -> Result<String, String> {
+    pub(crate) fn wait_for(&mut self, prefix: &str, limit: Duration) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return Ok(line),
-                Ok(_) => {}
+                Ok(line) if line.starts_with(prefix) => {
+                    self.seen.push(line.clone());
+                    return Ok(line);
+                }
+                Ok(line) => self.seen.push(line),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     return Err(format!("no line {prefix:?} within {} s", limit.as_secs()));
                 }
@@ -112,6 +118,25 @@ impl Qemu {
             .write_all(text.as_bytes())
             .and_then(|()| stdin.flush())
             .map_err(|e| format!("writing to qemu's console: {e}"))
+    }
+
+    /// The lines QEMU's LAN9118 model printed about accesses it does not
+    /// implement (it stops the emulator for some, and only complains about
+    /// others, such as unknown PHY registers). Call after QEMU has exited.
+    pub(crate) fn lan9118_complaints(&mut self) -> Vec<String> {
+        // The output ends (the channel disconnects) once QEMU has exited.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(line);
+        }
+        self.seen
+            .iter()
+            .filter(|line| line.contains("lan9118"))
+            .cloned()
+            .collect()
     }
 
     /// Waits for QEMU to exit, at most `limit`; its exit code.
@@ -234,6 +259,12 @@ pub(crate) fn echo() -> Result<(), String> {
     let status = qemu.wait_exit(Duration::from_secs(30))?;
     if status != 0 {
         return Err(format!("the echo firmware exited with status {status}"));
+    }
+    let complaints = qemu.lan9118_complaints();
+    if !complaints.is_empty() {
+        return Err(format!(
+            "QEMU's LAN9118 model complained about the driver: {complaints:?}"
+        ));
     }
     let bulk = took[2].as_secs_f64();
     eprintln!(

@@ -16,11 +16,13 @@
 #[cfg(target_os = "none")]
 mod firmware {
     use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use core::task::{Context, Waker};
     use core::time::Duration;
 
     use cortex_m_semihosting::hprintln;
     use portnet::{Clock as _, TcpListen};
     use portnet_bare_metal::board::{self, CLOCK, net};
+    use portnet_smoltcp::driver::{Driver as _, LinkState};
     use portnet_smoltcp::{Config, StackResources, TcpPool, UdpPool};
     use static_cell::ConstStaticCell;
 
@@ -34,7 +36,12 @@ mod firmware {
 
     #[cortex_m_rt::entry]
     fn main() -> ! {
-        let ethernet = board::init().unwrap_or_else(|e| board::fail("ethernet", e));
+        let mut ethernet = board::init().unwrap_or_else(|e| board::fail("ethernet", e));
+        // The PHY through the MAC's MII registers: QEMU's link is up.
+        let mut cx = Context::from_waker(Waker::noop());
+        if ethernet.link_state(&mut cx) != LinkState::Up {
+            board::fail("ethernet", "the link is down");
+        }
         let sockets = RESOURCES
             .take()
             .sockets()

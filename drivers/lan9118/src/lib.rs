@@ -76,6 +76,13 @@ const BYTE_TEST_VALUE: u32 = 0x8765_4321;
 const HW_CFG_SRST: u32 = 1;
 const IRQ_CFG_EN_PUSH_PULL_HIGH: u32 = (1 << 8) | (1 << 4) | 1;
 const INT_RSFL: u32 = 1 << 3;
+/// `INT_STS`/`INT_EN`: TX data FIFO available (free space above `FIFO_INT`'s level).
+const INT_TDFA: u32 = 1 << 9;
+/// `INT_STS`/`INT_EN`: the PHY's interrupt.
+const INT_PHY: u32 = 1 << 18;
+/// Interrupts the handler masks until the task has serviced them: their cause
+/// does not go away when `INT_STS` is acknowledged.
+const INT_HELD: u32 = INT_TDFA | INT_PHY;
 const TX_CFG_TX_ON: u32 = 1 << 1;
 const MAC_CSR_BUSY: u32 = 1 << 31;
 const MAC_CSR_READ: u32 = 1 << 30;
@@ -87,6 +94,18 @@ const TX_CMD_A_FIRST: u32 = 1 << 13;
 const TX_CMD_A_LAST: u32 = 1 << 12;
 const PHY_BASIC_STATUS: u32 = 1;
 const PHY_LINK_UP: u32 = 1 << 2;
+/// PHY interrupt source (read to acknowledge).
+const PHY_INT_SOURCE: u32 = 29;
+/// PHY interrupt mask.
+const PHY_INT_MASK: u32 = 30;
+/// PHY interrupts for link changes: link down, auto-negotiation complete (up).
+const PHY_INT_LINK: u32 = 0x10 | 0x40;
+/// TX FIFO room one frame needs: its bytes, two command words, up to 3 bytes
+/// of padding.
+const TX_ROOM: usize = MTU + 8 + 3;
+/// `FIFO_INT`: TX data available level (64-byte units, bits 31:24) for
+/// [`TX_ROOM`]; RX status level 0 (`RSFL` as soon as one frame waits).
+const FIFO_INT_LEVELS: u32 = (TX_ROOM.div_ceil(64) as u32) << 24;
 
 /// The largest Ethernet frame the driver passes on (without the CRC).
 pub const MTU: usize = 1514;
@@ -301,10 +320,14 @@ impl<R: Registers> Lan9118<R> {
         regs.write(reg::TX_CFG, TX_CFG_TX_ON);
         // No offset or end padding around received frames.
         regs.write(reg::RX_CFG, 0);
-        // RSFL fires when more than 0 status entries wait.
-        regs.write(reg::FIFO_INT, 0x4800_0000);
+        regs.write(reg::FIFO_INT, FIFO_INT_LEVELS);
+        // Link changes raise the PHY's interrupt.
+        driver
+            .phy_write(PHY_INT_MASK, PHY_INT_LINK)
+            .ok_or(InitError::MacTimeout)?;
+        let regs = &driver.regs;
         regs.write(reg::INT_STS, u32::MAX);
-        regs.write(reg::INT_EN, INT_RSFL);
+        regs.write(reg::INT_EN, INT_RSFL | INT_PHY);
         regs.write(reg::IRQ_CFG, IRQ_CFG_EN_PUSH_PULL_HIGH);
         Ok(driver)
     }
@@ -316,10 +339,30 @@ impl<R: Registers> Lan9118<R> {
 
     /// Call from the chip's interrupt handler: acknowledges the interrupt and
     /// wakes the task that polls the driver.
+    ///
+    /// The PHY's interrupt and the TX room interrupt last as long as their
+    /// cause, so the handler masks them; the driver unmasks them when the task
+    /// has looked at the link or waits for room again.
     pub fn on_interrupt(regs: &R, waker: &IrqWaker) {
         let status = regs.read(reg::INT_STS);
+        let held = status & INT_HELD;
+        if held != 0 {
+            critical_section::with(|_| {
+                regs.write(reg::INT_EN, regs.read(reg::INT_EN) & !held);
+            });
+        }
         regs.write(reg::INT_STS, status);
         waker.wake();
+    }
+
+    /// Acknowledges and unmasks the interrupts `bits` (a read-modify-write of
+    /// `INT_EN` that the interrupt handler cannot split).
+    fn unmask(&self, bits: u32) {
+        critical_section::with(|_| {
+            self.regs.write(reg::INT_STS, bits);
+            let enabled = self.regs.read(reg::INT_EN);
+            self.regs.write(reg::INT_EN, enabled | bits);
+        });
     }
 
     fn mac_wait(&self) -> Result<(), InitError> {
@@ -339,6 +382,14 @@ impl<R: Registers> Lan9118<R> {
         self.regs.write(reg::MAC_CSR_DATA, value);
         self.regs.write(reg::MAC_CSR_CMD, MAC_CSR_BUSY | register);
         self.mac_wait()
+    }
+
+    fn phy_write(&self, register: u32, value: u32) -> Option<()> {
+        self.mac_write(mac::MII_DATA, value).ok()?;
+        // MII_ACC: PHY address 1, register, write, busy.
+        self.mac_write(mac::MII_ACC, (1 << 11) | (register << 6) | 2 | 1)
+            .ok()?;
+        settle(|| self.mac_read(mac::MII_ACC).is_ok_and(|v| v & 1 == 0))
     }
 
     fn phy_read(&self, register: u32) -> Option<u32> {
@@ -391,9 +442,21 @@ impl<R: Registers> Lan9118<R> {
     }
 
     fn tx_room(&self) -> bool {
-        // TDFREE: free bytes in the TX data FIFO; a frame needs its bytes, two
-        // command words and up to 3 bytes of padding.
-        (self.regs.read(reg::TX_FIFO_INF) & 0xffff) as usize >= MTU + 8 + 3
+        // TDFREE: free bytes in the TX data FIFO.
+        (self.regs.read(reg::TX_FIFO_INF) & 0xffff) as usize >= TX_ROOM
+    }
+
+    /// Whether a frame fits in the TX FIFO; if not, the TX room interrupt
+    /// wakes the task when it does. (QEMU sends each frame as it is written,
+    /// so there the room is always there.)
+    fn tx_ready(&self, cx: &Context<'_>) -> bool {
+        if self.tx_room() {
+            return true;
+        }
+        self.waker.register(cx.waker());
+        self.unmask(INT_TDFA);
+        // Room that came before the unmask raises nothing: look again.
+        self.tx_room()
     }
 }
 
@@ -460,10 +523,8 @@ impl<R: Registers> Driver for Lan9118<R> {
         Self: 'a;
 
     fn receive(&mut self, cx: &mut Context<'_>) -> Option<(RxToken<'_>, TxToken<'_, R>)> {
-        if !self.tx_room() {
-            // QEMU sends at once, so this does not happen there; a real chip
-            // frees room within a frame time.
-            cx.waker().wake_by_ref();
+        // The stack may answer a frame at once: only hand one out with room to.
+        if !self.tx_ready(cx) {
             return None;
         }
         let len = match self.pop_frame() {
@@ -488,8 +549,7 @@ impl<R: Registers> Driver for Lan9118<R> {
     }
 
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<TxToken<'_, R>> {
-        if !self.tx_room() {
-            cx.waker().wake_by_ref();
+        if !self.tx_ready(cx) {
             return None;
         }
         Some(TxToken {
@@ -500,14 +560,15 @@ impl<R: Registers> Driver for Lan9118<R> {
     }
 
     fn link_state(&mut self, cx: &mut Context<'_>) -> LinkState {
+        // Register, acknowledge the PHY's interrupt source and unmask it, then
+        // read the link: a change after the read raises the interrupt again.
+        self.waker.register(cx.waker());
+        let _ = self.phy_read(PHY_INT_SOURCE);
+        self.unmask(INT_PHY);
         match self.phy_read(PHY_BASIC_STATUS) {
             Some(status) if status & PHY_LINK_UP != 0 => LinkState::Up,
-            _ => {
-                // Link changes are rare; look again in a while rather than
-                // wiring the PHY interrupt.
-                self.waker.register(cx.waker());
-                LinkState::Down
-            }
+            // An unreadable PHY counts as no link.
+            _ => LinkState::Down,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Wake, Waker};
 
-use embassy_net_driver::{Driver, HardwareAddress, RxToken, TxToken};
+use embassy_net_driver::{Driver, HardwareAddress, LinkState, RxToken, TxToken};
 use portnet_lan9118::{IrqWaker, Lan9118, MTU, Registers, mac, reg};
 
 const EEPROM_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x56];
@@ -27,11 +27,69 @@ struct Chip {
     mac_addr: [u8; 6],
     mac_data: u32,
     mii_data: u32,
+    /// What the driver wrote to MII_DATA for a PHY write.
+    mii_write: u32,
     accesses: usize,
     dumps: usize,
+    /// Free bytes in the TX data FIFO (TDFREE).
+    tx_free: u32,
+    fifo_int: u32,
+    link_down: bool,
+    /// PHY interrupt source (register 29) and mask (register 30).
+    phy_int: u32,
+    phy_int_mask: u32,
 }
 
+const INT_TDFA: u32 = 1 << 9;
+const INT_PHY: u32 = 1 << 18;
+
 impl Chip {
+    /// The link goes down or up, as QEMU's PHY reports it.
+    fn set_link(&mut self, up: bool) {
+        self.link_down = !up;
+        self.phy_int |= if up { 0x80 | 0x40 } else { 0x10 };
+        self.update_phy_irq();
+    }
+
+    fn update_phy_irq(&mut self) {
+        if self.phy_int & self.phy_int_mask != 0 {
+            self.int_sts |= INT_PHY;
+        } else {
+            self.int_sts &= !INT_PHY;
+        }
+    }
+
+    /// TX FIFO room frees (QEMU never does this: it sends as frames are written).
+    fn free_tx_room(&mut self) {
+        self.tx_free = 4608;
+        if self.tx_free > (self.fifo_int >> 24) * 64 {
+            self.int_sts |= INT_TDFA;
+        }
+    }
+
+    fn phy_read(&mut self, register: u32) -> u32 {
+        match register {
+            1 => 0x7809 | if self.link_down { 0 } else { 0x24 },
+            29 => {
+                let source = std::mem::take(&mut self.phy_int);
+                self.update_phy_irq();
+                source
+            }
+            30 => self.phy_int_mask,
+            other => panic!("read of PHY register {other}"),
+        }
+    }
+
+    fn phy_write(&mut self, register: u32, value: u32) {
+        match register {
+            30 => {
+                self.phy_int_mask = value & 0xff;
+                self.update_phy_irq();
+            }
+            other => panic!("write of PHY register {other}"),
+        }
+    }
+
     /// A frame arrives: status word (length with CRC, `error` bit 15) and data
     /// words, little-endian, CRC included.
     fn arrive(&mut self, frame: &[u8], error: bool) {
@@ -86,7 +144,8 @@ impl Registers for Model {
             reg::RX_FIFO_INF => {
                 ((chip.rx_status.len() as u32) << 16) | ((chip.rx_data.len() as u32) * 4)
             }
-            reg::TX_FIFO_INF => ((chip.tx_status.len() as u32) << 16) | 4608,
+            reg::TX_FIFO_INF => ((chip.tx_status.len() as u32) << 16) | chip.tx_free,
+            reg::FIFO_INT => chip.fifo_int,
             reg::MAC_CSR_CMD => 0,
             reg::MAC_CSR_DATA => chip.mac_data,
             other => panic!("read of register {other:#x}, which QEMU does not implement"),
@@ -108,7 +167,8 @@ impl Registers for Model {
                     chip.dumps += 1;
                 }
             }
-            reg::HW_CFG | reg::IRQ_CFG | reg::FIFO_INT | reg::TX_CFG => {}
+            reg::FIFO_INT => chip.fifo_int = value,
+            reg::HW_CFG | reg::IRQ_CFG | reg::TX_CFG => {}
             reg::MAC_CSR_DATA => chip.mac_data = value,
             reg::MAC_CSR_CMD => {
                 let register = value & 0xf;
@@ -132,9 +192,17 @@ impl Registers for Model {
                         chip.mac_addr[4..].copy_from_slice(&b[..2]);
                     }
                     (mac::MII_ACC, false) => {
-                        // A read of PHY basic status: link up.
-                        chip.mii_data = 0x782d;
+                        let access = chip.mac_data;
+                        assert_eq!(access & 0xf800, 1 << 11, "PHY address 1");
+                        let register = (access >> 6) & 0x1f;
+                        if access & 2 != 0 {
+                            let data = chip.mii_write;
+                            chip.phy_write(register, data);
+                        } else {
+                            chip.mii_data = chip.phy_read(register);
+                        }
                     }
+                    (mac::MII_DATA, false) => chip.mii_write = chip.mac_data,
                     (mac::MII_ACC, true) => chip.mac_data = 0,
                     (mac::MII_DATA, true) => chip.mac_data = chip.mii_data,
                     other => panic!("MAC register access {other:?}"),
@@ -148,6 +216,7 @@ impl Registers for Model {
 fn model() -> &'static Model {
     Box::leak(Box::new(Model(RefCell::new(Chip {
         mac_addr: EEPROM_MAC,
+        tx_free: 4608,
         ..Chip::default()
     }))))
 }
@@ -188,9 +257,10 @@ fn start_up_keeps_the_eeprom_mac_and_enables_the_mac() {
     assert_ne!(cr & mac::CR_TXEN, 0);
     assert_eq!(
         chip.0.borrow().int_en,
-        1 << 3,
-        "only the RX status level interrupt"
+        (1 << 3) | INT_PHY,
+        "the RX status level and PHY interrupts"
     );
+    assert_eq!(chip.0.borrow().phy_int_mask, 0x50, "link down and up");
 }
 
 #[test]
@@ -395,4 +465,60 @@ fn mmio_accesses_stay_word_aligned_inside_the_chip_window() {
     assert_eq!(regs.read(0x00), 9);
     assert_eq!(window[64], 0, "the guard word is never written");
     assert_eq!(window[(reg::BYTE_TEST / 4) as usize], 0x8765_4321);
+}
+
+#[test]
+fn the_phy_interrupt_wakes_the_task_on_link_changes() {
+    static SLOT: IrqWaker = IrqWaker::new();
+    let chip = model();
+    let mut driver = Lan9118::new(chip, &SLOT, None).unwrap();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(driver.link_state(&mut cx) == LinkState::Up);
+    assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    for (up, wakes) in [(false, 1), (true, 2), (false, 3)] {
+        chip.0.borrow_mut().set_link(up);
+        assert_ne!(chip.0.borrow().int_sts & INT_PHY, 0);
+        Lan9118::on_interrupt(&chip, &SLOT);
+        assert_eq!(count.0.load(Ordering::SeqCst), wakes, "woken once");
+        assert_eq!(chip.0.borrow().int_en & INT_PHY, 0, "masked until serviced");
+        let expected = if up { LinkState::Up } else { LinkState::Down };
+        assert!(driver.link_state(&mut cx) == expected, "link up: {up}");
+        let c = chip.0.borrow();
+        assert_ne!(c.int_en & INT_PHY, 0, "unmasked again");
+        assert_eq!(c.phy_int, 0, "the PHY's source acknowledged");
+        assert_eq!(c.int_sts & INT_PHY, 0);
+    }
+}
+
+#[test]
+fn a_full_tx_fifo_waits_for_the_room_interrupt_without_busy_waking() {
+    static SLOT: IrqWaker = IrqWaker::new();
+    let chip = model();
+    let mut driver = Lan9118::new(chip, &SLOT, None).unwrap();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    chip.0.borrow_mut().tx_free = 1000; // less than a full frame needs
+    chip.0.borrow_mut().arrive(&frame(60, 1), false);
+    assert!(driver.transmit(&mut cx).is_none());
+    assert!(
+        driver.receive(&mut cx).is_none(),
+        "no frame without room to answer it"
+    );
+    assert_eq!(count.0.load(Ordering::SeqCst), 0, "no busy wake-up");
+    let level = (chip.0.borrow().fifo_int >> 24) * 64;
+    assert!(level >= 1514 + 8, "the room level fits a frame: {level}");
+    assert_ne!(chip.0.borrow().int_en & INT_TDFA, 0, "room interrupt armed");
+    chip.0.borrow_mut().free_tx_room();
+    Lan9118::on_interrupt(&chip, &SLOT);
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the interrupt wakes the task"
+    );
+    assert_eq!(chip.0.borrow().int_en & INT_TDFA, 0, "and masks itself");
+    let (rx, tx) = driver.receive(&mut cx).expect("the frame, with room");
+    assert_eq!(rx.consume(|b| b.len()), 60);
+    tx.consume(42, |buf| buf.fill(7));
+    assert_eq!(chip.0.borrow().sent, vec![vec![7u8; 42]]);
 }
