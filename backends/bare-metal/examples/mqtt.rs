@@ -16,11 +16,11 @@ mod firmware {
     use core::time::Duration;
 
     use cortex_m_semihosting::hprintln;
-    use portnet::future::{Either, join, select};
-    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR};
+    use portnet::future::join;
+    use portnet_bare_metal::board::{self, CLOCK, net};
     use portnet_mqtt::codec::{QoS, ReasonCode, Subscription, Version};
     use portnet_mqtt::{ConnectOptions, PublishOptions, Session, Storage};
-    use portnet_smoltcp::{Config, Stack, StackResources, TcpPool, UdpPool};
+    use portnet_smoltcp::{Config, StackResources, TcpPool, UdpPool};
     use static_cell::ConstStaticCell;
 
     /// The host's loopback, seen from QEMU's user networking.
@@ -68,67 +68,59 @@ mod firmware {
             .unwrap_or_else(|e| board::fail("sockets", e));
         let mut config = Config::dhcpv4();
         config.random_seed = 0x5eed_0003;
-        let stack = Stack::new(ethernet, &CLOCK, config, sockets)
-            .unwrap_or_else(|e| board::fail("stack", e));
+        let stack =
+            net::stack(ethernet, config, sockets).unwrap_or_else(|e| board::fail("stack", e));
         let storage = STORAGE.take();
-        let Some(runner) = EXECUTOR.claim() else {
-            board::fail("executor", "already claimed")
-        };
-        let outcome: Result<(), Failure> = runner.block_on(async {
-            let app = pin!(async {
-                let address = stack.wait_ipv4().await;
-                hprintln!("portnet-mqtt firmware at {}, broker port?", address);
-                let broker = SocketAddr::new(HOST, read_port().await?);
-                for (version, id) in [(Version::V3_1_1, "board-311"), (Version::V5, "board-5")] {
-                    let mut session = Session::new(&mut *storage);
-                    let (mut driver, client, mut rx) = session.split(&stack, &CLOCK);
-                    let options = ConnectOptions::new(broker, id).version(version);
-                    let exchange = pin!(async {
-                        client.connected().await;
-                        let topics = [Subscription::new("board/#", QoS::ExactlyOnce)];
-                        client
-                            .subscribe(&topics, &[])
+        let outcome: Result<(), Failure> = net::run(&stack, async {
+            let address = stack.wait_ipv4().await;
+            hprintln!("portnet-mqtt firmware at {}, broker port?", address);
+            let broker = SocketAddr::new(HOST, read_port().await?);
+            for (version, id) in [(Version::V3_1_1, "board-311"), (Version::V5, "board-5")] {
+                let mut session = Session::new(&mut *storage);
+                let (mut driver, client, mut rx) = session.split(&stack, &CLOCK);
+                let options = ConnectOptions::new(broker, id).version(version);
+                let exchange = pin!(async {
+                    client.connected().await;
+                    let topics = [Subscription::new("board/#", QoS::ExactlyOnce)];
+                    client
+                        .subscribe(&topics, &[])
+                        .await
+                        .map_err(|_| "subscribe")?;
+                    for (qos, topic) in [
+                        (QoS::AtMostOnce, "board/0"),
+                        (QoS::AtLeastOnce, "board/1"),
+                        (QoS::ExactlyOnce, "board/2"),
+                    ] {
+                        let reason = client
+                            .publish(topic, b"from the board", PublishOptions::qos(qos))
                             .await
-                            .map_err(|_| "subscribe")?;
-                        for (qos, topic) in [
-                            (QoS::AtMostOnce, "board/0"),
-                            (QoS::AtLeastOnce, "board/1"),
-                            (QoS::ExactlyOnce, "board/2"),
-                        ] {
-                            let reason = client
-                                .publish(topic, b"from the board", PublishOptions::qos(qos))
-                                .await
-                                .map_err(|_| "publish")?;
-                            if !reason.is_success() {
-                                return Err("publish refused");
-                            }
-                            let message = rx.recv().await;
-                            if (message.topic(), message.payload(), message.qos())
-                                != (topic, &b"from the board"[..], qos)
-                            {
-                                return Err("a message came back different");
-                            }
-                            hprintln!("portnet-mqtt {:?} qos {} ok", version, qos as u8);
+                            .map_err(|_| "publish")?;
+                        if !reason.is_success() {
+                            return Err("publish refused");
                         }
-                        client.disconnect(ReasonCode::SUCCESS).await;
-                        Ok(())
-                    });
-                    let run = pin!(driver.run(&options));
-                    let both = join(run, exchange);
-                    match portnet::time::timeout(&CLOCK, Duration::from_secs(60), both).await {
-                        Ok((Ok(()), Ok(()))) => {}
-                        Ok((Err(_), _)) => return Err("the client's connection failed"),
-                        Ok((_, Err(e))) => return Err(e),
-                        Err(_) => return Err("no result within 60 s"),
+                        let message = rx.recv().await;
+                        if (message.topic(), message.payload(), message.qos())
+                            != (topic, &b"from the board"[..], qos)
+                        {
+                            return Err("a message came back different");
+                        }
+                        hprintln!("portnet-mqtt {:?} qos {} ok", version, qos as u8);
                     }
+                    client.disconnect(ReasonCode::SUCCESS).await;
+                    Ok(())
+                });
+                let run = pin!(driver.run(&options));
+                let both = join(run, exchange);
+                match portnet::time::timeout(&CLOCK, Duration::from_secs(60), both).await {
+                    Ok((Ok(()), Ok(()))) => {}
+                    Ok((Err(_), _)) => return Err("the client's connection failed"),
+                    Ok((_, Err(e))) => return Err(e),
+                    Err(_) => return Err("no result within 60 s"),
                 }
-                Ok(())
-            });
-            match select(app, pin!(stack.run())).await {
-                Either::Left(outcome) => outcome,
-                Either::Right(never) => match never {},
             }
-        });
+            Ok(())
+        })
+        .unwrap_or_else(|e| board::fail("executor", e));
         match outcome {
             Ok(()) => {
                 hprintln!("portnet-mqtt firmware done");
