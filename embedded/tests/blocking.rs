@@ -37,7 +37,12 @@ fn retry<T, E: core::fmt::Debug>(mut op: impl FnMut() -> nb::Result<T, E>) -> T 
             Err(nb::Error::Other(e)) => panic!("nb operation failed: {e:?}"),
             Err(nb::Error::WouldBlock) => {
                 assert!(start.elapsed() < DEADLINE, "nb operation never finished");
-                thread::yield_now();
+                // `nb` has no readiness event to wait on: it is polled, and a
+                // poll with no executor running does not drive async-io's
+                // reactor. Between polls, let the reactor run for a moment (as
+                // the main loop of a blocking program would), so the socket's
+                // readiness is seen.
+                async_io::block_on(async_io::Timer::after(Duration::from_millis(1)));
             }
         }
     }
