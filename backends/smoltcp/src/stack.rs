@@ -463,7 +463,6 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             }
             #[cfg(feature = "tcp")]
             let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
-            #[cfg(feature = "tcp")]
             let medium = core.medium;
             #[cfg(feature = "tcp")]
             let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame, medium);
