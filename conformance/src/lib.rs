@@ -21,6 +21,8 @@ mod run;
 mod support;
 
 #[cfg(feature = "runner")]
+pub mod embassy;
+#[cfg(feature = "runner")]
 pub mod hosted;
 #[cfg(feature = "std")]
 pub mod report;
