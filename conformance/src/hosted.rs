@@ -293,6 +293,11 @@ pub fn backends() -> Vec<Backend> {
             run: run_backend::<StdEmbeddedNalHarness>,
             foreign: true,
         },
+        Backend {
+            name: "embassy-net",
+            run: run_backend::<crate::embassy::EmbassyNetHarness>,
+            foreign: true,
+        },
     ];
     #[cfg(target_os = "linux")]
     {

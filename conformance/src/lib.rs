@@ -23,6 +23,8 @@ mod run;
 mod support;
 
 #[cfg(feature = "runner")]
+pub mod embassy;
+#[cfg(feature = "runner")]
 pub mod hosted;
 #[cfg(all(feature = "runner", target_os = "linux"))]
 pub mod qemu;

@@ -34,6 +34,8 @@ struct Shared {
     next_id: Cell<u64>,
     /// Pending sleeps: id, deadline in microseconds, waker.
     sleepers: RefCell<Vec<(u64, u64, Waker)>>,
+    /// Alarms set with [`VirtualClock::wake_at`]: deadline in microseconds, waker.
+    alarms: RefCell<Vec<(u64, Waker)>>,
 }
 
 impl fmt::Debug for VirtualClock {
@@ -41,6 +43,7 @@ impl fmt::Debug for VirtualClock {
         f.debug_struct("VirtualClock")
             .field("now_micros", &self.shared.now.get())
             .field("sleepers", &self.shared.sleepers.borrow().len())
+            .field("alarms", &self.shared.alarms.borrow().len())
             .finish()
     }
 }
@@ -151,16 +154,46 @@ impl VirtualClock {
         }
     }
 
-    /// Jumps to the earliest pending deadline and wakes the sleeps that are due.
-    /// Returns the new time, or `None` when no sleep is pending.
+    /// Wakes `waker` once the clock reaches `deadline` (at once if it has), without
+    /// a future: the primitive of timer queues that keep their own deadlines, such
+    /// as an `embassy-time` driver. A waker that already has an alarm (by
+    /// [`Waker::will_wake`]) keeps one, at the earlier of the two deadlines; an
+    /// alarm wakes once and is then forgotten.
+    pub fn wake_at(&self, deadline: Instant, waker: &Waker) {
+        let deadline = deadline.as_micros();
+        if deadline <= self.shared.now.get() {
+            waker.wake_by_ref();
+            return;
+        }
+        let mut alarms = self.shared.alarms.borrow_mut();
+        match alarms.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+            Some((at, _)) => *at = (*at).min(deadline),
+            None => alarms.push((deadline, waker.clone())),
+        }
+    }
+
+    /// Jumps to the earliest pending deadline and wakes the sleeps and alarms that
+    /// are due. Returns the new time, or `None` when nothing is pending.
     fn advance(&self) -> Option<Instant> {
         let due: Vec<Waker> = {
             let mut sleepers = self.shared.sleepers.borrow_mut();
-            let next = sleepers.iter().map(|&(_, deadline, _)| deadline).min()?;
+            let mut alarms = self.shared.alarms.borrow_mut();
+            let next = sleepers
+                .iter()
+                .map(|&(_, deadline, _)| deadline)
+                .chain(alarms.iter().map(|&(deadline, _)| deadline))
+                .min()?;
             self.shared.now.set(self.shared.now.get().max(next));
             let now = self.shared.now.get();
             let mut due = Vec::new();
             sleepers.retain(|(_, deadline, waker)| {
+                let keep = *deadline > now;
+                if !keep {
+                    due.push(waker.clone());
+                }
+                keep
+            });
+            alarms.retain(|(deadline, waker)| {
                 let keep = *deadline > now;
                 if !keep {
                     due.push(waker.clone());
@@ -252,6 +285,39 @@ mod tests {
             [(10, 10), (3_000, 3_000), (600_000, 600_000)]
         );
         assert!(wall.elapsed() < Duration::from_secs(30));
+    }
+
+    #[test]
+    fn alarms_wake_once_at_the_earliest_deadline_of_their_waker() {
+        let clock = VirtualClock::new();
+        let woken = RefCell::new(Vec::new());
+        let mut armed = false;
+        let alarmed = core::future::poll_fn(|cx| {
+            if !armed {
+                armed = true;
+                // The same waker twice: one alarm, at the earlier deadline.
+                clock.wake_at(Instant::from_micros(5_000), cx.waker());
+                clock.wake_at(Instant::from_micros(2_000), cx.waker());
+                return Poll::Pending;
+            }
+            woken.borrow_mut().push(clock.now().as_micros());
+            if woken.borrow().len() == 1 {
+                // A deadline already passed wakes at once, without time moving.
+                clock.wake_at(Instant::from_micros(1_000), cx.waker());
+                return Poll::Pending;
+            }
+            Poll::Ready(())
+        });
+        clock.run(alarmed, Limits::default()).unwrap();
+        assert_eq!(*woken.borrow(), [2_000, 2_000]);
+        // Nothing is left behind: a run with no sleeper now deadlocks at once.
+        let stalled = clock.run(core::future::pending::<()>(), Limits::default());
+        assert_eq!(
+            stalled,
+            Err(Stall::Deadlock {
+                at: Instant::from_micros(2_000)
+            })
+        );
     }
 
     #[test]

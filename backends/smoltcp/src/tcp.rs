@@ -557,8 +557,10 @@ impl SocketRef<'_, '_> {
     }
 
     fn poll_flush(&self) -> Poll<Result<(), Error>> {
-        // The socket's buffer is the network layer's: nothing waits above it.
-        self.core.borrow().wake_runner();
+        // The socket's buffer is the network layer's: nothing waits above it,
+        // and the write that filled it has woken the runner already. Waking it
+        // here again would make a caller that flushes on every poll (hyper
+        // does) and shares a task with the runner wake itself forever.
         Poll::Ready(Ok(()))
     }
 
