@@ -127,15 +127,156 @@ fn serve_agent(netns: &NetNs, listener: &UnixListener) -> std::io::Result<()> {
     crate::remote::agent::run_unix(stack, stream)
 }
 
-/// Runs QEMU to its end; returns its output lines and how it ended.
-fn run_qemu(netns: &NetNs, elf: &Path, socket: &Path) -> Result<(Vec<String>, String), String> {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", netns.name(), "qemu-system-arm"])
+/// `qemu-system-arm` on the `mps2-an385` board with `elf` as its kernel,
+/// semihosting on (the firmware's exit status becomes QEMU's), no display and
+/// no monitor; inside `netns` if given. The caller adds the network and serial
+/// arguments.
+pub fn board_command(netns: Option<&NetNs>, elf: &Path) -> Command {
+    let mut command = match netns {
+        Some(netns) => {
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", netns.name(), "qemu-system-arm"]);
+            command
+        }
+        None => Command::new("qemu-system-arm"),
+    };
+    command
         .args(["-M", "mps2-an385", "-cpu", "cortex-m3"])
         .args(["-display", "none", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-kernel")
-        .arg(elf)
+        .arg(elf);
+    command
+}
+
+/// A running QEMU whose output (stdout and stderr) arrives as lines; killed by
+/// PID when dropped while still running.
+#[derive(Debug)]
+pub struct Qemu {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Qemu {
+    /// Starts `command` (see [`board_command`]) with its output piped.
+    ///
+    /// # Errors
+    ///
+    /// QEMU could not be started.
+    pub fn spawn(command: &mut Command) -> Result<Self, String> {
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("starting qemu-system-arm: {e}"))?;
+        let (tx, lines) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().ok_or("qemu's stdout")?;
+        let stderr = child.stderr.take().ok_or("qemu's stderr")?;
+        for stream in [
+            alloc::boxed::Box::new(stdout) as alloc::boxed::Box<dyn std::io::Read + Send>,
+            alloc::boxed::Box::new(stderr),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Ok(Self { child, lines })
+    }
+
+    /// The next output line, waiting at most `limit`; `Ok(None)` once QEMU
+    /// has closed its output (it is ending).
+    ///
+    /// # Errors
+    ///
+    /// No line within `limit`.
+    pub fn next_line(&mut self, limit: Duration) -> Result<Option<String>, String> {
+        match self.lines.recv_timeout(limit) {
+            Ok(line) => Ok(Some(line)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                Err(format!("no output for {} s", limit.as_secs()))
+            }
+        }
+    }
+
+    /// Reads lines until one starts with `prefix` and returns it; waits at
+    /// most `limit` in all.
+    ///
+    /// # Errors
+    ///
+    /// No such line within `limit`, or QEMU ended first; the error quotes
+    /// the lines seen.
+    pub fn wait_for(&mut self, prefix: &str, limit: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_line(left) {
+                Ok(Some(line)) if line.starts_with(prefix) => return Ok(line),
+                Ok(Some(line)) => seen.push(line),
+                Ok(None) => {
+                    return Err(format!("QEMU ended before {prefix:?}; it printed {seen:?}"));
+                }
+                Err(e) => {
+                    return Err(format!(
+                        "waiting for {prefix:?}: {e}; QEMU printed {seen:?}"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Waits for QEMU to end (its output closed, then the process), at most
+    /// `limit`; kills it if it does not. Returns the lines it printed on the
+    /// way and how it ended.
+    ///
+    /// # Errors
+    ///
+    /// QEMU could not be waited for.
+    pub fn finish(
+        mut self,
+        limit: Duration,
+    ) -> Result<(Vec<String>, std::process::ExitStatus), String> {
+        let deadline = Instant::now() + limit;
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_line(left) {
+                Ok(Some(line)) => lines.push(line),
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = self.child.kill();
+                    break;
+                }
+            }
+        }
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("waiting for qemu: {e}"))?;
+        Ok((lines, status))
+    }
+}
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs QEMU to its end; returns its output lines and how it ended.
+fn run_qemu(netns: &NetNs, elf: &Path, socket: &Path) -> Result<(Vec<String>, String), String> {
+    let mut command = board_command(Some(netns), elf);
+    command
         .args([
             "-netdev",
             &format!("tap,id=n0,ifname={TAP_NAME},script=no,downscript=no"),
@@ -145,35 +286,14 @@ fn run_qemu(netns: &NetNs, elf: &Path, socket: &Path) -> Result<(Vec<String>, St
             "-chardev",
             &format!("socket,id=peer,path={}", socket.display()),
         ])
-        .args(["-serial", "stdio", "-serial", "chardev:peer"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("starting qemu-system-arm: {e}"))?;
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().ok_or("qemu's stdout")?;
-    let stderr = child.stderr.take().ok_or("qemu's stderr")?;
-    for stream in [
-        alloc::boxed::Box::new(stdout) as alloc::boxed::Box<dyn std::io::Read + Send>,
-        alloc::boxed::Box::new(stderr),
-    ] {
-        let tx = tx.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(tx);
+        .args(["-serial", "stdio", "-serial", "chardev:peer"]);
+    let mut qemu = Qemu::spawn(&mut command)?;
     let started = Instant::now();
     let mut lines = Vec::new();
     let mut stopped = None;
     loop {
-        match rx.recv_timeout(SILENCE_LIMIT) {
-            Ok(line) => {
+        match qemu.next_line(SILENCE_LIMIT) {
+            Ok(Some(line)) => {
                 if line.starts_with(LINE_PREFIX) {
                     std::eprintln!("  {line}");
                 }
@@ -183,25 +303,20 @@ fn run_qemu(netns: &NetNs, elf: &Path, socket: &Path) -> Result<(Vec<String>, St
                     break;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                stopped = Some(format!(
-                    "stopped: no output for {} s",
-                    SILENCE_LIMIT.as_secs()
-                ));
+            Ok(None) => break,
+            Err(e) => {
+                stopped = Some(format!("stopped: {e}"));
                 break;
             }
         }
     }
-    if stopped.is_some() {
-        let _ = child.kill();
+    if let Some(why) = stopped {
+        // Dropping kills it.
+        return Ok((lines, why));
     }
-    let status = child.wait().map_err(|e| format!("waiting for qemu: {e}"))?;
-    let ended = match stopped {
-        Some(why) => why,
-        None => format!("qemu exited with {status}"),
-    };
-    Ok((lines, ended))
+    let (rest, status) = qemu.finish(Duration::from_secs(10))?;
+    lines.extend(rest);
+    Ok((lines, format!("qemu exited with {status}")))
 }
 
 /// Turns the firmware's report lines into rows; every case the report lacks is

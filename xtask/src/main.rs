@@ -115,6 +115,8 @@ fn main() -> ExitCode {
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
         Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::QemuMqtt) => qemu::mqtt(),
+        Ok(Task::QemuSlip) => qemu::slip(),
+        Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
@@ -156,6 +158,8 @@ tasks:
   bench [--quick] [--json F]  benchmarks, each against its peer in the same run
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
+  qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
+  qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
@@ -190,6 +194,8 @@ enum Task {
     },
     QemuEcho,
     QemuMqtt,
+    QemuSlip,
+    QemuSize,
     Chaos {
         minutes: u64,
     },
@@ -238,9 +244,11 @@ impl Task {
             "qemu" => match rest.next().map(String::as_str) {
                 Some("echo") => no_more(rest).map(|()| Self::QemuEcho),
                 Some("mqtt") => no_more(rest).map(|()| Self::QemuMqtt),
+                Some("slip") => no_more(rest).map(|()| Self::QemuSlip),
+                Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt` or `conformance`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `size` or `conformance`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {
@@ -707,7 +715,12 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "qemu",
-            action: Action::Call(|| qemu::echo().and_then(|()| qemu::mqtt())),
+            action: Action::Call(|| {
+                qemu::echo()
+                    .and_then(|()| qemu::mqtt())
+                    .and_then(|()| qemu::slip())
+                    .and_then(|()| qemu::size())
+            }),
         },
         Step {
             name: "soak",

@@ -16,22 +16,28 @@ pub(crate) const TARGET: &str = "thumbv7m-none-eabi";
 /// Builds a firmware example of `portnet-bare-metal` in release mode and
 /// returns the path of its ELF file.
 pub(crate) fn build(example: &str) -> Result<String, String> {
-    super::run(
-        "cargo",
-        &[
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            "portnet-bare-metal",
-            "--example",
-            example,
-            "--target",
-            TARGET,
-        ],
-        &[],
-    )?;
-    Ok(format!("target/{TARGET}/release/examples/{example}"))
+    build_with(example, "release", &[])
+}
+
+/// Builds a firmware example of `portnet-bare-metal` with cargo profile
+/// `profile` and extra cargo arguments `features` (feature selection), and
+/// returns the path of its ELF file.
+fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String, String> {
+    let mut args = vec![
+        "build",
+        "-q",
+        "--profile",
+        profile,
+        "-p",
+        "portnet-bare-metal",
+        "--example",
+        example,
+        "--target",
+        TARGET,
+    ];
+    args.extend_from_slice(features);
+    super::run("cargo", &args, &[])?;
+    Ok(format!("target/{TARGET}/{profile}/examples/{example}"))
 }
 
 /// A QEMU process, killed by PID when dropped if still running, with its output
@@ -433,6 +439,177 @@ pub(crate) fn mqtt() -> Result<(), String> {
         return Err(format!("the MQTT firmware exited with status {status}"));
     }
     eprintln!("qemu mqtt: 3.1.1 and 5.0, QoS 0/1/2 published and received, firmware exited 0");
+    Ok(())
+}
+
+/// `cargo xtask qemu slip`: the generic echo server in firmware over SLIP on
+/// the board's UART1, served to the generic echo client on a hosted smoltcp
+/// stack at the other end of the line (a test of `portnet-conformance`, which
+/// has the host end).
+pub(crate) fn slip() -> Result<(), String> {
+    let elf = build_with("slip_echo", "release", &["--features", "slip"])?;
+    let elf = std::fs::canonicalize(&elf).map_err(|e| format!("{elf}: {e}"))?;
+    let elf = elf.to_str().ok_or("the firmware's path is not UTF-8")?;
+    super::run(
+        "cargo",
+        &[
+            "test",
+            "-q",
+            "-p",
+            "portnet-conformance",
+            "--test",
+            "qemu_slip",
+            "--",
+            "--nocapture",
+        ],
+        &[("PORTNET_SLIP_FIRMWARE", elf)],
+    )
+}
+
+/// One firmware build measured by [`size`].
+struct SizeBuild {
+    example: &'static str,
+    what: &'static str,
+    features: &'static [&'static str],
+    /// Run in QEMU against a host peer: the first line the firmware prints
+    /// with the answer, and the peer.
+    check: Option<(&'static str, StartPeer)>,
+}
+
+type PeerThread = thread::JoinHandle<Result<(), String>>;
+
+/// Starts a host peer on a loopback port.
+type StartPeer = fn(u16) -> Result<PeerThread, String>;
+
+const SIZE_BUILDS: [SizeBuild; 4] = [
+    SizeBuild {
+        example: "tcp_client",
+        what: "TCP client, IPv4 only, static address",
+        features: &["--no-default-features", "--features", "tcp"],
+        check: Some(("portnet-tcp-client got", tcp_upper_case_peer)),
+    },
+    SizeBuild {
+        example: "udp_client",
+        what: "UDP only, IPv4, static address",
+        features: &["--no-default-features", "--features", "udp"],
+        check: Some(("portnet-udp-client got", udp_upper_case_peer)),
+    },
+    SizeBuild {
+        example: "tcp_client",
+        what: "the same TCP client, default features",
+        features: &[],
+        check: Some(("portnet-tcp-client got", tcp_upper_case_peer)),
+    },
+    SizeBuild {
+        example: "echo",
+        what: "echo server with DHCP, default features",
+        features: &[],
+        check: None,
+    },
+];
+
+/// A TCP peer on loopback port `port` for the `tcp_client` firmware: reads
+/// to the end, answers in upper case, closes.
+fn tcp_upper_case_peer(port: u16) -> Result<PeerThread, String> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("TCP peer on port {port}: {e}"))?;
+    Ok(thread::spawn(move || {
+        let (mut conn, _) = listener.accept().map_err(|e| e.to_string())?;
+        conn.set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| e.to_string())?;
+        let mut line = Vec::new();
+        conn.read_to_end(&mut line)
+            .map_err(|e| format!("reading the firmware's line: {e}"))?;
+        conn.write_all(&line.to_ascii_uppercase())
+            .map_err(|e| format!("answering: {e}"))
+    }))
+}
+
+/// A UDP peer on loopback port `port` for the `udp_client` firmware: answers
+/// every datagram in upper case, until nothing comes for 5 s.
+fn udp_upper_case_peer(port: u16) -> Result<PeerThread, String> {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("UDP peer on port {port}: {e}"))?;
+    socket
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    Ok(thread::spawn(move || {
+        let mut answered = 0;
+        let mut buf = [0u8; 512];
+        // Bounded: the firmware sends at most a handful of datagrams.
+        for _ in 0..32 {
+            match socket.recv_from(&mut buf) {
+                Ok((len, from)) => {
+                    socket
+                        .send_to(&buf[..len].to_ascii_uppercase(), from)
+                        .map_err(|e| format!("answering: {e}"))?;
+                    answered += 1;
+                }
+                Err(_) if answered > 0 => return Ok(()),
+                Err(e) => return Err(format!("no datagram from the firmware: {e}")),
+            }
+        }
+        Ok(())
+    }))
+}
+
+/// `cargo xtask qemu size`: code and RAM of minimal builds of the smoltcp
+/// backend on the board, each run in QEMU against a host peer where it has
+/// one, with the `firmware` profile (opt-level "s", LTO, one codegen unit).
+pub(crate) fn size() -> Result<(), String> {
+    let mut rows = Vec::new();
+    for build in &SIZE_BUILDS {
+        let elf = build_with(build.example, "firmware", build.features)?;
+        let size = firmware_size(&elf)?;
+        if let Some((answer, peer)) = build.check {
+            let port = free_port()?;
+            let peer = peer(port)?;
+            let network = vec![
+                "-netdev".to_owned(),
+                "user,id=n0".to_owned(),
+                "-net".to_owned(),
+                "nic,netdev=n0,model=lan9118".to_owned(),
+            ];
+            let mut qemu = Qemu::start(&elf, &network)?;
+            qemu.wait_for("portnet-", Duration::from_secs(30))?;
+            qemu.type_in(&format!("{port}\n"))?;
+            let line = qemu.wait_for(answer, Duration::from_secs(60))?;
+            if !line.contains("HELLO FROM A") {
+                return Err(format!("{}: unexpected answer: {line}", build.example));
+            }
+            let status = qemu.wait_exit(Duration::from_secs(30))?;
+            if status != 0 {
+                return Err(format!("{} exited with status {status}", build.example));
+            }
+            peer.join()
+                .map_err(|_| "the host peer panicked".to_owned())??;
+            eprintln!("qemu size: {} ({}) ran: {line}", build.example, build.what);
+        }
+        rows.push((build, size));
+    }
+    eprintln!(
+        "qemu size: thumbv7m-none-eabi, profile `firmware` (opt-level \"s\", LTO, 1 codegen unit), bytes"
+    );
+    eprintln!("| firmware | features | text | rodata | data | bss | flash | RAM |");
+    eprintln!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (build, size) in rows {
+        let features = if build.features.is_empty() {
+            "default".to_owned()
+        } else {
+            build.features.join(" ")
+        };
+        eprintln!(
+            "| `{}`: {} | `{features}` | {} | {} | {} | {} | {} | {} |",
+            build.example,
+            build.what,
+            size.text,
+            size.rodata,
+            size.data,
+            size.bss,
+            size.text + size.rodata + size.data,
+            size.data + size.bss
+        );
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 
 #[cfg(target_os = "none")]
 mod firmware {
-    use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use core::net::{IpAddr, SocketAddr};
     use core::pin::pin;
     use core::time::Duration;
 
@@ -24,28 +24,7 @@ mod firmware {
     use static_cell::ConstStaticCell;
 
     /// The host's loopback, seen from QEMU's user networking.
-    const HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 2, 2));
-
-    /// Reads a decimal port number ending in a newline from the console.
-    async fn read_port() -> Result<u16, Failure> {
-        use embedded_io_async::Read as _;
-        let mut console = &board::UART0;
-        let mut port: u32 = 0;
-        let mut digits = 0;
-        loop {
-            let mut byte = [0u8; 1];
-            console.read(&mut byte).await.map_err(|e| match e {})?;
-            match byte[0] {
-                b'0'..=b'9' if digits < 5 => {
-                    port = port * 10 + u32::from(byte[0] - b'0');
-                    digits += 1;
-                }
-                b'\n' | b'\r' if digits > 0 => break,
-                _ => return Err("the console sent something other than a port"),
-            }
-        }
-        u16::try_from(port).map_err(|_| "port out of range")
-    }
+    const HOST: IpAddr = IpAddr::V4(board::QEMU_HOST);
 
     static RESOURCES: ConstStaticCell<StackResources<'static, 8>> =
         ConstStaticCell::new(StackResources::new());
@@ -74,7 +53,7 @@ mod firmware {
         let outcome: Result<(), Failure> = net::run(&stack, async {
             let address = stack.wait_ipv4().await;
             hprintln!("portnet-mqtt firmware at {}, broker port?", address);
-            let broker = SocketAddr::new(HOST, read_port().await?);
+            let broker = SocketAddr::new(HOST, board::read_port().await?);
             for (version, id) in [(Version::V3_1_1, "board-311"), (Version::V5, "board-5")] {
                 let mut session = Session::new(&mut *storage);
                 let (mut driver, client, mut rx) = session.split(&stack, &CLOCK);

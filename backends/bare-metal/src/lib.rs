@@ -5,6 +5,11 @@
 /// The LAN9118 Ethernet driver (crate `portnet-lan9118`), re-exported.
 pub use portnet_lan9118 as lan9118;
 
+/// The SLIP link (crate `portnet-slip`), re-exported with feature `slip`: a
+/// serial network path over one of the board's UARTs.
+#[cfg(all(feature = "slip", target_os = "none"))]
+pub use portnet_slip as slip;
+
 #[cfg(target_os = "none")]
 pub mod board;
 

@@ -16,6 +16,7 @@ mod tcp;
 mod time;
 #[cfg(feature = "udp")]
 mod udp;
+mod zeroed;
 
 #[cfg(feature = "proto-ipv6")]
 pub use config::Ipv6Config;

@@ -7,6 +7,7 @@
 //! [`Config::linger`](crate::Config::linger)) before its socket is reused; a
 //! socket in TIME-WAIT is reused at once, as lwIP and Linux do under pressure.
 
+use crate::zeroed::Unset;
 use core::cell::{Cell, RefCell};
 use core::fmt;
 use core::future::{Future, poll_fn};
@@ -127,15 +128,15 @@ pub struct TcpSlot {
     owner: Owner,
     /// The socket's state when last looked at, to tell how it closed.
     last_state: State,
-    ending: Option<Ending>,
+    ending: Unset<Ending>,
     /// Arrival order of a listener's connection.
     arrival: u64,
     /// EOF was returned: reads stay at EOF.
     eof: bool,
     /// The write half was closed here.
     write_closed: bool,
-    local: Option<SocketAddr>,
-    remote: Option<SocketAddr>,
+    local: Unset<SocketAddr>,
+    remote: Unset<SocketAddr>,
     /// The acknowledgement number that would acknowledge our FIN, once sent.
     fin_ack: Cell<Option<u32>>,
     /// Pure ACKs seen that acknowledge everything but our FIN.
@@ -148,12 +149,12 @@ impl TcpSlot {
             handle: None,
             owner: Owner::Free,
             last_state: State::Closed,
-            ending: None,
+            ending: Unset::None,
             arrival: 0,
             eof: false,
             write_closed: false,
-            local: None,
-            remote: None,
+            local: Unset::None,
+            remote: Unset::None,
             fin_ack: Cell::new(None),
             acks_before_fin: Cell::new(0),
         }
@@ -186,18 +187,21 @@ fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
     if state == slot.last_state {
         return;
     }
-    if state == State::Closed && slot.ending.is_none() {
-        slot.ending = Some(match slot.last_state {
+    if state == State::Closed && slot.ending.get().is_none() {
+        slot.ending = Unset::Some(match slot.last_state {
             State::LastAck | State::TimeWait | State::Closing => Ending::Finished,
             State::SynSent if !timed_out_here => Ending::Refused,
             _ if timed_out_here => Ending::TimedOut,
             _ => Ending::Reset,
         });
     }
-    if slot.local.is_none() {
+    if slot.local.get().is_none() {
         let socket = socket(set, slot);
-        slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
-        slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
+        slot.local = socket.local_endpoint().map(crate::addr::socket_addr).into();
+        slot.remote = socket
+            .remote_endpoint()
+            .map(crate::addr::socket_addr)
+            .into();
     }
     slot.last_state = state;
 }
@@ -288,8 +292,8 @@ fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> 
     slots.iter().find(|slot| {
         slot.owner != Owner::Free
             && !matches!(slot.last_state, State::Listen | State::Closed)
-            && slot.local == Some(segment.dst)
-            && slot.remote == Some(segment.src)
+            && slot.local.get() == Some(segment.dst)
+            && slot.remote.get() == Some(segment.src)
     })
 }
 
@@ -339,8 +343,8 @@ pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::M
     }
     let mine = slots.iter().find(|slot| {
         slot.owner != Owner::Free
-            && slot.local == Some(segment.src)
-            && slot.remote == Some(segment.dst)
+            && slot.local.get() == Some(segment.src)
+            && slot.remote.get() == Some(segment.dst)
     });
     if let Some(slot) = mine {
         let end = segment
@@ -439,7 +443,7 @@ fn release(core: &mut Core<'_>, index: usize) {
             slot.owner = Owner::Free;
             core.wake_pool_waiter();
         }
-        State::Closed if slot.ending != Some(Ending::Aborted) => {
+        State::Closed if slot.ending != Unset::Some(Ending::Aborted) => {
             slot.owner = Owner::Free;
             core.wake_pool_waiter();
         }
@@ -510,7 +514,7 @@ impl SocketRef<'_, '_> {
                 socket.register_recv_waker(cx.waker());
                 return Poll::Pending;
             }
-            Ok(0) | Err(tcp::RecvError::InvalidState) => match slot.ending {
+            Ok(0) | Err(tcp::RecvError::InvalidState) => match slot.ending.get() {
                 Some(Ending::Finished) | None => {
                     slot.eof = true;
                     Ok(0)
@@ -536,7 +540,7 @@ impl SocketRef<'_, '_> {
         let core = &mut *core;
         let slot = &mut core.tcp[self.index];
         observe(&mut core.sockets, slot, false);
-        if let Some(ending) = slot.ending.filter(|e| *e != Ending::Finished) {
+        if let Some(ending) = slot.ending.get().filter(|e| *e != Ending::Finished) {
             return Poll::Ready(Err(ending.error()));
         }
         if slot.write_closed {
@@ -589,8 +593,8 @@ impl fmt::Debug for TcpConnection<'_, '_> {
         let slot = core.as_ref().ok().map(|core| &core.tcp[self.socket.index]);
         f.debug_struct("TcpConnection")
             .field("slot", &self.socket.index)
-            .field("local", &slot.and_then(|s| s.local))
-            .field("remote", &slot.and_then(|s| s.remote))
+            .field("local", &slot.and_then(|s| s.local.get()))
+            .field("remote", &slot.and_then(|s| s.remote.get()))
             .finish()
     }
 }
@@ -703,12 +707,14 @@ impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
     fn local_addr(&self) -> Result<SocketAddr, Error> {
         self.socket.core.borrow().tcp[self.socket.index]
             .local
+            .get()
             .ok_or(Error::NotConnected)
     }
 
     fn peer_addr(&self) -> Result<SocketAddr, Error> {
         self.socket.core.borrow().tcp[self.socket.index]
             .remote
+            .get()
             .ok_or(Error::NotConnected)
     }
 
@@ -718,7 +724,7 @@ impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
             let core = &mut *core;
             let slot = &mut core.tcp[self.socket.index];
             socket(&mut core.sockets, slot).abort();
-            slot.ending = Some(Ending::Aborted);
+            slot.ending = Unset::Some(Ending::Aborted);
             slot.last_state = State::Closed;
         }
         // Drop releases the socket; the runner sends the RST before reusing it.
@@ -846,7 +852,7 @@ impl TcpConnection<'_, '_> {
         let core = &mut *core;
         let slot = &mut core.tcp[self.socket.index];
         observe(&mut core.sockets, slot, false);
-        if let Some(ending) = slot.ending {
+        if let Some(ending) = slot.ending.get() {
             return Poll::Ready(Err(ending.error()));
         }
         let socket = socket(&mut core.sockets, slot);
@@ -856,8 +862,11 @@ impl TcpConnection<'_, '_> {
                 Poll::Pending
             }
             _ => {
-                slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
-                slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
+                slot.local = socket.local_endpoint().map(crate::addr::socket_addr).into();
+                slot.remote = socket
+                    .remote_endpoint()
+                    .map(crate::addr::socket_addr)
+                    .into();
                 Poll::Ready(Ok(()))
             }
         }
@@ -1022,10 +1031,14 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 let slot = &mut core.tcp[index];
                 slot.owner = Owner::Connection;
                 let socket = socket(&mut core.sockets, slot);
-                slot.local = socket.local_endpoint().map(crate::addr::socket_addr);
-                slot.remote = socket.remote_endpoint().map(crate::addr::socket_addr);
+                slot.local = socket.local_endpoint().map(crate::addr::socket_addr).into();
+                slot.remote = socket
+                    .remote_endpoint()
+                    .map(crate::addr::socket_addr)
+                    .into();
                 let remote = slot
                     .remote
+                    .get()
                     .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
                 Poll::Ready(Ok((
                     TcpConnection {
@@ -1074,7 +1087,7 @@ impl Drop for TcpListener<'_, '_> {
             } else {
                 // A connection nobody accepted: reset it.
                 socket.abort();
-                slot.ending = Some(Ending::Aborted);
+                slot.ending = Unset::Some(Ending::Aborted);
                 release(core, index);
             }
         }

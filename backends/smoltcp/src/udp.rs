@@ -1,5 +1,6 @@
 //! UDP: a fixed pool of sockets.
 
+use crate::zeroed::Unset;
 use core::cell::RefCell;
 use core::fmt;
 use core::future::Future;
@@ -100,14 +101,14 @@ pub struct UdpSlot {
     handle: Option<SocketHandle>,
     owner: Owner,
     /// The connected peer: datagrams from anyone else are dropped.
-    peer: Option<SocketAddr>,
+    peer: Unset<SocketAddr>,
 }
 
 impl UdpSlot {
     const EMPTY: Self = Self {
         handle: None,
         owner: Owner::Free,
-        peer: None,
+        peer: Unset::None,
     };
 
     pub(crate) fn in_use(&self) -> bool {
@@ -178,7 +179,7 @@ impl Drop for UdpSocket<'_, '_> {
         let deadline = core.now + linger;
         let slot = &mut core.udp[self.index];
         slot.owner = Owner::Released { deadline };
-        slot.peer = None;
+        slot.peer = Unset::None;
         core.wake_runner();
     }
 }
@@ -257,7 +258,7 @@ fn bind<'s, 'a>(
         socket.bind(endpoint).map_err(|_| Error::InvalidAddress)?;
     }
     slot.owner = Owner::Socket;
-    slot.peer = None;
+    slot.peer = Unset::None;
     Ok(UdpSocket {
         core: core_cell,
         index,
@@ -308,7 +309,7 @@ impl portnet::UdpSocket for UdpSocket<'_, '_> {
     ) -> Poll<Result<(usize, SocketAddr), Error>> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
-        let peer = core.udp[self.index].peer;
+        let peer = core.udp[self.index].peer.get();
         let socket = socket(&mut core.sockets, &core.udp[self.index]);
         // Bounded: each round takes one datagram out of a finite buffer.
         loop {
@@ -334,12 +335,12 @@ impl portnet::UdpSocket for UdpSocket<'_, '_> {
         if remote.ip().is_unspecified() || remote.port() == 0 {
             return Err(Error::InvalidAddress);
         }
-        self.core.borrow_mut().udp[self.index].peer = Some(remote);
+        self.core.borrow_mut().udp[self.index].peer = Unset::Some(remote);
         Ok(())
     }
 
     fn peer_addr(&self) -> Option<SocketAddr> {
-        self.core.borrow().udp[self.index].peer
+        self.core.borrow().udp[self.index].peer.get()
     }
 
     fn local_addr(&self) -> Result<SocketAddr, Error> {

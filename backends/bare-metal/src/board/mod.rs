@@ -73,10 +73,10 @@ pub static CLOCK: Clock = Timer::new(timer::BoardAlarm::new());
 pub static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
 
 /// UART0: the console.
-pub static UART0: uart::Uart = uart::Uart::new(uart::UART0_BASE);
+pub static UART0: uart::Uart<{ uart::UART0_BASE }> = uart::Uart::new();
 
 /// UART1: a second serial port (a link to the host).
-pub static UART1: uart::Uart = uart::Uart::new(uart::UART1_BASE);
+pub static UART1: uart::Uart<{ uart::UART1_BASE }> = uart::Uart::new();
 
 /// Starts the clock, the UARTs and their interrupts, and brings up the
 /// Ethernet controller (with its EEPROM's MAC address).
@@ -103,6 +103,43 @@ pub fn init() -> Result<Ethernet, crate::lan9118::InitError> {
         unsafe { NVIC::unmask(irq) };
     }
     Ok(ethernet)
+}
+
+/// The host's loopback as QEMU's user networking shows it to the board.
+pub const QEMU_HOST: core::net::Ipv4Addr = core::net::Ipv4Addr::new(10, 0, 2, 2);
+
+/// Reads a port number from the console (UART0): decimal digits ended by a
+/// newline. This is how a host tool tells firmware in QEMU where its peer
+/// listens, when the port is chosen at run time.
+///
+/// # Errors
+///
+/// Anything but one to five digits and a newline, or a number above 65535.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: the digits read so far are lost.
+pub async fn read_port() -> Result<u16, &'static str> {
+    use embedded_io_async::Read as _;
+    let mut console = &UART0;
+    let mut port: u32 = 0;
+    let mut digits = 0;
+    loop {
+        let mut byte = [0u8; 1];
+        match console.read(&mut byte).await {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
+        match byte[0] {
+            b'0'..=b'9' if digits < 5 => {
+                port = port * 10 + u32::from(byte[0] - b'0');
+                digits += 1;
+            }
+            b'\n' | b'\r' if digits > 0 => break,
+            _ => return Err("the console sent something other than a port"),
+        }
+    }
+    u16::try_from(port).map_err(|_| "port out of range")
 }
 
 /// Ends the program: QEMU exits with status 0 (`success`) or 1, through

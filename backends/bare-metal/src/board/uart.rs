@@ -79,26 +79,29 @@ struct State {
     tx_busy: bool,
 }
 
-/// One CMSDK UART.
-pub struct Uart {
-    base: usize,
+/// One CMSDK UART, at address `BASE`.
+///
+/// The address is a type parameter rather than a field so that a `static`
+/// UART is all zero bytes until started: it lands in `.bss`, and its rings
+/// cost no flash for an initial image in `.data`.
+pub struct Uart<const BASE: usize> {
     state: Mutex<RefCell<State>>,
 }
 
-impl core::fmt::Debug for Uart {
+impl<const BASE: usize> core::fmt::Debug for Uart<BASE> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "Uart({:#x})", self.base)
+        write!(f, "Uart({BASE:#x})")
     }
 }
 
 /// A UART cannot fail once started; the error type says so.
 pub type Error = core::convert::Infallible;
 
-impl Uart {
-    /// The UART at `base` (not started).
-    pub const fn new(base: usize) -> Self {
+impl<const BASE: usize> Uart<BASE> {
+    /// The UART at `BASE` (not started). Only the board makes them, with
+    /// `BASE` one of its UARTs: that is what makes the register accesses sound.
+    pub(crate) const fn new() -> Self {
         Self {
-            base,
             state: Mutex::new(RefCell::new(State {
                 rx: Ring::new(),
                 tx: Ring::new(),
@@ -111,14 +114,15 @@ impl Uart {
     }
 
     fn read_reg(&self, offset: usize) -> u32 {
-        // SAFETY: `base` is one of the board's CMSDK UARTs (the constants above),
+        // SAFETY: `BASE` is one of the board's CMSDK UARTs (the constants above;
+        // only the board constructs a `Uart`),
         // whose 32-bit registers lie at offsets 0x0..0x14.
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
+        unsafe { core::ptr::read_volatile((BASE + offset) as *const u32) }
     }
 
     fn write_reg(&self, offset: usize, value: u32) {
         // SAFETY: as in `read_reg`.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
+        unsafe { core::ptr::write_volatile((BASE + offset) as *mut u32, value) }
     }
 
     /// Enables the UART and its interrupts (the board unmasks them in the NVIC).
@@ -209,11 +213,11 @@ impl Uart {
     }
 }
 
-impl embedded_io_async::ErrorType for &Uart {
+impl<const BASE: usize> embedded_io_async::ErrorType for &Uart<BASE> {
     type Error = Error;
 }
 
-impl embedded_io_async::Read for &Uart {
+impl<const BASE: usize> embedded_io_async::Read for &Uart<BASE> {
     /// # Cancel safety
     ///
     /// Cancel safe: bytes stay in the ring until a read takes them.
@@ -221,7 +225,7 @@ impl embedded_io_async::Read for &Uart {
         if buf.is_empty() {
             return Ok(0);
         }
-        let uart: &Uart = self;
+        let uart: &Uart<BASE> = self;
         poll_fn(|cx| {
             uart.with(|_, state| {
                 if state.rx.len == 0 {
@@ -252,7 +256,7 @@ impl embedded_io_async::Read for &Uart {
     }
 }
 
-impl embedded_io_async::Write for &Uart {
+impl<const BASE: usize> embedded_io_async::Write for &Uart<BASE> {
     /// # Cancel safety
     ///
     /// Cancel safe: a write either took its bytes (and returned) or took none.
@@ -260,7 +264,7 @@ impl embedded_io_async::Write for &Uart {
         if buf.is_empty() {
             return Ok(0);
         }
-        let uart: &Uart = self;
+        let uart: &Uart<BASE> = self;
         poll_fn(|cx| {
             uart.with(|_, state| {
                 let mut n = 0;
@@ -284,7 +288,7 @@ impl embedded_io_async::Write for &Uart {
     ///
     /// Cancel safe.
     async fn flush(&mut self) -> Result<(), Error> {
-        let uart: &Uart = self;
+        let uart: &Uart<BASE> = self;
         poll_fn(|cx| {
             uart.with(|_, state| {
                 if state.tx.len == 0 && !state.tx_busy {

@@ -1,0 +1,116 @@
+//! The serial network path into firmware: the `slip_echo` firmware (the generic
+//! echo server of `examples/echo`, unchanged, on the smoltcp backend over SLIP
+//! on the board's UART1) in QEMU's `mps2-an385`, and the generic echo client
+//! on a hosted smoltcp stack at the other end of the line (`SlipEnd` on the
+//! TCP socket behind QEMU's serial port).
+//!
+//! Runs when `PORTNET_SLIP_FIRMWARE` names the firmware's ELF file (`cargo
+//! xtask qemu slip` builds it and sets it); otherwise it says so and passes.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use portnet::future::{Either, select};
+use portnet_conformance::hosted::BlockOn as _;
+use portnet_conformance::qemu::{Qemu, board_command};
+use portnet_conformance::slip::SlipEnd;
+use portnet_smoltcp::{Cidr, Config};
+use portnet_tokio::Tokio;
+
+/// The firmware's address on the line, and this end's.
+const FIRMWARE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+const HOST: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// Echo lengths: a line, a few segments, and bulk (one connection each; the
+/// firmware serves three, then exits).
+const LENGTHS: [usize; 3] = [13, 4097, 256 * 1024];
+
+fn pattern(i: usize) -> u8 {
+    // Rich in SLIP's END (0xC0) and ESC (0xDB) bytes, which the line escapes.
+    (i.wrapping_mul(7) % 251) as u8 ^ ((i >> 8) as u8 & 0xC0)
+}
+
+/// QEMU's connection to the serial port's socket, waiting at most `limit`.
+fn accept_line(listener: TcpListener, limit: Duration) -> Result<TcpStream, String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(listener.accept().map(|(socket, _)| socket));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(socket)) => Ok(socket),
+        Ok(Err(e)) => Err(format!("accepting QEMU's serial connection: {e}")),
+        Err(_) => Err("QEMU did not connect its serial port".to_owned()),
+    }
+}
+
+#[test]
+fn the_generic_echo_server_in_firmware_serves_a_host_client_over_slip() {
+    let Some(elf) = std::env::var_os("PORTNET_SLIP_FIRMWARE").map(PathBuf::from) else {
+        eprintln!("skipped: PORTNET_SLIP_FIRMWARE is not set (`cargo xtask qemu slip` sets it)");
+        return;
+    };
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a loopback port");
+    let port = listener.local_addr().expect("its address").port();
+    let mut command = board_command(None, &elf);
+    command.args([
+        "-serial",
+        "stdio",
+        "-serial",
+        &format!("tcp:127.0.0.1:{port}"),
+    ]);
+    let mut qemu = Qemu::spawn(&mut command).expect("QEMU starts");
+    let line = accept_line(listener, Duration::from_secs(30)).expect("the serial line");
+    let ready = qemu
+        .wait_for("portnet-slip-echo ready", Duration::from_secs(60))
+        .expect("the firmware listens");
+    eprintln!("firmware: {ready}");
+
+    let end = SlipEnd::new(line, Config::ipv4_static(Cidr::new(HOST, 24), None))
+        .expect("the host end of the line");
+    let stack = end.stack();
+    let mut end = end;
+    let server = SocketAddr::from((FIRMWARE, 7));
+    let took = Tokio::block_on(async {
+        let clients = pin!(async {
+            let mut took = Vec::new();
+            for len in LENGTHS {
+                let data: Vec<u8> = (0..len).map(pattern).collect();
+                let started = Instant::now();
+                portnet_echo::exchange(stack, server, &data)
+                    .await
+                    .map_err(|e| format!("echo of {len} bytes: {e:?}"))?;
+                took.push(started.elapsed());
+            }
+            Ok::<_, String>(took)
+        });
+        match select(clients, pin!(end.run())).await {
+            Either::Left(result) => result,
+            Either::Right(stopped) => Err(stopped),
+        }
+    })
+    .expect("every echo came back intact");
+    let (lines, status) = qemu.finish(Duration::from_secs(30)).expect("QEMU ends");
+    assert!(
+        status.success(),
+        "the firmware exited with {status}; it printed {lines:?}"
+    );
+    let stats = end.link_stats();
+    assert_eq!(
+        (stats.rx_bad_escape, stats.rx_overlong, stats.tx_dropped),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    let bulk = took[2].as_secs_f64();
+    eprintln!(
+        "qemu slip: echoes of 13 B in {:.1} ms, 4097 B in {:.1} ms, 256 KiB in {bulk:.2} s \
+         ({:.0} KiB/s each way); {} frames in, {} out",
+        took[0].as_secs_f64() * 1e3,
+        took[1].as_secs_f64() * 1e3,
+        256.0 / bulk,
+        stats.rx_frames,
+        stats.tx_frames,
+    );
+}
