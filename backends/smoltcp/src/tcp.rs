@@ -1120,3 +1120,63 @@ impl<'s, 'a> portnet::TcpListener for TcpListener<'s, 'a> {
         Ok(SocketAddr::new(ip, self.endpoint.port))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_segment;
+    use core::net::{Ipv4Addr, SocketAddr};
+    use smoltcp::phy::Medium;
+
+    /// An IPv4 packet with a TCP header (FIN + ACK, seq 7, ack 9, no payload)
+    /// from 10.0.0.2:1234 to 10.0.0.1:80; checksums are not checked by the parse.
+    fn ipv4_tcp_fin() -> [u8; 40] {
+        let mut p = [0u8; 40];
+        p[0] = 0x45; // IPv4, 5-word header
+        p[2..4].copy_from_slice(&40u16.to_be_bytes());
+        p[8] = 64; // TTL
+        p[9] = 6; // TCP
+        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 1]);
+        let t = &mut p[20..];
+        t[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        t[2..4].copy_from_slice(&80u16.to_be_bytes());
+        t[4..8].copy_from_slice(&7u32.to_be_bytes());
+        t[8..12].copy_from_slice(&9u32.to_be_bytes());
+        t[12] = 5 << 4; // 5-word header
+        t[13] = 0x11; // FIN + ACK
+        p
+    }
+
+    fn check(frame: &[u8], medium: Medium) {
+        let segment = parse_segment(frame, medium).expect("a TCP segment");
+        assert_eq!(
+            segment.src,
+            SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 1234))
+        );
+        assert_eq!(
+            segment.dst,
+            SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80))
+        );
+        assert!(segment.fin && segment.ack && !segment.syn && !segment.rst);
+        assert_eq!((segment.seq, segment.ack_number), (7, 9));
+        assert_eq!(segment.payload_len, 0);
+    }
+
+    #[test]
+    fn segments_are_found_in_ethernet_frames() {
+        let mut frame = [0u8; 54];
+        frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        frame[14..].copy_from_slice(&ipv4_tcp_fin());
+        check(&frame, Medium::Ethernet);
+        // Without the Ethernet header it is no Ethernet frame of IPv4.
+        assert!(parse_segment(&ipv4_tcp_fin(), Medium::Ethernet).is_none());
+    }
+
+    #[cfg(feature = "medium-ip")]
+    #[test]
+    fn segments_are_found_in_bare_ip_packets_on_a_medium_ip_link() {
+        check(&ipv4_tcp_fin(), Medium::Ip);
+        assert!(parse_segment(&[], Medium::Ip).is_none());
+        assert!(parse_segment(&[0x15; 40], Medium::Ip).is_none());
+    }
+}
