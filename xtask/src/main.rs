@@ -6,11 +6,13 @@
 //! cargo xtask ci [--only STEP]… [--skip STEP]…
 //!                              every check CI runs, in order, with a timing summary
 //! cargo xtask conformance      the main job: the suite on every hosted backend, table + JSON
+//! cargo xtask demo             the IoT sensor node in QEMU with mosquitto, every stage checked
 //! cargo xtask bench [--quick] [--json FILE]
 //! ```
 // A std-only developer tool: the `core`/`alloc` lints guard the no_std crates.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod demo;
 mod qemu;
 
 use std::process::{Command, ExitCode};
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
         Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::QemuMqtt) => qemu::mqtt(),
+        Ok(Task::Demo) => demo::demo(),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
@@ -157,6 +160,8 @@ tasks:
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu conformance            the same as `conformance`
+  demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
+                              a broker restart, a reboot; checks every stage, stops everything
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
@@ -190,6 +195,7 @@ enum Task {
     },
     QemuEcho,
     QemuMqtt,
+    Demo,
     Chaos {
         minutes: u64,
     },
@@ -206,6 +212,7 @@ impl Task {
             "setup" => no_more(rest).map(|()| Self::Setup),
             "fmt" => no_more(rest).map(|()| Self::Fmt),
             "conformance" => no_more(rest).map(|()| Self::Conformance),
+            "demo" => no_more(rest).map(|()| Self::Demo),
             "ci" => {
                 let (mut only, mut skip) = (Vec::new(), Vec::new());
                 while let Some(arg) = rest.next() {
@@ -710,6 +717,10 @@ fn steps() -> Vec<Step> {
             action: Action::Call(|| qemu::echo().and_then(|()| qemu::mqtt())),
         },
         Step {
+            name: "demo",
+            action: Action::Call(demo::demo),
+        },
+        Step {
             name: "soak",
             // A short fixed set of seeds; `cargo xtask soak` runs the full one.
             action: Action::Commands(vec![cargo(&[
@@ -928,6 +939,7 @@ mod tests {
         assert_eq!(parse(&["setup"]), Ok(Task::Setup));
         assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
+        assert_eq!(parse(&["demo"]), Ok(Task::Demo));
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {

@@ -58,7 +58,7 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::vec::Vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn delays_grow_stay_bounded_and_reset() {

@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 #[cfg(test)]
-extern crate std;
+extern crate alloc;
 
 pub mod app;
 pub mod backoff;
