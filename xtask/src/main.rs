@@ -606,6 +606,23 @@ fn steps() -> Vec<Step> {
         "-D",
         "warnings",
     ]));
+    // The IoT sensor node: its no_std library and its firmware binary, linted
+    // for the board (the hosted binaries are linted by the `clippy` step).
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-iot-sensor",
+        "--lib",
+        "--bin",
+        "iot-sensor-firmware",
+        "--release",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
     let mut msrv_args = vec![format!("+{MSRV}"), "check".into(), "-q".into()];
     for krate in MSRV_CRATES {
         msrv_args.extend(["-p".into(), krate.into()]);
