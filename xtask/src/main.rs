@@ -117,7 +117,7 @@ fn main() -> ExitCode {
         Ok(Task::Bench { quick, json }) => bench(quick, json.as_deref()),
         Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::QemuMqtt) => qemu::mqtt(),
-        Ok(Task::Demo) => demo::demo(),
+        Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
