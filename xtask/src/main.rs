@@ -63,7 +63,7 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 16] = [
+const MSRV_CRATES: [&str; 17] = [
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -76,6 +76,7 @@ const MSRV_CRATES: [&str; 16] = [
     "portnet-tokio",
     "portnet-conformance",
     "portnet-echo",
+    "portnet-iot-sensor",
     "portnet-mqtt",
     "portnet-embedded",
     "portnet-slip",
