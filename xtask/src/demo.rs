@@ -190,12 +190,18 @@ pub(crate) fn demo() -> Result<(), String> {
 
     stage(7, "stop everything (by PID)");
     let (board_pid, monitor_pid, broker_pid) = (board.pid, monitor.pid, broker.pid());
-    drop(monitor);
-    drop(board);
-    drop(broker);
+    monitor.stop();
+    board.stop();
+    broker.stop();
     done(&format!(
         "monitor (pid {monitor_pid}), qemu (pid {board_pid}), mosquitto (pid {broker_pid}) stopped"
     ));
+    let complaints = board.lan9118_complaints();
+    if !complaints.is_empty() {
+        return Err(format!(
+            "QEMU's LAN9118 model complained about the driver: {complaints:?}"
+        ));
+    }
     eprintln!(
         "\ndemo: telemetry seen, commands acted on, reconnected after a broker restart, \
          rebooted with a queued command delivered: {:.1} s (with the build: {:.1} s)",

@@ -214,14 +214,23 @@ impl Watched {
     }
 }
 
-impl Drop for Watched {
-    fn drop(&mut self) {
+impl Watched {
+    /// Stops the process by PID (SIGKILL) if it is still running, and waits
+    /// (at most 10 s) for it to exit.
+    pub(crate) fn stop(&mut self) {
         if !self.exited {
             let _ = Command::new("kill")
                 .args(["-KILL", &self.pid.to_string()])
                 .status();
             let _ = self.exit.recv_timeout(Duration::from_secs(10));
+            self.exited = true;
         }
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
