@@ -30,6 +30,10 @@ pub mod your_stack {}
 #[doc = include_str!("src/hardware-up.md")]
 pub mod hardware_up {}
 
+/// Chapter "The application: a sensor node".
+#[doc = include_str!("src/iot-sensor.md")]
+pub mod iot_sensor {}
+
 /// Chapter "Porting to a development kit".
 #[doc = include_str!("src/porting.md")]
 pub mod porting {}

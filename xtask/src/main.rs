@@ -6,11 +6,13 @@
 //! cargo xtask ci [--only STEP]… [--skip STEP]…
 //!                              every check CI runs, in order, with a timing summary
 //! cargo xtask conformance      the main job: the suite on every hosted backend, table + JSON
+//! cargo xtask demo             the IoT sensor node in QEMU with mosquitto, every stage checked
 //! cargo xtask bench [--quick] [--json FILE]
 //! ```
 // A std-only developer tool: the `core`/`alloc` lints guard the no_std crates.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod demo;
 mod qemu;
 
 use std::process::{Command, ExitCode};
@@ -61,7 +63,7 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 16] = [
+const MSRV_CRATES: [&str; 17] = [
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -74,6 +76,7 @@ const MSRV_CRATES: [&str; 16] = [
     "portnet-tokio",
     "portnet-conformance",
     "portnet-echo",
+    "portnet-iot-sensor",
     "portnet-mqtt",
     "portnet-embedded",
     "portnet-slip",
@@ -117,6 +120,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMqtt) => qemu::mqtt(),
         Ok(Task::QemuSlip) => qemu::slip(),
         Ok(Task::QemuSize) => qemu::size(),
+        Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Soak { args }) => {
             let mut command = vec![
                 "run",
@@ -161,6 +165,8 @@ tasks:
   qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
+  demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
+                              a broker restart, a reboot; checks every stage, stops everything
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
@@ -196,6 +202,7 @@ enum Task {
     QemuMqtt,
     QemuSlip,
     QemuSize,
+    Demo,
     Chaos {
         minutes: u64,
     },
@@ -212,6 +219,7 @@ impl Task {
             "setup" => no_more(rest).map(|()| Self::Setup),
             "fmt" => no_more(rest).map(|()| Self::Fmt),
             "conformance" => no_more(rest).map(|()| Self::Conformance),
+            "demo" => no_more(rest).map(|()| Self::Demo),
             "ci" => {
                 let (mut only, mut skip) = (Vec::new(), Vec::new());
                 while let Some(arg) = rest.next() {
@@ -607,6 +615,23 @@ fn steps() -> Vec<Step> {
         "-D",
         "warnings",
     ]));
+    // The IoT sensor node: its no_std library and its firmware binary, linted
+    // for the board (the hosted binaries are linted by the `clippy` step).
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-iot-sensor",
+        "--lib",
+        "--bin",
+        "iot-sensor-firmware",
+        "--release",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
     let mut msrv_args = vec![format!("+{MSRV}"), "check".into(), "-q".into()];
     for krate in MSRV_CRATES {
         msrv_args.extend(["-p".into(), krate.into()]);
@@ -721,6 +746,10 @@ fn steps() -> Vec<Step> {
                     .and_then(|()| qemu::slip())
                     .and_then(|()| qemu::size())
             }),
+        },
+        Step {
+            name: "demo",
+            action: Action::Call(demo::demo),
         },
         Step {
             name: "soak",
@@ -941,6 +970,7 @@ mod tests {
         assert_eq!(parse(&["setup"]), Ok(Task::Setup));
         assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
+        assert_eq!(parse(&["demo"]), Ok(Task::Demo));
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {

@@ -13,6 +13,27 @@ use super::output;
 /// The firmware target.
 pub(crate) const TARGET: &str = "thumbv7m-none-eabi";
 
+/// Builds a firmware binary `bin` of `package` in release mode and returns the
+/// path of its ELF file.
+pub(crate) fn build_bin(package: &str, bin: &str) -> Result<String, String> {
+    super::run(
+        "cargo",
+        &[
+            "build",
+            "-q",
+            "--release",
+            "-p",
+            package,
+            "--bin",
+            bin,
+            "--target",
+            TARGET,
+        ],
+        &[],
+    )?;
+    Ok(format!("target/{TARGET}/release/{bin}"))
+}
+
 /// Builds a firmware example of `portnet-bare-metal` in release mode and
 /// returns the path of its ELF file.
 pub(crate) fn build(example: &str) -> Result<String, String> {
@@ -40,9 +61,12 @@ fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String,
     Ok(format!("target/{TARGET}/{profile}/examples/{example}"))
 }
 
-/// A QEMU process, killed by PID when dropped if still running, with its output
-/// lines and its exit status as events.
-pub(crate) struct Qemu {
+/// A QEMU process.
+pub(crate) type Qemu = Watched;
+
+/// A child process (QEMU, a helper), killed by PID when dropped if still
+/// running, with its output lines and its exit status as events.
+pub(crate) struct Watched {
     pub(crate) pid: u32,
     stdin: Option<std::process::ChildStdin>,
     lines: mpsc::Receiver<String>,
@@ -52,27 +76,36 @@ pub(crate) struct Qemu {
     exited: bool,
 }
 
-impl Qemu {
+impl Watched {
     /// Starts `qemu-system-arm` on `elf` with `network` arguments.
     pub(crate) fn start(elf: &str, network: &[String]) -> Result<Self, String> {
-        let mut child = Command::new("qemu-system-arm")
+        let mut command = Command::new("qemu-system-arm");
+        command
             .args(["-M", "mps2-an385", "-nographic"])
             .args(["-semihosting-config", "enable=on,target=native"])
             .args(network)
-            .args(["-kernel", elf])
+            .args(["-kernel", elf]);
+        Self::spawn(command, "qemu")
+    }
+
+    /// Starts `command` with piped standard streams; its output lines are
+    /// echoed as `  LABEL| line`.
+    pub(crate) fn spawn(mut command: Command, label: &'static str) -> Result<Self, String> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start qemu-system-arm: {e}"))?;
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
         let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().ok_or("qemu's stdout")?;
-        let stderr = child.stderr.take().ok_or("qemu's stderr")?;
+        let stdout = child.stdout.take().ok_or("the child's stdout")?;
+        let stderr = child.stderr.take().ok_or("the child's stderr")?;
         for stream in [Box::new(stdout) as Box<dyn Read + Send>, Box::new(stderr)] {
             let tx = tx.clone();
             thread::spawn(move || {
                 for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("  qemu| {line}");
+                    eprintln!("  {label:>7}| {line}");
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -98,32 +131,62 @@ impl Qemu {
 
     /// Waits for an output line starting with `prefix`, at most `limit`.
     pub(crate) fn wait_for(&mut self, prefix: &str, limit: Duration) -> Result<String, String> {
+        self.wait_until(|line| line.starts_with(prefix), prefix, limit)
+    }
+
+    /// Waits for an output line that contains every one of `parts`, at most
+    /// `limit`.
+    pub(crate) fn wait_containing(
+        &mut self,
+        parts: &[&str],
+        limit: Duration,
+    ) -> Result<String, String> {
+        self.wait_until(
+            |line| parts.iter().all(|part| line.contains(part)),
+            &parts.join(" … "),
+            limit,
+        )
+    }
+
+    /// Waits for an output line for which `wanted` holds, at most `limit`;
+    /// `what` describes it for the error.
+    pub(crate) fn wait_until(
+        &mut self,
+        wanted: impl Fn(&str) -> bool,
+        what: &str,
+        limit: Duration,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + limit;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => {
+                Ok(line) if wanted(&line) => {
                     self.seen.push(line.clone());
                     return Ok(line);
                 }
                 Ok(line) => self.seen.push(line),
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("no line {prefix:?} within {} s", limit.as_secs()));
+                    return Err(format!("no line {what:?} within {} s", limit.as_secs()));
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("qemu ended before printing {prefix:?}"));
+                    return Err(format!("the process ended before printing {what:?}"));
                 }
             }
         }
     }
 
-    /// Types `text` on the board's console (UART0).
+    /// Every line read so far, in order.
+    pub(crate) fn seen(&self) -> &[String] {
+        &self.seen
+    }
+
+    /// Types `text` on the board's console (UART0), or the child's standard input.
     pub(crate) fn type_in(&mut self, text: &str) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("qemu's stdin is closed")?;
         stdin
             .write_all(text.as_bytes())
             .and_then(|()| stdin.flush())
-            .map_err(|e| format!("writing to qemu's console: {e}"))
+            .map_err(|e| format!("writing to the child's input: {e}"))
     }
 
     /// The lines QEMU's LAN9118 model printed about accesses it does not
@@ -157,19 +220,28 @@ impl Qemu {
     }
 }
 
-impl Drop for Qemu {
-    fn drop(&mut self) {
+impl Watched {
+    /// Stops the process by PID (SIGKILL) if it is still running, and waits
+    /// (at most 10 s) for it to exit.
+    pub(crate) fn stop(&mut self) {
         if !self.exited {
             let _ = Command::new("kill")
                 .args(["-KILL", &self.pid.to_string()])
                 .status();
             let _ = self.exit.recv_timeout(Duration::from_secs(10));
+            self.exited = true;
         }
     }
 }
 
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// A free TCP port on the host's loopback (the kernel's pick, released at once).
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -360,10 +432,11 @@ fn elf_sections(elf: &[u8]) -> Option<FirmwareSize> {
 }
 
 /// A mosquitto broker on the host's loopback, started with a config written
-/// here and stopped by PID when dropped.
-struct Mosquitto {
-    child: std::process::Child,
-    port: u16,
+/// here and stopped by PID (SIGTERM, then SIGKILL if it lingers) when dropped.
+pub(crate) struct Mosquitto {
+    child: Option<std::process::Child>,
+    pub(crate) port: u16,
+    config: std::path::PathBuf,
     _dir: TempDir,
 }
 
@@ -377,46 +450,119 @@ impl Drop for TempDir {
 }
 
 impl Mosquitto {
-    fn start() -> Result<Self, String> {
+    /// A broker without persistence.
+    pub(crate) fn start() -> Result<Self, String> {
+        Self::with_persistence(false)
+    }
+
+    /// A broker that saves its sessions (subscriptions, queued QoS 1/2
+    /// messages) in its own directory when stopped, and reads them back on
+    /// [`Mosquitto::restart`].
+    pub(crate) fn start_persistent() -> Result<Self, String> {
+        Self::with_persistence(true)
+    }
+
+    fn with_persistence(persistent: bool) -> Result<Self, String> {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNT: AtomicU32 = AtomicU32::new(0);
         let port = free_port()?;
-        let dir =
-            std::env::temp_dir().join(format!("portnet-xtask-mosquitto-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "portnet-xtask-mosquitto-{}-{}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        // mosquitto started as root drops to its own user: let it write here.
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+                .map_err(|e| e.to_string())?;
+        }
         let dir = TempDir(dir);
         let config = dir.0.join("mosquitto.conf");
+        let persistence = if persistent {
+            format!(
+                "persistence true\npersistence_location {}/\n",
+                dir.0.display()
+            )
+        } else {
+            "persistence false\n".to_owned()
+        };
         std::fs::write(
             &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+            format!("listener {port} 127.0.0.1\nallow_anonymous true\n{persistence}"),
         )
         .map_err(|e| e.to_string())?;
+        let mut broker = Self {
+            child: None,
+            port,
+            config,
+            _dir: dir,
+        };
+        broker.launch()?;
+        Ok(broker)
+    }
+
+    /// The broker's process id (0 while stopped).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    fn launch(&mut self) -> Result<(), String> {
         let child = Command::new("mosquitto")
             .arg("-c")
-            .arg(&config)
+            .arg(&self.config)
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start mosquitto: {e}"))?;
-        let broker = Self {
-            child,
-            port,
-            _dir: dir,
-        };
+            .map_err(|e| format!("cannot start mosquitto: {e} (run `cargo xtask setup`)"))?;
+        self.child = Some(child);
         // Ready when it accepts a connection: bounded connect probes.
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         for _ in 0..100 {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok() {
-                return Ok(broker);
+                return Ok(());
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(std::process::Child::try_wait) {
+                return Err(format!("mosquitto exited at start: {status}"));
             }
             thread::sleep(Duration::from_millis(50));
         }
         Err(format!("mosquitto did not listen on {addr}"))
     }
+
+    /// Stops the broker by PID with SIGTERM (it saves its sessions and closes
+    /// its connections), SIGKILL if it has not exited within 10 s.
+    pub(crate) fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        // Bounded wait for the exit (a child's exit has no event to block on
+        // with a timeout in std).
+        for _ in 0..500 {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Stops the broker and starts it again on the same port and data.
+    pub(crate) fn restart(&mut self) -> Result<(), String> {
+        self.stop();
+        self.launch()
+    }
 }
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

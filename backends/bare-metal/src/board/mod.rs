@@ -9,9 +9,12 @@
 //! | 8 | TIMER0 (0x4000_0000): the alarm |
 //! | 9 | TIMER1 (0x4000_1000): the free-running counter |
 //! | 13 | LAN9118 (0x4020_0000) |
+//!
+//! The user LEDs (FPGAIO, 0x4002_8000) are in [`leds`].
 
 #![allow(unsafe_code)]
 
+pub mod leds;
 pub mod net;
 pub mod timer;
 pub mod uart;
