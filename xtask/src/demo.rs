@@ -96,7 +96,7 @@ pub(crate) fn demo() -> Result<(), String> {
     done("connected to the broker (10.0.2.2 through QEMU's user networking), subscribed");
 
     stage(3, "a subscriber sees the telemetry (QoS 1)");
-    let mut command = Command::new("target/debug/iot-monitor");
+    let mut command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
     command.args([
         "--broker",
         &format!("127.0.0.1:{}", broker.port),

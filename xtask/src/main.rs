@@ -309,6 +309,11 @@ fn no_more(mut rest: std::slice::Iter<'_, String>) -> Result<(), String> {
     }
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target`.
+fn target_dir() -> String {
+    std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned())
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
@@ -926,6 +931,7 @@ fn fuzz(seconds: u32) -> Result<(), String> {
 /// the conformance firmware first and names it to the runner.
 fn conformance() -> Result<(), String> {
     let firmware = qemu::build("conformance")?;
+    let report = format!("{}/conformance.json", target_dir());
     run(
         "cargo",
         &[
@@ -936,7 +942,7 @@ fn conformance() -> Result<(), String> {
             "portnet-conformance",
             "--",
             "--json",
-            "target/conformance.json",
+            &report,
         ],
         &[("PORTNET_FIRMWARE", firmware.as_str())],
     )

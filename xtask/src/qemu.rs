@@ -31,7 +31,7 @@ pub(crate) fn build_bin(package: &str, bin: &str) -> Result<String, String> {
         ],
         &[],
     )?;
-    Ok(format!("target/{TARGET}/release/{bin}"))
+    Ok(format!("{}/{TARGET}/release/{bin}", super::target_dir()))
 }
 
 /// Builds a firmware example of `portnet-bare-metal` in release mode and
@@ -58,7 +58,7 @@ fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String,
     ];
     args.extend_from_slice(features);
     super::run("cargo", &args, &[])?;
-    Ok(format!("target/{TARGET}/{profile}/examples/{example}"))
+    Ok(format!("{}/{TARGET}/{profile}/examples/{example}", super::target_dir()))
 }
 
 /// A QEMU process.
