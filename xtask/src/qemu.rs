@@ -58,7 +58,10 @@ fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String,
     ];
     args.extend_from_slice(features);
     super::run("cargo", &args, &[])?;
-    Ok(format!("{}/{TARGET}/{profile}/examples/{example}", super::target_dir()))
+    Ok(format!(
+        "{}/{TARGET}/{profile}/examples/{example}",
+        super::target_dir()
+    ))
 }
 
 /// A QEMU process.
