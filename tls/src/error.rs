@@ -143,8 +143,7 @@ impl portnet::Error for TlsError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for TlsError {}
+impl core::error::Error for TlsError {}
 
 /// The error of a [`crate::TlsConnect`] and its connections: a TLS failure, or a
 /// failure of the wrapped stack, `E`, passed through with its own kind.
@@ -189,5 +188,4 @@ impl<E: fmt::Debug> fmt::Display for Error<E> {
     }
 }
 
-#[cfg(feature = "std")]
-impl<E: fmt::Debug> std::error::Error for Error<E> {}
+impl<E: fmt::Debug> core::error::Error for Error<E> {}

@@ -6,8 +6,6 @@
 
 #[cfg(feature = "rustls")]
 extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
 
 mod error;
 #[cfg(feature = "rustls")]
