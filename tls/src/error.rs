@@ -165,7 +165,8 @@ impl<E> Error<E> {
         }
     }
 
-    pub(crate) const fn tls(kind: TlsKind) -> Self {
+    /// A TLS failure of `kind` (for wrappers and tests of code that handles these errors).
+    pub const fn tls(kind: TlsKind) -> Self {
         Self::Tls(TlsError::new(kind))
     }
 }

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 9] = [
+const NO_STD_CRATES: [&str; 10] = [
+    "portnet-tls",
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -61,7 +62,8 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 16] = [
+const MSRV_CRATES: [&str; 17] = [
+    "portnet-tls",
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -672,6 +674,15 @@ fn steps() -> Vec<Step> {
                     "-q",
                     "-p",
                     "portnet-embedded",
+                    "--all-features",
+                ]),
+                // TLS lives behind features too.
+                cargo(&[
+                    &format!("+{MSRV}"),
+                    "check",
+                    "-q",
+                    "-p",
+                    "portnet-tls",
                     "--all-features",
                 ]),
             ]),
