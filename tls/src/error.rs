@@ -38,6 +38,9 @@ pub enum TlsKind {
     /// A record did not fit in the record buffers, or a TLS buffer is full. Kind
     /// `OutOfResources`.
     BufferTooSmall,
+    /// The connection's buffers are taken by another open connection (the
+    /// `embedded-tls` wrapper lends one set at a time). Kind `OutOfResources`.
+    InUse,
     /// Writing after the TLS write half was closed (`close_notify` sent). Kind
     /// `BrokenPipe`.
     Closed,
@@ -57,7 +60,7 @@ impl TlsKind {
             Self::Protocol => ErrorKind::InvalidData,
             Self::Truncated => ErrorKind::UnexpectedEof,
             Self::InvalidServerName => ErrorKind::InvalidInput,
-            Self::BufferTooSmall => ErrorKind::OutOfResources,
+            Self::BufferTooSmall | Self::InUse => ErrorKind::OutOfResources,
             Self::Closed => ErrorKind::BrokenPipe,
             Self::Other => ErrorKind::Other,
         }
@@ -75,6 +78,7 @@ impl TlsKind {
             Self::Truncated => "connection closed without close_notify",
             Self::InvalidServerName => "invalid server name",
             Self::BufferTooSmall => "TLS buffer too small",
+            Self::InUse => "TLS buffers in use by another connection",
             Self::Closed => "TLS write half closed",
             Self::Other => "TLS failure",
         }
@@ -94,6 +98,8 @@ pub struct TlsError {
     kind: TlsKind,
     #[cfg(feature = "rustls")]
     source: Option<rustls::Error>,
+    #[cfg(feature = "embedded-tls")]
+    embedded: Option<embedded_tls::TlsError>,
 }
 
 impl TlsError {
@@ -103,6 +109,8 @@ impl TlsError {
             kind,
             #[cfg(feature = "rustls")]
             source: None,
+            #[cfg(feature = "embedded-tls")]
+            embedded: None,
         }
     }
 
@@ -122,6 +130,24 @@ impl TlsError {
         Self {
             kind: crate::rustls_impl::classify(&error),
             source: Some(error),
+            #[cfg(feature = "embedded-tls")]
+            embedded: None,
+        }
+    }
+
+    /// The embedded-tls error behind it, if any.
+    #[cfg(feature = "embedded-tls")]
+    pub fn embedded_tls_error(&self) -> Option<embedded_tls::TlsError> {
+        self.embedded
+    }
+
+    #[cfg(feature = "embedded-tls")]
+    pub(crate) fn from_embedded(kind: TlsKind, error: embedded_tls::TlsError) -> Self {
+        Self {
+            kind,
+            #[cfg(feature = "rustls")]
+            source: None,
+            embedded: Some(error),
         }
     }
 }
@@ -132,6 +158,10 @@ impl fmt::Display for TlsError {
         #[cfg(feature = "rustls")]
         if let Some(source) = &self.source {
             write!(f, ": {source}")?;
+        }
+        #[cfg(feature = "embedded-tls")]
+        if let Some(embedded) = &self.embedded {
+            write!(f, ": {embedded:?}")?;
         }
         Ok(())
     }

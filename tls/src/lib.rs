@@ -1,12 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
-#![forbid(unsafe_code)]
+#![cfg_attr(not(feature = "embedded-tls"), forbid(unsafe_code))]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 #[cfg(feature = "rustls")]
 extern crate alloc;
 
+#[cfg(feature = "embedded-tls")]
+pub mod embedded;
 mod error;
 #[cfg(feature = "rustls")]
 mod rustls_impl;

@@ -1,0 +1,113 @@
+//! The `embedded-tls` wrapper (TLS 1.3, no alloc, caller-provided buffers) on a
+//! host backend (tokio): the portnet MQTT client to a mosquitto TLS listener
+//! whose certificates the test makes, and the failures told apart.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // host-only test code
+
+#[path = "../../mqtt/tests/common/mod.rs"]
+mod mosquitto;
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mosquitto::{Mosquitto, free_port};
+use portnet::{Error as _, ErrorKind, TcpConnect as _};
+use portnet_tls::embedded::TlsConnect;
+use portnet_tls::{Error, TlsKind};
+use portnet_tokio::Tokio;
+use support::{Ca, Pki, mqtt_round_trip};
+
+/// Buffers for one connection: 2 × 16 640 for reading, 2 × 4 096 for writing.
+fn buffers() -> (&'static mut [u8], &'static mut [u8]) {
+    (
+        Box::leak(vec![0u8; 2 * 16_640].into_boxed_slice()),
+        Box::leak(vec![0u8; 2 * 4_096].into_boxed_slice()),
+    )
+}
+
+fn wrapper(name: &'static str, ca: &'static [u8]) -> TlsConnect<'static, Tokio, rand_core::OsRng> {
+    let (read, write) = buffers();
+    TlsConnect::new(Tokio::new(), name, ca, rand_core::OsRng, read, write)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn leak_der(ca: &Ca) -> &'static [u8] {
+    Box::leak(ca.der().to_vec().into_boxed_slice())
+}
+
+fn handshake(
+    name: &'static str,
+    ca: &'static [u8],
+    addr: SocketAddr,
+) -> Result<(), Error<std::io::Error>> {
+    let tls = wrapper(name, ca);
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tls.connect(addr).await.map(drop)
+        })
+        .await
+        .expect("the handshake ends within 10 s")
+    })
+}
+
+#[test]
+fn embedded_tls_mqtt_and_failures_on_tokio() {
+    let pki = Pki::new("embedded");
+    let (tls_port, wrong_port) = (free_port(), free_port());
+    let extra = pki.listener("127.0.0.1", tls_port, "server")
+        + &pki.listener("127.0.0.1", wrong_port, "wrong");
+    let broker = Mosquitto::start_with(&extra);
+    let tls_addr = SocketAddr::from(([127, 0, 0, 1], tls_port));
+    let wrong_addr = SocketAddr::from(([127, 0, 0, 1], wrong_port));
+    let ca = leak_der(&pki.ca);
+
+    // MQTT over embedded-tls, twice: the buffers are lent again after the first
+    // connection is dropped.
+    let tls = wrapper("localhost", ca);
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for round in 0..2 {
+        let id = format!("portnet-embedded-tls-{round}");
+        let result =
+            runtime().block_on(mqtt_round_trip(&tls, Tokio::new(), tls_addr, &id, &payload));
+        if let Err(e) = result {
+            panic!("round {round}: {e}\nbroker log:\n{}", broker.log());
+        }
+    }
+    // One connection at a time per set of buffers.
+    runtime().block_on(async {
+        let first = tls.connect(tls_addr).await.expect("a connection");
+        let e = tls
+            .connect(tls_addr)
+            .await
+            .expect_err("the buffers are taken");
+        assert_eq!(e.tls_kind(), Some(TlsKind::InUse));
+        assert_eq!(e.kind(), ErrorKind::OutOfResources);
+        drop(first);
+        tls.connect(tls_addr).await.expect("the buffers are back");
+    });
+
+    let other = leak_der(&Ca::new("some other CA"));
+    let e = handshake("localhost", other, tls_addr).expect_err("an untrusted CA");
+    assert_eq!(e.tls_kind(), Some(TlsKind::CertificateNotTrusted), "{e}");
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+
+    let e = handshake("localhost", ca, wrong_addr).expect_err("a wrong host");
+    assert_eq!(e.tls_kind(), Some(TlsKind::HostnameMismatch), "{e}");
+
+    let e = handshake("localhost", ca, broker.addr()).expect_err("a plaintext listener");
+    assert!(
+        matches!(
+            e.tls_kind(),
+            Some(TlsKind::HandshakeFailure | TlsKind::Protocol)
+        ),
+        "{e}"
+    );
+    let log = broker.log();
+    assert!(log.contains("portnet-embedded-tls-1"), "{log}");
+}
