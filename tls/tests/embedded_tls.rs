@@ -65,6 +65,7 @@ fn embedded_tls_mqtt_and_failures_on_tokio() {
     let broker = Mosquitto::start_with(&extra);
     let tls_addr = SocketAddr::from(([127, 0, 0, 1], tls_port));
     let wrong_addr = SocketAddr::from(([127, 0, 0, 1], wrong_port));
+    support::wait_listening(&[tls_addr, wrong_addr]);
     let ca = leak_der(&pki.ca);
 
     // MQTT over embedded-tls, twice: the buffers are lent again after the first

@@ -35,11 +35,16 @@ fn brokers(label: &str) -> Brokers {
     let extra =
         pki.listener("127.0.0.1", tls, "server") + &pki.listener("127.0.0.1", wrong, "wrong");
     let broker = Mosquitto::start_with(&extra);
+    let (tls, wrong) = (
+        SocketAddr::from(([127, 0, 0, 1], tls)),
+        SocketAddr::from(([127, 0, 0, 1], wrong)),
+    );
+    support::wait_listening(&[tls, wrong]);
     Brokers {
         pki,
         broker,
-        tls: SocketAddr::from(([127, 0, 0, 1], tls)),
-        wrong: SocketAddr::from(([127, 0, 0, 1], wrong)),
+        tls,
+        wrong,
     }
 }
 

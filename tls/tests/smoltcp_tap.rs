@@ -1,5 +1,6 @@
 //! TLS over the smoltcp backend: the portnet MQTT client, unchanged, through
-//! `TlsConnect<&smoltcp stack>` (rustls) to a mosquitto TLS listener.
+//! `TlsConnect<&smoltcp stack>` to a mosquitto TLS listener, with rustls and
+//! with embedded-tls.
 //!
 //! The smoltcp stack (10.9.2.2) runs on a TAP device inside a network namespace
 //! the test creates; the broker runs in the same namespace on the kernel's side
@@ -61,6 +62,8 @@ fn mqtt_client_over_tls_on_smoltcp() {
     let listeners = format!("listener {PLAIN_PORT} {KERNEL_V4}\n")
         + &pki.listener(&KERNEL_V4.to_string(), TLS_PORT, "server");
     let broker = netns::Broker::start(&netns, "tls-broker", &listeners, plain);
+    support::wait_listening(&[tls_addr]);
+    let ca_der: &'static [u8] = Box::leak(pki.ca.der().to_vec().into_boxed_slice());
     let stack = smoltcp_stack(tap);
     let payload: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -96,6 +99,27 @@ fn mqtt_client_over_tls_on_smoltcp() {
             if e.tls_kind() != Some(TlsKind::CertificateNotTrusted) {
                 return Err(format!("untrusted CA gave {e:?}"));
             }
+            // The same over embedded-tls (TLS 1.3, no alloc), which matches DNS
+            // names only: the certificate's "localhost", at the broker's address.
+            let read: &'static mut [u8] = Box::leak(vec![0u8; 2 * 16_640].into_boxed_slice());
+            let write: &'static mut [u8] = Box::leak(vec![0u8; 2 * 4_096].into_boxed_slice());
+            let embedded = portnet_tls::embedded::TlsConnect::new(
+                stack,
+                "localhost",
+                ca_der,
+                rand_core::OsRng,
+                read,
+                write,
+            );
+            mqtt_round_trip(
+                &embedded,
+                Tokio::new(),
+                tls_addr,
+                "portnet-embedded-tls-smoltcp",
+                &payload,
+            )
+            .await
+            .map_err(|e| format!("embedded-tls: {e}"))?;
             Ok::<_, String>(())
         });
         let work = pin!(tokio::time::timeout(Duration::from_secs(60), work));
@@ -112,7 +136,9 @@ fn mqtt_client_over_tls_on_smoltcp() {
     // The broker saw this client, from the smoltcp stack's address.
     let log = broker.log();
     assert!(
-        log.contains("portnet-tls-smoltcp") && log.contains(&STACK_V4.to_string()),
+        log.contains("portnet-tls-smoltcp")
+            && log.contains("portnet-embedded-tls-smoltcp")
+            && log.contains(&STACK_V4.to_string()),
         "the broker's log does not show the client from {STACK_V4}:\n{log}"
     );
     drop(broker);

@@ -108,6 +108,23 @@ fn write(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
 }
 
+/// Waits until every address accepts TCP connections: mosquitto opens its
+/// listeners one after the other, so its first one accepting says nothing of the
+/// others. Bounded: 10 s.
+pub fn wait_listening(addrs: &[core::net::SocketAddr]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for addr in addrs {
+        while std::net::TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{addr} did not accept connections within 10 s"
+            );
+            // Bounded poll between connection attempts while the broker starts.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 type Store = Storage<4096, 4096, 8, 16, 4>;
 
 /// The portnet MQTT client over `stack` to `broker`: connects, subscribes,
