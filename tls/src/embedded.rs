@@ -190,6 +190,8 @@ struct Staging<'b> {
     /// Bytes of the record being handed over that are still staged.
     record_left: usize,
     eof: bool,
+    /// A record header that is not TLS was seen.
+    malformed: bool,
     tx: &'b mut [u8],
     tx_start: usize,
     tx_end: usize,
@@ -201,6 +203,7 @@ impl Staging<'_> {
         self.rx_end = 0;
         self.record_left = 0;
         self.eof = false;
+        self.malformed = false;
         self.tx_start = 0;
         self.tx_end = 0;
     }
@@ -213,10 +216,14 @@ impl Staging<'_> {
         }
         let staged = self.rx_end - self.rx_start;
         if self.record_left == 0 && staged >= 5 {
-            let length = usize::from(u16::from_be_bytes([
-                self.rx[self.rx_start + 3],
-                self.rx[self.rx_start + 4],
-            ]));
+            let header = &self.rx[self.rx_start..self.rx_start + 5];
+            let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            // Content types 20..=24, version 3.x, at most 2^14 + 256 bytes of
+            // ciphertext: anything else is not TLS (a plaintext server).
+            if !(20..=24).contains(&header[0]) || header[1] != 3 || length > 16_384 + 256 {
+                self.malformed = true;
+                return Some(Err(embedded_io::ErrorKind::InvalidData));
+            }
             if staged >= 5 + length {
                 self.record_left = 5 + length;
             }
@@ -389,6 +396,7 @@ impl<'b, C, R: CryptoRngCore> TlsConnect<'b, C, R> {
                 rx_end: 0,
                 record_left: 0,
                 eof: false,
+                malformed: false,
                 tx,
                 tx_start: 0,
                 tx_end: 0,
@@ -463,7 +471,9 @@ fn tls_failure<E>(kind: TlsKind, e: embedded_tls::TlsError) -> Error<E> {
 /// The kind of an embedded-tls error after the handshake.
 fn session_kind(e: &embedded_tls::TlsError) -> TlsKind {
     match e {
-        embedded_tls::TlsError::Io(
+        // The end of the stream between records (read_exact's end) or inside one.
+        embedded_tls::TlsError::IoError
+        | embedded_tls::TlsError::Io(
             embedded_io::ErrorKind::InvalidData | embedded_io::ErrorKind::Other,
         ) => TlsKind::Truncated,
         e => classify(e),
@@ -564,12 +574,15 @@ impl<'b, C: TcpConnect, R: CryptoRngCore> TcpConnect for TlsConnect<'b, C, R> {
             .await?
         };
         if let Err(e) = opened {
+            let malformed = self.staging.try_borrow().is_ok_and(|s| s.malformed);
             let kind = match (provider.verifier.failure, e) {
                 (Some(kind), _) => kind,
+                _ if malformed => TlsKind::Protocol,
                 // A peer that closed during the handshake refused it.
                 (
                     None,
-                    embedded_tls::TlsError::Io(
+                    embedded_tls::TlsError::IoError
+                    | embedded_tls::TlsError::Io(
                         embedded_io::ErrorKind::InvalidData | embedded_io::ErrorKind::Other,
                     ),
                 ) => TlsKind::HandshakeFailure,
@@ -649,7 +662,15 @@ impl<S: Read + Write + Unpin> State<'_, '_, S> {
                 Poll::Ready(Err(embedded_tls::TlsError::ConnectionClosed)) => {
                     return Poll::Ready(Ok(0));
                 }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(tls_failure(session_kind(&e), e))),
+                Poll::Ready(Err(e)) => {
+                    let malformed = self.pump.staging.try_borrow().is_ok_and(|s| s.malformed);
+                    let kind = if malformed {
+                        TlsKind::Protocol
+                    } else {
+                        session_kind(&e)
+                    };
+                    return Poll::Ready(Err(tls_failure(kind, e)));
+                }
                 Poll::Pending => {}
             }
             ready!(self.pump.poll_receive(cx))?;

@@ -7,7 +7,8 @@
 mod mosquitto;
 mod support;
 
-use std::net::SocketAddr;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use mosquitto::{Mosquitto, free_port};
@@ -111,4 +112,58 @@ fn embedded_tls_mqtt_and_failures_on_tokio() {
     );
     let log = broker.log();
     assert!(log.contains("portnet-embedded-tls-1"), "{log}");
+}
+
+/// A server that answers the ClientHello with `reply` and closes.
+fn hostile(reply: Vec<u8>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut hello = [0u8; 512];
+            let _ = s.read(&mut hello);
+            let _ = s.write_all(&reply);
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            // Drain until the client closes, so the close is a FIN, not a reset.
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            while matches!(s.read(&mut hello), Ok(n) if n > 0) {}
+        }
+    });
+    addr
+}
+
+#[test]
+fn embedded_tls_hostile_records_are_errors_not_panics() {
+    let ca = leak_der(&Ca::new("ca"));
+    let e = handshake(
+        "localhost",
+        ca,
+        hostile(b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec()),
+    )
+    .expect_err("plaintext");
+    assert_eq!(e.tls_kind(), Some(TlsKind::Protocol), "{e}");
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    // A record header announcing more than a record may hold.
+    let e = handshake("localhost", ca, hostile(vec![0x16, 3, 3, 0xff, 0xff, 0]))
+        .expect_err("oversized record");
+    assert_eq!(e.tls_kind(), Some(TlsKind::Protocol), "{e}");
+    // A fatal handshake_failure alert.
+    let e = handshake("localhost", ca, hostile(vec![0x15, 3, 3, 0, 2, 2, 40])).expect_err("alert");
+    assert_eq!(e.tls_kind(), Some(TlsKind::HandshakeFailure), "{e}");
+    // Pseudo-random bytes in a handshake record, seeded.
+    let mut x = 0x1234_5678_u32;
+    for round in 0..16 {
+        let mut reply = vec![0x16, 3, 3, 0, 200];
+        reply.extend((0..200).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        }));
+        let e = handshake("localhost", ca, hostile(reply)).expect_err("garbage");
+        assert!(e.tls_kind().is_some(), "round {round}: {e}");
+    }
+    // A server that closes at once.
+    let e = handshake("localhost", ca, hostile(Vec::new())).expect_err("closed");
+    assert_eq!(e.tls_kind(), Some(TlsKind::HandshakeFailure), "{e}");
 }

@@ -35,11 +35,12 @@ const NO_STD_CRATES: [&str; 10] = [
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
 /// is built once without default features and, if listed here, once more with these).
-const NO_STD_FEATURES: [(&str, &str); 3] = [
+const NO_STD_FEATURES: [(&str, &str); 4] = [
     (
         "portnet-embedded",
         "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
     ),
+    ("portnet-tls", "embedded-tls"),
     ("portnet-conformance", "remote"),
     ("portnet-slip", "portnet"),
 ];
