@@ -167,3 +167,33 @@ fn embedded_tls_hostile_records_are_errors_not_panics() {
     let e = handshake("localhost", ca, hostile(Vec::new())).expect_err("closed");
     assert_eq!(e.tls_kind(), Some(TlsKind::HandshakeFailure), "{e}");
 }
+
+/// embedded-tls 0.19 does not implement KeyUpdate: the read fails with an error
+/// (not a panic) after the data sent before it.
+#[test]
+fn embedded_tls_key_update_is_an_error_not_a_panic() {
+    let ca = Ca::new("ca");
+    let addr = support::key_updating_server(&ca);
+    let tls = wrapper("localhost", leak_der(&ca));
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            use portnet::{ReadExt as _, WriteExt as _};
+            let mut conn = tls.connect(addr).await.expect("TLS");
+            conn.write_all(b"hello").await.expect("write");
+            conn.flush().await.expect("flush");
+            let mut buf = [0u8; 16];
+            let n = conn
+                .read(&mut buf)
+                .await
+                .expect("the data before the key update");
+            assert_eq!(&buf[..n], b"one");
+            let e = conn
+                .read(&mut buf)
+                .await
+                .expect_err("KeyUpdate is not implemented");
+            assert_eq!(e.tls_kind(), Some(TlsKind::Other), "{e}");
+        })
+        .await
+        .expect("within 10 s");
+    });
+}

@@ -230,3 +230,32 @@ fn hostile_records_are_errors_not_panics() {
     let e = handshake(roots(), "localhost", hostile(Vec::new())).expect_err("closed");
     assert_eq!(e.tls_kind(), Some(TlsKind::HandshakeFailure), "{e}");
 }
+
+#[test]
+fn a_key_update_from_the_server_is_followed() {
+    let ca = Ca::new("ca");
+    let addr = support::key_updating_server(&ca);
+    let tls = TlsConnect::new(Tokio::new(), "localhost", ca.roots()).expect("a valid name");
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            let mut conn = tls.connect(addr).await.expect("TLS");
+            conn.write_all(b"hello").await.expect("write");
+            conn.flush().await.expect("flush");
+            let mut got = Vec::new();
+            let mut buf = [0u8; 16];
+            // "one", "two" (after the key update), then close_notify: at most a
+            // handful of reads.
+            for _ in 0..8 {
+                match conn.read(&mut buf).await.expect("read") {
+                    0 => break,
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            assert_eq!(got, b"onetwo");
+            // The key update rustls owes in answer leaves with the close.
+            conn.close().await.expect("close");
+        })
+        .await
+        .expect("within 10 s");
+    });
+}

@@ -49,13 +49,37 @@ impl Ca {
     /// A server certificate for `names` (DNS names or IP addresses), signed by
     /// this CA: (certificate PEM, key PEM).
     pub fn server(&self, names: &[&str]) -> (String, String) {
+        let (cert, key) = self.server_pair(names);
+        (cert.pem(), key.serialize_pem())
+    }
+
+    /// The same as a rustls server configuration.
+    pub fn server_config(
+        &self,
+        names: &[&str],
+    ) -> std::sync::Arc<portnet_tls::rustls::ServerConfig> {
+        use portnet_tls::rustls;
+        let (cert, key) = self.server_pair(names);
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .expect("a valid certificate and key");
+        std::sync::Arc::new(config)
+    }
+
+    fn server_pair(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let params = CertificateParams::new(names).expect("server params");
         let key = KeyPair::generate().expect("server key");
         let cert = params
             .signed_by(&key, &self.issuer)
             .expect("server certificate");
-        (cert.pem(), key.serialize_pem())
+        (cert, key)
     }
 }
 
@@ -123,6 +147,36 @@ pub fn wait_listening(addrs: &[core::net::SocketAddr]) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A rustls TLS 1.3 server (std threads) that reads 5 bytes, answers "one",
+/// updates its traffic keys (a KeyUpdate message), answers "two", sends
+/// close_notify and waits for the client to close.
+pub fn key_updating_server(ca: &Ca) -> core::net::SocketAddr {
+    use std::io::{Read as _, Write as _};
+    let config = ca.server_config(&["localhost"]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let Ok((socket, _)) = listener.accept() else {
+            return;
+        };
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+        let session = portnet_tls::rustls::ServerConnection::new(config).expect("a session");
+        let mut tls = portnet_tls::rustls::StreamOwned::new(session, socket);
+        let mut hello = [0u8; 5];
+        if tls.read_exact(&mut hello).is_err() {
+            return;
+        }
+        let _ = tls.write_all(b"one");
+        let _ = tls.conn.refresh_traffic_keys();
+        let _ = tls.write_all(b"two");
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        // Until the client closes (bounded by the read timeout).
+        while matches!(tls.sock.read(&mut hello), Ok(n) if n > 0) {}
+    });
+    addr
 }
 
 type Store = Storage<4096, 4096, 8, 16, 4>;
