@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
 use mosquitto::{Mosquitto, free_port};
-use portnet::{Error as _, ErrorKind, TcpConnect as _};
+use portnet::{Error as _, ErrorKind, ReadExt as _, TcpConnect as _, WriteExt as _};
 use portnet_tls::embedded::TlsConnect;
 use portnet_tls::{Error, TlsKind};
 use portnet_tokio::Tokio;
@@ -91,7 +91,26 @@ fn embedded_tls_mqtt_and_failures_on_tokio() {
         assert_eq!(e.tls_kind(), Some(TlsKind::InUse));
         assert_eq!(e.kind(), ErrorKind::OutOfResources);
         drop(first);
-        tls.connect(tls_addr).await.expect("the buffers are back");
+        // Raw MQTT over the next one: CONNECT, CONNACK, then close (close_notify
+        // and FIN), after which the session is over both ways.
+        let mut conn = tls.connect(tls_addr).await.expect("the buffers are back");
+        let connect = [
+            0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 30, 0, 4, b'h', b'a', b'l', b'f',
+        ];
+        conn.write_all(&connect).await.expect("CONNECT");
+        conn.flush().await.expect("flush");
+        let mut connack = [0u8; 4];
+        conn.read_exact(&mut connack).await.expect("CONNACK");
+        assert_eq!(connack, [0x20, 2, 0, 0]);
+        conn.close().await.expect("close_notify and FIN");
+        conn.close().await.expect("close again");
+        let e = conn.write_all(b"x").await.expect_err("writing after close");
+        assert_eq!(e.kind(), ErrorKind::BrokenPipe);
+        let e = conn
+            .read(&mut connack)
+            .await
+            .expect_err("reading after close");
+        assert_eq!(e.tls_kind(), Some(TlsKind::Closed));
     });
 
     let other = leak_der(&Ca::new("some other CA"));
@@ -177,7 +196,6 @@ fn embedded_tls_key_update_is_an_error_not_a_panic() {
     let tls = wrapper("localhost", leak_der(&ca));
     runtime().block_on(async {
         tokio::time::timeout(Duration::from_secs(10), async {
-            use portnet::{ReadExt as _, WriteExt as _};
             let mut conn = tls.connect(addr).await.expect("TLS");
             conn.write_all(b"hello").await.expect("write");
             conn.flush().await.expect("flush");
