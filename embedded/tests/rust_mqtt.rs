@@ -10,18 +10,17 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::std_instead_of_core)]
 
-use std::io::Read as _;
+mod support;
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZero;
-use std::path::PathBuf;
 use std::pin::pin;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portnet::TcpConnect as _;
 use portnet::future::{Either, select};
 use portnet_embedded::EmbeddedIo;
-use portnet_links::tap::{NetNs, Tap};
+use portnet_links::tap::Tap;
 use portnet_smoltcp::{Cidr, Config, Stack, StackResources, TcpPool};
 use portnet_tokio::Tokio;
 use rust_mqtt::Bytes;
@@ -33,122 +32,12 @@ use rust_mqtt::client::options::{
 };
 use rust_mqtt::config::KeepAlive;
 use rust_mqtt::types::{MqttString, TopicFilter, TopicName};
+use support::Broker;
 
 const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 1);
 const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 1, 2);
 const TAP_NAME: &str = "pnmqtt0";
 const BROKER_PORT: u16 = 1883;
-
-/// The namespace with the TAP device configured, or why not.
-fn namespace() -> Result<(NetNs, portnet_links::tap::Entered, Tap), String> {
-    let name = format!("portnet-mqtt-{}", std::process::id());
-    let netns = NetNs::create(&name).map_err(|e| format!("network namespace: {e}"))?;
-    let entered = netns.enter().map_err(|e| format!("entering {name}: {e}"))?;
-    let tap =
-        Tap::open(TAP_NAME, [0x02, 0, 0, 0, 0x09, 0x12]).map_err(|e| format!("TAP device: {e}"))?;
-    for command in [
-        &["ip", "addr", "add", "10.9.1.1/24", "dev", TAP_NAME][..],
-        &["ip", "link", "set", TAP_NAME, "up"],
-    ] {
-        netns
-            .exec(command)
-            .map_err(|e| format!("configuring {TAP_NAME}: {e}"))?;
-    }
-    Ok((netns, entered, tap))
-}
-
-fn mosquitto_binary() -> PathBuf {
-    [
-        "/usr/sbin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .unwrap_or_else(|| {
-        panic!("mosquitto not found: run `cargo xtask setup` (Debian package `mosquitto`)")
-    })
-}
-
-/// A mosquitto in the namespace, stopped by PID when dropped.
-struct Broker {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Broker {
-    fn start(netns: &NetNs) -> Self {
-        let dir = std::env::temp_dir().join(format!("portnet-rust-mqtt-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        // mosquitto started as root drops to its own user: let it write its log.
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
-        let config = dir.join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "listener {BROKER_PORT} {KERNEL_V4}\nallow_anonymous true\npersistence false\n\
-                 log_dest file {}\nlog_type all\n",
-                dir.join("mosquitto.log").display()
-            ),
-        )
-        .expect("write the broker's config");
-        // `ip netns exec` enters the namespace and executes mosquitto in place:
-        // the child's PID is mosquitto's.
-        let child = Command::new("ip")
-            .args(["netns", "exec", netns.name()])
-            .arg(mosquitto_binary())
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start mosquitto");
-        let mut broker = Self { child, dir };
-        broker.wait_ready();
-        broker
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
-    }
-
-    /// Waits until the broker accepts a connection from the kernel's side (this
-    /// thread is in the namespace), or fails with its output.
-    fn wait_ready(&mut self) {
-        let addr = SocketAddr::new(IpAddr::V4(KERNEL_V4), BROKER_PORT);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                let mut err = String::new();
-                if let Some(mut e) = self.child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                panic!("mosquitto exited with {status}: {err}\nlog: {}", self.log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not accept connections within 10 s; log: {}",
-                self.log()
-            );
-            // Bounded poll between connection attempts while the broker starts.
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 type TapStack = Stack<'static, Tap, Tokio>;
 
@@ -242,14 +131,21 @@ async fn round_trip(stack: &TapStack, payload: &[u8]) -> Result<Seen, String> {
 
 #[test]
 fn rust_mqtt_publishes_and_receives_through_mosquitto_over_smoltcp() {
-    let (netns, entered, tap) = match namespace() {
-        Ok(parts) => parts,
-        Err(reason) => {
-            println!("SKIPPED: cannot create a network namespace with a TAP device: {reason}");
-            return;
-        }
-    };
-    let broker = Broker::start(&netns);
+    let (netns, entered, tap) =
+        match support::namespace("mqtt", TAP_NAME, [0x02, 0, 0, 0, 0x09, 0x12], "10.9.1.1/24") {
+            Ok(parts) => parts,
+            Err(reason) => {
+                println!("SKIPPED: cannot create a network namespace with a TAP device: {reason}");
+                return;
+            }
+        };
+    let broker_addr = SocketAddr::new(IpAddr::V4(KERNEL_V4), BROKER_PORT);
+    let broker = Broker::start(
+        &netns,
+        "rust-mqtt",
+        &format!("listener {BROKER_PORT} {KERNEL_V4}\n"),
+        broker_addr,
+    );
     let stack = smoltcp_stack(tap);
     let payload: Vec<u8> = (0..3000u32).map(|i| (i * 7 % 251) as u8).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
 /// Crates that must build `no_std` (no default features) for the thumb targets.
-const NO_STD_CRATES: [&str; 9] = [
+const NO_STD_CRATES: [&str; 10] = [
+    "portnet-tls",
     "portnet-core-net",
     "portnet-executor",
     "portnet",
@@ -36,11 +37,12 @@ const NO_STD_CRATES: [&str; 9] = [
 
 /// Features a `no_std` crate is also built with for the thumb targets (each crate
 /// is built once without default features and, if listed here, once more with these).
-const NO_STD_FEATURES: [(&str, &str); 3] = [
+const NO_STD_FEATURES: [(&str, &str); 4] = [
     (
         "portnet-embedded",
         "embedded-io,embedded-io-async,embedded-nal,embedded-nal-async",
     ),
+    ("portnet-tls", "embedded-tls"),
     ("portnet-conformance", "remote"),
     ("portnet-slip", "portnet"),
 ];
@@ -63,7 +65,8 @@ const MDBOOK_VERSION: &str = "0.5.4";
 const MSRV: &str = "1.91";
 
 /// Library crates checked with the MSRV toolchain.
-const MSRV_CRATES: [&str; 17] = [
+const MSRV_CRATES: [&str; 18] = [
+    "portnet-tls",
     "portnet-async-std",
     "portnet-links",
     "portnet-smoltcp",
@@ -710,6 +713,15 @@ fn steps() -> Vec<Step> {
                     "-q",
                     "-p",
                     "portnet-embedded",
+                    "--all-features",
+                ]),
+                // TLS lives behind features too.
+                cargo(&[
+                    &format!("+{MSRV}"),
+                    "check",
+                    "-q",
+                    "-p",
+                    "portnet-tls",
                     "--all-features",
                 ]),
             ]),
