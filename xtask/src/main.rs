@@ -158,7 +158,8 @@ tasks:
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu conformance            the same as `conformance`
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
-                              --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
+                              --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C,
+                              --messages K (200 MQTT QoS 1/2 messages to mosquitto), --cuts X (3)
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
                               during QoS 1/2 traffic) for M minutes (default 10), with its counts
   help                        this text

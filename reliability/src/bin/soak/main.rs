@@ -1,12 +1,22 @@
-//! The fault soak: for each seed, a patterned TCP transfer and a run of
-//! connect/close cycles between two smoltcp stacks over the in-memory link with
-//! that seed's loss, duplication, reordering, corruption and delay, every byte
+//! The fault soak: for each seed, a patterned TCP transfer, a run of
+//! connect/close cycles and MQTT QoS 1/2 traffic to a real mosquitto (see
+//! [`mqtt`]) between two smoltcp stacks over the in-memory link with that seed's
+//! loss, duplication, reordering, corruption and delay, every byte and message
 //! checked. Prints one line per seed and the totals; exits with status 1 on the
 //! first failure, naming its seed and the command that replays it.
 //!
 //! ```text
-//! cargo run --release -p portnet-reliability --bin soak -- [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C]
+//! cargo run --release -p portnet-reliability --bin soak -- [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]
 //! ```
+//!
+//! `--messages 0` leaves MQTT out (and needs no mosquitto); `--cuts X` (default
+//! 3) is how many relayed MQTT connections are cut per seed.
+
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // a host-only program
+
+#[path = "../../../../mqtt/tests/common/mod.rs"]
+mod broker;
+mod mqtt;
 
 use core::time::Duration;
 use std::process::ExitCode;
@@ -23,6 +33,8 @@ struct Args {
     minutes: Option<u64>,
     bytes: usize,
     cycles: u32,
+    messages: u64,
+    cuts: u32,
 }
 
 fn parse() -> Result<Args, String> {
@@ -32,6 +44,8 @@ fn parse() -> Result<Args, String> {
         minutes: None,
         bytes: 4 << 20,
         cycles: 20,
+        messages: 200,
+        cuts: 3,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -51,9 +65,13 @@ fn parse() -> Result<Args, String> {
             "--cycles" => {
                 args.cycles = u32::try_from(number("--cycles")?).map_err(|e| e.to_string())?;
             }
+            "--messages" => args.messages = number("--messages")?,
+            "--cuts" => {
+                args.cuts = u32::try_from(number("--cuts")?).map_err(|e| e.to_string())?;
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: soak [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C]"
+                    "usage: soak [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]"
                         .into(),
                 );
             }
@@ -71,6 +89,7 @@ struct Totals {
     frames: u64,
     faults: u64,
     virtual_time: Duration,
+    mqtt: mqtt::Counts,
 }
 
 impl Totals {
@@ -81,7 +100,12 @@ impl Totals {
 }
 
 /// One seed: the transfer, then the cycles, each on a fresh pair of stacks.
-fn soak_seed(seed: u64, args: &Args, totals: &mut Totals) -> Result<String, String> {
+fn soak_seed(
+    seed: u64,
+    args: &Args,
+    broker: Option<core::net::SocketAddr>,
+    totals: &mut Totals,
+) -> Result<String, String> {
     let pair = Pair::new(Faults::LOSSY, seed);
     let moved = match pair.run(transfer(&pair, args.bytes)) {
         Ok(Ok(moved)) if moved == args.bytes => moved,
@@ -103,22 +127,53 @@ fn soak_seed(seed: u64, args: &Args, totals: &mut Totals) -> Result<String, Stri
     totals.add(&cycle_stats);
     let cycles_time = Duration::from_millis(pair.clock.now().as_millis());
 
+    let mut mqtt_line = String::new();
+    let mut mqtt_stats = LinkStats::default();
+    let mut mqtt_time = Duration::ZERO;
+    if let Some(broker) = broker {
+        let pair = Pair::new(Faults::LOSSY, seed);
+        let counts = mqtt::run_seed(&pair, broker, seed, args.messages, args.cuts)
+            .map_err(|e| format!("{e}; link {:?}", pair.link.stats()))?;
+        mqtt_stats = pair.link.stats();
+        totals.add(&mqtt_stats);
+        mqtt_time = Duration::from_millis(pair.clock.now().as_millis());
+        let t = &mut totals.mqtt;
+        t.sent_qos1 += counts.sent_qos1;
+        t.sent_qos2 += counts.sent_qos2;
+        t.received += counts.received;
+        t.duplicated_qos1 += counts.duplicated_qos1;
+        t.reconnects += counts.reconnects;
+        t.relayed_connections += counts.relayed_connections;
+        t.cuts += counts.cuts;
+        mqtt_line = format!(
+            "; mqtt: {} QoS 1 + {} QoS 2 acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects",
+            counts.sent_qos1,
+            counts.sent_qos2,
+            counts.received,
+            counts.duplicated_qos1,
+            counts.cuts,
+            counts.reconnects
+        );
+    }
+
     totals.seeds += 1;
     totals.bytes += moved as u64;
     totals.cycles += u64::from(args.cycles);
-    totals.virtual_time += transfer_time + cycles_time;
+    totals.virtual_time += transfer_time + cycles_time + mqtt_time;
     if transfer_stats.faults() == 0 {
         return Err(format!("no fault injected: {transfer_stats:?}"));
     }
+    let all = [transfer_stats, cycle_stats, mqtt_stats];
+    let sum = |f: fn(&LinkStats) -> u64| all.iter().map(f).sum::<u64>();
     Ok(format!(
-        "seed {seed}: {moved} bytes intact, {} cycles; {} frames, {} lost, {} duplicated, {} corrupted, {} reordered; {:.1} s virtual",
+        "seed {seed}: {moved} bytes intact, {} cycles{mqtt_line}; {} frames, {} lost, {} duplicated, {} corrupted, {} reordered; {:.1} s virtual",
         args.cycles,
-        transfer_stats.sent + cycle_stats.sent,
-        transfer_stats.lost + cycle_stats.lost,
-        transfer_stats.duplicated + cycle_stats.duplicated,
-        transfer_stats.corrupted + cycle_stats.corrupted,
-        transfer_stats.reordered + cycle_stats.reordered,
-        (transfer_time + cycles_time).as_secs_f64(),
+        sum(|s| s.sent),
+        sum(|s| s.lost),
+        sum(|s| s.duplicated),
+        sum(|s| s.corrupted),
+        sum(|s| s.reordered),
+        (transfer_time + cycles_time + mqtt_time).as_secs_f64(),
     ))
 }
 
@@ -133,28 +188,44 @@ fn main() -> ExitCode {
     let started = Instant::now();
     let budget = args.minutes.map(|m| Duration::from_secs(m * 60));
     let mut totals = Totals::default();
+    // A real broker on loopback for the MQTT part, stopped by PID when dropped.
+    // TCP_NODELAY: without it Nagle's algorithm and delayed ACKs on loopback
+    // hold small MQTT packets for tens of milliseconds (a 5x slower soak).
+    let mosquitto =
+        (args.messages > 0).then(|| broker::Mosquitto::start_with("set_tcp_nodelay true\n"));
+    let broker_addr = mosquitto.as_ref().map(broker::Mosquitto::addr);
+    if let Some(m) = &mosquitto {
+        println!("mosquitto pid {} on {}", m.pid(), m.addr());
+    }
     for seed in args.first..args.first + args.seeds {
         if budget.is_some_and(|b| started.elapsed() >= b) {
             println!("time budget spent after {} seeds", totals.seeds);
             break;
         }
-        match soak_seed(seed, &args, &mut totals) {
+        match soak_seed(seed, &args, broker_addr, &mut totals) {
             Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("seed {seed} FAILED: {e}");
                 eprintln!(
-                    "  replay: cargo run --release -p portnet-reliability --bin soak -- --first {seed} --seeds 1 --bytes {} --cycles {}",
-                    args.bytes, args.cycles
+                    "  replay: cargo run --release -p portnet-reliability --bin soak -- --first {seed} --seeds 1 --bytes {} --cycles {} --messages {} --cuts {}",
+                    args.bytes, args.cycles, args.messages, args.cuts
                 );
                 return ExitCode::FAILURE;
             }
         }
     }
+    let m = &totals.mqtt;
     println!(
-        "soak: {} seeds, {} bytes intact, {} connect/close cycles, {} frames, {} faults injected, 0 failures; {:.0} s virtual in {:.1} s",
+        "soak: {} seeds, {} bytes intact, {} connect/close cycles, mqtt {} QoS 1 + {} QoS 2 messages acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects, {} frames, {} faults injected, 0 failures; {:.0} s virtual in {:.1} s",
         totals.seeds,
         totals.bytes,
         totals.cycles,
+        m.sent_qos1,
+        m.sent_qos2,
+        m.received,
+        m.duplicated_qos1,
+        m.cuts,
+        m.reconnects,
         totals.frames,
         totals.faults,
         totals.virtual_time.as_secs_f64(),
