@@ -728,6 +728,8 @@ fn steps() -> Vec<Step> {
                 "2097152",
                 "--cycles",
                 "20",
+                "--messages",
+                "200",
             ])]),
         },
         Step {
