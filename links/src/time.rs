@@ -407,4 +407,52 @@ mod tests {
             Err(Stall::TimeLimit { .. })
         ));
     }
+
+    #[test]
+    fn a_hold_waits_for_a_wake_from_outside_before_jumping() {
+        use std::sync::Mutex;
+        // Something outside the simulation (a thread standing in for a real
+        // process) completes after a few real milliseconds. With a hold, the
+        // clock waits for it instead of jumping to the pending one-second sleep;
+        // without one, the sleep wins at once.
+        for held in [true, false] {
+            let clock = VirtualClock::new();
+            let hold = held.then(|| clock.hold());
+            let done = Arc::new(AtomicBool::new(false));
+            let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let outside = {
+                let (done, waker) = (done.clone(), waker.clone());
+                std::thread::spawn(move || {
+                    // The outside process's own latency, not a synchronisation.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    done.store(true, Ordering::Release);
+                    if let Some(w) = waker.lock().unwrap().take() {
+                        w.wake();
+                    }
+                })
+            };
+            let external = core::future::poll_fn(|cx| {
+                *waker.lock().unwrap() = Some(cx.waker().clone());
+                if done.load(Ordering::Acquire) {
+                    Poll::Ready(true)
+                } else {
+                    Poll::Pending
+                }
+            });
+            let timer = async {
+                clock.sleep(Duration::from_secs(1)).await;
+                false
+            };
+            let first = clock
+                .run(
+                    portnet::future::select(pin!(external), pin!(timer)),
+                    Limits::default(),
+                )
+                .unwrap();
+            let external_first = matches!(first, portnet::future::Either::Left(true));
+            assert_eq!(external_first, held, "held {held}");
+            drop(hold);
+            outside.join().unwrap();
+        }
+    }
 }

@@ -160,10 +160,10 @@ fn soak_seed(
     totals.bytes += moved as u64;
     totals.cycles += u64::from(args.cycles);
     totals.virtual_time += transfer_time + cycles_time + mqtt_time;
-    if transfer_stats.faults() == 0 {
-        return Err(format!("no fault injected: {transfer_stats:?}"));
-    }
     let all = [transfer_stats, cycle_stats, mqtt_stats];
+    if all.iter().all(|s| s.faults() == 0) {
+        return Err(format!("no fault injected: {all:?}"));
+    }
     let sum = |f: fn(&LinkStats) -> u64| all.iter().map(f).sum::<u64>();
     Ok(format!(
         "seed {seed}: {moved} bytes intact, {} cycles{mqtt_line}; {} frames, {} lost, {} duplicated, {} corrupted, {} reordered; {:.1} s virtual",
