@@ -424,7 +424,7 @@ mod tests {
                 let (done, waker) = (done.clone(), waker.clone());
                 std::thread::spawn(move || {
                     // The outside process's own latency, not a synchronisation.
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(20));
                     done.store(true, Ordering::Release);
                     if let Some(w) = waker.lock().unwrap().take() {
                         w.wake();
