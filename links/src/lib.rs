@@ -10,4 +10,4 @@ pub mod tap;
 pub mod time;
 
 pub use memory::{Faults, Link, LinkStats, Port};
-pub use time::{Limits, Stall, VirtualClock};
+pub use time::{HOLD_PATIENCE, Hold, Limits, Stall, VirtualClock};

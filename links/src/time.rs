@@ -36,6 +36,31 @@ struct Shared {
     sleepers: RefCell<Vec<(u64, u64, Waker)>>,
     /// Alarms set with [`VirtualClock::wake_at`]: deadline in microseconds, waker.
     alarms: RefCell<Vec<(u64, Waker)>>,
+    /// Live [`Hold`]s: while there are any, [`VirtualClock::run`] waits in real
+    /// time for a wake-up before it advances.
+    holds: Cell<usize>,
+}
+
+/// Keeps a [`VirtualClock`] from jumping ahead while the simulation waits for
+/// something outside it (a real process over real sockets): see
+/// [`VirtualClock::hold`]. Released when dropped.
+#[derive(Debug)]
+pub struct Hold {
+    shared: Rc<Shared>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.shared.holds.set(self.shared.holds.get() - 1);
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("holds", &self.holds.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for VirtualClock {
@@ -104,16 +129,21 @@ impl Default for Limits {
     }
 }
 
-/// The waker of [`VirtualClock::run`]: a flag, set from any thread.
-#[derive(Default)]
-struct Flag(AtomicBool);
+/// The longest [`VirtualClock::run`] waits in real time for a wake-up while a
+/// [`Hold`] lives, before it advances virtual time anyway.
+pub const HOLD_PATIENCE: Duration = Duration::from_millis(200);
+
+/// The waker of [`VirtualClock::run`]: a flag, set from any thread, which also
+/// unparks the running thread (for a [`Hold`]).
+struct Flag(AtomicBool, std::thread::Thread);
 
 impl Wake for Flag {
     fn wake(self: Arc<Self>) {
-        self.0.store(true, Ordering::Release);
+        self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.store(true, Ordering::Release);
+        self.1.unpark();
     }
 }
 
@@ -126,7 +156,7 @@ impl VirtualClock {
     /// Runs `future` to completion, advancing virtual time whenever nothing is
     /// ready. Gives up with a [`Stall`] on a deadlock or past `limits`.
     pub fn run<F: Future>(&self, future: F, limits: Limits) -> Result<F::Output, Stall> {
-        let flag = Arc::new(Flag(AtomicBool::new(true)));
+        let flag = Arc::new(Flag(AtomicBool::new(true), std::thread::current()));
         let waker = Waker::from(flag.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = pin!(future);
@@ -145,6 +175,9 @@ impl VirtualClock {
                 }
                 continue;
             }
+            if self.shared.holds.get() > 0 && self.wait_real(&flag) {
+                continue;
+            }
             let Some(next) = self.advance() else {
                 return Err(Stall::Deadlock { at: self.now() });
             };
@@ -152,6 +185,36 @@ impl VirtualClock {
                 return Err(Stall::TimeLimit { limit: limits.time });
             }
         }
+    }
+
+    /// Keeps the clock still while the returned guard lives: when nothing is
+    /// ready, [`VirtualClock::run`] first waits up to [`HOLD_PATIENCE`] of real time
+    /// for a wake-up (from any thread) and only then advances. For a simulation
+    /// that waits for a real process, such as a broker on a loopback socket, so
+    /// that its answer is not taken for a timeout.
+    pub fn hold(&self) -> Hold {
+        self.shared.holds.set(self.shared.holds.get() + 1);
+        Hold {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Waits in real time, at most [`HOLD_PATIENCE`], for `flag`; true if it was
+    /// set.
+    fn wait_real(&self, flag: &Flag) -> bool {
+        let deadline = std::time::Instant::now() + HOLD_PATIENCE;
+        // Bounded: each round parks until the deadline or a wake-up.
+        for _ in 0..10_000 {
+            if flag.0.load(Ordering::Acquire) {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::park_timeout(deadline - now);
+        }
+        flag.0.load(Ordering::Acquire)
     }
 
     /// Wakes `waker` once the clock reaches `deadline` (at once if it has), without
@@ -343,5 +406,53 @@ mod tests {
             clock.run(endless, limits),
             Err(Stall::TimeLimit { .. })
         ));
+    }
+
+    #[test]
+    fn a_hold_waits_for_a_wake_from_outside_before_jumping() {
+        use std::sync::Mutex;
+        // Something outside the simulation (a thread standing in for a real
+        // process) completes after a few real milliseconds. With a hold, the
+        // clock waits for it instead of jumping to the pending one-second sleep;
+        // without one, the sleep wins at once.
+        for held in [true, false] {
+            let clock = VirtualClock::new();
+            let hold = held.then(|| clock.hold());
+            let done = Arc::new(AtomicBool::new(false));
+            let waker: Arc<Mutex<Option<Waker>>> = Arc::default();
+            let outside = {
+                let (done, waker) = (done.clone(), waker.clone());
+                std::thread::spawn(move || {
+                    // The outside process's own latency, not a synchronisation.
+                    std::thread::sleep(Duration::from_millis(20));
+                    done.store(true, Ordering::Release);
+                    if let Some(w) = waker.lock().unwrap().take() {
+                        w.wake();
+                    }
+                })
+            };
+            let external = core::future::poll_fn(|cx| {
+                *waker.lock().unwrap() = Some(cx.waker().clone());
+                if done.load(Ordering::Acquire) {
+                    Poll::Ready(true)
+                } else {
+                    Poll::Pending
+                }
+            });
+            let timer = async {
+                clock.sleep(Duration::from_secs(1)).await;
+                false
+            };
+            let first = clock
+                .run(
+                    portnet::future::select(pin!(external), pin!(timer)),
+                    Limits::default(),
+                )
+                .unwrap();
+            let external_first = matches!(first, portnet::future::Either::Left(true));
+            assert_eq!(external_first, held, "held {held}");
+            drop(hold);
+            outside.join().unwrap();
+        }
     }
 }

@@ -6,11 +6,12 @@
 //! and 2) and no QoS 2 message twice; QoS 1 duplicates are counted, as QoS 1 allows
 //! them.
 //!
-//! Status: ignored by default. mosquitto 2.0.11 saves its database between
-//! packets, after it has already acknowledged them, so SIGKILL rolls its sessions
-//! back: the first runs stalled with both subscribers holding QoS 2 packet
-//! identifiers the restarted broker had forgotten (it never sends their PUBREL),
-//! after ~16,500 publishes and ~290 deliveries. See docs/reliability.md.
+//! Status: ignored by default; the assertions stay strict and fail against
+//! mosquitto 2.0.11, whose persisted session state is older than what it has
+//! told its clients, even on SIGTERM: it re-sends a QoS 2 PUBLISH (DUP) whose
+//! PUBREL it had already sent, so the client rightly delivers it again. With
+//! `PORTNET_CHAOS_SIGNAL=TERM` the restarts are clean (SIGTERM). Figures and the
+//! broker-log evidence are in docs/reliability.md.
 //! Run it with `cargo test -p portnet-mqtt --test chaos -- --ignored --nocapture`.
 //!
 //! Length: `PORTNET_CHAOS_ROUNDS` kills (default 5), or, when
@@ -31,7 +32,12 @@ use portnet_mqtt::{ConnectOptions, Driver, Error, PublishOptions, Session, Stora
 use portnet_tokio::Tokio;
 use tokio::sync::Notify;
 
-type Store = Storage<4096, 4096, 8, 16, 0, 2>;
+/// Receive maximum (`INBOUND`) 256: mosquitto 2.0.11 sends more unacknowledged
+/// QoS 1/2 messages than a client's receive maximum (16 was exceeded at once:
+/// the 5.0 subscriber rightly disconnected with 0x93; see docs/reliability.md),
+/// and after a SIGKILL it forgets QoS 2 identifiers awaiting PUBREL, which then
+/// occupy the table for good.
+type Store = Storage<4096, 4096, 8, 256, 0, 2>;
 
 const PUBLISHERS: [(&str, Version); 2] = [
     ("chaos-pub-5", Version::V5),
@@ -92,6 +98,8 @@ struct Shared {
     /// Per subscriber: (publisher, sequence number) → how often delivered.
     delivered: RefCell<Vec<HashMap<(usize, u64), u32>>>,
     reconnects: Cell<u64>,
+    /// Protocol violations by the broker that ended a connection.
+    violations: RefCell<Vec<Error>>,
 }
 
 /// Runs `driver` until the application disconnects, reconnecting after every
@@ -105,6 +113,15 @@ async fn run_reconnecting(
         match driver.run(opts).await {
             Ok(()) => return,
             Err(Error::Network(_) | Error::Closed | Error::Timeout) => {
+                shared.reconnects.set(shared.reconnects.get() + 1);
+                // Retry delay while the broker restarts (not a synchronisation).
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e @ Error::Protocol(..)) => {
+                // The broker broke the protocol (a restarted mosquitto exceeds the
+                // receive maximum with identifiers it forgot): counted, reported,
+                // and the client reconnects so that the counts can be made.
+                shared.violations.borrow_mut().push(e);
                 shared.reconnects.set(shared.reconnects.get() + 1);
                 // Retry delay while the broker restarts (not a synchronisation).
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -203,10 +220,13 @@ async fn traffic(shared: &Shared, n: u64) {
 #[ignore = "mosquitto loses acknowledged session state on SIGKILL; see docs/reliability.md"]
 async fn broker_killed_and_restarted_during_qos1_qos2_traffic() {
     let length = Length::from_env();
+    // PORTNET_CHAOS_SIGNAL=TERM: clean restarts (mosquitto saves first), to tell
+    // the client's side from the broker's losses under SIGKILL.
+    let clean = std::env::var("PORTNET_CHAOS_SIGNAL").is_ok_and(|s| s == "TERM");
     // Save the database after every change, so that what mosquitto acknowledged
     // survives SIGKILL as far as mosquitto allows.
     let broker = Mosquitto::start_persistent_with(
-        "autosave_on_changes true\nautosave_interval 1\nmax_queued_messages 0\nmax_inflight_messages 0\n",
+        "autosave_on_changes true\nautosave_interval 1\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n",
     );
     let addr = broker.addr();
     let stack = Tokio::new();
@@ -260,7 +280,11 @@ async fn broker_killed_and_restarted_during_qos1_qos2_traffic() {
             // Kill at varying points of the traffic.
             traffic(&shared, 40 + u64::from(rounds * 37 % 160)).await;
             broker = tokio::task::spawn_blocking(move || {
-                broker.kill_and_restart();
+                if clean {
+                    broker.restart();
+                } else {
+                    broker.kill_and_restart();
+                }
                 broker
             })
             .await
@@ -318,26 +342,56 @@ async fn broker_killed_and_restarted_during_qos1_qos2_traffic() {
         .await;
     };
     let run = async { tokio::join!(killer, all_clients) };
-    let (broker, ()) = match tokio::time::timeout(length.bound(), run).await {
-        Ok(r) => r,
+    let timed_out = tokio::time::timeout(length.bound(), run).await;
+    let elapsed = started.elapsed();
+    let (report, failures) = count(&shared, rounds, clean, elapsed);
+    let broker = match timed_out {
+        Ok((broker, ())) => broker,
         Err(_) => panic!(
-            "chaos run exceeded {:?}: sent {}, received {}",
-            length.bound(),
-            shared.sent.borrow().len(),
-            shared.received.get()
+            "chaos run exceeded {:?} (stalled); counts so far, messages still in flight count as lost:\n{report}",
+            length.bound()
         ),
     };
-    let elapsed = started.elapsed();
+    eprintln!("{report}");
+    assert!(rounds > 0, "no restart happened");
+    assert!(
+        failures.is_empty(),
+        "{report}\nfailed: {failures:?}\nbroker log tail:\n{}",
+        broker
+            .log()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
 
-    // Count.
+/// Per subscriber: messages received, lost and duplicated at each QoS, against
+/// what the publishers had acknowledged; the report and the failed subscribers.
+fn count(
+    shared: &Shared,
+    rounds: u32,
+    clean: bool,
+    elapsed: Duration,
+) -> (String, Vec<&'static str>) {
     let sent = shared.sent.borrow();
     let by_qos = |q: QoS| sent.values().filter(|&&x| x == q).count();
     let (sent1, sent2) = (by_qos(QoS::AtLeastOnce), by_qos(QoS::ExactlyOnce));
     let mut report = format!(
-        "chaos: {rounds} SIGKILL restarts in {:.1} s, {} reconnects; sent QoS 1 {sent1}, QoS 2 {sent2}",
+        "chaos: {rounds} {} restarts in {:.1} s, {} reconnects; sent QoS 1 {sent1}, QoS 2 {sent2}",
+        if clean { "SIGTERM" } else { "SIGKILL" },
         elapsed.as_secs_f64(),
         shared.reconnects.get()
     );
+    let violations = shared.violations.borrow();
+    if !violations.is_empty() {
+        report += &format!(
+            "; {} connections ended by a broker protocol violation (first: {})",
+            violations.len(),
+            violations[0]
+        );
+    }
     let mut failures = Vec::new();
     for (s, delivered) in shared.delivered.borrow().iter().enumerate() {
         let (mut lost1, mut lost2, mut dup1, mut dup2, mut received) = (0, 0, 0, 0, 0);
@@ -361,17 +415,5 @@ async fn broker_killed_and_restarted_during_qos1_qos2_traffic() {
             failures.push(SUBSCRIBERS[s].0);
         }
     }
-    eprintln!("{report}");
-    assert!(rounds > 0, "no restart happened");
-    assert!(
-        failures.is_empty(),
-        "{report}\nfailed: {failures:?}\nbroker log tail:\n{}",
-        broker
-            .log()
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    (report, failures)
 }

@@ -171,7 +171,8 @@ tasks:
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
                               a broker restart, a reboot; checks every stage, stops everything
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
-                              --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C
+                              --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C,
+                              --messages K (200 MQTT QoS 1/2 messages to mosquitto), --cuts X (3)
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
                               during QoS 1/2 traffic) for M minutes (default 10), with its counts
   help                        this text
@@ -786,6 +787,8 @@ fn steps() -> Vec<Step> {
                 "2097152",
                 "--cycles",
                 "20",
+                "--messages",
+                "200",
             ])]),
         },
         Step {

@@ -984,14 +984,19 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         }
     }
 
-    /// Keeps one socket listening while the backlog allows.
+    /// Refills the backlog with listening sockets as far as the pool allows, so
+    /// that a burst of SYNs after the pool freed finds as many sockets as the
+    /// first one did (with one listening socket, all but one SYN of a burst
+    /// would be refused); waits for the pool when it is empty.
     fn replenish(&self, core: &mut Core<'a>, cx: &mut Context<'_>) {
-        let listening = core
-            .tcp
-            .iter()
-            .any(|slot| slot.owner == Owner::Listener(self.id) && slot.last_state == State::Listen);
-        if !listening && self.held(core) < self.backlog && self.add_socket(core).is_err() {
-            core.pool_waiter = Some(cx.waker().clone());
+        for _ in 0..self.backlog {
+            if self.held(core) >= self.backlog {
+                return;
+            }
+            if self.add_socket(core).is_err() {
+                core.pool_waiter = Some(cx.waker().clone());
+                return;
+            }
         }
     }
 

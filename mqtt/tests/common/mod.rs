@@ -227,6 +227,11 @@ impl Drop for Mosquitto {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // PORTNET_KEEP_BROKER_DIR=1 keeps the log and database for a post-mortem.
+        if std::env::var_os("PORTNET_KEEP_BROKER_DIR").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("broker directory kept: {}", self.dir.display());
+        }
     }
 }

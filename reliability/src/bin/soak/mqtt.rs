@@ -1,0 +1,577 @@
+//! MQTT QoS 1 and 2 traffic over the faulty in-memory link, to a real mosquitto.
+//!
+//! The portnet MQTT client runs on stack `a`; stack `b` runs a relay that accepts
+//! the client's connections on port 1883 and forwards each, byte for byte, to a
+//! mosquitto on a loopback socket (a std `TcpStream`, read by a thread of its
+//! own). The relay knows just enough MQTT to count the answers the broker owes
+//! (CONNACK, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBACK, UNSUBACK, PINGRESP) and holds
+//! the virtual clock ([`VirtualClock::hold`]) while any is owed, so that the
+//! broker's real-time answer is not mistaken for a timeout in virtual time.
+//!
+//! Per seed: a subscriber makes a persistent QoS 2 subscription, then a publisher
+//! sends alternating QoS 1 and QoS 2 messages, each awaited until acknowledged,
+//! then a sentinel. The subscriber must receive every acknowledged message (none
+//! lost at QoS 1 or 2) and each QoS 2 message once; QoS 1 duplicates are counted.
+//! Both clients reconnect by themselves if the link breaks a connection.
+
+use core::cell::{Cell, RefCell};
+use core::future::{Future, poll_fn};
+use core::net::SocketAddr;
+use core::pin::Pin;
+use core::task::{Poll, Waker};
+use core::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::io::{Read as _, Write as _};
+use std::sync::{Arc, Mutex};
+
+use portnet::future::{Either, join, select};
+use portnet::{Clock, ReadExt, TcpListen, TcpListener, TcpStream, WriteExt};
+use portnet_links::{Hold, VirtualClock};
+use portnet_mqtt::codec::{QoS, ReasonCode, Subscription, Version};
+use portnet_mqtt::{ConnectOptions, Driver, Error, PublishOptions, Session, Storage};
+use portnet_smoltcp::sim::{B_V4, Pair, SimStack};
+
+/// The publisher's memory.
+type PubStore = Storage<4096, 4096, 8, 16, 0, 2>;
+/// The subscriber's memory: a receive maximum (`INBOUND`) of 256, because
+/// mosquitto 2.0.11 sends more unacknowledged QoS 1/2 messages than a client's
+/// receive maximum after it resumes a session (docs/reliability.md); with 16, a
+/// 5.0 subscriber rightly disconnects with 0x93 after a cut connection.
+type SubStore = Storage<4096, 4096, 8, 256, 0, 2>;
+
+/// The port the relay listens on, on stack `b`.
+const RELAY_PORT: u16 = 1883;
+
+/// What one seed's MQTT run counted.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counts {
+    pub(crate) sent_qos1: u64,
+    pub(crate) sent_qos2: u64,
+    pub(crate) received: u64,
+    pub(crate) duplicated_qos1: u64,
+    pub(crate) reconnects: u64,
+    pub(crate) relayed_connections: u64,
+    pub(crate) cuts: u64,
+}
+
+/// Bytes from the broker, filled by the relay's reader thread.
+#[derive(Default)]
+struct Inbox {
+    data: VecDeque<u8>,
+    eof: bool,
+    waker: Option<Waker>,
+}
+
+/// Finds packet boundaries in one direction of an MQTT byte stream and reports
+/// each packet's first byte.
+#[derive(Default)]
+struct Frames {
+    /// The first byte of the packet whose length is being read.
+    first: Option<u8>,
+    length: usize,
+    shift: u32,
+    /// Body bytes still to skip.
+    body: usize,
+}
+
+impl Frames {
+    fn feed(&mut self, mut bytes: &[u8], mut packet: impl FnMut(u8)) {
+        while !bytes.is_empty() {
+            if self.body > 0 {
+                let n = self.body.min(bytes.len());
+                self.body -= n;
+                bytes = &bytes[n..];
+                continue;
+            }
+            let b = bytes[0];
+            bytes = &bytes[1..];
+            match self.first {
+                None => {
+                    self.first = Some(b);
+                    self.length = 0;
+                    self.shift = 0;
+                }
+                Some(first) => {
+                    self.length |= usize::from(b & 0x7f) << self.shift;
+                    self.shift += 7;
+                    if b & 0x80 == 0 || self.shift >= 28 {
+                        packet(first);
+                        self.first = None;
+                        self.body = self.length;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Does a packet the client sends (by its first byte) call for an answer?
+fn owes_answer(first: u8) -> bool {
+    match first >> 4 {
+        3 => (first >> 1) & 3 != 0,      // PUBLISH at QoS 1 or 2
+        1 | 5 | 6 | 8 | 10 | 12 => true, // CONNECT, PUBREC, PUBREL, SUBSCRIBE, UNSUBSCRIBE, PINGREQ
+        _ => false,
+    }
+}
+
+/// Is a packet the broker sends (by its first byte) an answer?
+fn is_answer(first: u8) -> bool {
+    matches!(first >> 4, 2 | 4 | 5 | 6 | 7 | 9 | 11 | 13)
+}
+
+/// Answers owed by the broker on one relayed connection, and the clock hold
+/// that lives while any is.
+struct Owed<'c> {
+    clock: &'c VirtualClock,
+    count: Cell<u32>,
+    hold: RefCell<Option<Hold>>,
+}
+
+impl Owed<'_> {
+    fn add(&self) {
+        self.count.set(self.count.get() + 1);
+        let mut hold = self.hold.borrow_mut();
+        if hold.is_none() {
+            *hold = Some(self.clock.hold());
+        }
+    }
+
+    fn answered(&self) {
+        self.count.set(self.count.get().saturating_sub(1));
+        if self.count.get() == 0 {
+            self.hold.borrow_mut().take();
+        }
+    }
+}
+
+/// Relays one accepted connection to the broker until either side closes, or,
+/// with `cut_after`, until the client has sent that many packets: then the relay
+/// cuts both sides mid-stream (bytes in flight either way are dropped), as a
+/// broken network path would.
+async fn pump<S: TcpStream>(
+    mut conn: S,
+    broker: SocketAddr,
+    clock: &VirtualClock,
+    cut_after: Option<u32>,
+    cuts: &Cell<u64>,
+) {
+    let Ok(stream) = std::net::TcpStream::connect(broker) else {
+        let _ = conn.close().await;
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let reader = {
+        let inbox = inbox.clone();
+        let mut stream = stream.try_clone().expect("clone a loopback socket");
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let mut inbox = inbox.lock().expect("inbox lock");
+                if n == 0 {
+                    inbox.eof = true;
+                } else {
+                    inbox.data.extend(&buf[..n]);
+                }
+                if let Some(waker) = inbox.waker.take() {
+                    waker.wake();
+                }
+                if n == 0 {
+                    return;
+                }
+            }
+        })
+    };
+    let owed = Owed {
+        clock,
+        count: Cell::new(0),
+        hold: RefCell::new(None),
+    };
+    let closing: RefCell<Option<Hold>> = RefCell::new(None);
+    let (mut rx, mut tx) = conn.split();
+    let up = async {
+        let mut frames = Frames::default();
+        let mut buf = [0u8; 4096];
+        let mut packets = 0u32;
+        loop {
+            let n = match rx.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            frames.feed(&buf[..n], |first| {
+                packets += 1;
+                if owes_answer(first) {
+                    owed.add();
+                }
+            });
+            if cut_after.is_some_and(|cut| packets >= cut) {
+                cuts.set(cuts.get() + 1);
+                break;
+            }
+            // A loopback socket with room: the write does not block for long.
+            if (&stream).write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+        // The reader thread's EOF is sure to come: wait for it in real time.
+        *closing.borrow_mut() = Some(clock.hold());
+    };
+    let down = async {
+        let mut frames = Frames::default();
+        loop {
+            let chunk: Option<Vec<u8>> = poll_fn(|cx| {
+                let mut inbox = inbox.lock().expect("inbox lock");
+                if !inbox.data.is_empty() {
+                    return Poll::Ready(Some(inbox.data.drain(..).collect()));
+                }
+                if inbox.eof {
+                    return Poll::Ready(None);
+                }
+                inbox.waker = Some(cx.waker().clone());
+                Poll::Pending
+            })
+            .await;
+            let Some(chunk) = chunk else { break };
+            frames.feed(&chunk, |first| {
+                if is_answer(first) {
+                    owed.answered();
+                }
+            });
+            if tx.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+        owed.hold.borrow_mut().take();
+        closing.borrow_mut().take();
+        let _ = tx.close().await;
+    };
+    join(Box::pin(up), Box::pin(down)).await;
+    drop((rx, tx));
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    let _ = reader.join();
+}
+
+/// Accepts connections on stack `b` and relays each to `broker`; never returns
+/// unless accepting fails.
+async fn relay(
+    stack: &'static SimStack,
+    clock: &VirtualClock,
+    broker: SocketAddr,
+    connections: &Cell<u64>,
+    cut: &Cell<u64>,
+    mut cuts: impl FnMut() -> Option<u32>,
+) -> String {
+    let listener = match stack.listen(SocketAddr::new(B_V4.into(), RELAY_PORT)).await {
+        Ok(l) => l,
+        Err(e) => return format!("relay listen: {e}"),
+    };
+    let mut accept = Box::pin(listener.accept());
+    let mut pumps: Vec<Pin<Box<dyn Future<Output = ()> + '_>>> = Vec::new();
+    poll_fn(|cx| {
+        while let Poll::Ready(accepted) = accept.as_mut().poll(cx) {
+            match accepted {
+                Ok((conn, _)) => {
+                    connections.set(connections.get() + 1);
+                    pumps.push(Box::pin(pump(conn, broker, clock, cuts(), cut)));
+                    accept = Box::pin(listener.accept());
+                }
+                Err(e) => return Poll::Ready(format!("relay accept: {e}")),
+            }
+        }
+        pumps.retain_mut(|p| p.as_mut().poll(cx).is_pending());
+        Poll::Pending
+    })
+    .await
+}
+
+/// Runs `driver` until the application disconnects, reconnecting after the
+/// failures a faulty link causes (bounded in attempts; the run's virtual time
+/// limit bounds the rest).
+async fn run_reconnecting(
+    driver: &mut Driver<'_, &'static SimStack, VirtualClock>,
+    opts: &ConnectOptions<'_>,
+    clock: &VirtualClock,
+    reconnects: &Cell<u64>,
+    failed: &RefCell<Option<String>>,
+) -> Result<(), String> {
+    let result = async {
+        for _ in 0..10_000 {
+            match driver.run(opts).await {
+                Ok(()) => return Ok(()),
+                Err(Error::Network(_) | Error::Closed | Error::Timeout) => {
+                    reconnects.set(reconnects.get() + 1);
+                    clock.sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(format!("driver {}: {e}", opts.client_id)),
+            }
+        }
+        Err(format!("{}: 10 000 reconnects", opts.client_id))
+    }
+    .await;
+    if let Err(e) = &result {
+        // Ends the whole run: the application would wait for this client forever.
+        failed.borrow_mut().get_or_insert_with(|| e.clone());
+    }
+    result
+}
+
+/// One seed's MQTT run on `pair`: `messages` publishes through the relay to the
+/// mosquitto at `broker`, every one checked at the subscriber; the relay cuts
+/// the first `cuts` connections after a seeded number of packets (5 to 64), so
+/// that both clients resume their sessions mid-traffic.
+pub(crate) fn run_seed(
+    pair: &Pair,
+    broker: SocketAddr,
+    seed: u64,
+    messages: u64,
+    cuts: u32,
+) -> Result<Counts, String> {
+    let version = if seed.is_multiple_of(2) {
+        Version::V5
+    } else {
+        Version::V3_1_1
+    };
+    let relay_addr = SocketAddr::new(B_V4.into(), RELAY_PORT);
+    let tag = format!("{}-{seed}", std::process::id());
+    let sub_id = format!("soak-sub-{tag}");
+    let pub_id = format!("soak-pub-{tag}");
+    fn opts(relay_addr: SocketAddr, id: &str, version: Version) -> ConnectOptions<'_> {
+        ConnectOptions::new(relay_addr, id)
+            .version(version)
+            .persistent(3600)
+            .keep_alive(30)
+    }
+    let sub_opts = opts(relay_addr, &sub_id, version);
+    let pub_opts = opts(relay_addr, &pub_id, version);
+    let prefix = format!("soak/{tag}");
+    let sentinel = format!("{prefix}/end");
+
+    let mut sub_store = Box::new(SubStore::new());
+    let mut pub_store = Box::new(PubStore::new());
+    let mut sub_session = Session::new(&mut *sub_store);
+    let mut pub_session = Session::new(&mut *pub_store);
+    let (mut sub_driver, sub, mut rx) = sub_session.split(pair.a, pair.clock.clone());
+    let (mut pub_driver, publisher, _) = pub_session.split(pair.a, pair.clock.clone());
+
+    let reconnects = Cell::new(0u64);
+    let connections = Cell::new(0u64);
+    let sent: RefCell<HashMap<u64, QoS>> = RefCell::new(HashMap::new());
+    let delivered: RefCell<HashMap<u64, u32>> = RefCell::new(HashMap::new());
+    let publishing_done = Cell::new(false);
+    let failed: RefCell<Option<String>> = RefCell::new(None);
+    let clock = &pair.clock;
+
+    let work = async {
+        // The persistent subscription first.
+        let subscribe = async {
+            sub.connected().await;
+            let codes = sub
+                .subscribe(
+                    &[Subscription::new(&format!("{prefix}/#"), QoS::ExactlyOnce)],
+                    &[],
+                )
+                .await
+                .map_err(|e| format!("subscribe: {e}"))?;
+            if !codes.codes()[0].is_success() {
+                return Err(format!("subscribe refused: {:?}", codes.codes()));
+            }
+            Ok::<_, String>(())
+        };
+        let (ran, subscribed) = join(
+            Box::pin(run_reconnecting(
+                &mut sub_driver,
+                &sub_opts,
+                clock,
+                &reconnects,
+                &failed,
+            )),
+            Box::pin(async {
+                let r = subscribe.await;
+                sub.disconnect(ReasonCode::SUCCESS).await;
+                r
+            }),
+        )
+        .await;
+        ran?;
+        subscribed?;
+
+        let publish = async {
+            for seq in 0..messages {
+                let qos = if seq.is_multiple_of(2) {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::ExactlyOnce
+                };
+                let topic = format!("{prefix}/{}", qos as u8);
+                let reason = publisher
+                    .publish(&topic, seq.to_string().as_bytes(), PublishOptions::qos(qos))
+                    .await
+                    .map_err(|e| format!("publish {seq}: {e}"))?;
+                if !reason.is_success() {
+                    return Err(format!("publish {seq}: {reason:?}"));
+                }
+                sent.borrow_mut().insert(seq, qos);
+            }
+            publishing_done.set(true);
+            publisher
+                .publish(&sentinel, b"", PublishOptions::qos(QoS::ExactlyOnce))
+                .await
+                .map_err(|e| format!("sentinel: {e}"))?;
+            Ok::<_, String>(())
+        };
+        let receive = async {
+            let mut sentinel_seen = false;
+            for _ in 0..100_000_000u64 {
+                if sentinel_seen
+                    && publishing_done.get()
+                    && sent
+                        .borrow()
+                        .keys()
+                        .all(|k| delivered.borrow().contains_key(k))
+                {
+                    return Ok(());
+                }
+                let m = rx.recv().await;
+                if m.topic() == sentinel {
+                    sentinel_seen = true;
+                    continue;
+                }
+                let seq: u64 = core::str::from_utf8(m.payload())
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| format!("unexpected payload {:?}", m.payload()))?;
+                *delivered.borrow_mut().entry(seq).or_default() += 1;
+            }
+            Err("more than 10^8 messages".to_string())
+        };
+        let (sub_ran, (pub_ran, (published, received))) = join(
+            Box::pin(run_reconnecting(
+                &mut sub_driver,
+                &sub_opts,
+                clock,
+                &reconnects,
+                &failed,
+            )),
+            Box::pin(join(
+                Box::pin(run_reconnecting(
+                    &mut pub_driver,
+                    &pub_opts,
+                    clock,
+                    &reconnects,
+                    &failed,
+                )),
+                Box::pin(join(
+                    Box::pin(async {
+                        let r = publish.await;
+                        publisher.disconnect(ReasonCode::SUCCESS).await;
+                        r
+                    }),
+                    Box::pin(async {
+                        let r = receive.await;
+                        sub.disconnect(ReasonCode::SUCCESS).await;
+                        r
+                    }),
+                )),
+            )),
+        )
+        .await;
+        sub_ran?;
+        pub_ran?;
+        published?;
+        received
+    };
+    let assigned = Cell::new(0u32);
+    let cut = Cell::new(0u64);
+    let next_cut = || {
+        let k = assigned.get();
+        assigned.set(k + 1);
+        // A small seeded hash: the packet count after which connection k is cut.
+        let h = (seed ^ (u64::from(k) << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
+        (k < cuts).then_some(5 + h as u32)
+    };
+    let relay = relay(pair.b, clock, broker, &connections, &cut, next_cut);
+    // Every future of the run shares one waker, so this is polled whenever
+    // anything happened.
+    let failure = poll_fn(|_| match failed.borrow_mut().take() {
+        Some(e) => Poll::Ready(e),
+        None => Poll::Pending,
+    });
+    let outcome = pair
+        .run(select(
+            Box::pin(work),
+            Box::pin(select(Box::pin(relay), Box::pin(failure))),
+        ))
+        .map_err(|stall| format!("mqtt: {stall}"))?;
+    match outcome {
+        Either::Left(result) => result?,
+        Either::Right(Either::Left(e) | Either::Right(e)) => return Err(e),
+    }
+
+    let sent = sent.into_inner();
+    let delivered = delivered.into_inner();
+    let mut counts = Counts {
+        reconnects: reconnects.get(),
+        relayed_connections: connections.get(),
+        cuts: cut.get(),
+        ..Counts::default()
+    };
+    let mut problems = Vec::new();
+    for (seq, qos) in &sent {
+        let n = delivered.get(seq).copied().unwrap_or(0);
+        match qos {
+            QoS::AtLeastOnce => {
+                counts.sent_qos1 += 1;
+                counts.duplicated_qos1 += u64::from(n.saturating_sub(1));
+            }
+            _ => {
+                counts.sent_qos2 += 1;
+                if n > 1 {
+                    problems.push(format!("QoS 2 message {seq} delivered {n} times"));
+                }
+            }
+        }
+        if n == 0 {
+            problems.push(format!("{qos:?} message {seq} lost"));
+        }
+    }
+    for (seq, n) in &delivered {
+        counts.received += u64::from(*n);
+        if !sent.contains_key(seq) {
+            problems.push(format!("message {seq} delivered but never acknowledged"));
+        }
+    }
+    if problems.is_empty() {
+        Ok(counts)
+    } else {
+        problems.sort();
+        Err(format!(
+            "{} problems: {}; {counts:?}",
+            problems.len(),
+            problems.join(", ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_split_anywhere() {
+        // CONNECT (len 2), PUBLISH QoS 1 with a two-byte length (200), PINGREQ.
+        let mut stream = vec![0x10, 2, 0, 0, 0x32, 0xc8, 0x01];
+        stream.extend([0u8; 200]);
+        stream.extend([0xc0, 0]);
+        for split in 0..stream.len() {
+            let mut frames = Frames::default();
+            let mut seen = Vec::new();
+            frames.feed(&stream[..split], |f| seen.push(f));
+            frames.feed(&stream[split..], |f| seen.push(f));
+            assert_eq!(seen, [0x10, 0x32, 0xc0], "split at {split}");
+        }
+        assert!(owes_answer(0x32) && owes_answer(0xc0) && !owes_answer(0x30));
+        assert!(is_answer(0x40) && !is_answer(0x30));
+    }
+}
