@@ -3,9 +3,12 @@
 //! means portnet is better.
 //!
 //! ```text
-//! cargo run --release -p portnet-bench -- [--quick] [--json FILE]
+//! cargo run --release -p portnet-bench -- [--quick] [--json FILE] [--only SECTION]
 //! ```
 //! (`cargo xtask bench` runs it.)
+
+mod broker;
+mod mqtt;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::pin::pin;
@@ -18,7 +21,7 @@ use portnet_tokio::Tokio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One result row, as printed and as written to JSON.
-struct Row {
+pub(crate) struct Row {
     name: &'static str,
     ours: f64,
     peer: f64,
@@ -33,7 +36,7 @@ struct Settings {
     repeats: usize,
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
+pub(crate) fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }
@@ -326,14 +329,16 @@ fn to_json(rows: &[Row]) -> String {
 fn main() -> std::process::ExitCode {
     let mut quick = false;
     let mut json = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--json" => json = args.next(),
+            "--only" => only = args.next(),
             other => {
                 eprintln!(
-                    "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE]"
+                    "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE] [--only SECTION]"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -352,7 +357,32 @@ fn main() -> std::process::ExitCode {
             repeats: 7,
         }
     };
-    let rows = match run(&settings) {
+    let mqtt_settings = if quick {
+        mqtt::MqttSettings {
+            qos0: 20_000,
+            qos1: 10_000,
+            latency_samples: 500,
+            repeats: 3,
+        }
+    } else {
+        mqtt::MqttSettings {
+            qos0: 200_000,
+            qos1: 50_000,
+            latency_samples: 5_000,
+            repeats: 5,
+        }
+    };
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    let rows = match (|| {
+        let mut rows = Vec::new();
+        if wanted("overhead") {
+            rows.extend(run(&settings)?);
+        }
+        if wanted("mqtt") {
+            rows.extend(mqtt::run(&mqtt_settings)?);
+        }
+        Ok::<_, io::Error>(rows)
+    })() {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("benchmark failed: {e}");
