@@ -17,7 +17,7 @@ pub(crate) struct Mosquitto {
 
 fn binary() -> io::Result<PathBuf> {
     let fixed = ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"];
-    let on_path = std::env::var_os("PATH")
+    let on_path: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| {
             std::env::split_paths(&p)
                 .map(|d| d.join("mosquitto"))
