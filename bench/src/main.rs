@@ -9,6 +9,7 @@
 
 mod broker;
 mod mqtt;
+mod size;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::pin::pin;
@@ -380,6 +381,9 @@ fn main() -> std::process::ExitCode {
         }
         if wanted("mqtt") {
             rows.extend(mqtt::run(&mqtt_settings)?);
+        }
+        if wanted("size") {
+            rows.extend(size::run()?);
         }
         Ok::<_, io::Error>(rows)
     })() {

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 /// Rust targets every `no_std` crate is built for.
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
+/// The Cortex-M4F target of the benchmarks' code-size skeletons (`bench/size`).
+const SIZE_TARGET: &str = "thumbv7em-none-eabihf";
+
 /// Crates that must build `no_std` (no default features) for the thumb targets.
 const NO_STD_CRATES: [&str; 9] = [
     "portnet-core-net",
@@ -348,13 +351,14 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
 fn setup() -> Result<(), String> {
     eprintln!("== setup");
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    let missing: Vec<&str> = THUMB_TARGETS
+    let targets: Vec<&str> = THUMB_TARGETS.iter().copied().chain([SIZE_TARGET]).collect();
+    let missing: Vec<&str> = targets
         .iter()
         .copied()
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if missing.is_empty() {
-        eprintln!("present: targets {}", THUMB_TARGETS.join(", "));
+        eprintln!("present: targets {}", targets.join(", "));
     } else {
         let mut args = vec!["target", "add"];
         args.extend(&missing);
