@@ -10,6 +10,7 @@
 mod broker;
 mod mqtt;
 mod size;
+mod stacks;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::pin::pin;
@@ -153,7 +154,7 @@ async fn bulk_async_net(bytes: usize) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn check_len(received: usize, expected: usize) -> io::Result<()> {
+pub(crate) fn check_len(received: usize, expected: usize) -> io::Result<()> {
     if received == expected {
         Ok(())
     } else {
@@ -373,6 +374,7 @@ fn main() -> std::process::ExitCode {
             repeats: 5,
         }
     };
+    let stack_bytes = if quick { 32 << 20 } else { 256 << 20 };
     let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let rows = match (|| {
         let mut rows = Vec::new();
@@ -381,6 +383,9 @@ fn main() -> std::process::ExitCode {
         }
         if wanted("mqtt") {
             rows.extend(mqtt::run(&mqtt_settings)?);
+        }
+        if wanted("stacks") {
+            rows.extend(stacks::run(stack_bytes, settings.repeats)?);
         }
         if wanted("size") {
             rows.extend(size::run()?);
