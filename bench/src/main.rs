@@ -8,6 +8,7 @@
 //! (`cargo xtask bench` runs it.)
 
 mod broker;
+mod growth;
 mod mqtt;
 mod size;
 mod stacks;
@@ -386,6 +387,16 @@ fn main() -> std::process::ExitCode {
         }
         if wanted("stacks") {
             rows.extend(stacks::run(stack_bytes, settings.repeats)?);
+        }
+        if wanted("growth") {
+            let (growth_rows, curves) = growth::run(settings.repeats, 1000)?;
+            rows.extend(growth_rows);
+            if !quick {
+                let dir =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks");
+                growth::plots(&dir, &curves)?;
+                println!("plots written to {}", dir.display());
+            }
         }
         if wanted("size") {
             rows.extend(size::run()?);
