@@ -112,3 +112,23 @@ pub(crate) fn run(bytes: usize, repeats: usize) -> io::Result<Vec<Row>> {
         },
     ])
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn socket_ram_parts() {
+        use portnet_smoltcp::{StackResources, TcpConnection, TcpSlot};
+        let entry =
+            size_of::<StackResources<'static, 2>>() - size_of::<StackResources<'static, 1>>();
+        let e_entry = size_of::<embassy_net::StackResources<2>>()
+            - size_of::<embassy_net::StackResources<1>>();
+        println!(
+            "portnet: entry {entry} slot {} conn {}; embassy: entry {e_entry} socket {}",
+            size_of::<TcpSlot>(),
+            size_of::<TcpConnection<'static, 'static>>(),
+            size_of::<embassy_net::tcp::TcpSocket<'static>>()
+        );
+        assert!(super::portnet_socket_ram() > entry);
+        assert!(super::embassy_socket_ram() > e_entry);
+    }
+}
