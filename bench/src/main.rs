@@ -339,6 +339,19 @@ fn main() -> std::process::ExitCode {
             "--quick" => quick = true,
             "--json" => json = args.next(),
             "--only" => only = args.next(),
+            "--callgrind-child" => {
+                let parts: Vec<String> = args.by_ref().take(3).collect();
+                return match parts.as_slice() {
+                    [workload, addr, n] => match mqtt::callgrind_child(workload, addr, n) {
+                        Ok(()) => std::process::ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("{e}");
+                            std::process::ExitCode::FAILURE
+                        }
+                    },
+                    _ => std::process::ExitCode::from(2),
+                };
+            }
             other => {
                 eprintln!(
                     "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE] [--only SECTION]"
@@ -384,6 +397,10 @@ fn main() -> std::process::ExitCode {
         }
         if wanted("mqtt") {
             rows.extend(mqtt::run(&mqtt_settings)?);
+        }
+        // Instruction counts take a minute under valgrind: full runs, or asked for.
+        if (!quick && only.is_none()) || only.as_deref() == Some("mqtt-cpu") {
+            rows.extend(mqtt::instructions(if quick { 2_000 } else { 20_000 })?);
         }
         if wanted("stacks") {
             rows.extend(stacks::run(stack_bytes, settings.repeats)?);

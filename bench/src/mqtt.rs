@@ -364,3 +364,97 @@ pub(crate) fn run(settings: &MqttSettings) -> io::Result<Vec<Row>> {
     drop(broker);
     Ok(rows)
 }
+
+/// The workloads whose client-side instructions `instructions` counts.
+const CPU_WORKLOADS: [&str; 4] = ["portnet-q0", "rumqttc-q0", "portnet-q1", "rumqttc-q1"];
+
+/// Child mode (`--callgrind-child WORKLOAD ADDR N`): runs one client workload
+/// against the broker at `ADDR`, under callgrind started by [`instructions`].
+pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result<()> {
+    let addr: SocketAddr = addr.parse().map_err(err)?;
+    let n: usize = n.parse().map_err(err)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    match workload {
+        "portnet-q0" => runtime.block_on(qos0_portnet(addr, n)),
+        "rumqttc-q0" => runtime.block_on(qos0_rumqttc(addr, n)),
+        "portnet-q1" => runtime.block_on(qos1_portnet(addr, n)),
+        "rumqttc-q1" => runtime.block_on(qos1_rumqttc(addr, n)),
+        other => return Err(err(format!("unknown workload {other}"))),
+    }
+    .map(drop)
+}
+
+/// Instructions the client process executes for one workload of `n` messages
+/// (callgrind's total for the whole process; mosquitto is not traced).
+fn count(workload: &str, addr: SocketAddr, n: usize) -> io::Result<u64> {
+    let out = std::env::temp_dir().join(format!(
+        "portnet-bench-callgrind-{}-{workload}-{n}.out",
+        std::process::id()
+    ));
+    let status = std::process::Command::new("valgrind")
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(std::env::current_exe()?)
+        .args([
+            "--callgrind-child",
+            workload,
+            &addr.to_string(),
+            &n.to_string(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("valgrind: {e} (cargo xtask setup installs it)"),
+            )
+        })?;
+    let text = std::fs::read_to_string(&out);
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return Err(err(format!("callgrind run of {workload} failed: {status}")));
+    }
+    text?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("summary:")
+                .or_else(|| l.strip_prefix("totals:"))
+        })
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| err("no instruction total in callgrind's output"))
+}
+
+/// Client instructions per message (callgrind), portnet-mqtt vs rumqttc: the
+/// total of a run of `n` messages minus that of a run of none, over `n`.
+pub(crate) fn instructions(n: usize) -> io::Result<Vec<Row>> {
+    let broker = Mosquitto::start()?;
+    let addr = broker.addr();
+    let mut per_message = Vec::new();
+    for workload in CPU_WORKLOADS {
+        let full = count(workload, addr, n)?;
+        let base = count(workload, addr, 0)?;
+        per_message.push(full.saturating_sub(base) as f64 / n as f64);
+    }
+    let row = |name, ours: f64, peer: f64| Row {
+        name,
+        ours,
+        peer,
+        unit: "instr/msg",
+        ratio: peer / ours,
+    };
+    Ok(vec![
+        row(
+            "mqtt QoS 0 client instructions (callgrind): portnet-mqtt vs rumqttc",
+            per_message[0],
+            per_message[1],
+        ),
+        row(
+            "mqtt QoS 1 client instructions (callgrind): portnet-mqtt vs rumqttc",
+            per_message[2],
+            per_message[3],
+        ),
+    ])
+}

@@ -83,10 +83,12 @@ const MSRV_CRATES: [&str; 16] = [
     "portnet-lan9118",
 ];
 
-/// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
-const APT_PACKAGES: [(&str, &str); 2] = [
+/// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware,
+/// valgrind for the full benchmark's instruction counts.
+const APT_PACKAGES: [(&str, &str); 3] = [
     ("mosquitto", "mosquitto"),
     ("qemu-system-arm", "qemu-system-arm"),
+    ("valgrind", "valgrind"),
 ];
 
 /// Nightly components for Miri.
