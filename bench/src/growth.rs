@@ -132,9 +132,17 @@ pub(crate) fn run(repeats: usize, max_connections: usize) -> io::Result<(Vec<Row
     };
     for n in CONNECTIONS.into_iter().filter(|&n| n <= max_connections) {
         let (mut ours, mut peer) = (Vec::new(), Vec::new());
-        for _ in 0..repeats {
-            ours.push(runtime.block_on(clients_portnet(n))? * 1e6);
-            peer.push(runtime.block_on(clients_tokio(n))? * 1e6);
+        // ABBA order: whichever side runs second meets the first one's sockets
+        // still closing (TIME-WAIT, the server's handlers), so the sides take
+        // turns at going first.
+        for r in 0..repeats.max(2) {
+            if r % 2 == 0 {
+                ours.push(runtime.block_on(clients_portnet(n))? * 1e6);
+                peer.push(runtime.block_on(clients_tokio(n))? * 1e6);
+            } else {
+                peer.push(runtime.block_on(clients_tokio(n))? * 1e6);
+                ours.push(runtime.block_on(clients_portnet(n))? * 1e6);
+            }
         }
         let (o, p) = (median(ours), median(peer));
         curves.connections.push((n, o, p));
@@ -153,11 +161,19 @@ pub(crate) fn run(repeats: usize, max_connections: usize) -> io::Result<(Vec<Row
     }
     for (i, n) in SUBSCRIPTIONS.into_iter().enumerate() {
         let (mut ours, mut peer) = (Vec::new(), Vec::new());
-        for _ in 0..repeats {
-            ours.push(match_cost(n, portnet_mqtt::codec::topic_matches));
-            peer.push(match_cost(n, |filter, topic| {
-                rumqttc::matches(topic, filter)
-            }));
+        for r in 0..repeats.max(2) {
+            // Sides take turns at going first (ABBA).
+            if r % 2 == 0 {
+                ours.push(match_cost(n, portnet_mqtt::codec::topic_matches));
+                peer.push(match_cost(n, |filter, topic| {
+                    rumqttc::matches(topic, filter)
+                }));
+            } else {
+                peer.push(match_cost(n, |filter, topic| {
+                    rumqttc::matches(topic, filter)
+                }));
+                ours.push(match_cost(n, portnet_mqtt::codec::topic_matches));
+            }
         }
         let (o, p) = (median(ours), median(peer));
         curves.matching.push((n, o, p));

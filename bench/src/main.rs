@@ -249,17 +249,31 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
     let mut ours = Vec::new();
     let mut peer = Vec::new();
     // Alternate the two so that machine noise hits both alike.
-    for _ in 0..settings.repeats {
-        ours.push(
-            runtime
-                .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
-                .as_secs_f64(),
-        );
-        peer.push(
-            runtime
-                .block_on(bulk_tokio(settings.bulk_bytes))?
-                .as_secs_f64(),
-        );
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                runtime
+                    .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+            peer.push(
+                runtime
+                    .block_on(bulk_tokio(settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+        } else {
+            peer.push(
+                runtime
+                    .block_on(bulk_tokio(settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+            ours.push(
+                runtime
+                    .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+        }
     }
     let mib = settings.bulk_bytes as f64 / f64::from(1 << 20);
     let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
@@ -271,15 +285,27 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         ratio: ours_rate / peer_rate,
     }];
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        ours.push(
-            async_io::block_on(bulk_portnet(
-                &portnet_smol::Smol::new(),
-                settings.bulk_bytes,
-            ))?
-            .as_secs_f64(),
-        );
-        peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                async_io::block_on(bulk_portnet(
+                    &portnet_smol::Smol::new(),
+                    settings.bulk_bytes,
+                ))?
+                .as_secs_f64(),
+            );
+            peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+        } else {
+            peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+            ours.push(
+                async_io::block_on(bulk_portnet(
+                    &portnet_smol::Smol::new(),
+                    settings.bulk_bytes,
+                ))?
+                .as_secs_f64(),
+            );
+        }
     }
     let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
     rows.push(Row {

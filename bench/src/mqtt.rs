@@ -289,17 +289,31 @@ pub(crate) fn run(settings: &MqttSettings) -> io::Result<Vec<Row>> {
     let mut rows = Vec::new();
 
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        ours.push(
-            runtime
-                .block_on(qos0_portnet(addr, settings.qos0))?
-                .as_secs_f64(),
-        );
-        peer.push(
-            runtime
-                .block_on(qos0_rumqttc(addr, settings.qos0))?
-                .as_secs_f64(),
-        );
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                runtime
+                    .block_on(qos0_portnet(addr, settings.qos0))?
+                    .as_secs_f64(),
+            );
+            peer.push(
+                runtime
+                    .block_on(qos0_rumqttc(addr, settings.qos0))?
+                    .as_secs_f64(),
+            );
+        } else {
+            peer.push(
+                runtime
+                    .block_on(qos0_rumqttc(addr, settings.qos0))?
+                    .as_secs_f64(),
+            );
+            ours.push(
+                runtime
+                    .block_on(qos0_portnet(addr, settings.qos0))?
+                    .as_secs_f64(),
+            );
+        }
     }
     let n = settings.qos0 as f64;
     let (o, p) = (n / median(ours) / 1e3, n / median(peer) / 1e3);
@@ -312,17 +326,31 @@ pub(crate) fn run(settings: &MqttSettings) -> io::Result<Vec<Row>> {
     });
 
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        ours.push(
-            runtime
-                .block_on(qos1_portnet(addr, settings.qos1))?
-                .as_secs_f64(),
-        );
-        peer.push(
-            runtime
-                .block_on(qos1_rumqttc(addr, settings.qos1))?
-                .as_secs_f64(),
-        );
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                runtime
+                    .block_on(qos1_portnet(addr, settings.qos1))?
+                    .as_secs_f64(),
+            );
+            peer.push(
+                runtime
+                    .block_on(qos1_rumqttc(addr, settings.qos1))?
+                    .as_secs_f64(),
+            );
+        } else {
+            peer.push(
+                runtime
+                    .block_on(qos1_rumqttc(addr, settings.qos1))?
+                    .as_secs_f64(),
+            );
+            ours.push(
+                runtime
+                    .block_on(qos1_portnet(addr, settings.qos1))?
+                    .as_secs_f64(),
+            );
+        }
     }
     let n = settings.qos1 as f64;
     let (o, p) = (n / median(ours) / 1e3, n / median(peer) / 1e3);
@@ -335,9 +363,15 @@ pub(crate) fn run(settings: &MqttSettings) -> io::Result<Vec<Row>> {
     });
 
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        runtime.block_on(latency_portnet(addr, settings.latency_samples, &mut ours))?;
-        runtime.block_on(latency_rumqttc(addr, settings.latency_samples, &mut peer))?;
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            runtime.block_on(latency_portnet(addr, settings.latency_samples, &mut ours))?;
+            runtime.block_on(latency_rumqttc(addr, settings.latency_samples, &mut peer))?;
+        } else {
+            runtime.block_on(latency_rumqttc(addr, settings.latency_samples, &mut peer))?;
+            runtime.block_on(latency_portnet(addr, settings.latency_samples, &mut ours))?;
+        }
     }
     for (name, p) in [
         (
