@@ -1,6 +1,7 @@
 //! Code size on thumbv7em-none-eabihf (opt-level "s", fat LTO, one codegen unit,
 //! panic = abort): firmware skeletons in `bench/size` (a workspace of their own,
-//! outside the main build), one per contender, over the same stub transport.
+//! outside the main build), one per contender, over the same stub transport
+//! (the TCP clients: over the same stub Ethernet device).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,13 +12,15 @@ use object::{Object, ObjectSection};
 use crate::Row;
 
 const TARGET: &str = "thumbv7em-none-eabihf";
-const BINS: [&str; 6] = [
+const BINS: [&str; 8] = [
     "bare",
     "portnet_mqtt",
     "minimq",
     "rust_mqtt",
     "portnet_executor",
     "embassy_executor",
+    "tcp_portnet",
+    "tcp_embassy",
 ];
 
 /// Section sizes of one firmware.
@@ -91,7 +94,17 @@ fn build() -> io::Result<Vec<Sections>> {
 /// Runs the size comparisons; the sizes are exact, so nothing is repeated.
 pub(crate) fn run() -> io::Result<Vec<Row>> {
     let s = build()?;
-    let [bare, ours, minimq, rust_mqtt, executor, embassy] = s[..] else {
+    let [
+        bare,
+        ours,
+        minimq,
+        rust_mqtt,
+        executor,
+        embassy,
+        tcp_ours,
+        tcp_embassy,
+    ] = s[..]
+    else {
         return Err(io::Error::other("missing skeleton"));
     };
     let client = |fw: Sections| fw.code.saturating_sub(bare.code) as f64;
@@ -117,6 +130,11 @@ pub(crate) fn run() -> io::Result<Vec<Row>> {
             "size: MQTT client .text+.rodata over bare skeleton: portnet-mqtt vs rust-mqtt",
             client(ours),
             client(rust_mqtt),
+        ),
+        row(
+            "size: TCP-client firmware .text+.rodata: portnet-smoltcp vs embassy-net",
+            tcp_ours.code as f64,
+            tcp_embassy.code as f64,
         ),
         row(
             "size: executor skeleton .text+.rodata: portnet-executor vs embassy-executor",

@@ -187,3 +187,57 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
         cortex_m::asm::wfi();
     }
 }
+
+/// The stub as an Ethernet device (`embassy-net-driver`), for the TCP-client
+/// skeletons of both stacks: frames come from and go to the same stub wire.
+#[derive(Debug)]
+pub struct StubDevice;
+
+/// A received frame of [`StubDevice`].
+#[derive(Debug)]
+pub struct StubRx;
+
+/// A frame to send on [`StubDevice`].
+#[derive(Debug)]
+pub struct StubTx;
+
+impl embassy_net_driver::RxToken for StubRx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, f: F) -> R {
+        let mut frame = [0u8; 1514];
+        let n = wire_read(&mut frame);
+        f(&mut frame[..n])
+    }
+}
+
+impl embassy_net_driver::TxToken for StubTx {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = [0u8; 1514];
+        let len = len.min(frame.len());
+        let r = f(&mut frame[..len]);
+        wire_write(&frame[..len]);
+        r
+    }
+}
+
+impl embassy_net_driver::Driver for StubDevice {
+    type RxToken<'a> = StubRx;
+    type TxToken<'a> = StubTx;
+    fn receive(&mut self, _: &mut Context<'_>) -> Option<(StubRx, StubTx)> {
+        let mut byte = [0u8; 1];
+        (wire_read(&mut byte) == 1 && byte[0] != 0).then_some((StubRx, StubTx))
+    }
+    fn transmit(&mut self, _: &mut Context<'_>) -> Option<StubTx> {
+        Some(StubTx)
+    }
+    fn link_state(&mut self, _: &mut Context<'_>) -> embassy_net_driver::LinkState {
+        embassy_net_driver::LinkState::Up
+    }
+    fn capabilities(&self) -> embassy_net_driver::Capabilities {
+        let mut caps = embassy_net_driver::Capabilities::default();
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+    fn hardware_address(&self) -> embassy_net_driver::HardwareAddress {
+        embassy_net_driver::HardwareAddress::Ethernet([0x02, 0, 0, 0, 0, 1])
+    }
+}
