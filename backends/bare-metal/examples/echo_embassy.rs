@@ -111,11 +111,14 @@ mod firmware {
             let mut s0 = TcpSocket::new(stack, b0, b1);
             let mut s1 = TcpSocket::new(stack, b2, b3);
             let mut s2 = TcpSocket::new(stack, b4, b5);
-            let (accepted, ()) = join(pin!(s0.accept(7)), pin!(async {
-                if let Some(address) = address {
-                    hprintln!("portnet-echo ready {}:7", address);
-                }
-            }))
+            let (accepted, ()) = join(
+                pin!(s0.accept(7)),
+                pin!(async {
+                    if let Some(address) = address {
+                        hprintln!("portnet-echo ready {}:7", address);
+                    }
+                }),
+            )
             .await;
             accepted.unwrap_or_else(|_| board::fail("accept", "embassy-net"));
             let (n0, accepted) = join(pin!(serve(&mut s0)), pin!(s1.accept(7))).await;
