@@ -316,20 +316,28 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         ratio: ours_rate / peer_rate,
     });
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        let trips = settings.round_trips as f64;
-        ours.push(
-            runtime
+    let trips = settings.round_trips as f64;
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        let ours_run = || -> io::Result<f64> {
+            Ok(runtime
                 .block_on(ping_pong_portnet(settings.round_trips))?
                 .as_secs_f64()
-                / trips,
-        );
-        peer.push(
-            runtime
+                / trips)
+        };
+        let peer_run = || -> io::Result<f64> {
+            Ok(runtime
                 .block_on(ping_pong_tokio(settings.round_trips))?
                 .as_secs_f64()
-                / trips,
-        );
+                / trips)
+        };
+        if r % 2 == 0 {
+            ours.push(ours_run()?);
+            peer.push(peer_run()?);
+        } else {
+            peer.push(peer_run()?);
+            ours.push(ours_run()?);
+        }
     }
     let (ours_rtt, peer_rtt) = (median(ours) * 1e6, median(peer) * 1e6);
     rows.push(Row {
