@@ -350,6 +350,45 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// User-space instructions (callgrind) of the trait-overhead workloads, each
+/// run minus a run of the same workload with no data, per unit of work: what
+/// the wrappers cost, free of the machine's noise (the kernel's work is not
+/// counted, and is the same for both).
+fn overhead_instructions() -> io::Result<Vec<Row>> {
+    let per = |workload: &str, n: usize, unit: f64| -> io::Result<f64> {
+        let full = mqtt::count(workload, "-", n)?;
+        let base = mqtt::count(workload, "-", 0)?;
+        Ok(full.saturating_sub(base) as f64 / unit)
+    };
+    let bytes = 64 << 20;
+    let mib = f64::from(64);
+    let (o, p) = (
+        per("tcp-portnet", bytes, mib)?,
+        per("tcp-tokio", bytes, mib)?,
+    );
+    let trips = 2_000;
+    let (o2, p2) = (
+        per("pp-portnet", trips, trips as f64)?,
+        per("pp-tokio", trips, trips as f64)?,
+    );
+    Ok(vec![
+        Row {
+            name: "tcp bulk loopback instructions (callgrind): portnet-tokio vs tokio",
+            ours: o,
+            peer: p,
+            unit: "instr/MiB",
+            ratio: p / o,
+        },
+        Row {
+            name: "tcp 64-byte ping-pong instructions (callgrind): portnet-tokio vs tokio",
+            ours: o2,
+            peer: p2,
+            unit: "instr/round trip",
+            ratio: p2 / o2,
+        },
+    ])
+}
+
 fn to_json(rows: &[Row]) -> String {
     let items: Vec<String> = rows
         .iter()
@@ -433,7 +472,8 @@ fn main() -> std::process::ExitCode {
             rows.extend(mqtt::run(&mqtt_settings)?);
         }
         // Instruction counts take a minute under valgrind: full runs, or asked for.
-        if (!quick && only.is_none()) || only.as_deref() == Some("mqtt-cpu") {
+        if (!quick && only.is_none()) || only.as_deref() == Some("cpu") {
+            rows.extend(overhead_instructions()?);
             rows.extend(mqtt::instructions(if quick { 2_000 } else { 20_000 })?);
         }
         if wanted("stacks") {

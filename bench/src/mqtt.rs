@@ -405,11 +405,23 @@ const CPU_WORKLOADS: [&str; 4] = ["portnet-q0", "rumqttc-q0", "portnet-q1", "rum
 /// Child mode (`--callgrind-child WORKLOAD ADDR N`): runs one client workload
 /// against the broker at `ADDR`, under callgrind started by [`instructions`].
 pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result<()> {
-    let addr: SocketAddr = addr.parse().map_err(err)?;
     let n: usize = n.parse().map_err(err)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    // The trait-overhead workloads (no broker; `addr` is unused).
+    match workload {
+        "tcp-portnet" => {
+            return runtime
+                .block_on(crate::bulk_portnet(&Tokio::new(), n))
+                .map(drop);
+        }
+        "tcp-tokio" => return runtime.block_on(crate::bulk_tokio(n)).map(drop),
+        "pp-portnet" => return runtime.block_on(crate::ping_pong_portnet(n)).map(drop),
+        "pp-tokio" => return runtime.block_on(crate::ping_pong_tokio(n)).map(drop),
+        _ => {}
+    }
+    let addr: SocketAddr = addr.parse().map_err(err)?;
     match workload {
         "portnet-q0" => runtime.block_on(qos0_portnet(addr, n)),
         "rumqttc-q0" => runtime.block_on(qos0_rumqttc(addr, n)),
@@ -422,7 +434,7 @@ pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result
 
 /// Instructions the client process executes for one workload of `n` messages
 /// (callgrind's total for the whole process; mosquitto is not traced).
-fn count(workload: &str, addr: SocketAddr, n: usize) -> io::Result<u64> {
+pub(crate) fn count(workload: &str, addr: &str, n: usize) -> io::Result<u64> {
     let out = std::env::temp_dir().join(format!(
         "portnet-bench-callgrind-{}-{workload}-{n}.out",
         std::process::id()
@@ -431,12 +443,7 @@ fn count(workload: &str, addr: SocketAddr, n: usize) -> io::Result<u64> {
         .arg("--tool=callgrind")
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(std::env::current_exe()?)
-        .args([
-            "--callgrind-child",
-            workload,
-            &addr.to_string(),
-            &n.to_string(),
-        ])
+        .args(["--callgrind-child", workload, addr, &n.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -468,8 +475,8 @@ pub(crate) fn instructions(n: usize) -> io::Result<Vec<Row>> {
     let addr = broker.addr();
     let mut per_message = Vec::new();
     for workload in CPU_WORKLOADS {
-        let full = count(workload, addr, n)?;
-        let base = count(workload, addr, 0)?;
+        let full = count(workload, &addr.to_string(), n)?;
+        let base = count(workload, &addr.to_string(), 0)?;
         per_message.push(full.saturating_sub(base) as f64 / n as f64);
     }
     let row = |name, ours: f64, peer: f64| Row {
