@@ -3,9 +3,15 @@
 //! means portnet is better.
 //!
 //! ```text
-//! cargo run --release -p portnet-bench -- [--quick] [--json FILE]
+//! cargo run --release -p portnet-bench -- [--quick] [--json FILE] [--only SECTION]
 //! ```
 //! (`cargo xtask bench` runs it.)
+
+mod broker;
+mod growth;
+mod mqtt;
+mod size;
+mod stacks;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::pin::pin;
@@ -18,7 +24,7 @@ use portnet_tokio::Tokio;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One result row, as printed and as written to JSON.
-struct Row {
+pub(crate) struct Row {
     name: &'static str,
     ours: f64,
     peer: f64,
@@ -33,7 +39,7 @@ struct Settings {
     repeats: usize,
 }
 
-fn median(mut samples: Vec<f64>) -> f64 {
+pub(crate) fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
 }
@@ -149,7 +155,7 @@ async fn bulk_async_net(bytes: usize) -> io::Result<Duration> {
     Ok(start.elapsed())
 }
 
-fn check_len(received: usize, expected: usize) -> io::Result<()> {
+pub(crate) fn check_len(received: usize, expected: usize) -> io::Result<()> {
     if received == expected {
         Ok(())
     } else {
@@ -243,17 +249,31 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
     let mut ours = Vec::new();
     let mut peer = Vec::new();
     // Alternate the two so that machine noise hits both alike.
-    for _ in 0..settings.repeats {
-        ours.push(
-            runtime
-                .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
-                .as_secs_f64(),
-        );
-        peer.push(
-            runtime
-                .block_on(bulk_tokio(settings.bulk_bytes))?
-                .as_secs_f64(),
-        );
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                runtime
+                    .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+            peer.push(
+                runtime
+                    .block_on(bulk_tokio(settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+        } else {
+            peer.push(
+                runtime
+                    .block_on(bulk_tokio(settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+            ours.push(
+                runtime
+                    .block_on(bulk_portnet(&Tokio::new(), settings.bulk_bytes))?
+                    .as_secs_f64(),
+            );
+        }
     }
     let mib = settings.bulk_bytes as f64 / f64::from(1 << 20);
     let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
@@ -265,15 +285,27 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         ratio: ours_rate / peer_rate,
     }];
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        ours.push(
-            async_io::block_on(bulk_portnet(
-                &portnet_smol::Smol::new(),
-                settings.bulk_bytes,
-            ))?
-            .as_secs_f64(),
-        );
-        peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        if r % 2 == 0 {
+            ours.push(
+                async_io::block_on(bulk_portnet(
+                    &portnet_smol::Smol::new(),
+                    settings.bulk_bytes,
+                ))?
+                .as_secs_f64(),
+            );
+            peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+        } else {
+            peer.push(async_io::block_on(bulk_async_net(settings.bulk_bytes))?.as_secs_f64());
+            ours.push(
+                async_io::block_on(bulk_portnet(
+                    &portnet_smol::Smol::new(),
+                    settings.bulk_bytes,
+                ))?
+                .as_secs_f64(),
+            );
+        }
     }
     let (ours_rate, peer_rate) = (mib / median(ours), mib / median(peer));
     rows.push(Row {
@@ -284,20 +316,28 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         ratio: ours_rate / peer_rate,
     });
     let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for _ in 0..settings.repeats {
-        let trips = settings.round_trips as f64;
-        ours.push(
-            runtime
+    let trips = settings.round_trips as f64;
+    for r in 0..settings.repeats.max(2) {
+        // Sides take turns at going first (ABBA).
+        let ours_run = || -> io::Result<f64> {
+            Ok(runtime
                 .block_on(ping_pong_portnet(settings.round_trips))?
                 .as_secs_f64()
-                / trips,
-        );
-        peer.push(
-            runtime
+                / trips)
+        };
+        let peer_run = || -> io::Result<f64> {
+            Ok(runtime
                 .block_on(ping_pong_tokio(settings.round_trips))?
                 .as_secs_f64()
-                / trips,
-        );
+                / trips)
+        };
+        if r % 2 == 0 {
+            ours.push(ours_run()?);
+            peer.push(peer_run()?);
+        } else {
+            peer.push(peer_run()?);
+            ours.push(ours_run()?);
+        }
     }
     let (ours_rtt, peer_rtt) = (median(ours) * 1e6, median(peer) * 1e6);
     rows.push(Row {
@@ -308,6 +348,45 @@ fn run(settings: &Settings) -> io::Result<Vec<Row>> {
         ratio: peer_rtt / ours_rtt,
     });
     Ok(rows)
+}
+
+/// User-space instructions (callgrind) of the trait-overhead workloads, each
+/// run minus a run of the same workload with no data, per unit of work: what
+/// the wrappers cost, free of the machine's noise (the kernel's work is not
+/// counted, and is the same for both).
+fn overhead_instructions() -> io::Result<Vec<Row>> {
+    let per = |workload: &str, n: usize, unit: f64| -> io::Result<f64> {
+        let full = mqtt::count(workload, "-", n)?;
+        let base = mqtt::count(workload, "-", 0)?;
+        Ok(full.saturating_sub(base) as f64 / unit)
+    };
+    let bytes = 64 << 20;
+    let mib = f64::from(64);
+    let (o, p) = (
+        per("tcp-portnet", bytes, mib)?,
+        per("tcp-tokio", bytes, mib)?,
+    );
+    let trips = 2_000;
+    let (o2, p2) = (
+        per("pp-portnet", trips, trips as f64)?,
+        per("pp-tokio", trips, trips as f64)?,
+    );
+    Ok(vec![
+        Row {
+            name: "tcp bulk loopback instructions (callgrind): portnet-tokio vs tokio",
+            ours: o,
+            peer: p,
+            unit: "instr/MiB",
+            ratio: p / o,
+        },
+        Row {
+            name: "tcp 64-byte ping-pong instructions (callgrind): portnet-tokio vs tokio",
+            ours: o2,
+            peer: p2,
+            unit: "instr/round trip",
+            ratio: p2 / o2,
+        },
+    ])
 }
 
 fn to_json(rows: &[Row]) -> String {
@@ -326,14 +405,29 @@ fn to_json(rows: &[Row]) -> String {
 fn main() -> std::process::ExitCode {
     let mut quick = false;
     let mut json = None;
+    let mut only: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => quick = true,
             "--json" => json = args.next(),
+            "--only" => only = args.next(),
+            "--callgrind-child" => {
+                let parts: Vec<String> = args.by_ref().take(3).collect();
+                return match parts.as_slice() {
+                    [workload, addr, n] => match mqtt::callgrind_child(workload, addr, n) {
+                        Ok(()) => std::process::ExitCode::SUCCESS,
+                        Err(e) => {
+                            eprintln!("{e}");
+                            std::process::ExitCode::FAILURE
+                        }
+                    },
+                    _ => std::process::ExitCode::from(2),
+                };
+            }
             other => {
                 eprintln!(
-                    "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE]"
+                    "unknown argument {other:?}; usage: portnet-bench [--quick] [--json FILE] [--only SECTION]"
                 );
                 return std::process::ExitCode::from(2);
             }
@@ -352,7 +446,54 @@ fn main() -> std::process::ExitCode {
             repeats: 7,
         }
     };
-    let rows = match run(&settings) {
+    let mqtt_settings = if quick {
+        mqtt::MqttSettings {
+            qos0: 20_000,
+            qos1: 10_000,
+            latency_samples: 500,
+            repeats: 3,
+        }
+    } else {
+        mqtt::MqttSettings {
+            qos0: 200_000,
+            qos1: 50_000,
+            latency_samples: 5_000,
+            repeats: 5,
+        }
+    };
+    let stack_bytes = if quick { 32 << 20 } else { 256 << 20 };
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
+    let rows = match (|| {
+        let mut rows = Vec::new();
+        if wanted("overhead") {
+            rows.extend(run(&settings)?);
+        }
+        if wanted("mqtt") {
+            rows.extend(mqtt::run(&mqtt_settings)?);
+        }
+        // Instruction counts take a minute under valgrind: full runs, or asked for.
+        if (!quick && only.is_none()) || only.as_deref() == Some("cpu") {
+            rows.extend(overhead_instructions()?);
+            rows.extend(mqtt::instructions(if quick { 2_000 } else { 20_000 })?);
+        }
+        if wanted("stacks") {
+            rows.extend(stacks::run(stack_bytes, settings.repeats)?);
+        }
+        if wanted("growth") {
+            let (growth_rows, curves) = growth::run(settings.repeats, 1000)?;
+            rows.extend(growth_rows);
+            if !quick {
+                let dir =
+                    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/benchmarks");
+                growth::plots(&dir, &curves)?;
+                println!("plots written to {}", dir.display());
+            }
+        }
+        if wanted("size") {
+            rows.extend(size::run()?);
+        }
+        Ok::<_, io::Error>(rows)
+    })() {
         Ok(rows) => rows,
         Err(e) => {
             eprintln!("benchmark failed: {e}");

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 /// Rust targets every `no_std` crate is built for.
 const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
+/// The Cortex-M4F target of the benchmarks' code-size skeletons (`bench/size`).
+const SIZE_TARGET: &str = "thumbv7em-none-eabihf";
+
 /// Crates that must build `no_std` (no default features) for the thumb targets.
 const NO_STD_CRATES: [&str; 10] = [
     "portnet-tls",
@@ -86,10 +89,12 @@ const MSRV_CRATES: [&str; 18] = [
     "portnet-lan9118",
 ];
 
-/// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware.
-const APT_PACKAGES: [(&str, &str); 2] = [
+/// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware,
+/// valgrind for the full benchmark's instruction counts.
+const APT_PACKAGES: [(&str, &str); 3] = [
     ("mosquitto", "mosquitto"),
     ("qemu-system-arm", "qemu-system-arm"),
+    ("valgrind", "valgrind"),
 ];
 
 /// Nightly components for Miri.
@@ -373,13 +378,14 @@ fn output(program: &str, args: &[&str]) -> Option<String> {
 fn setup() -> Result<(), String> {
     eprintln!("== setup");
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    let missing: Vec<&str> = THUMB_TARGETS
+    let targets: Vec<&str> = THUMB_TARGETS.iter().copied().chain([SIZE_TARGET]).collect();
+    let missing: Vec<&str> = targets
         .iter()
         .copied()
         .filter(|t| !installed.lines().any(|l| l.trim() == *t))
         .collect();
     if missing.is_empty() {
-        eprintln!("present: targets {}", THUMB_TARGETS.join(", "));
+        eprintln!("present: targets {}", targets.join(", "));
     } else {
         let mut args = vec!["target", "add"];
         args.extend(&missing);
@@ -797,15 +803,7 @@ fn steps() -> Vec<Step> {
         },
         Step {
             name: "bench",
-            action: Action::Commands(vec![cargo(&[
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                "portnet-bench",
-                "--",
-                "--quick",
-            ])]),
+            action: Action::Call(|| bench(true, None)),
         },
     ]
 }
@@ -971,7 +969,54 @@ fn bench(quick: bool, json: Option<&str>) -> Result<(), String> {
     if let Some(file) = json {
         args.extend(["--json", file]);
     }
-    run("cargo", &args, &[])
+    run("cargo", &args, &[])?;
+    bench_bare_metal(if quick { 2 } else { 6 }, json)
+}
+
+/// Bare metal: the 1 MiB echo in QEMU (mps2-an385, LAN9118), portnet's smoltcp
+/// backend (`examples/echo.rs`) vs embassy-net (`examples/echo_embassy.rs`) on
+/// the same board and driver, taking turns; prints the row and appends it to
+/// the JSON file of `portnet-bench`.
+fn bench_bare_metal(repeats: usize, json: Option<&str>) -> Result<(), String> {
+    let ours_elf = qemu::build("echo")?;
+    let peer_elf = qemu::build("echo_embassy")?;
+    let (mut ours, mut peer) = (Vec::new(), Vec::new());
+    for r in 0..repeats {
+        if r % 2 == 0 {
+            ours.push(qemu::echo_rate(&ours_elf)?);
+            peer.push(qemu::echo_rate(&peer_elf)?);
+        } else {
+            peer.push(qemu::echo_rate(&peer_elf)?);
+            ours.push(qemu::echo_rate(&ours_elf)?);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (o, p) = (median(ours), median(peer));
+    let name = "bare metal: 1 MiB echo in QEMU mps2-an385: portnet-smoltcp vs embassy-net";
+    println!(
+        "{name:66} {o:>12.2} {p:>12.2} {:>14} {:>7.3}",
+        "MiB/s",
+        o / p
+    );
+    if let Some(file) = json {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+        let body = text
+            .trim_end()
+            .strip_suffix(']')
+            .ok_or_else(|| format!("{file}: not a JSON array"))?
+            .trim_end();
+        let row = format!(
+            "{{\"name\":\"{name}\",\"ours\":{o:.3},\"peer\":{p:.3},\"unit\":\"MiB/s\",\"ratio\":{:.4}}}",
+            o / p
+        );
+        let sep = if body.ends_with('[') { "\n  " } else { ",\n  " };
+        std::fs::write(file, format!("{body}{sep}{row}\n]\n"))
+            .map_err(|e| format!("{file}: {e}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -376,6 +376,31 @@ pub(crate) fn echo() -> Result<(), String> {
     Ok(())
 }
 
+/// The 1 MiB echo rate (MiB/s, measured from the host) of an echo firmware
+/// already built at `elf`, after the same short and odd-length exchanges as
+/// `cargo xtask qemu echo`; checks the echoes and the firmware's exit.
+pub(crate) fn echo_rate(elf: &str) -> Result<f64, String> {
+    let port = free_port()?;
+    let network = vec![
+        "-netdev".to_owned(),
+        format!("user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:7"),
+        "-net".to_owned(),
+        "nic,netdev=n0,model=lan9118".to_owned(),
+    ];
+    let mut qemu = Qemu::start(elf, &network)?;
+    qemu.wait_for("portnet-echo ready", Duration::from_secs(60))?;
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut took = Vec::new();
+    for len in ECHO_LENGTHS {
+        took.push(echo_exchange(addr, len)?);
+    }
+    let status = qemu.wait_exit(Duration::from_secs(30))?;
+    if status != 0 {
+        return Err(format!("{elf} exited with status {status}"));
+    }
+    Ok(1.0 / took[2].as_secs_f64())
+}
+
 /// A firmware's section sizes in bytes, read from its ELF file.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct FirmwareSize {

@@ -1,0 +1,57 @@
+//! portnet-executor: two tasks spawned from static pools, each sleeping on the
+//! executor's timer queue in a loop; the alarm is a stub compare register served
+//! by the SysTick handler.
+#![no_std]
+#![no_main]
+
+use core::ptr::addr_of_mut;
+
+use portnet::Clock;
+use portnet_executor::{Alarm, Executor, TaskPool, Timer, WfiPark};
+use portnet_size_skeletons::{now_micros, wire_write};
+
+struct StubAlarm;
+
+static mut COMPARE: u64 = 0;
+
+impl Alarm for StubAlarm {
+    fn now(&self) -> u64 {
+        now_micros()
+    }
+    fn set_alarm(&self, at: u64) -> bool {
+        // SAFETY: write of a static ("the compare register"); single core.
+        unsafe { core::ptr::write_volatile(addr_of_mut!(COMPARE), at) };
+        at > now_micros()
+    }
+}
+
+static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
+static TIMER: Timer<StubAlarm, 2> = Timer::new(StubAlarm);
+static POOL_A: TaskPool<1, 128> = TaskPool::new();
+static POOL_B: TaskPool<1, 128> = TaskPool::new();
+
+async fn ticker(byte: u8, period: core::time::Duration) {
+    loop {
+        TIMER.sleep(period).await;
+        wire_write(&[byte]);
+    }
+}
+
+#[cortex_m_rt::exception]
+fn SysTick() {
+    TIMER.on_alarm();
+}
+
+#[cortex_m_rt::entry]
+fn main() -> ! {
+    if let Some(runner) = EXECUTOR.claim() {
+        runner.run(|spawner| async move {
+            let _ = spawner.spawn(&POOL_A, ticker(b'a', core::time::Duration::from_millis(10)));
+            let _ = spawner.spawn(&POOL_B, ticker(b'b', core::time::Duration::from_millis(15)));
+            core::future::pending::<()>().await;
+        });
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}

@@ -1,0 +1,168 @@
+//! Code size on thumbv7em-none-eabihf (opt-level "s", fat LTO, one codegen unit,
+//! panic = abort): firmware skeletons in `bench/size` (a workspace of their own,
+//! outside the main build), one per contender, over the same stub transport
+//! (the TCP clients: over the same stub Ethernet device).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use object::{Object, ObjectSection};
+
+use crate::Row;
+
+const TARGET: &str = "thumbv7em-none-eabihf";
+const BINS: [&str; 8] = [
+    "bare",
+    "portnet_mqtt",
+    "minimq",
+    "rust_mqtt",
+    "portnet_executor",
+    "embassy_executor",
+    "tcp_portnet",
+    "tcp_embassy",
+];
+
+/// Section sizes of one firmware.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Sections {
+    /// `.text` + `.rodata`: flash taken by code and constants.
+    pub(crate) code: u64,
+    /// `.data` + `.bss`: static RAM.
+    pub(crate) ram: u64,
+}
+
+/// Reads the allocated sections of an ELF image.
+pub(crate) fn sections(elf: &[u8]) -> io::Result<Sections> {
+    let file =
+        object::File::parse(elf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    let mut s = Sections::default();
+    for section in file.sections() {
+        match section.name().unwrap_or("") {
+            ".text" | ".rodata" => s.code += section.size(),
+            ".data" | ".bss" => s.ram += section.size(),
+            _ => {}
+        }
+    }
+    if s.code == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no .text or .rodata section",
+        ));
+    }
+    Ok(s)
+}
+
+fn skeletons_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("size")
+}
+
+/// Builds every skeleton and returns their sections, in `BINS` order.
+fn build() -> io::Result<Vec<Sections>> {
+    let dir = skeletons_dir();
+    let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/size");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(&dir)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--bins",
+            "--target",
+            TARGET,
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // The skeletons are built as their own workspace, not with the caller's flags.
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other(format!(
+            "building the size skeletons failed ({status}); `cargo xtask setup` installs the {TARGET} target"
+        )));
+    }
+    BINS.iter()
+        .map(|bin| {
+            let path = target_dir.join(TARGET).join("release").join(bin);
+            sections(&std::fs::read(&path)?)
+        })
+        .collect()
+}
+
+/// Runs the size comparisons; the sizes are exact, so nothing is repeated.
+pub(crate) fn run() -> io::Result<Vec<Row>> {
+    let s = build()?;
+    let [
+        bare,
+        ours,
+        minimq,
+        rust_mqtt,
+        executor,
+        embassy,
+        tcp_ours,
+        tcp_embassy,
+    ] = s[..]
+    else {
+        return Err(io::Error::other("missing skeleton"));
+    };
+    let client = |fw: Sections| fw.code.saturating_sub(bare.code) as f64;
+    let row = |name, ours: f64, peer: f64| Row {
+        name,
+        ours,
+        peer,
+        unit: "bytes",
+        ratio: peer / ours,
+    };
+    println!(
+        "size skeletons ({TARGET}, opt-level s, LTO): bare {} B code; portnet-mqtt {} B, minimq {} B, \
+         rust-mqtt {} B code; static RAM {} / {} / {} B",
+        bare.code, ours.code, minimq.code, rust_mqtt.code, ours.ram, minimq.ram, rust_mqtt.ram
+    );
+    Ok(vec![
+        row(
+            "size: MQTT client .text+.rodata over bare skeleton: portnet-mqtt vs minimq",
+            client(ours),
+            client(minimq),
+        ),
+        row(
+            "size: MQTT client .text+.rodata over bare skeleton: portnet-mqtt vs rust-mqtt",
+            client(ours),
+            client(rust_mqtt),
+        ),
+        row(
+            "size: TCP-client firmware .text+.rodata: portnet-smoltcp vs embassy-net",
+            tcp_ours.code as f64,
+            tcp_embassy.code as f64,
+        ),
+        row(
+            "size: executor skeleton .text+.rodata: portnet-executor vs embassy-executor",
+            executor.code as f64,
+            embassy.code as f64,
+        ),
+        row(
+            "size: executor skeleton .data+.bss: portnet-executor vs embassy-executor",
+            executor.ram as f64,
+            embassy.ram as f64,
+        ),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_an_invalid_data_error() {
+        let e = sections(b"not an elf").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn reads_the_sections_of_this_test_binary() {
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let s = sections(&exe).unwrap();
+        assert!(s.code > 1000, "{s:?}");
+    }
+}
