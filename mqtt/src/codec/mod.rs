@@ -9,7 +9,7 @@
 //! - [`Packet::encode`] writes a packet into a caller's buffer, checking the rules
 //!   the sender must keep (valid topics, strings without U+0000, non-zero packet
 //!   identifiers, fields the chosen version has, …).
-//! - [`topic_matches`], [`validate_topic_name`] and [`validate_topic_filter`]
+//! - [`topic_matches`], [`TopicFilter`], [`validate_topic_name`] and [`validate_topic_filter`]
 //!   implement the topic rules of section 4.7.
 //!
 //! ```
@@ -45,7 +45,7 @@ pub use packet::{
 };
 pub use property::{Properties, Property};
 pub use reason::ReasonCode;
-pub use topic::{topic_matches, validate_topic_filter, validate_topic_name};
+pub use topic::{TopicFilter, topic_matches, validate_topic_filter, validate_topic_name};
 pub use wire::{VARINT_MAX, check_string, decode_varint, encode_varint, varint_len};
 
 #[cfg(test)]

@@ -822,6 +822,18 @@ mod props {
         "[a-zA-Z0-9 _-]{0,6}"
     }
 
+    /// Filter levels `f` against topic levels `t`, one level at a time: the
+    /// model of section 4.7 that the matcher must agree with.
+    fn levels_match(f: &[&str], t: &[&str]) -> bool {
+        match (f.first(), t.first()) {
+            (Some(&"#"), _) => true,
+            (Some(&"+"), Some(_)) => levels_match(&f[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => levels_match(&f[1..], &t[1..]),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
     fn topic() -> impl Strategy<Value = String> {
         vec(level(), 1..5)
             .prop_map(|l| l.join("/"))
@@ -987,6 +999,19 @@ mod props {
             buf.truncate(n);
             if pos < n { buf[pos] = byte; }
             decode_reencode(&buf);
+        }
+
+        #[test]
+        fn a_checked_filter_matches_as_the_level_by_level_model(topic in topic(), filter in filter()) {
+            let checked = TopicFilter::new(&filter).expect("the strategy makes valid filters");
+            let f: Vec<&str> = filter.split('/').collect();
+            let t: Vec<&str> = topic.split('/').collect();
+            let model = !(topic.starts_with('$') && filter.starts_with(['+', '#']))
+                && levels_match(&f, &t);
+            prop_assert_eq!(checked.matches(&topic), model);
+            prop_assert_eq!(topic_matches(&filter, &topic), model);
+            let shared = std::format!("$share/group/{filter}");
+            prop_assert_eq!(TopicFilter::new(&shared).map(|f| f.matches(&topic)), Ok(model));
         }
 
         #[test]
