@@ -11,7 +11,9 @@ use core::task::{Context, Poll, ready};
 use std::io;
 use std::sync::{Mutex, PoisonError};
 
-use portnet::{ErrorType, Read, TcpConnect, TcpStream, Write};
+use portnet::{
+    ErrorType, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect, TcpStream, Write,
+};
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore};
 
@@ -463,6 +465,18 @@ impl<S: Read + Write + Unpin> Write for TlsWriteHalf<'_, S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.poll_close(cx)
+    }
+}
+
+/// The options are the TCP connection's.
+impl<S: TcpStream> SocketOptions for TlsStream<S> {
+    fn set_option(&self, option: SocketOption) -> Result<(), Self::Error> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.io.set_option(option).map_err(Error::Transport)
+    }
+    fn option(&self, name: SocketOptionName) -> Result<SocketOption, Self::Error> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.io.option(name).map_err(Error::Transport)
     }
 }
 
