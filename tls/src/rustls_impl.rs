@@ -56,6 +56,10 @@ pub(crate) fn classify(error: &rustls::Error) -> TlsKind {
 /// Every connection it opens authenticates the server as `server_name` (a DNS
 /// name or an IP address) against the configured roots; the address given to
 /// [`TcpConnect::connect`] only says where to connect.
+///
+/// Cloning is cheap for a cheap `C` (the configuration is shared), so a
+/// spawning library can give each task its own.
+#[derive(Clone)]
 pub struct TlsConnect<C> {
     inner: C,
     config: Arc<ClientConfig>,
@@ -133,7 +137,42 @@ impl<C: TcpConnect> TcpConnect for TlsConnect<C> {
     /// Cancel safe: dropping the future drops the TCP connection (and with it any
     /// half-done handshake); nothing is left open.
     async fn connect(&self, remote: SocketAddr) -> Result<Self::Connection<'_>, Self::Error> {
-        let io = self.inner.connect(remote).await.map_err(Error::Transport)?;
+        self.handshake(self.inner.connect(remote)).await
+    }
+}
+
+/// With a `Send` wrapped stack, the wrapper is one too: generic code that spawns
+/// (over [`portnet::send`]) gets TLS unchanged.
+impl<C: portnet::send::TcpConnect> portnet::send::TcpConnect for TlsConnect<C> {
+    type Connection<'a>
+        = TlsStream<<C as portnet::send::TcpConnect>::Connection<'a>>
+    where
+        Self: 'a;
+
+    /// As [`portnet::TcpConnect::connect`] on this wrapper.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as the root trait's.
+    fn connect(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Connection<'_>, Self::Error>> + Send {
+        self.handshake(portnet::send::TcpConnect::connect(&self.inner, remote))
+    }
+}
+
+impl<C> TlsConnect<C> {
+    /// The TLS handshake over the TCP connection `connecting` yields: one body for
+    /// both connect traits, `Send` when `connecting` is.
+    async fn handshake<S, E>(
+        &self,
+        connecting: impl Future<Output = Result<S, E>>,
+    ) -> Result<TlsStream<S>, Error<E>>
+    where
+        S: TcpStream<Error = E>,
+    {
+        let io = connecting.await.map_err(Error::Transport)?;
         let session = ClientConnection::new(self.config.clone(), self.server_name.clone())
             .map_err(|e| Error::Tls(TlsError::from_rustls(e)))?;
         let mut stream = TlsStream {
