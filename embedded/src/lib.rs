@@ -8,6 +8,8 @@ mod block_on;
 mod error;
 mod poll;
 
+#[cfg(feature = "edge-nal")]
+mod edge_nal;
 #[cfg(feature = "embedded-io-async")]
 mod io_async;
 #[cfg(feature = "embedded-io")]
@@ -21,6 +23,11 @@ pub use block_on::{BlockOn, Spin};
 pub use error::{EmbeddedError, PortnetError};
 pub use poll::WakePolicy;
 
+#[cfg(feature = "edge-nal")]
+pub use edge_nal::{
+    DEFAULT_UDP_AHEAD, EdgeAcceptor, EdgeNal, EdgeTcp, EdgeTcpRead, EdgeTcpWrite, EdgeUdp,
+    EdgeUdpReceive, EdgeUdpSend,
+};
 #[cfg(feature = "embedded-io-async")]
 pub use io_async::{EmbeddedIo, PortnetIo};
 #[cfg(feature = "embedded-io")]

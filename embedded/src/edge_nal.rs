@@ -1,0 +1,735 @@
+//! A portnet stack as an edge-nal 0.7 stack: edge-net's libraries (edge-http,
+//! edge-mdns, edge-dhcp, …) run unchanged on any portnet stack.
+//!
+//! | edge-nal | on portnet |
+//! |---|---|
+//! | `TcpConnect`, `TcpBind`/`TcpAccept` | `TcpConnect`, `TcpListen`/`TcpListener` |
+//! | `TcpSplit` | `TcpStream::split` |
+//! | `TcpShutdown::close` | `Write` → `poll_close` (FIN); `Read` → reads to end of stream; `Both` → both |
+//! | `TcpShutdown::abort` | `TcpStream::abort` (RST); the socket is then unusable (`NotConnected`) |
+//! | `Readable` (TCP) | reads one byte ahead and keeps it for the next `read` |
+//! | `UdpBind`, `UdpConnect` | `UdpBind::bind`, then `UdpSocket::connect` for `UdpConnect` |
+//! | `Readable` (UDP) | receives one datagram ahead into the socket's buffer of `N` bytes (default 1536) |
+//! | `MulticastV4`/`V6` | `SocketOption::{JoinMulticast, LeaveMulticast}`; the interface argument is not used |
+//! | `Dns::get_host_by_name` | `Dns::resolve`; `get_host_by_address` is `Unsupported` |
+//!
+//! Errors are [`EmbeddedError`]: the stack's error with its exact portnet kind, and
+//! the `embedded_io` kind edge-nal code matches on.
+
+use core::fmt;
+use core::net::{IpAddr, SocketAddr};
+
+use portnet::{AddrFamily, ErrorKind, ReadExt, SocketOption, TcpStream, UdpSocketExt, WriteExt};
+
+use crate::EmbeddedError;
+
+/// A portnet stack as an edge-nal stack (`TcpConnect`, `TcpBind`, `UdpBind`,
+/// `UdpConnect`, `Dns`), for whichever of those capabilities the stack has.
+///
+/// It borrows the stack (`&'s S`): edge-nal's sockets borrow their factory, and
+/// portnet's connections borrow their stack.
+pub struct EdgeNal<'s, S: ?Sized> {
+    stack: &'s S,
+}
+
+impl<'s, S: ?Sized> EdgeNal<'s, S> {
+    /// Presents `stack` to edge-nal code.
+    pub fn new(stack: &'s S) -> Self {
+        Self { stack }
+    }
+
+    /// The portnet stack.
+    pub fn stack(&self) -> &'s S {
+        self.stack
+    }
+}
+
+impl<S: ?Sized> Clone for EdgeNal<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S: ?Sized> Copy for EdgeNal<'_, S> {}
+
+impl<S: ?Sized> fmt::Debug for EdgeNal<'_, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeNal").finish_non_exhaustive()
+    }
+}
+
+type Result<T, E> = core::result::Result<T, EmbeddedError<E>>;
+
+fn adapter<T, E>(kind: ErrorKind) -> Result<T, E> {
+    Err(EmbeddedError::Adapter(kind))
+}
+
+// ---------------------------------------------------------------------------
+// TCP
+// ---------------------------------------------------------------------------
+
+impl<'s, S> edge_nal::TcpConnect for EdgeNal<'s, S>
+where
+    S: portnet::TcpConnect + ?Sized,
+{
+    type Error = EmbeddedError<S::Error>;
+    type Socket<'a>
+        = EdgeTcp<S::Connection<'s>>
+    where
+        Self: 'a;
+
+    async fn connect(&self, remote: SocketAddr) -> Result<Self::Socket<'_>, S::Error> {
+        let conn = self
+            .stack
+            .connect(remote)
+            .await
+            .map_err(EmbeddedError::Stack)?;
+        Ok(EdgeTcp::new(conn))
+    }
+}
+
+impl<'s, S> edge_nal::TcpBind for EdgeNal<'s, S>
+where
+    S: portnet::TcpListen + ?Sized,
+{
+    type Error = EmbeddedError<S::Error>;
+    type Accept<'a>
+        = EdgeAcceptor<S::Listener<'s>>
+    where
+        Self: 'a;
+
+    async fn bind(&self, local: SocketAddr) -> Result<Self::Accept<'_>, S::Error> {
+        let listener = self
+            .stack
+            .listen(local)
+            .await
+            .map_err(EmbeddedError::Stack)?;
+        Ok(EdgeAcceptor { listener })
+    }
+}
+
+/// A portnet listener as an edge-nal `TcpAccept`.
+pub struct EdgeAcceptor<L> {
+    listener: L,
+}
+
+impl<L> EdgeAcceptor<L> {
+    /// The portnet listener (for its address).
+    pub fn get_ref(&self) -> &L {
+        &self.listener
+    }
+}
+
+impl<L> fmt::Debug for EdgeAcceptor<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeAcceptor").finish_non_exhaustive()
+    }
+}
+
+impl<L: portnet::TcpListener> edge_nal::TcpAccept for EdgeAcceptor<L> {
+    type Error = EmbeddedError<L::Error>;
+    type Socket<'a>
+        = EdgeTcp<L::Connection>
+    where
+        Self: 'a;
+
+    async fn accept(&self) -> Result<(SocketAddr, Self::Socket<'_>), L::Error> {
+        let (conn, peer) = self.listener.accept().await.map_err(EmbeddedError::Stack)?;
+        Ok((peer, EdgeTcp::new(conn)))
+    }
+}
+
+/// A portnet TCP connection as an edge-nal socket: `embedded_io_async::{Read,
+/// Write}`, `Readable`, `TcpSplit`, `TcpShutdown`.
+pub struct EdgeTcp<C> {
+    /// `None` after `abort`.
+    conn: Option<C>,
+    /// The byte `readable` read ahead.
+    ahead: Option<u8>,
+}
+
+impl<C> EdgeTcp<C> {
+    /// Wraps a portnet connection.
+    pub fn new(conn: C) -> Self {
+        Self {
+            conn: Some(conn),
+            ahead: None,
+        }
+    }
+
+    /// The portnet connection; `None` after `abort`.
+    pub fn get_ref(&self) -> Option<&C> {
+        self.conn.as_ref()
+    }
+}
+
+impl<C> fmt::Debug for EdgeTcp<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeTcp")
+            .field("aborted", &self.conn.is_none())
+            .field("read_ahead", &self.ahead.is_some())
+            .finish()
+    }
+}
+
+impl<C: portnet::ErrorType> embedded_io_async::ErrorType for EdgeTcp<C> {
+    type Error = EmbeddedError<C::Error>;
+}
+
+/// Reads into `buf`, the read-ahead byte first.
+async fn read_with_ahead<R: portnet::Read + Unpin>(
+    stream: &mut R,
+    ahead: &mut Option<u8>,
+    buf: &mut [u8],
+) -> Result<usize, R::Error> {
+    if buf.is_empty() {
+        return Ok(0);
+    }
+    if let Some(byte) = ahead.take() {
+        buf[0] = byte;
+        return Ok(1);
+    }
+    stream.read(buf).await.map_err(EmbeddedError::Stack)
+}
+
+/// Waits until a read would not wait: reads one byte ahead (at end of stream
+/// there is none, and a read returns 0 at once).
+async fn readable_with_ahead<R: portnet::Read + Unpin>(
+    stream: &mut R,
+    ahead: &mut Option<u8>,
+) -> Result<(), R::Error> {
+    if ahead.is_some() {
+        return Ok(());
+    }
+    let mut byte = [0u8; 1];
+    if stream.read(&mut byte).await.map_err(EmbeddedError::Stack)? == 1 {
+        *ahead = Some(byte[0]);
+    }
+    Ok(())
+}
+
+impl<C: TcpStream> EdgeTcp<C> {
+    fn conn(&mut self) -> Result<&mut C, C::Error> {
+        match &mut self.conn {
+            Some(conn) => Ok(conn),
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<C: TcpStream> embedded_io_async::Read for EdgeTcp<C> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, C::Error> {
+        let Self { conn, ahead } = self;
+        match conn {
+            Some(conn) => read_with_ahead(conn, ahead, buf).await,
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<C: TcpStream> embedded_io_async::Write for EdgeTcp<C> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, C::Error> {
+        self.conn()?.write(buf).await.map_err(EmbeddedError::Stack)
+    }
+
+    async fn flush(&mut self) -> Result<(), C::Error> {
+        self.conn()?.flush().await.map_err(EmbeddedError::Stack)
+    }
+}
+
+impl<C: TcpStream> edge_nal::Readable for EdgeTcp<C> {
+    async fn readable(&mut self) -> Result<(), C::Error> {
+        let Self { conn, ahead } = self;
+        match conn {
+            Some(conn) => readable_with_ahead(conn, ahead).await,
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<C: TcpStream> edge_nal::TcpShutdown for EdgeTcp<C> {
+    /// `Write` sends FIN after the data; `Read` reads (and discards) until the
+    /// peer's FIN; `Both` does the first, then the second.
+    async fn close(&mut self, what: edge_nal::Close) -> Result<(), C::Error> {
+        use edge_nal::Close;
+        if matches!(what, Close::Write | Close::Both) {
+            self.conn()?.close().await.map_err(EmbeddedError::Stack)?;
+        }
+        if matches!(what, Close::Read | Close::Both) {
+            self.ahead = None;
+            let conn = self.conn()?;
+            let mut sink = [0u8; 64];
+            while conn.read(&mut sink).await.map_err(EmbeddedError::Stack)? > 0 {}
+        }
+        Ok(())
+    }
+
+    /// Sends RST (portnet's `abort`); the socket is unusable afterwards.
+    async fn abort(&mut self) -> Result<(), C::Error> {
+        match self.conn.take() {
+            Some(conn) => {
+                conn.abort();
+                Ok(())
+            }
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<C: TcpStream> edge_nal::TcpSplit for EdgeTcp<C> {
+    type Read<'a>
+        = EdgeTcpRead<'a, C::ReadHalf<'a>>
+    where
+        Self: 'a;
+    type Write<'a>
+        = EdgeTcpWrite<C::WriteHalf<'a>>
+    where
+        Self: 'a;
+
+    /// Splits the connection; on an aborted socket both halves fail with
+    /// `NotConnected`.
+    fn split(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        let Self { conn, ahead } = self;
+        match conn {
+            Some(conn) => {
+                let (read, write) = conn.split();
+                (
+                    EdgeTcpRead {
+                        half: Some(read),
+                        ahead,
+                    },
+                    EdgeTcpWrite { half: Some(write) },
+                )
+            }
+            None => (
+                EdgeTcpRead { half: None, ahead },
+                EdgeTcpWrite { half: None },
+            ),
+        }
+    }
+}
+
+/// The read half of a split [`EdgeTcp`].
+pub struct EdgeTcpRead<'a, R> {
+    half: Option<R>,
+    ahead: &'a mut Option<u8>,
+}
+
+/// The write half of a split [`EdgeTcp`].
+pub struct EdgeTcpWrite<W> {
+    half: Option<W>,
+}
+
+impl<R> fmt::Debug for EdgeTcpRead<'_, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeTcpRead").finish_non_exhaustive()
+    }
+}
+
+impl<W> fmt::Debug for EdgeTcpWrite<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeTcpWrite").finish_non_exhaustive()
+    }
+}
+
+impl<R: portnet::ErrorType> embedded_io_async::ErrorType for EdgeTcpRead<'_, R> {
+    type Error = EmbeddedError<R::Error>;
+}
+
+impl<W: portnet::ErrorType> embedded_io_async::ErrorType for EdgeTcpWrite<W> {
+    type Error = EmbeddedError<W::Error>;
+}
+
+impl<R: portnet::Read + Unpin> embedded_io_async::Read for EdgeTcpRead<'_, R> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, R::Error> {
+        match &mut self.half {
+            Some(half) => read_with_ahead(half, self.ahead, buf).await,
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<R: portnet::Read + Unpin> edge_nal::Readable for EdgeTcpRead<'_, R> {
+    async fn readable(&mut self) -> Result<(), R::Error> {
+        match &mut self.half {
+            Some(half) => readable_with_ahead(half, self.ahead).await,
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+impl<W: portnet::Write + Unpin> embedded_io_async::Write for EdgeTcpWrite<W> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, W::Error> {
+        match &mut self.half {
+            Some(half) => half.write(buf).await.map_err(EmbeddedError::Stack),
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), W::Error> {
+        match &mut self.half {
+            Some(half) => half.flush().await.map_err(EmbeddedError::Stack),
+            None => adapter(ErrorKind::NotConnected),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// UDP
+// ---------------------------------------------------------------------------
+
+/// The default size of [`EdgeUdp`]'s read-ahead buffer: an Ethernet frame's
+/// payload with room to spare.
+pub const DEFAULT_UDP_AHEAD: usize = 1536;
+
+impl<'s, S> edge_nal::UdpBind for EdgeNal<'s, S>
+where
+    S: portnet::UdpBind + ?Sized,
+{
+    type Error = EmbeddedError<S::Error>;
+    type Socket<'a>
+        = EdgeUdp<S::Socket<'s>>
+    where
+        Self: 'a;
+
+    async fn bind(&self, local: SocketAddr) -> Result<Self::Socket<'_>, S::Error> {
+        let socket = self.stack.bind(local).await.map_err(EmbeddedError::Stack)?;
+        Ok(EdgeUdp::new(socket))
+    }
+}
+
+impl<'s, S> edge_nal::UdpConnect for EdgeNal<'s, S>
+where
+    S: portnet::UdpBind + ?Sized,
+{
+    type Error = EmbeddedError<S::Error>;
+    type Socket<'a>
+        = EdgeUdp<S::Socket<'s>>
+    where
+        Self: 'a;
+
+    async fn connect(
+        &self,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Result<Self::Socket<'_>, S::Error> {
+        use portnet::UdpSocket as _;
+        let mut socket = self.stack.bind(local).await.map_err(EmbeddedError::Stack)?;
+        socket.connect(remote).map_err(EmbeddedError::Stack)?;
+        Ok(EdgeUdp::new(socket))
+    }
+}
+
+/// One datagram received ahead by `readable`.
+struct Ahead<const N: usize> {
+    buf: [u8; N],
+    /// The datagram's full length and sender, when one is held.
+    held: Option<(usize, SocketAddr)>,
+}
+
+impl<const N: usize> Ahead<N> {
+    const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            held: None,
+        }
+    }
+}
+
+/// A portnet UDP socket as an edge-nal socket: `UdpReceive`, `UdpSend`,
+/// `Readable`, `UdpSplit`, `UdpSplitMulticast`, `MulticastV4`/`V6`.
+///
+/// `readable` receives one datagram ahead into a buffer of `N` bytes. A datagram
+/// longer than `N` that a later `receive` could have taken whole fails that
+/// `receive` with `OutOfResources` (never a silent truncation); size `N` for the
+/// largest datagram the protocol sends.
+pub struct EdgeUdp<U, const N: usize = DEFAULT_UDP_AHEAD> {
+    socket: U,
+    ahead: Ahead<N>,
+}
+
+impl<U, const N: usize> EdgeUdp<U, N> {
+    /// Wraps a portnet UDP socket.
+    pub fn new(socket: U) -> Self {
+        Self {
+            socket,
+            ahead: Ahead::new(),
+        }
+    }
+
+    /// The portnet socket.
+    pub fn get_ref(&self) -> &U {
+        &self.socket
+    }
+}
+
+impl<U, const N: usize> fmt::Debug for EdgeUdp<U, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeUdp")
+            .field("read_ahead", &self.ahead.held.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: portnet::ErrorType, const N: usize> embedded_io_async::ErrorType for EdgeUdp<U, N> {
+    type Error = EmbeddedError<U::Error>;
+}
+
+async fn receive_with_ahead<U: portnet::UdpSocket, const N: usize>(
+    socket: &U,
+    ahead: &mut Ahead<N>,
+    buf: &mut [u8],
+) -> Result<(usize, SocketAddr), U::Error> {
+    let Some((len, from)) = ahead.held.take() else {
+        return socket.recv_from(buf).await.map_err(EmbeddedError::Stack);
+    };
+    let kept = len.min(N);
+    if kept < len && buf.len() > kept {
+        // The caller could have taken more than was kept.
+        return adapter(ErrorKind::OutOfResources);
+    }
+    let n = kept.min(buf.len());
+    buf[..n].copy_from_slice(&ahead.buf[..n]);
+    Ok((len, from))
+}
+
+async fn readable_udp<U: portnet::UdpSocket, const N: usize>(
+    socket: &U,
+    ahead: &mut Ahead<N>,
+) -> Result<(), U::Error> {
+    if ahead.held.is_none() {
+        let datagram = socket
+            .recv_from(&mut ahead.buf)
+            .await
+            .map_err(EmbeddedError::Stack)?;
+        ahead.held = Some(datagram);
+    }
+    Ok(())
+}
+
+async fn send_udp<U: portnet::UdpSocket>(
+    socket: &U,
+    remote: SocketAddr,
+    data: &[u8],
+) -> Result<(), U::Error> {
+    // edge-nal: a connected socket ignores `remote`.
+    let sent = match socket.peer_addr() {
+        Some(_) => socket.send(data).await,
+        None => socket.send_to(data, remote).await,
+    };
+    sent.map_err(EmbeddedError::Stack)
+}
+
+fn multicast<U: portnet::UdpSocket>(socket: &U, option: SocketOption) -> Result<(), U::Error> {
+    socket.set_option(option).map_err(EmbeddedError::Stack)
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::UdpReceive for EdgeUdp<U, N> {
+    async fn receive(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddr), U::Error> {
+        receive_with_ahead(&self.socket, &mut self.ahead, buf).await
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::UdpSend for EdgeUdp<U, N> {
+    async fn send(&mut self, remote: SocketAddr, data: &[u8]) -> Result<(), U::Error> {
+        send_udp(&self.socket, remote, data).await
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::Readable for EdgeUdp<U, N> {
+    async fn readable(&mut self) -> Result<(), U::Error> {
+        readable_udp(&self.socket, &mut self.ahead).await
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::MulticastV4 for EdgeUdp<U, N> {
+    async fn join_v4(
+        &mut self,
+        group: core::net::Ipv4Addr,
+        _interface: core::net::Ipv4Addr,
+    ) -> Result<(), U::Error> {
+        multicast(&self.socket, SocketOption::JoinMulticast(group.into()))
+    }
+    async fn leave_v4(
+        &mut self,
+        group: core::net::Ipv4Addr,
+        _interface: core::net::Ipv4Addr,
+    ) -> Result<(), U::Error> {
+        multicast(&self.socket, SocketOption::LeaveMulticast(group.into()))
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::MulticastV6 for EdgeUdp<U, N> {
+    async fn join_v6(
+        &mut self,
+        group: core::net::Ipv6Addr,
+        _interface: u32,
+    ) -> Result<(), U::Error> {
+        multicast(&self.socket, SocketOption::JoinMulticast(group.into()))
+    }
+    async fn leave_v6(
+        &mut self,
+        group: core::net::Ipv6Addr,
+        _interface: u32,
+    ) -> Result<(), U::Error> {
+        multicast(&self.socket, SocketOption::LeaveMulticast(group.into()))
+    }
+}
+
+/// The receiving half of a split [`EdgeUdp`].
+pub struct EdgeUdpReceive<'a, U, const N: usize> {
+    socket: &'a U,
+    ahead: &'a mut Ahead<N>,
+}
+
+/// The sending half of a split [`EdgeUdp`]; also its multicast half.
+pub struct EdgeUdpSend<'a, U> {
+    socket: &'a U,
+}
+
+impl<U, const N: usize> fmt::Debug for EdgeUdpReceive<'_, U, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeUdpReceive").finish_non_exhaustive()
+    }
+}
+
+impl<U> fmt::Debug for EdgeUdpSend<'_, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeUdpSend").finish_non_exhaustive()
+    }
+}
+
+impl<U: portnet::ErrorType, const N: usize> embedded_io_async::ErrorType
+    for EdgeUdpReceive<'_, U, N>
+{
+    type Error = EmbeddedError<U::Error>;
+}
+
+impl<U: portnet::ErrorType> embedded_io_async::ErrorType for EdgeUdpSend<'_, U> {
+    type Error = EmbeddedError<U::Error>;
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::UdpReceive for EdgeUdpReceive<'_, U, N> {
+    async fn receive(&mut self, buf: &mut [u8]) -> Result<(usize, SocketAddr), U::Error> {
+        receive_with_ahead(self.socket, self.ahead, buf).await
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::Readable for EdgeUdpReceive<'_, U, N> {
+    async fn readable(&mut self) -> Result<(), U::Error> {
+        readable_udp(self.socket, self.ahead).await
+    }
+}
+
+impl<U: portnet::UdpSocket> edge_nal::UdpSend for EdgeUdpSend<'_, U> {
+    async fn send(&mut self, remote: SocketAddr, data: &[u8]) -> Result<(), U::Error> {
+        send_udp(self.socket, remote, data).await
+    }
+}
+
+impl<U: portnet::UdpSocket> edge_nal::MulticastV4 for EdgeUdpSend<'_, U> {
+    async fn join_v4(
+        &mut self,
+        group: core::net::Ipv4Addr,
+        _interface: core::net::Ipv4Addr,
+    ) -> Result<(), U::Error> {
+        multicast(self.socket, SocketOption::JoinMulticast(group.into()))
+    }
+    async fn leave_v4(
+        &mut self,
+        group: core::net::Ipv4Addr,
+        _interface: core::net::Ipv4Addr,
+    ) -> Result<(), U::Error> {
+        multicast(self.socket, SocketOption::LeaveMulticast(group.into()))
+    }
+}
+
+impl<U: portnet::UdpSocket> edge_nal::MulticastV6 for EdgeUdpSend<'_, U> {
+    async fn join_v6(
+        &mut self,
+        group: core::net::Ipv6Addr,
+        _interface: u32,
+    ) -> Result<(), U::Error> {
+        multicast(self.socket, SocketOption::JoinMulticast(group.into()))
+    }
+    async fn leave_v6(
+        &mut self,
+        group: core::net::Ipv6Addr,
+        _interface: u32,
+    ) -> Result<(), U::Error> {
+        multicast(self.socket, SocketOption::LeaveMulticast(group.into()))
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::UdpSplit for EdgeUdp<U, N> {
+    type Receive<'a>
+        = EdgeUdpReceive<'a, U, N>
+    where
+        Self: 'a;
+    type Send<'a>
+        = EdgeUdpSend<'a, U>
+    where
+        Self: 'a;
+
+    fn split(&mut self) -> (Self::Receive<'_>, Self::Send<'_>) {
+        let Self { socket, ahead } = self;
+        (EdgeUdpReceive { socket, ahead }, EdgeUdpSend { socket })
+    }
+}
+
+impl<U: portnet::UdpSocket, const N: usize> edge_nal::UdpSplitMulticast for EdgeUdp<U, N> {
+    type MulticastV4<'a>
+        = EdgeUdpSend<'a, U>
+    where
+        Self: 'a;
+    type MulticastV6<'a>
+        = EdgeUdpSend<'a, U>
+    where
+        Self: 'a;
+
+    fn split_multicast(
+        &mut self,
+    ) -> (
+        Self::Receive<'_>,
+        Self::Send<'_>,
+        Self::MulticastV4<'_>,
+        Self::MulticastV6<'_>,
+    ) {
+        let Self { socket, ahead } = self;
+        (
+            EdgeUdpReceive { socket, ahead },
+            EdgeUdpSend { socket },
+            EdgeUdpSend { socket },
+            EdgeUdpSend { socket },
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------
+// DNS
+// ---------------------------------------------------------------------------
+
+impl<S: portnet::Dns + ?Sized> edge_nal::Dns for EdgeNal<'_, S> {
+    type Error = EmbeddedError<S::Error>;
+
+    async fn get_host_by_name(
+        &self,
+        host: &str,
+        addr_type: edge_nal::AddrType,
+    ) -> Result<IpAddr, S::Error> {
+        let family = match addr_type {
+            edge_nal::AddrType::IPv4 => AddrFamily::Ipv4,
+            edge_nal::AddrType::IPv6 => AddrFamily::Ipv6,
+            edge_nal::AddrType::Either => AddrFamily::Any,
+        };
+        self.stack
+            .resolve(host, family)
+            .await
+            .map_err(EmbeddedError::Stack)
+    }
+
+    /// `Unsupported`: portnet's `Dns` has no reverse lookup.
+    async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, S::Error> {
+        adapter(ErrorKind::Unsupported)
+    }
+}

@@ -1,0 +1,163 @@
+//! edge-nal over portnet: edge-http's server, unmodified, serving from a portnet
+//! listener (tokio here) to a real HTTP client on loopback; UDP and DNS through
+//! the adapter against real sockets.
+#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)] // host-only test code
+
+use core::fmt::{Debug, Display};
+use std::net::{Ipv4Addr, SocketAddr};
+
+use edge_http::Method;
+use edge_http::io::Error as HttpError;
+use edge_http::io::server::{Connection, Handler, Server};
+use edge_nal::{Readable as _, UdpReceive as _, UdpSend as _};
+use embedded_io_async::{Read, Write};
+use portnet_embedded::EdgeNal;
+use portnet_tokio::Tokio;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// The embassy-time driver edge-http's keep-alive timer links against: host time,
+/// each wake-up on a thread of its own (the tests run with no keep-alive timeout,
+/// so none is expected; if one comes, it is served correctly, not ignored).
+struct HostTime;
+
+static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+impl embassy_time_driver::Driver for HostTime {
+    fn now(&self) -> u64 {
+        let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+        let ticks =
+            epoch.elapsed().as_nanos() * u128::from(embassy_time_driver::TICK_HZ) / 1_000_000_000;
+        u64::try_from(ticks).unwrap_or(u64::MAX)
+    }
+    fn schedule_wake(&self, at: u64, waker: &core::task::Waker) {
+        let waker = waker.clone();
+        let ticks = at.saturating_sub(self.now());
+        let wait = std::time::Duration::from_nanos(
+            u64::try_from(
+                u128::from(ticks) * 1_000_000_000 / u128::from(embassy_time_driver::TICK_HZ),
+            )
+            .unwrap_or(u64::MAX),
+        );
+        std::thread::spawn(move || {
+            std::thread::sleep(wait);
+            waker.wake();
+        });
+    }
+}
+
+embassy_time_driver::time_driver_impl!(static DRIVER: HostTime = HostTime);
+
+/// Answers `GET /hello` with a greeting, anything else with 404.
+struct Hello;
+
+impl Handler for Hello {
+    type Error<E>
+        = HttpError<E>
+    where
+        E: Debug;
+
+    async fn handle<T, const N: usize>(
+        &self,
+        _task_id: impl Display + Copy,
+        connection: &mut Connection<'_, T, N>,
+    ) -> Result<(), Self::Error<T::Error>>
+    where
+        T: Read + Write + edge_nal::TcpSplit,
+    {
+        let headers = connection.headers()?;
+        if headers.method == Method::Get && headers.path == "/hello" {
+            connection
+                .initiate_response(200, Some("OK"), &[("Content-Type", "text/plain")])
+                .await?;
+            connection
+                .write_all(b"hello from edge-http on portnet")
+                .await?;
+        } else {
+            connection
+                .initiate_response(404, Some("Not Found"), &[])
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> String {
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    client.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    client.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+#[tokio::test]
+async fn edge_http_server_on_a_portnet_listener() {
+    let stack = Tokio::new();
+    let edge = EdgeNal::new(&stack);
+    let acceptor = edge_nal::TcpBind::bind(&edge, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let addr = portnet::TcpListener::local_addr(acceptor.get_ref()).unwrap();
+    // Two handler tasks: two `accept` futures pending on one portnet listener.
+    let mut server = Box::new(Server::<2, 2048, 16>::new());
+    let serving = server.run(None, acceptor, Hello);
+    let clients = async {
+        let (ok, missing) = tokio::join!(get(addr, "/hello"), get(addr, "/nothing"));
+        (ok, missing)
+    };
+    tokio::select! {
+        result = serving => panic!("the server stopped: {result:?}"),
+        (ok, missing) = clients => {
+            assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
+            assert!(ok.ends_with("hello from edge-http on portnet"), "{ok}");
+            assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn udp_readable_then_receive_keeps_the_datagram_and_its_length() {
+    let stack = Tokio::new();
+    let edge = EdgeNal::new(&stack);
+    let mut socket = edge_nal::UdpBind::bind(&edge, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let addr = portnet::UdpSocket::local_addr(socket.get_ref()).unwrap();
+    let peer = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    peer.send_to(b"ping with a tail", addr).await.unwrap();
+    socket.readable().await.unwrap();
+    // A short buffer after `readable`: the full length is still reported.
+    let mut buf = [0u8; 4];
+    let (n, from) = socket.receive(&mut buf).await.unwrap();
+    assert_eq!((n, &buf), (16, b"ping"));
+    assert_eq!(from, peer.local_addr().unwrap());
+    socket.send(from, b"pong").await.unwrap();
+    let mut back = [0u8; 8];
+    let (n, _) = peer.recv_from(&mut back).await.unwrap();
+    assert_eq!(&back[..n], b"pong");
+}
+
+#[tokio::test]
+async fn dns_through_the_adapter() {
+    use edge_nal::Dns as _;
+    let stack = Tokio::new();
+    let edge = EdgeNal::new(&stack);
+    let ip = edge
+        .get_host_by_name("127.0.0.1", edge_nal::AddrType::Either)
+        .await
+        .unwrap();
+    assert_eq!(ip, std::net::IpAddr::from(Ipv4Addr::LOCALHOST));
+    let err = edge
+        .get_host_by_name("not a name", edge_nal::AddrType::IPv4)
+        .await
+        .unwrap_err();
+    assert_eq!(err.portnet_kind(), portnet::ErrorKind::InvalidInput);
+    let mut name = [0u8; 64];
+    let err = edge
+        .get_host_by_address(Ipv4Addr::LOCALHOST.into(), &mut name)
+        .await
+        .unwrap_err();
+    assert_eq!(err.portnet_kind(), portnet::ErrorKind::Unsupported);
+}
