@@ -119,6 +119,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     ) -> Result<(), Error> {
         let session = self.session;
         let _down = Down(session);
+        check_connect_properties(session, options)?;
         let mut conn = match timeout(
             &self.clock,
             options.connect_timeout,
@@ -163,13 +164,31 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
+        // The application may advertise tighter limits than the storage's
+        // (checked by `check_connect_properties`); the client then enforces those.
+        let own = |id: u8| {
+            options
+                .properties
+                .iter()
+                .find(|p| p.id() == id)
+                .and_then(|p| match *p {
+                    Property::ReceiveMaximum(n) | Property::TopicAliasMaximum(n) => {
+                        Some(usize::from(n))
+                    }
+                    Property::MaximumPacketSize(n) => usize::try_from(n).ok(),
+                    _ => None,
+                })
+        };
+        let app_sets = |id: u8| options.version == Version::V5 && own(id).is_some();
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
             rx.end = 0;
             rx.waiting = 0;
             rx.aliases.iter_mut().for_each(|a| a.len = 0);
-            (rx.buf.len(), rx.aliases.len())
+            rx.max_packet = own(0x27).unwrap_or(rx.buf.len()).min(rx.buf.len());
+            rx.alias_max = own(0x22).unwrap_or(rx.aliases.len()).min(rx.aliases.len());
+            (rx.max_packet, rx.alias_max)
         };
         let version = options.version;
         {
@@ -191,6 +210,9 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.auth_reply_due = false;
             state.info =
                 ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
+            state.inbound_limit = own(0x21)
+                .unwrap_or(state.inbound.len())
+                .min(state.inbound.len());
             let mut id_buf = [0u8; ASSIGNED_ID_LEN];
             let client_id = match (options.client_id, state.assigned_client_id()) {
                 ("", Some(assigned)) => {
@@ -212,15 +234,22 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
             if version == Version::V5 {
-                auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
-                n += 1;
-                auto[n] = Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
-                n += 1;
+                // Each property once (MQTT 5.0 2.2.2.2): where the application
+                // gives a limit, its value goes out instead of the client's.
+                if !app_sets(0x21) {
+                    auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
+                    n += 1;
+                }
+                if !app_sets(0x27) {
+                    auto[n] =
+                        Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
+                    n += 1;
+                }
                 if options.session_expiry > 0 {
                     auto[n] = Property::SessionExpiryInterval(options.session_expiry);
                     n += 1;
                 }
-                if alias_max > 0 {
+                if alias_max > 0 && !app_sets(0x22) {
                     auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
                     n += 1;
                 }
@@ -232,8 +261,6 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                         n += 1;
                     }
                 }
-            } else if !options.properties.is_empty() {
-                return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
             }
             let connect = Packet::Connect(Connect {
                 version,
@@ -707,7 +734,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
             if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
-                && h.packet_len() > rx.buf.len()
+                && h.packet_len() > rx.max_packet
             {
                 return Err(Error::Malformed(DecodeError::new(
                     DecodeErrorKind::TooLarge,
@@ -716,7 +743,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             match codec::decode(data, version).map_err(Error::Malformed)? {
                 Some((Packet::Publish(p), len)) => {
-                    check_publish(rx.aliases.len(), &p)?;
+                    check_publish(rx.alias_max, &p)?;
                     rx.waiting += len;
                     progress = true;
                 }
@@ -818,7 +845,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     return Ok(progress);
                 }
             } else {
-                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound.len() {
+                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound_limit {
                     if version == Version::V5 {
                         return Err(Error::Protocol(
                             ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
@@ -1072,6 +1099,65 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             self.session.wake_waiters();
         }
     }
+}
+
+/// Refuses CONNECT properties that clash with what the client sets itself,
+/// before anything is sent: each property may appear once in a CONNECT, and a
+/// broker closes the connection on a repeated one. A receive maximum, maximum
+/// packet size or topic alias maximum of the application's replaces the client's
+/// own if the storage can honour it.
+fn check_connect_properties(
+    session: &Session<'_>,
+    options: &ConnectOptions<'_>,
+) -> Result<(), Error> {
+    if options.properties.is_empty() {
+        return Ok(());
+    }
+    if options.version != Version::V5 {
+        return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
+    }
+    let (rx_len, aliases) = session
+        .rx
+        .try_borrow()
+        .map(|rx| (rx.buf.len(), rx.aliases.len()))
+        .map_err(|_| protocol("busy"))?;
+    let inbound = session
+        .state
+        .try_borrow()
+        .map(|s| s.inbound.len())
+        .map_err(|_| protocol("busy"))?;
+    for p in options.properties {
+        match *p {
+            Property::SessionExpiryInterval(_) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: the session expiry interval is set with \
+                     ConnectOptions::session_expiry",
+                ));
+            }
+            Property::AuthenticationMethod(_) | Property::AuthenticationData(_) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: authentication goes through Driver::run_with_auth",
+                ));
+            }
+            Property::ReceiveMaximum(n) if usize::from(n) > inbound.max(1) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: receive maximum above the storage's INBOUND",
+                ));
+            }
+            Property::MaximumPacketSize(n) if usize::try_from(n).map_or(true, |n| n > rx_len) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: maximum packet size above the storage's RX",
+                ));
+            }
+            Property::TopicAliasMaximum(n) if usize::from(n) > aliases => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: topic alias maximum above the storage's ALIASES",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Ends a slot's handshake: its future picks up the result, or, if the future is

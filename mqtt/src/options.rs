@@ -32,7 +32,14 @@ pub struct ConnectOptions<'a> {
     pub password: Option<&'a [u8]>,
     /// More 5.0 CONNECT properties: user properties, request response information,
     /// request problem information. The client adds receive maximum, maximum packet
-    /// size, topic alias maximum and session expiry itself.
+    /// size, topic alias maximum and session expiry itself. A receive maximum,
+    /// maximum packet size or topic alias maximum given here replaces the client's
+    /// (and the client then holds the broker to it) if it is within the storage's
+    /// `INBOUND`, `RX` and `ALIASES`; above them, and for the session expiry
+    /// interval (use [`session_expiry`](Self::session_expiry)) or authentication
+    /// properties (use [`Driver::run_with_auth`](crate::Driver::run_with_auth)),
+    /// `run` fails with [`Error::InvalidInput`](crate::Error::InvalidInput) before
+    /// connecting. A property given twice fails as [`Error::Encode`](crate::Error::Encode).
     pub properties: &'a [Property<'a>],
     /// Time allowed for the TCP connect and the CONNACK.
     pub connect_timeout: Duration,

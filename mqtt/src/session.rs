@@ -308,6 +308,8 @@ pub(crate) struct State<'r> {
     pub(crate) slots: &'r mut [Slot],
     pub(crate) inbound: &'r mut [u16],
     pub(crate) inbound_len: usize,
+    /// The receive maximum advertised on this connection (at most `INBOUND`).
+    pub(crate) inbound_limit: usize,
     pub(crate) ctrl: [Option<Ctrl>; CTRL],
     pub(crate) assigned_id: &'r mut [u8],
     pub(crate) assigned_len: usize,
@@ -340,6 +342,10 @@ pub(crate) struct Rx<'r> {
     /// message buffer; the driver handles the packets behind them.
     pub(crate) waiting: usize,
     pub(crate) aliases: &'r mut [AliasSlot],
+    /// The maximum packet size advertised on this connection (at most `RX`).
+    pub(crate) max_packet: usize,
+    /// The topic alias maximum advertised on this connection (at most `ALIASES`).
+    pub(crate) alias_max: usize,
 }
 
 /// Where one of the application's message buffers stands.
@@ -470,6 +476,7 @@ impl<'r> Session<'r> {
                 slots: &mut storage.slots,
                 inbound: &mut storage.inbound,
                 inbound_len: 0,
+                inbound_limit: INBOUND,
                 ctrl: [None; CTRL],
                 assigned_id: &mut storage.assigned_id,
                 assigned_len: 0,
@@ -497,6 +504,8 @@ impl<'r> Session<'r> {
                 end: 0,
                 waiting: 0,
                 aliases: &mut storage.aliases,
+                max_packet: RX,
+                alias_max: ALIASES,
             }),
             inbox,
             bufs,

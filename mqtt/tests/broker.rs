@@ -678,3 +678,76 @@ async fn broker_disconnects_and_server_keep_alive() {
         other => panic!("second connection: {other:?}"),
     }
 }
+
+/// Issue 20 §1.2: application properties that the client also sets were sent
+/// twice, and mosquitto closed the connection. Now a maximum packet size of the
+/// application's replaces the client's (one property on the wire, and mosquitto
+/// accepts the CONNECT), a publish with a property twice fails at once without
+/// ending the connection, and a session expiry in the properties is refused
+/// before connecting.
+#[tokio::test]
+async fn application_properties_are_never_sent_twice() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+
+    let clash = [Property::SessionExpiryInterval(60)];
+    let mut opts = ConnectOptions::new(broker.addr(), "props-twice").persistent(60);
+    opts.properties = &clash;
+    let refused = bounded(driver.run(&opts)).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(what)) if what.contains("session_expiry")),
+        "{refused:?}"
+    );
+
+    let own = [
+        Property::MaximumPacketSize(2048),
+        Property::UserProperty("site", "lab"),
+    ];
+    opts.properties = &own;
+    let app = async {
+        client.connected().await;
+        client
+            .subscribe(&[Subscription::new("twice/#", QoS::AtLeastOnce)], &[])
+            .await
+            .unwrap();
+        let twice = [
+            Property::MessageExpiryInterval(10),
+            Property::MessageExpiryInterval(20),
+        ];
+        let e = client
+            .publish(
+                "twice/a",
+                b"x",
+                PublishOptions::qos(QoS::AtLeastOnce).properties(&twice),
+            )
+            .await
+            .expect_err("a property twice is refused");
+        assert_eq!(
+            e,
+            Error::Encode(portnet_mqtt::codec::EncodeError::Invalid(
+                "property appears twice"
+            ))
+        );
+        assert_eq!(client.unacknowledged(), 0, "nothing left in flight");
+        let once = [Property::MessageExpiryInterval(20)];
+        client
+            .publish(
+                "twice/b",
+                b"y",
+                PublishOptions::qos(QoS::AtLeastOnce).properties(&once),
+            )
+            .await
+            .expect("the connection is still up");
+        let m = rx.recv().await;
+        assert_eq!((m.topic(), m.payload()), ("twice/b", &b"y"[..]));
+        drop(m);
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+    let log = broker.log();
+    assert!(!log.contains("Protocol error"), "{log}");
+}

@@ -264,25 +264,39 @@ pub(crate) fn read_properties<'a>(
             return Err(DecodeError::protocol("property not allowed in this packet"));
         }
         p.check_value().map_err(DecodeError::protocol)?;
-        let repeatable = id == 0x26 || (id == 0x0B && ctx as u8 == PropCtx::Publish as u8);
-        let mask = 1u64 << id;
-        if seen & mask != 0 && !repeatable {
+        if !first_or_repeatable(&mut seen, id, ctx) {
             return Err(DecodeError::protocol("property appears twice"));
         }
-        seen |= mask;
     }
     Ok(Properties::encoded(bytes))
 }
 
-/// Writes a property length and list, checking that each is allowed in `ctx`.
+/// Records `id` in `seen`; false if it was there already and may not repeat in
+/// `ctx` (MQTT 5.0 2.2.2.2: only user properties, and subscription identifiers of
+/// a PUBLISH, may appear more than once). Shared by the decoder and the encoder so
+/// that the client never sends what it would itself refuse.
+fn first_or_repeatable(seen: &mut u64, id: u8, ctx: PropCtx) -> bool {
+    let repeatable = id == 0x26 || (id == 0x0B && ctx as u8 == PropCtx::Publish as u8);
+    let mask = 1u64 << (id & 63);
+    let first = *seen & mask == 0;
+    *seen |= mask;
+    first || repeatable
+}
+
+/// Writes a property length and list, checking each against the same rules as
+/// [`read_properties`]: allowed in `ctx`, a valid value, not repeated unless it may be.
 pub(crate) fn write_properties(
     w: &mut Writer<'_>,
     props: &Properties<'_>,
     ctx: PropCtx,
 ) -> Result<(), EncodeError> {
+    let mut seen: u64 = 0;
     for p in props.iter() {
         if allowed_in(p.id()) & bit(ctx) == 0 {
             return Err(EncodeError::Invalid("property not allowed in this packet"));
+        }
+        if !first_or_repeatable(&mut seen, p.id(), ctx) {
+            return Err(EncodeError::Invalid("property appears twice"));
         }
     }
     let len = props.encoded_len()?;
