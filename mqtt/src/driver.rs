@@ -476,6 +476,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         }
         if !resumed {
             state.inbound_len = 0;
+            state.epoch = state.epoch.wrapping_add(1);
         }
         state.had_session = resumed;
         state.conn = Conn::Up;
@@ -832,7 +833,21 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let Ok(Some((Packet::Publish(p), len))) = codec::decode(data, version) else {
                 return Err(protocol("waiting message lost"));
             };
-            if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
+            let stale = match (p.qos, p.packet_id) {
+                (QoS::AtLeastOnce, Some(id)) => {
+                    session.stale_copy(id, state.connections, state.epoch)
+                }
+                _ => None,
+            };
+            if let Some(index) = stale {
+                // The broker's resend of a message still in a buffer: the copy
+                // there takes its place (and its turn in the order of
+                // acknowledgements), so the application sees it once and its
+                // PUBACK goes out on this connection when it is dropped.
+                let mut entry = session.inbox[index].get();
+                entry.connection = state.connections;
+                session.inbox[index].set(entry);
+            } else if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
                 && state.inbound_contains(id)
             {
                 // Sent again before our PUBREC arrived: acknowledge, never deliver twice.
@@ -882,6 +897,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     qos: p.qos,
                     id,
                     connection: state.connections,
+                    epoch: state.epoch,
                 });
                 session.wake_receiver();
             }

@@ -330,6 +330,9 @@ pub(crate) struct State<'r> {
     pub(crate) disconnect_written: bool,
     pub(crate) had_session: bool,
     pub(crate) connections: u32,
+    /// Counts the broker's sessions: a CONNACK without session present starts a
+    /// new one, in which packet identifiers of the old one mean nothing.
+    pub(crate) epoch: u32,
     pub(crate) last_send: portnet::Instant,
     pub(crate) ping_sent: portnet::Instant,
 }
@@ -374,6 +377,8 @@ pub(crate) struct Entry {
     pub(crate) id: u16,
     /// The connection it arrived on; acknowledgements never cross connections.
     pub(crate) connection: u32,
+    /// The broker's session it arrived in (see [`State::epoch`]).
+    pub(crate) epoch: u32,
 }
 
 impl Entry {
@@ -384,6 +389,7 @@ impl Entry {
         qos: QoS::AtMostOnce,
         id: 0,
         connection: 0,
+        epoch: 0,
     };
 }
 
@@ -495,6 +501,7 @@ impl<'r> Session<'r> {
                 disconnect_written: false,
                 had_session: false,
                 connections: 0,
+                epoch: 0,
                 last_send: portnet::Instant::ZERO,
                 ping_sent: portnet::Instant::ZERO,
             }),
@@ -588,6 +595,22 @@ impl Session<'_> {
             .filter(|(_, e)| states.contains(&e.state) && !(qos_only && e.qos == QoS::AtMostOnce))
             .min_by_key(|(_, e)| e.seq)
             .map(|(i, _)| i)
+    }
+
+    /// A QoS 1 message with packet identifier `id` that arrived on an earlier
+    /// connection of the broker's current session `epoch` and is still in a
+    /// message buffer: not acknowledged (acknowledgements never cross
+    /// connections), so the broker must send it again, and until it is
+    /// acknowledged the broker cannot use `id` for another message.
+    pub(crate) fn stale_copy(&self, id: u16, connection: u32, epoch: u32) -> Option<usize> {
+        self.inbox.iter().position(|e| {
+            let e = e.get();
+            matches!(e.state, Held::Ready | Held::Taken | Held::Dropped)
+                && e.qos == QoS::AtLeastOnce
+                && e.id == id
+                && e.epoch == epoch
+                && e.connection != connection
+        })
     }
 
     /// A free message buffer's index.
