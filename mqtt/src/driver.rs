@@ -46,19 +46,31 @@ enum Handled {
     Blocked,
 }
 
-/// Marks the session disconnected however `run` ends, even when it is dropped.
-struct Down<'r>(&'r Session<'r>);
+/// Marks the session disconnected however `run` ends, even when it is dropped,
+/// and tells the waiting handles why (`end`, [`Error::Stopped`] when cancelled).
+struct Down<'r> {
+    session: &'r Session<'r>,
+    end: Error,
+    wait: bool,
+}
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
-        if let Ok(mut state) = self.0.state.try_borrow_mut() {
+        if let Ok(mut state) = self.session.state.try_borrow_mut() {
             state.conn = Conn::Down;
             state.disconnect = None;
             if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
                 state.reauth = ReAuth::Done(Err(Error::Closed));
             }
         }
-        self.0.wake_waiters();
+        self.session.run_ended(self.end, self.wait);
+    }
+}
+
+/// Nothing can reconnect once the driver is gone: every waiting operation fails.
+impl<S, C> Drop for Driver<'_, S, C> {
+    fn drop(&mut self) {
+        self.session.run_ended(Error::Stopped, false);
     }
 }
 
@@ -115,10 +127,30 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     async fn run_inner(
         &mut self,
         options: &ConnectOptions<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
+        let session = self.session;
+        let mut down = Down {
+            session,
+            end: Error::Stopped,
+            wait: options.wait_for_reconnect,
+        };
+        if let Ok(mut state) = session.state.try_borrow_mut() {
+            state.stopped = false;
+        }
+        let result = self.attempt(options, auth).await;
+        if let Err(e) = result {
+            down.end = e;
+        }
+        result
+    }
+
+    async fn attempt(
+        &mut self,
+        options: &ConnectOptions<'_>,
         mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
-        let _down = Down(session);
         check_connect_properties(session, options)?;
         let mut conn = match timeout(
             &self.clock,

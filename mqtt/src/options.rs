@@ -45,6 +45,18 @@ pub struct ConnectOptions<'a> {
     pub connect_timeout: Duration,
     /// Time allowed for a PINGRESP.
     pub ping_timeout: Duration,
+    /// What operations under way do when `run` returns. `false` (the default of
+    /// [`new`](Self::new)): they fail with the error `run` returned
+    /// ([`Error::Stopped`](crate::Error::Stopped) after a disconnect or a
+    /// cancelled `run`), and so does every operation started before the next
+    /// `run`, so that an application never waits for a connection nobody makes.
+    /// `true` (set by [`persistent`](Self::persistent), whose sessions are made to
+    /// be resumed): the application calls `run` again (a reconnect loop), and
+    /// operations wait for the next connection, where unacknowledged messages are
+    /// sent again. Dropping the [`Driver`](crate::Driver) fails them in either case.
+    /// [`Client::connected`](crate::Client::connected) reports the end of every
+    /// connection attempt either way.
+    pub wait_for_reconnect: bool,
 }
 
 impl<'a> ConnectOptions<'a> {
@@ -64,6 +76,7 @@ impl<'a> ConnectOptions<'a> {
             properties: &[],
             connect_timeout: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(10),
+            wait_for_reconnect: false,
         }
     }
 
@@ -74,11 +87,22 @@ impl<'a> ConnectOptions<'a> {
         self
     }
 
-    /// A persistent session: no clean start, and (5.0) the given session expiry.
+    /// A persistent session: no clean start, (5.0) the given session expiry, and
+    /// operations that wait for the next `run` when one returns
+    /// ([`wait_for_reconnect`](Self::wait_for_reconnect)).
     #[must_use]
     pub const fn persistent(mut self, session_expiry: u32) -> Self {
         self.clean_start = false;
         self.session_expiry = session_expiry;
+        self.wait_for_reconnect = true;
+        self
+    }
+
+    /// Sets whether operations under way wait for the next `run` when one
+    /// returns (`true`) or fail with its error (`false`); see the field.
+    #[must_use]
+    pub const fn wait_for_reconnect(mut self, wait: bool) -> Self {
+        self.wait_for_reconnect = wait;
         self
     }
 

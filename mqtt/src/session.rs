@@ -333,6 +333,14 @@ pub(crate) struct State<'r> {
     /// Counts the broker's sessions: a CONNACK without session present starts a
     /// new one, in which packet identifiers of the old one mean nothing.
     pub(crate) epoch: u32,
+    /// Counts the ends of `run` (connection attempts included).
+    pub(crate) runs_ended: u32,
+    /// Counts the ends of `run` at which waiting operations fail.
+    pub(crate) stops: u32,
+    /// Between such an end and the next `run`: new operations fail at once.
+    pub(crate) stopped: bool,
+    /// Why the last `run` ended.
+    pub(crate) end_error: Error,
     pub(crate) last_send: portnet::Instant,
     pub(crate) ping_sent: portnet::Instant,
 }
@@ -502,6 +510,10 @@ impl<'r> Session<'r> {
                 had_session: false,
                 connections: 0,
                 epoch: 0,
+                runs_ended: 0,
+                stops: 0,
+                stopped: false,
+                end_error: Error::Stopped,
                 last_send: portnet::Instant::ZERO,
                 ping_sent: portnet::Instant::ZERO,
             }),
@@ -568,6 +580,32 @@ impl<'r> Session<'r> {
             Err(_) => return,
         };
         old.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    /// Where the driver's stops stand when an operation starts: `Err` with the
+    /// reason if the driver is stopped, else the count to compare with later
+    /// ([`State::stopped_since`]).
+    pub(crate) fn stops(&self) -> Result<u32, Error> {
+        match self.state.try_borrow() {
+            Ok(s) if s.stopped => Err(s.end_error),
+            Ok(s) => Ok(s.stops),
+            // Never borrowed across an `.await`: not reached from a handle.
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// Records the end of a `run`: waiting operations fail with `end` unless
+    /// the application reconnects (`wait`); `connected` waiters learn either way.
+    pub(crate) fn run_ended(&self, end: Error, wait: bool) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.runs_ended = state.runs_ended.wrapping_add(1);
+            state.end_error = end;
+            if !wait {
+                state.stopped = true;
+                state.stops = state.stops.wrapping_add(1);
+            }
+        }
+        self.wake_waiters();
     }
 
     pub(crate) fn register_driver(&self, cx: &Context<'_>) {
@@ -833,6 +871,12 @@ impl State<'_> {
             }
             None => false,
         }
+    }
+
+    /// The driver stopped since an operation started with `stops`: the error it
+    /// fails with.
+    pub(crate) fn stopped_since(&self, stops: u32) -> Option<Error> {
+        (self.stops != stops).then_some(self.end_error)
     }
 
     pub(crate) fn assigned_client_id(&self) -> Option<&str> {
