@@ -6,8 +6,9 @@ use core::time::Duration;
 use crate::codec::{Property, QoS, Version, Will};
 
 /// How to connect; given to every [`Driver::run`](crate::Driver::run), so that a
-/// reconnect may change it.
-#[derive(Debug, Clone, Copy)]
+/// reconnect may change it. Its `Debug` shows the password as `<redacted>`, so
+/// that logging the options on a failed connection leaks no secret.
+#[derive(Clone, Copy)]
 pub struct ConnectOptions<'a> {
     /// The broker's address (resolve names first, for example with `portnet::Dns`).
     pub broker: SocketAddr,
@@ -57,6 +58,26 @@ pub struct ConnectOptions<'a> {
     /// [`Client::connected`](crate::Client::connected) reports the end of every
     /// connection attempt either way.
     pub wait_for_reconnect: bool,
+}
+
+impl core::fmt::Debug for ConnectOptions<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("broker", &self.broker)
+            .field("version", &self.version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("session_expiry", &self.session_expiry)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| crate::codec::Redacted))
+            .field("properties", &self.properties)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("wait_for_reconnect", &self.wait_for_reconnect)
+            .finish()
+    }
 }
 
 impl<'a> ConnectOptions<'a> {

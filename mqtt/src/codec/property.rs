@@ -5,7 +5,9 @@ use super::wire::{Reader, Writer};
 use super::{DecodeError, EncodeError};
 
 /// One MQTT 5.0 property. Strings and binary data borrow from the packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `Debug` shows authentication data as `<redacted>` (it may be a token or a
+/// proof derived from a password).
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Property<'a> {
     /// 0x01: 0 = unspecified bytes, 1 = UTF-8 payload.
@@ -62,6 +64,69 @@ pub enum Property<'a> {
     SubscriptionIdentifierAvailable(u8),
     /// 0x2A: 0 or 1.
     SharedSubscriptionAvailable(u8),
+}
+
+impl core::fmt::Debug for Property<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::PayloadFormatIndicator(v) => {
+                f.debug_tuple("PayloadFormatIndicator").field(v).finish()
+            }
+            Self::MessageExpiryInterval(v) => {
+                f.debug_tuple("MessageExpiryInterval").field(v).finish()
+            }
+            Self::ContentType(v) => f.debug_tuple("ContentType").field(v).finish(),
+            Self::ResponseTopic(v) => f.debug_tuple("ResponseTopic").field(v).finish(),
+            Self::CorrelationData(v) => f.debug_tuple("CorrelationData").field(v).finish(),
+            Self::SubscriptionIdentifier(v) => {
+                f.debug_tuple("SubscriptionIdentifier").field(v).finish()
+            }
+            Self::SessionExpiryInterval(v) => {
+                f.debug_tuple("SessionExpiryInterval").field(v).finish()
+            }
+            Self::AssignedClientIdentifier(v) => {
+                f.debug_tuple("AssignedClientIdentifier").field(v).finish()
+            }
+            Self::ServerKeepAlive(v) => f.debug_tuple("ServerKeepAlive").field(v).finish(),
+            Self::AuthenticationMethod(v) => {
+                f.debug_tuple("AuthenticationMethod").field(v).finish()
+            }
+            Self::AuthenticationData(_) => f
+                .debug_tuple("AuthenticationData")
+                .field(&super::Redacted)
+                .finish(),
+            Self::RequestProblemInformation(v) => {
+                f.debug_tuple("RequestProblemInformation").field(v).finish()
+            }
+            Self::WillDelayInterval(v) => f.debug_tuple("WillDelayInterval").field(v).finish(),
+            Self::RequestResponseInformation(v) => f
+                .debug_tuple("RequestResponseInformation")
+                .field(v)
+                .finish(),
+            Self::ResponseInformation(v) => f.debug_tuple("ResponseInformation").field(v).finish(),
+            Self::ServerReference(v) => f.debug_tuple("ServerReference").field(v).finish(),
+            Self::ReasonString(v) => f.debug_tuple("ReasonString").field(v).finish(),
+            Self::ReceiveMaximum(v) => f.debug_tuple("ReceiveMaximum").field(v).finish(),
+            Self::TopicAliasMaximum(v) => f.debug_tuple("TopicAliasMaximum").field(v).finish(),
+            Self::TopicAlias(v) => f.debug_tuple("TopicAlias").field(v).finish(),
+            Self::MaximumQoS(v) => f.debug_tuple("MaximumQoS").field(v).finish(),
+            Self::RetainAvailable(v) => f.debug_tuple("RetainAvailable").field(v).finish(),
+            Self::UserProperty(k, v) => f.debug_tuple("UserProperty").field(k).field(v).finish(),
+            Self::MaximumPacketSize(v) => f.debug_tuple("MaximumPacketSize").field(v).finish(),
+            Self::WildcardSubscriptionAvailable(v) => f
+                .debug_tuple("WildcardSubscriptionAvailable")
+                .field(v)
+                .finish(),
+            Self::SubscriptionIdentifierAvailable(v) => f
+                .debug_tuple("SubscriptionIdentifierAvailable")
+                .field(v)
+                .finish(),
+            Self::SharedSubscriptionAvailable(v) => f
+                .debug_tuple("SharedSubscriptionAvailable")
+                .field(v)
+                .finish(),
+        }
+    }
 }
 
 /// The properties of a packet.
