@@ -55,6 +55,9 @@ impl Drop for SlotGuard<'_> {
         let Ok(mut state) = self.session.state.try_borrow_mut() else {
             return;
         };
+        if let Some(w) = state.slot_wakers.get_mut(index) {
+            *w = None;
+        }
         let Some(slot) = state.slots.get_mut(index) else {
             return;
         };
@@ -311,32 +314,34 @@ impl<'r> Client<'r> {
             Phase::Reserved | Phase::Resend => {
                 let resend = current.phase == Phase::Resend;
                 if state.conn != Conn::Up || (resend && !state.first_to_resend(index)) {
-                    session.register_waiter(cx);
+                    state.register_slot(index, cx);
                     return Poll::Pending;
                 }
                 match state.push_publish(publish(resend, Some(current.id)), options.properties) {
                     Ok(Push::Written) => {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();
-                        // Later re-sends may go now.
-                        session.wake_waiters();
-                        session.register_waiter(cx);
+                        // The next re-send in the original order may go now.
+                        state.wake_slots(|s| s.phase == Phase::Resend);
+                        state.register_slot(index, cx);
                         Poll::Pending
                     }
                     Ok(Push::NoRoom) => {
-                        session.register_waiter(cx);
+                        state.register_slot(index, cx);
                         Poll::Pending
                     }
                     Err(e) => {
-                        state.slots[index] = Slot::FREE;
+                        state.free_slot(index);
                         *slot = None;
+                        session.wake_waiters();
                         Poll::Ready(Err(e))
                     }
                 }
             }
             Phase::Done => {
-                state.slots[index] = Slot::FREE;
+                state.free_slot(index);
                 *slot = None;
+                // A slot is free: operations waiting for one may go on.
                 session.wake_waiters();
                 if current.reason.is_error() {
                     Poll::Ready(Err(Error::Rejected(current.reason)))
@@ -345,7 +350,7 @@ impl<'r> Client<'r> {
                 }
             }
             Phase::Sent | Phase::NeedRelease | Phase::Released => {
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
         }
@@ -486,7 +491,7 @@ impl<'r> Client<'r> {
         match current.phase {
             Phase::Reserved | Phase::Resend => {
                 if state.conn != Conn::Up {
-                    session.register_waiter(cx);
+                    state.register_slot(index, cx);
                     return Poll::Pending;
                 }
                 let version = state.info.version;
@@ -497,17 +502,19 @@ impl<'r> Client<'r> {
                     }
                     Ok(Push::NoRoom) => {}
                     Err(e) => {
-                        state.slots[index] = Slot::FREE;
+                        state.free_slot(index);
                         *slot = None;
+                        session.wake_waiters();
                         return Poll::Ready(Err(e));
                     }
                 }
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
             Phase::Done => {
-                state.slots[index] = Slot::FREE;
+                state.free_slot(index);
                 *slot = None;
+                // A slot is free: operations waiting for one may go on.
                 session.wake_waiters();
                 Poll::Ready(Ok(AckCodes {
                     codes: current.codes,
@@ -515,7 +522,7 @@ impl<'r> Client<'r> {
                 }))
             }
             _ => {
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
         }

@@ -16,7 +16,7 @@ use crate::codec::{
 };
 use crate::session::{
     ASSIGNED_ID_LEN, AliasSlot, Conn, ConnectionInfo, Ctrl, Entry, Held, Kind, MAX_HOLD, Phase,
-    Push, Rx, Session, Slot, State,
+    Push, Rx, Session, State,
 };
 use crate::{ConnectOptions, Error};
 
@@ -56,14 +56,7 @@ struct Down<'r> {
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
-        if let Ok(mut state) = self.session.state.try_borrow_mut() {
-            state.conn = Conn::Down;
-            state.disconnect = None;
-            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
-                state.reauth = ReAuth::Done(Err(Error::Closed));
-            }
-        }
-        self.session.run_ended(self.end, self.wait);
+        self.session.connection_ended(self.end, self.wait);
     }
 }
 
@@ -328,7 +321,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             Err(_) => return Err(Error::Timeout),
             Ok(r) => r?,
         }
-        session.wake_waiters();
+        // A new connection: every slot may go on (re-sends, released QoS 2).
+        session.wake_all();
         session.wake_receiver();
         self.main_loop(conn, options, auth).await
     }
@@ -485,27 +479,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.assigned_len = 0;
         }
         let resumed = a.session_present;
-        for slot in state.slots.iter_mut() {
-            let abandoned = slot.abandoned;
-            match (slot.kind, slot.phase) {
-                (Kind::Free, _) | (_, Phase::Reserved | Phase::Done | Phase::Resend) => {}
-                _ if abandoned && !resumed => *slot = Slot::FREE,
-                (Kind::Publish(QoS::ExactlyOnce), Phase::Sent) if abandoned => {
-                    slot.phase = Phase::NeedRelease
-                }
-                (_, Phase::Sent) if abandoned => *slot = Slot::FREE,
-                (_, Phase::Sent) => slot.phase = Phase::Resend,
-                (_, Phase::NeedRelease | Phase::Released) if resumed => {
-                    slot.phase = Phase::NeedRelease
-                }
-                (_, Phase::NeedRelease | Phase::Released) => {
-                    // The broker had the message (it sent PUBREC) and forgot the
-                    // session: nothing is left to do.
-                    slot.phase = Phase::Done;
-                    slot.reason = ReasonCode::SUCCESS;
-                }
-            }
-        }
+        state.resume_slots(resumed);
         if !resumed {
             state.inbound_len = 0;
             state.epoch = state.epoch.wrapping_add(1);
@@ -637,7 +611,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     if let Poll::Ready(Err(e)) = Pin::new(&mut *conn).poll_flush(cx) {
                         return Poll::Ready(Err(Error::network(e)));
                     }
+                    // Room in the transmit buffer: for the operations whose
+                    // packet is still to be written, not those awaiting an
+                    // acknowledgement.
                     session.wake_waiters();
+                    state.wake_slots(|s| matches!(s.phase, Phase::Reserved | Phase::Resend));
                 }
                 if state.disconnect_written && state.tx_pending().is_empty() {
                     drop(state);
@@ -954,23 +932,19 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let session = self.session;
         match packet {
             Packet::PubAck(r) => {
-                if let Some(slot) =
-                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::AtLeastOnce))
-                    && slot.phase == Phase::Sent
-                {
-                    finish(slot, r.reason);
-                    session.wake_waiters();
-                }
+                session.on_puback(state, r.packet_id, r.reason);
                 Ok(Handled::Consumed)
             }
             Packet::PubRec(r) => {
-                let known = match state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
-                {
+                let qos2 = |k| k == Kind::Publish(QoS::ExactlyOnce);
+                let known = match state.find(r.packet_id, qos2) {
                     Some(slot) if slot.phase == Phase::Sent => {
                         if r.reason.is_error() {
-                            finish(slot, r.reason);
-                            session.wake_waiters();
+                            if state.complete(r.packet_id, qos2, Phase::Sent, r.reason) {
+                                session.wake_waiters();
+                            }
                         } else {
+                            // Its future waits for PUBCOMP: nothing to wake.
                             slot.phase = Phase::NeedRelease;
                         }
                         true
@@ -1008,11 +982,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 Ok(Handled::Consumed)
             }
             Packet::PubComp(r) => {
-                if let Some(slot) =
-                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
-                    && slot.phase == Phase::Released
-                {
-                    finish(slot, r.reason);
+                let qos2 = |k| k == Kind::Publish(QoS::ExactlyOnce);
+                if state.complete(r.packet_id, qos2, Phase::Released, r.reason) {
                     session.wake_waiters();
                 }
                 Ok(Handled::Consumed)
@@ -1143,8 +1114,9 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 n += 1;
             }
             slot.n_codes = n;
-            finish(slot, ReasonCode::SUCCESS);
-            self.session.wake_waiters();
+            if state.complete(id, |k| k == kind, Phase::Sent, ReasonCode::SUCCESS) {
+                self.session.wake_waiters();
+            }
         }
     }
 }
@@ -1206,17 +1178,6 @@ fn check_connect_properties(
         }
     }
     Ok(())
-}
-
-/// Ends a slot's handshake: its future picks up the result, or, if the future is
-/// gone, the slot is free again.
-fn finish(slot: &mut Slot, reason: ReasonCode) {
-    if slot.abandoned {
-        *slot = Slot::FREE;
-    } else {
-        slot.phase = Phase::Done;
-        slot.reason = reason;
-    }
 }
 
 /// Checks what can be checked of an incoming PUBLISH when it arrives; the rest

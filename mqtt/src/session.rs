@@ -126,6 +126,9 @@ pub struct Storage<
     rx: [u8; RX],
     tx: [u8; TX],
     slots: [Slot; SLOTS],
+    /// The waker of each slot's future: an acknowledgement wakes the one
+    /// operation it completes, not every operation in flight.
+    slot_wakers: [Option<Waker>; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
     out_aliases: [AliasSlot; ALIASES],
@@ -148,6 +151,7 @@ impl<
             rx: [0; RX],
             tx: [0; TX],
             slots: [Slot::FREE; SLOTS],
+            slot_wakers: [const { None }; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
             out_aliases: [AliasSlot::EMPTY; ALIASES],
@@ -301,11 +305,26 @@ impl ServerSaid {
     }
 }
 
+/// A deliberate flaw in waking, for the interleaving test's negative controls.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flaw {
+    None,
+    /// An acknowledgement completes its slot without waking the future.
+    AckWakesNobody,
+    /// A new connection (or the end of one) does not wake the slots' futures.
+    ResetWakesNobody,
+}
+
 pub(crate) struct State<'r> {
+    /// Injected by the interleaving test only.
+    #[cfg(test)]
+    pub(crate) flaw: Flaw,
     pub(crate) tx: &'r mut [u8],
     pub(crate) tx_start: usize,
     pub(crate) tx_end: usize,
     pub(crate) slots: &'r mut [Slot],
+    pub(crate) slot_wakers: &'r mut [Option<Waker>],
     pub(crate) inbound: &'r mut [u16],
     pub(crate) inbound_len: usize,
     /// The receive maximum advertised on this connection (at most `INBOUND`).
@@ -484,10 +503,13 @@ impl<'r> Session<'r> {
         }
         Self {
             state: RefCell::new(State {
+                #[cfg(test)]
+                flaw: Flaw::None,
                 tx: &mut storage.tx,
                 tx_start: 0,
                 tx_end: 0,
                 slots: &mut storage.slots,
+                slot_wakers: &mut storage.slot_wakers,
                 inbound: &mut storage.inbound,
                 inbound_len: 0,
                 inbound_limit: INBOUND,
@@ -574,6 +596,17 @@ impl<'r> Session<'r> {
         old.into_iter().flatten().for_each(Waker::wake);
     }
 
+    /// Wakes every waiting operation: the connection came up or went down, or
+    /// the driver stopped.
+    pub(crate) fn wake_all(&self) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.wake_slots(|_| true);
+        }
+        self.wake_waiters();
+    }
+
+    /// Wakes the operations that wait without a slot (for a connection, for a
+    /// free slot, for room in the transmit buffer, for a disconnect, …).
     pub(crate) fn wake_waiters(&self) {
         let old = match self.waiters.try_borrow_mut() {
             Ok(mut ws) => core::mem::replace(&mut ws.list, [const { None }; WAITERS]),
@@ -594,6 +627,30 @@ impl<'r> Session<'r> {
         }
     }
 
+    /// The connection is gone (however `run` ended): see [`Session::run_ended`].
+    pub(crate) fn connection_ended(&self, end: Error, wait: bool) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.conn = Conn::Down;
+            state.disconnect = None;
+            if matches!(
+                state.reauth,
+                crate::auth::ReAuth::Requested | crate::auth::ReAuth::Sent
+            ) {
+                state.reauth = crate::auth::ReAuth::Done(Err(Error::Closed));
+            }
+        }
+        self.run_ended(end, wait);
+    }
+
+    /// A PUBACK: completes its publish and wakes that publish's future alone
+    /// (and, if its future was gone, the operations waiting for a free slot).
+    pub(crate) fn on_puback(&self, state: &mut State<'_>, id: u16, reason: ReasonCode) {
+        let qos1 = |k| k == Kind::Publish(QoS::AtLeastOnce);
+        if state.complete(id, qos1, Phase::Sent, reason) {
+            self.wake_waiters();
+        }
+    }
+
     /// Records the end of a `run`: waiting operations fail with `end` unless
     /// the application reconnects (`wait`); `connected` waiters learn either way.
     pub(crate) fn run_ended(&self, end: Error, wait: bool) {
@@ -605,7 +662,7 @@ impl<'r> Session<'r> {
                 state.stops = state.stops.wrapping_add(1);
             }
         }
-        self.wake_waiters();
+        self.wake_all();
     }
 
     pub(crate) fn register_driver(&self, cx: &Context<'_>) {
@@ -782,6 +839,110 @@ impl State<'_> {
         self.ctrl.iter().any(Option::is_none)
     }
 
+    /// Registers the waker of slot `index`'s future.
+    pub(crate) fn register_slot(&mut self, index: usize, cx: &Context<'_>) {
+        if let Some(w) = self.slot_wakers.get_mut(index) {
+            match w {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+        }
+    }
+
+    /// Wakes the future of slot `index`, if it waits.
+    pub(crate) fn wake_slot(&mut self, index: usize) {
+        #[cfg(test)]
+        if self.flaw == Flaw::AckWakesNobody {
+            return;
+        }
+        if let Some(w) = self.slot_wakers.get_mut(index).and_then(Option::take) {
+            w.wake();
+        }
+    }
+
+    /// Wakes the futures of the slots that `which` selects.
+    pub(crate) fn wake_slots(&mut self, which: impl Fn(&Slot) -> bool) {
+        #[cfg(test)]
+        if self.flaw == Flaw::ResetWakesNobody {
+            return;
+        }
+        for (slot, w) in self.slots.iter().zip(self.slot_wakers.iter_mut()) {
+            if which(slot)
+                && let Some(w) = w.take()
+            {
+                w.wake();
+            }
+        }
+    }
+
+    /// Frees slot `index` (its future is done with it).
+    pub(crate) fn free_slot(&mut self, index: usize) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = Slot::FREE;
+        }
+        if let Some(w) = self.slot_wakers.get_mut(index) {
+            *w = None;
+        }
+    }
+
+    /// Ends the handshake of the slot with packet identifier `id` whose kind
+    /// `kind_ok` accepts and whose phase is `phase`, and wakes its future alone.
+    /// True if the slot was freed (its future was gone), which may let an
+    /// operation waiting for a slot go on.
+    pub(crate) fn complete(
+        &mut self,
+        id: u16,
+        kind_ok: impl Fn(Kind) -> bool,
+        phase: Phase,
+        reason: ReasonCode,
+    ) -> bool {
+        let Some(index) = self
+            .slots
+            .iter()
+            .position(|s| s.kind != Kind::Free && s.id == id && kind_ok(s.kind))
+        else {
+            return false;
+        };
+        if self.slots[index].phase != phase {
+            return false;
+        }
+        if self.slots[index].abandoned {
+            self.free_slot(index);
+            return true;
+        }
+        self.slots[index].phase = Phase::Done;
+        self.slots[index].reason = reason;
+        self.wake_slot(index);
+        false
+    }
+
+    /// Where each slot stands on a new connection: with the session `resumed`,
+    /// written packets go again (DUP) and QoS 2 releases are repeated; without,
+    /// the broker forgot them. Futures learn through [`Session::wake_all`].
+    pub(crate) fn resume_slots(&mut self, resumed: bool) {
+        for slot in self.slots.iter_mut() {
+            let abandoned = slot.abandoned;
+            match (slot.kind, slot.phase) {
+                (Kind::Free, _) | (_, Phase::Reserved | Phase::Done | Phase::Resend) => {}
+                _ if abandoned && !resumed => *slot = Slot::FREE,
+                (Kind::Publish(QoS::ExactlyOnce), Phase::Sent) if abandoned => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::Sent) if abandoned => *slot = Slot::FREE,
+                (_, Phase::Sent) => slot.phase = Phase::Resend,
+                (_, Phase::NeedRelease | Phase::Released) if resumed => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::NeedRelease | Phase::Released) => {
+                    // The broker had the message (it sent PUBREC) and forgot the
+                    // session: nothing is left to do.
+                    slot.phase = Phase::Done;
+                    slot.reason = ReasonCode::SUCCESS;
+                }
+            }
+        }
+    }
+
     /// Publishes with QoS 1/2 whose handshake with the broker is under way.
     pub(crate) fn publishes_in_flight(&self) -> usize {
         self.slots
@@ -884,3 +1045,7 @@ impl State<'_> {
         core::str::from_utf8(bytes).ok().filter(|s| !s.is_empty())
     }
 }
+
+#[cfg(test)]
+#[path = "wake_tests.rs"]
+mod wake_tests;
