@@ -822,3 +822,55 @@ async fn operations_fail_once_mosquitto_closed_the_connection() {
     assert!(a_run.is_err(), "{a_run:?}");
     b_run.unwrap();
 }
+
+/// Issue 20 §1.5: the owned form is a `'static` task of its own — spawned on a
+/// `LocalSet`, with no `Box::leak` of storage or session — and runs a whole
+/// client against mosquitto.
+#[test]
+fn owned_client_runs_as_a_spawned_task() {
+    let broker = Mosquitto::start();
+    let addr = broker.addr();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let task = portnet_mqtt::owned(
+        Box::new(Store::new()),
+        Tokio::new(),
+        Tokio::new(),
+        async move |mut driver, client, mut rx| {
+            let opts = ConnectOptions::new(addr, "owned");
+            let app = async {
+                client.connected().await.expect("connected");
+                client
+                    .subscribe(&[Subscription::new("owned/#", QoS::AtLeastOnce)], &[])
+                    .await
+                    .unwrap();
+                client
+                    .publish("owned/t", b"spawned", PublishOptions::qos(QoS::AtLeastOnce))
+                    .await
+                    .unwrap();
+                let m = rx.recv().await;
+                let got = (m.topic().to_owned(), m.payload().to_vec());
+                drop(m);
+                client.disconnect(ReasonCode::SUCCESS).await;
+                got
+            };
+            let (run, got) = tokio::join!(driver.run(&opts), app);
+            run.map(|()| got)
+        },
+    );
+    fn is_static<T: 'static>(t: T) -> T {
+        t
+    }
+    let handle = local.spawn_local(is_static(task));
+    let got = local
+        .block_on(&runtime, async {
+            tokio::time::timeout(LIMIT, handle).await
+        })
+        .expect("bounded")
+        .expect("the task ran to its end")
+        .expect("run");
+    assert_eq!(got, ("owned/t".to_owned(), b"spawned".to_vec()));
+}
