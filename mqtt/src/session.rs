@@ -114,7 +114,9 @@ impl AliasSlot {
 /// - `HOLD`: incoming messages the application can hold at once (1 to
 ///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
 ///   from the receive buffer, so the driver reads on while they are held.
-#[derive(Debug)]
+///
+/// Its `Debug` shows the sizes only: the buffers hold what went over the wire,
+/// the CONNECT with its password among it.
 pub struct Storage<
     const RX: usize,
     const TX: usize,
@@ -158,6 +160,27 @@ impl<
             assigned_id: [0; ASSIGNED_ID_LEN],
             held: [[0; RX]; HOLD],
         }
+    }
+}
+
+impl<
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize,
+    const INBOUND: usize,
+    const ALIASES: usize,
+    const HOLD: usize,
+> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Storage")
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .field("slots", &SLOTS)
+            .field("inbound", &INBOUND)
+            .field("aliases", &ALIASES)
+            .field("hold", &HOLD)
+            .finish_non_exhaustive()
     }
 }
 

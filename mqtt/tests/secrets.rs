@@ -104,3 +104,40 @@ fn connect_packet_and_authentication_data_are_redacted() {
         assert_redacted("AuthenticationData", &rendered, TOKEN);
     }
 }
+
+/// The transmit buffer keeps the CONNECT (password included) after it went
+/// out: `Storage`'s `Debug` shows sizes, never the buffers.
+#[test]
+fn storage_debug_never_shows_the_buffers() {
+    use portnet_mqtt::{Session, Storage};
+    use tokio::io::AsyncReadExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut storage = Storage::<256, 256, 2, 2>::new();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Reads the CONNECT, then closes without CONNACK.
+        let broker = async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut connect = [0u8; 64];
+            let n = sock.read(&mut connect).await.unwrap();
+            connect[..n].to_vec()
+        };
+        let stack = portnet_tokio::Tokio::new();
+        let mut session = Session::new(&mut storage);
+        let (mut driver, _client, _rx) = session.split(&stack, stack);
+        let opts = ConnectOptions::new(addr, "c").credentials("alice", PASSWORD);
+        let (run, connect) = tokio::join!(driver.run(&opts), broker);
+        assert!(run.is_err());
+        let sent = connect.windows(PASSWORD.len()).any(|w| w == PASSWORD);
+        assert!(sent, "the CONNECT carried the password");
+    });
+    let rendered = format!("{storage:?} {storage:#?}");
+    for form in forms(PASSWORD) {
+        assert!(!rendered.contains(&form), "{form:?} in {rendered}");
+    }
+    assert!(rendered.contains("rx: 256"), "{rendered}");
+}
