@@ -290,7 +290,10 @@ impl<'r> Client<'r> {
                     };
                 }
                 let limit = usize::from(state.info.receive_maximum);
-                let allocated = if state.publishes_in_flight() < limit {
+                // Counting needs a scan; with no fewer slots than the broker
+                // allows, a free slot is all it takes.
+                let allocated = if limit >= state.slots.len() || state.publishes_in_flight() < limit
+                {
                     state.allocate(Kind::Publish(options.qos))
                 } else {
                     None
@@ -327,6 +330,7 @@ impl<'r> Client<'r> {
                         Poll::Pending
                     }
                     Ok(Push::NoRoom) => {
+                        state.room_wanted = true;
                         state.register_slot(index, cx);
                         Poll::Pending
                     }
@@ -500,7 +504,7 @@ impl<'r> Client<'r> {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();
                     }
-                    Ok(Push::NoRoom) => {}
+                    Ok(Push::NoRoom) => state.room_wanted = true,
                     Err(e) => {
                         state.free_slot(index);
                         *slot = None;

@@ -615,7 +615,9 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     // packet is still to be written, not those awaiting an
                     // acknowledgement.
                     session.wake_waiters();
-                    state.wake_slots(|s| matches!(s.phase, Phase::Reserved | Phase::Resend));
+                    if core::mem::take(&mut state.room_wanted) {
+                        state.wake_slots(|s| matches!(s.phase, Phase::Reserved | Phase::Resend));
+                    }
                 }
                 if state.disconnect_written && state.tx_pending().is_empty() {
                     drop(state);

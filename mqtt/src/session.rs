@@ -348,6 +348,10 @@ pub(crate) struct State<'r> {
     pub(crate) tx_end: usize,
     pub(crate) slots: &'r mut [Slot],
     pub(crate) slot_wakers: &'r mut [Option<Waker>],
+    /// Where [`State::allocate`] looks first: the slot freed last.
+    pub(crate) free_hint: usize,
+    /// A slot's future waits for room in the transmit buffer.
+    pub(crate) room_wanted: bool,
     pub(crate) inbound: &'r mut [u16],
     pub(crate) inbound_len: usize,
     /// The receive maximum advertised on this connection (at most `INBOUND`).
@@ -533,6 +537,8 @@ impl<'r> Session<'r> {
                 tx_end: 0,
                 slots: &mut storage.slots,
                 slot_wakers: &mut storage.slot_wakers,
+                free_hint: 0,
+                room_wanted: false,
                 inbound: &mut storage.inbound,
                 inbound_len: 0,
                 inbound_limit: INBOUND,
@@ -632,6 +638,8 @@ impl<'r> Session<'r> {
     /// free slot, for room in the transmit buffer, for a disconnect, …).
     pub(crate) fn wake_waiters(&self) {
         let old = match self.waiters.try_borrow_mut() {
+            // Nobody waits (the common case on every acknowledgement and write).
+            Ok(ws) if ws.list.iter().all(Option::is_none) => return,
             Ok(mut ws) => core::mem::replace(&mut ws.list, [const { None }; WAITERS]),
             Err(_) => return,
         };
@@ -902,6 +910,7 @@ impl State<'_> {
     pub(crate) fn free_slot(&mut self, index: usize) {
         if let Some(slot) = self.slots.get_mut(index) {
             *slot = Slot::FREE;
+            self.free_hint = index;
         }
         if let Some(w) = self.slot_wakers.get_mut(index) {
             *w = None;
@@ -919,11 +928,7 @@ impl State<'_> {
         phase: Phase,
         reason: ReasonCode,
     ) -> bool {
-        let Some(index) = self
-            .slots
-            .iter()
-            .position(|s| s.kind != Kind::Free && s.id == id && kind_ok(s.kind))
-        else {
+        let Some(index) = self.slot_of(id).filter(|&i| kind_ok(self.slots[i].kind)) else {
             return false;
         };
         if self.slots[index].phase != phase {
@@ -976,7 +981,68 @@ impl State<'_> {
 
     /// Finds a free slot and a packet identifier not in use.
     pub(crate) fn allocate(&mut self, kind: Kind) -> Option<usize> {
-        let index = self.slots.iter().position(|s| s.kind == Kind::Free)?;
+        // The slot just freed is the likely one: no scan in steady traffic.
+        let index = match self.slots.get(self.free_hint) {
+            Some(s) if s.kind == Kind::Free => self.free_hint,
+            _ => self.slots.iter().position(|s| s.kind == Kind::Free)?,
+        };
+        let id = match self.id_for(index) {
+            Some(id) => id,
+            None => self.unused_id(),
+        };
+        self.next_id = id.wrapping_add(1).max(1);
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        self.slots[index] = Slot {
+            kind,
+            phase: Phase::Reserved,
+            id,
+            seq,
+            ..Slot::FREE
+        };
+        Some(index)
+    }
+
+    /// The packet identifier for slot `index`: the first from `next_id` on that
+    /// is congruent to `index + 1` modulo the number of slots. Slots thus never
+    /// share an identifier (no search for a free one), an acknowledgement finds
+    /// its slot without a scan ([`State::slot_of`]), and identifiers still go
+    /// round all of 1 to 65535 before one comes back. `None` with more slots
+    /// than identifiers.
+    fn id_for(&self, index: usize) -> Option<u16> {
+        let n = self.slots.len();
+        if n == 0 || n > usize::from(u16::MAX) {
+            return None;
+        }
+        let residue = (index + 1) % n;
+        let start = usize::from(self.next_id.max(1));
+        let id = start + (residue + n - start % n) % n;
+        let id = if id > usize::from(u16::MAX) {
+            if residue == 0 { n } else { residue }
+        } else {
+            id
+        };
+        u16::try_from(id).ok()
+    }
+
+    /// The slot that packet identifier `id` belongs to, if one does.
+    pub(crate) fn slot_of(&self, id: u16) -> Option<usize> {
+        let n = self.slots.len();
+        let guess = (usize::from(id) + n.saturating_sub(1)).checked_rem(n)?;
+        if self
+            .slots
+            .get(guess)
+            .is_some_and(|s| s.kind != Kind::Free && s.id == id)
+        {
+            return Some(guess);
+        }
+        self.slots
+            .iter()
+            .position(|s| s.kind != Kind::Free && s.id == id)
+    }
+
+    /// An identifier no slot uses (the general case of [`State::id_for`]).
+    fn unused_id(&self) -> u16 {
         let mut id = self.next_id;
         for _ in 0..=u16::MAX {
             if id != 0
@@ -989,17 +1055,7 @@ impl State<'_> {
             }
             id = id.wrapping_add(1);
         }
-        self.next_id = id.wrapping_add(1).max(1);
-        let seq = self.next_seq;
-        self.next_seq = seq.wrapping_add(1);
-        self.slots[index] = Slot {
-            kind,
-            phase: Phase::Reserved,
-            id,
-            seq,
-            ..Slot::FREE
-        };
-        Some(index)
+        id
     }
 
     /// True when slot `index` is the oldest that must be sent again, so that
@@ -1016,9 +1072,8 @@ impl State<'_> {
     }
 
     pub(crate) fn find(&mut self, id: u16, kind_ok: impl Fn(Kind) -> bool) -> Option<&mut Slot> {
-        self.slots
-            .iter_mut()
-            .find(|s| s.kind != Kind::Free && s.id == id && kind_ok(s.kind))
+        let index = self.slot_of(id)?;
+        self.slots.get_mut(index).filter(|s| kind_ok(s.kind))
     }
 
     pub(crate) fn inbound_contains(&self, id: u16) -> bool {

@@ -267,3 +267,52 @@ fn a_puback_wakes_only_its_publish() {
     expected[index] = true;
     assert_eq!(woken, expected);
 }
+
+/// Packet identifiers chosen by slot: never shared by two slots in use, never 0,
+/// found by [`State::slot_of`] at once, never the same twice in a row for a
+/// slot, and going round the whole range (with a slot count that does not
+/// divide 65535, across the wrap-around).
+#[test]
+fn packet_ids_are_unique_and_found_without_a_scan() {
+    for slots in [1usize, 2, 7, 100] {
+        let mut slot_array = std::vec![super::Slot::FREE; slots];
+        let mut wakers: Vec<Option<Waker>> = (0..slots).map(|_| None).collect();
+        let mut storage = Storage::<8, 8, 1, 1, 0, 1>::new();
+        let session = Session::new(&mut storage);
+        let mut state = session.state.borrow_mut();
+        state.slots = &mut slot_array;
+        state.slot_wakers = &mut wakers;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut last = std::vec![0u16; slots];
+        let mut wrapped = false;
+        let mut x: u32 = 12345;
+        for _ in 0..200_000 {
+            // A pseudo-random slot in use is freed now and then.
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            if let Some(index) = state.allocate(Kind::Publish(QoS::AtLeastOnce)) {
+                let id = state.slots[index].id;
+                assert_ne!(id, 0);
+                assert_eq!(state.slot_of(id), Some(index));
+                let users = state
+                    .slots
+                    .iter()
+                    .filter(|s| s.kind != Kind::Free && s.id == id);
+                assert_eq!(users.count(), 1, "id {id} shared");
+                assert_ne!(last[index], id, "slot {index} reused {id} at once");
+                wrapped |= id < last[index];
+                last[index] = id;
+                seen.insert(id);
+            }
+            let victim = (x >> 8) as usize % slots;
+            if state.slots[victim].kind != Kind::Free && x.is_multiple_of(3) {
+                state.free_slot(victim);
+            }
+        }
+        assert!(
+            seen.len() > 40_000,
+            "{slots} slots: {} identifiers",
+            seen.len()
+        );
+        assert!(wrapped, "{slots} slots: identifiers wrap around");
+    }
+}
