@@ -15,9 +15,13 @@ use crate::{Error, PublishOptions};
 /// The handle an application publishes and subscribes with. It is `Copy`: every
 /// task of the application may hold one; all of them share the session.
 ///
-/// Operations wait while the client is not connected and continue on the next
-/// connection the [`Driver`](crate::Driver) makes; bound them with
-/// `portnet::time::timeout` where that matters.
+/// Operations wait while the client is not connected yet. When the driver's
+/// `run` returns, operations under way fail with its error, unless the
+/// application reconnects ([`ConnectOptions::wait_for_reconnect`](crate::ConnectOptions::wait_for_reconnect),
+/// set by `persistent`): then they continue on the next connection the
+/// [`Driver`](crate::Driver) makes. Dropping the driver fails them with
+/// [`Error::Stopped`]. A future that fails this way leaves its message to the
+/// driver as if it had been dropped (see the cancel safety of [`Client::publish`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Client<'r> {
     session: &'r Session<'r>,
@@ -51,6 +55,9 @@ impl Drop for SlotGuard<'_> {
         let Ok(mut state) = self.session.state.try_borrow_mut() else {
             return;
         };
+        if let Some(w) = state.slot_wakers.get_mut(index) {
+            *w = None;
+        }
         let Some(slot) = state.slots.get_mut(index) else {
             return;
         };
@@ -83,15 +90,29 @@ impl<'r> Client<'r> {
 
     /// Waits until the client is connected, and returns what the broker granted.
     ///
+    /// # Errors
+    ///
+    /// The error `run` ended with when a connection attempt (or the connection)
+    /// ends first: [`Error::Refused`] with the broker's reason code for a refused
+    /// CONNECT, a network error, a timeout, [`Error::Stopped`] for a driver that
+    /// was dropped or whose `run` was cancelled. Called while the driver is
+    /// stopped (see [`Client`]), it fails at once. In a reconnect loop, call it
+    /// again to wait for the next attempt.
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only observes.
-    pub async fn connected(&self) -> ConnectionInfo {
+    pub async fn connected(&self) -> Result<ConnectionInfo, Error> {
+        let mut attempts = None;
         poll_fn(|cx| {
-            if let Ok(state) = self.session.state.try_borrow()
-                && state.conn == Conn::Up
-            {
-                return Poll::Ready(state.info);
+            if let Ok(state) = self.session.state.try_borrow() {
+                if state.conn == Conn::Up {
+                    return Poll::Ready(Ok(state.info));
+                }
+                let ended = *attempts.get_or_insert(state.runs_ended);
+                if state.stopped || state.runs_ended != ended {
+                    return Poll::Ready(Err(state.end_error));
+                }
             }
             self.session.register_waiter(cx);
             Poll::Pending
@@ -181,7 +202,9 @@ impl<'r> Client<'r> {
     ///   in full with it. Aliases start afresh on each connection.
     ///
     /// Returns the success reason code (0x00, or 0x10 "no matching subscribers");
-    /// a failure code is `Err(Error::Rejected(code))`.
+    /// a failure code is `Err(Error::Rejected(code))`. When the driver stops
+    /// first (see [`Client`]) it fails with the driver's error; the message may
+    /// or may not have reached the broker.
     ///
     /// # Cancel safety
     ///
@@ -205,17 +228,19 @@ impl<'r> Client<'r> {
                 "topic aliases are managed by the client",
             ));
         }
+        let stops = self.session.stops()?;
         let mut guard = SlotGuard {
             session: self.session,
             slot: None,
         };
-        poll_fn(|cx| self.poll_publish(cx, &mut guard.slot, topic, payload, &options)).await
+        poll_fn(|cx| self.poll_publish(cx, &mut guard.slot, stops, topic, payload, &options)).await
     }
 
     fn poll_publish(
         &self,
         cx: &Context<'_>,
         slot: &mut Option<usize>,
+        stops: u32,
         topic: &str,
         payload: &[u8],
         options: &PublishOptions<'_>,
@@ -226,6 +251,9 @@ impl<'r> Client<'r> {
             return Poll::Pending;
         };
         let state = &mut *state;
+        if let Some(e) = failed(state, *slot, stops) {
+            return Poll::Ready(Err(e));
+        }
         let publish = |dup, packet_id| Publish {
             dup,
             qos: options.qos,
@@ -262,7 +290,10 @@ impl<'r> Client<'r> {
                     };
                 }
                 let limit = usize::from(state.info.receive_maximum);
-                let allocated = if state.publishes_in_flight() < limit {
+                // Counting needs a scan; with no fewer slots than the broker
+                // allows, a free slot is all it takes.
+                let allocated = if limit >= state.slots.len() || state.publishes_in_flight() < limit
+                {
                     state.allocate(Kind::Publish(options.qos))
                 } else {
                     None
@@ -286,32 +317,35 @@ impl<'r> Client<'r> {
             Phase::Reserved | Phase::Resend => {
                 let resend = current.phase == Phase::Resend;
                 if state.conn != Conn::Up || (resend && !state.first_to_resend(index)) {
-                    session.register_waiter(cx);
+                    state.register_slot(index, cx);
                     return Poll::Pending;
                 }
                 match state.push_publish(publish(resend, Some(current.id)), options.properties) {
                     Ok(Push::Written) => {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();
-                        // Later re-sends may go now.
-                        session.wake_waiters();
-                        session.register_waiter(cx);
+                        // The next re-send in the original order may go now.
+                        state.wake_slots(|s| s.phase == Phase::Resend);
+                        state.register_slot(index, cx);
                         Poll::Pending
                     }
                     Ok(Push::NoRoom) => {
-                        session.register_waiter(cx);
+                        state.room_wanted = true;
+                        state.register_slot(index, cx);
                         Poll::Pending
                     }
                     Err(e) => {
-                        state.slots[index] = Slot::FREE;
+                        state.free_slot(index);
                         *slot = None;
+                        session.wake_waiters();
                         Poll::Ready(Err(e))
                     }
                 }
             }
             Phase::Done => {
-                state.slots[index] = Slot::FREE;
+                state.free_slot(index);
                 *slot = None;
+                // A slot is free: operations waiting for one may go on.
                 session.wake_waiters();
                 if current.reason.is_error() {
                     Poll::Ready(Err(Error::Rejected(current.reason)))
@@ -320,7 +354,7 @@ impl<'r> Client<'r> {
                 }
             }
             Phase::Sent | Phase::NeedRelease | Phase::Released => {
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
         }
@@ -348,22 +382,29 @@ impl<'r> Client<'r> {
         for s in subscriptions {
             codec::validate_topic_filter(s.filter).map_err(Error::InvalidInput)?;
         }
+        let stops = self.session.stops()?;
         let mut guard = SlotGuard {
             session: self.session,
             slot: None,
         };
         poll_fn(|cx| {
-            self.poll_request(cx, &mut guard.slot, Kind::Subscribe, |state_version, id| {
-                Packet::Subscribe(Subscribe {
-                    packet_id: id,
-                    properties: if state_version == Version::V5 {
-                        Properties::new(properties)
-                    } else {
-                        Properties::empty()
-                    },
-                    subscriptions: List::new(subscriptions),
-                })
-            })
+            self.poll_request(
+                cx,
+                &mut guard.slot,
+                stops,
+                Kind::Subscribe,
+                |state_version, id| {
+                    Packet::Subscribe(Subscribe {
+                        packet_id: id,
+                        properties: if state_version == Version::V5 {
+                            Properties::new(properties)
+                        } else {
+                            Properties::empty()
+                        },
+                        subscriptions: List::new(subscriptions),
+                    })
+                },
+            )
         })
         .await
     }
@@ -385,22 +426,29 @@ impl<'r> Client<'r> {
         for f in filters {
             codec::validate_topic_filter(f).map_err(Error::InvalidInput)?;
         }
+        let stops = self.session.stops()?;
         let mut guard = SlotGuard {
             session: self.session,
             slot: None,
         };
         poll_fn(|cx| {
-            self.poll_request(cx, &mut guard.slot, Kind::Unsubscribe, |version, id| {
-                Packet::Unsubscribe(Unsubscribe {
-                    packet_id: id,
-                    properties: if version == Version::V5 {
-                        Properties::new(properties)
-                    } else {
-                        Properties::empty()
-                    },
-                    filters: List::new(filters),
-                })
-            })
+            self.poll_request(
+                cx,
+                &mut guard.slot,
+                stops,
+                Kind::Unsubscribe,
+                |version, id| {
+                    Packet::Unsubscribe(Unsubscribe {
+                        packet_id: id,
+                        properties: if version == Version::V5 {
+                            Properties::new(properties)
+                        } else {
+                            Properties::empty()
+                        },
+                        filters: List::new(filters),
+                    })
+                },
+            )
         })
         .await
     }
@@ -409,6 +457,7 @@ impl<'r> Client<'r> {
         &self,
         cx: &Context<'_>,
         slot: &mut Option<usize>,
+        stops: u32,
         kind: Kind,
         packet: impl Fn(Version, u16) -> Packet<'p>,
     ) -> Poll<Result<AckCodes, Error>> {
@@ -417,6 +466,9 @@ impl<'r> Client<'r> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         };
+        if let Some(e) = failed(&state, *slot, stops) {
+            return Poll::Ready(Err(e));
+        }
         let index = match *slot {
             Some(i) => i,
             None => {
@@ -443,7 +495,7 @@ impl<'r> Client<'r> {
         match current.phase {
             Phase::Reserved | Phase::Resend => {
                 if state.conn != Conn::Up {
-                    session.register_waiter(cx);
+                    state.register_slot(index, cx);
                     return Poll::Pending;
                 }
                 let version = state.info.version;
@@ -452,19 +504,21 @@ impl<'r> Client<'r> {
                         state.slots[index].phase = Phase::Sent;
                         session.wake_driver();
                     }
-                    Ok(Push::NoRoom) => {}
+                    Ok(Push::NoRoom) => state.room_wanted = true,
                     Err(e) => {
-                        state.slots[index] = Slot::FREE;
+                        state.free_slot(index);
                         *slot = None;
+                        session.wake_waiters();
                         return Poll::Ready(Err(e));
                     }
                 }
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
             Phase::Done => {
-                state.slots[index] = Slot::FREE;
+                state.free_slot(index);
                 *slot = None;
+                // A slot is free: operations waiting for one may go on.
                 session.wake_waiters();
                 Poll::Ready(Ok(AckCodes {
                     codes: current.codes,
@@ -472,7 +526,7 @@ impl<'r> Client<'r> {
                 }))
             }
             _ => {
-                session.register_waiter(cx);
+                state.register_slot(index, cx);
                 Poll::Pending
             }
         }
@@ -722,6 +776,18 @@ impl Drop for Message<'_> {
         }
         session.wake_driver();
     }
+}
+
+/// The error an operation started at `stops` fails with, if the driver stopped
+/// since. A handshake that finished first still reports its result.
+fn failed(state: &crate::session::State<'_>, slot: Option<usize>, stops: u32) -> Option<Error> {
+    let done = slot
+        .and_then(|i| state.slots.get(i))
+        .is_some_and(|s| s.phase == Phase::Done);
+    if done {
+        return None;
+    }
+    state.stopped_since(stops)
 }
 
 /// Copies `text` into `buf` if it fits.

@@ -16,7 +16,7 @@ use crate::codec::{
 };
 use crate::session::{
     ASSIGNED_ID_LEN, AliasSlot, Conn, ConnectionInfo, Ctrl, Entry, Held, Kind, MAX_HOLD, Phase,
-    Push, Rx, Session, Slot, State,
+    Push, Rx, Session, State,
 };
 use crate::{ConnectOptions, Error};
 
@@ -46,19 +46,24 @@ enum Handled {
     Blocked,
 }
 
-/// Marks the session disconnected however `run` ends, even when it is dropped.
-struct Down<'r>(&'r Session<'r>);
+/// Marks the session disconnected however `run` ends, even when it is dropped,
+/// and tells the waiting handles why (`end`, [`Error::Stopped`] when cancelled).
+struct Down<'r> {
+    session: &'r Session<'r>,
+    end: Error,
+    wait: bool,
+}
 
 impl Drop for Down<'_> {
     fn drop(&mut self) {
-        if let Ok(mut state) = self.0.state.try_borrow_mut() {
-            state.conn = Conn::Down;
-            state.disconnect = None;
-            if matches!(state.reauth, ReAuth::Requested | ReAuth::Sent) {
-                state.reauth = ReAuth::Done(Err(Error::Closed));
-            }
-        }
-        self.0.wake_waiters();
+        self.session.connection_ended(self.end, self.wait);
+    }
+}
+
+/// Nothing can reconnect once the driver is gone: every waiting operation fails.
+impl<S, C> Drop for Driver<'_, S, C> {
+    fn drop(&mut self) {
+        self.session.run_ended(Error::Stopped, false);
     }
 }
 
@@ -115,10 +120,31 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     async fn run_inner(
         &mut self,
         options: &ConnectOptions<'_>,
+        auth: Option<&mut (dyn Authenticator + '_)>,
+    ) -> Result<(), Error> {
+        let session = self.session;
+        let mut down = Down {
+            session,
+            end: Error::Stopped,
+            wait: options.wait_for_reconnect,
+        };
+        if let Ok(mut state) = session.state.try_borrow_mut() {
+            state.stopped = false;
+        }
+        let result = self.attempt(options, auth).await;
+        if let Err(e) = result {
+            down.end = e;
+        }
+        result
+    }
+
+    async fn attempt(
+        &mut self,
+        options: &ConnectOptions<'_>,
         mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
-        let _down = Down(session);
+        check_connect_properties(session, options)?;
         let mut conn = match timeout(
             &self.clock,
             options.connect_timeout,
@@ -163,13 +189,31 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         auth: &mut Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
+        // The application may advertise tighter limits than the storage's
+        // (checked by `check_connect_properties`); the client then enforces those.
+        let own = |id: u8| {
+            options
+                .properties
+                .iter()
+                .find(|p| p.id() == id)
+                .and_then(|p| match *p {
+                    Property::ReceiveMaximum(n) | Property::TopicAliasMaximum(n) => {
+                        Some(usize::from(n))
+                    }
+                    Property::MaximumPacketSize(n) => usize::try_from(n).ok(),
+                    _ => None,
+                })
+        };
+        let app_sets = |id: u8| options.version == Version::V5 && own(id).is_some();
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
             rx.end = 0;
             rx.waiting = 0;
             rx.aliases.iter_mut().for_each(|a| a.len = 0);
-            (rx.buf.len(), rx.aliases.len())
+            rx.max_packet = own(0x27).unwrap_or(rx.buf.len()).min(rx.buf.len());
+            rx.alias_max = own(0x22).unwrap_or(rx.aliases.len()).min(rx.aliases.len());
+            (rx.max_packet, rx.alias_max)
         };
         let version = options.version;
         {
@@ -191,6 +235,9 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.auth_reply_due = false;
             state.info =
                 ConnectionInfo::defaults(version, options.keep_alive, options.session_expiry);
+            state.inbound_limit = own(0x21)
+                .unwrap_or(state.inbound.len())
+                .min(state.inbound.len());
             let mut id_buf = [0u8; ASSIGNED_ID_LEN];
             let client_id = match (options.client_id, state.assigned_client_id()) {
                 ("", Some(assigned)) => {
@@ -212,15 +259,22 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
             if version == Version::V5 {
-                auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
-                n += 1;
-                auto[n] = Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
-                n += 1;
+                // Each property once (MQTT 5.0 2.2.2.2): where the application
+                // gives a limit, its value goes out instead of the client's.
+                if !app_sets(0x21) {
+                    auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
+                    n += 1;
+                }
+                if !app_sets(0x27) {
+                    auto[n] =
+                        Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
+                    n += 1;
+                }
                 if options.session_expiry > 0 {
                     auto[n] = Property::SessionExpiryInterval(options.session_expiry);
                     n += 1;
                 }
-                if alias_max > 0 {
+                if alias_max > 0 && !app_sets(0x22) {
                     auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
                     n += 1;
                 }
@@ -232,8 +286,6 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                         n += 1;
                     }
                 }
-            } else if !options.properties.is_empty() {
-                return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
             }
             let connect = Packet::Connect(Connect {
                 version,
@@ -269,7 +321,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             Err(_) => return Err(Error::Timeout),
             Ok(r) => r?,
         }
-        session.wake_waiters();
+        // A new connection: every slot may go on (re-sends, released QoS 2).
+        session.wake_all();
         session.wake_receiver();
         self.main_loop(conn, options, auth).await
     }
@@ -426,29 +479,10 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.assigned_len = 0;
         }
         let resumed = a.session_present;
-        for slot in state.slots.iter_mut() {
-            let abandoned = slot.abandoned;
-            match (slot.kind, slot.phase) {
-                (Kind::Free, _) | (_, Phase::Reserved | Phase::Done | Phase::Resend) => {}
-                _ if abandoned && !resumed => *slot = Slot::FREE,
-                (Kind::Publish(QoS::ExactlyOnce), Phase::Sent) if abandoned => {
-                    slot.phase = Phase::NeedRelease
-                }
-                (_, Phase::Sent) if abandoned => *slot = Slot::FREE,
-                (_, Phase::Sent) => slot.phase = Phase::Resend,
-                (_, Phase::NeedRelease | Phase::Released) if resumed => {
-                    slot.phase = Phase::NeedRelease
-                }
-                (_, Phase::NeedRelease | Phase::Released) => {
-                    // The broker had the message (it sent PUBREC) and forgot the
-                    // session: nothing is left to do.
-                    slot.phase = Phase::Done;
-                    slot.reason = ReasonCode::SUCCESS;
-                }
-            }
-        }
+        state.resume_slots(resumed);
         if !resumed {
             state.inbound_len = 0;
+            state.epoch = state.epoch.wrapping_add(1);
         }
         state.had_session = resumed;
         state.conn = Conn::Up;
@@ -577,7 +611,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     if let Poll::Ready(Err(e)) = Pin::new(&mut *conn).poll_flush(cx) {
                         return Poll::Ready(Err(Error::network(e)));
                     }
+                    // Room in the transmit buffer: for the operations whose
+                    // packet is still to be written, not those awaiting an
+                    // acknowledgement.
                     session.wake_waiters();
+                    if core::mem::take(&mut state.room_wanted) {
+                        state.wake_slots(|s| matches!(s.phase, Phase::Reserved | Phase::Resend));
+                    }
                 }
                 if state.disconnect_written && state.tx_pending().is_empty() {
                     drop(state);
@@ -707,7 +747,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
             if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
-                && h.packet_len() > rx.buf.len()
+                && h.packet_len() > rx.max_packet
             {
                 return Err(Error::Malformed(DecodeError::new(
                     DecodeErrorKind::TooLarge,
@@ -716,7 +756,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             match codec::decode(data, version).map_err(Error::Malformed)? {
                 Some((Packet::Publish(p), len)) => {
-                    check_publish(rx.aliases.len(), &p)?;
+                    check_publish(rx.alias_max, &p)?;
                     rx.waiting += len;
                     progress = true;
                 }
@@ -805,7 +845,21 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let Ok(Some((Packet::Publish(p), len))) = codec::decode(data, version) else {
                 return Err(protocol("waiting message lost"));
             };
-            if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
+            let stale = match (p.qos, p.packet_id) {
+                (QoS::AtLeastOnce, Some(id)) => {
+                    session.stale_copy(id, state.connections, state.epoch)
+                }
+                _ => None,
+            };
+            if let Some(index) = stale {
+                // The broker's resend of a message still in a buffer: the copy
+                // there takes its place (and its turn in the order of
+                // acknowledgements), so the application sees it once and its
+                // PUBACK goes out on this connection when it is dropped.
+                let mut entry = session.inbox[index].get();
+                entry.connection = state.connections;
+                session.inbox[index].set(entry);
+            } else if let (QoS::ExactlyOnce, Some(id)) = (p.qos, p.packet_id)
                 && state.inbound_contains(id)
             {
                 // Sent again before our PUBREC arrived: acknowledge, never deliver twice.
@@ -818,7 +872,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     return Ok(progress);
                 }
             } else {
-                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound.len() {
+                if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound_limit {
                     if version == Version::V5 {
                         return Err(Error::Protocol(
                             ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
@@ -855,6 +909,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     qos: p.qos,
                     id,
                     connection: state.connections,
+                    epoch: state.epoch,
                 });
                 session.wake_receiver();
             }
@@ -879,23 +934,19 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let session = self.session;
         match packet {
             Packet::PubAck(r) => {
-                if let Some(slot) =
-                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::AtLeastOnce))
-                    && slot.phase == Phase::Sent
-                {
-                    finish(slot, r.reason);
-                    session.wake_waiters();
-                }
+                session.on_puback(state, r.packet_id, r.reason);
                 Ok(Handled::Consumed)
             }
             Packet::PubRec(r) => {
-                let known = match state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
-                {
+                let qos2 = |k| k == Kind::Publish(QoS::ExactlyOnce);
+                let known = match state.find(r.packet_id, qos2) {
                     Some(slot) if slot.phase == Phase::Sent => {
                         if r.reason.is_error() {
-                            finish(slot, r.reason);
-                            session.wake_waiters();
+                            if state.complete(r.packet_id, qos2, Phase::Sent, r.reason) {
+                                session.wake_waiters();
+                            }
                         } else {
+                            // Its future waits for PUBCOMP: nothing to wake.
                             slot.phase = Phase::NeedRelease;
                         }
                         true
@@ -933,11 +984,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 Ok(Handled::Consumed)
             }
             Packet::PubComp(r) => {
-                if let Some(slot) =
-                    state.find(r.packet_id, |k| k == Kind::Publish(QoS::ExactlyOnce))
-                    && slot.phase == Phase::Released
-                {
-                    finish(slot, r.reason);
+                let qos2 = |k| k == Kind::Publish(QoS::ExactlyOnce);
+                if state.complete(r.packet_id, qos2, Phase::Released, r.reason) {
                     session.wake_waiters();
                 }
                 Ok(Handled::Consumed)
@@ -1068,21 +1116,70 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 n += 1;
             }
             slot.n_codes = n;
-            finish(slot, ReasonCode::SUCCESS);
-            self.session.wake_waiters();
+            if state.complete(id, |k| k == kind, Phase::Sent, ReasonCode::SUCCESS) {
+                self.session.wake_waiters();
+            }
         }
     }
 }
 
-/// Ends a slot's handshake: its future picks up the result, or, if the future is
-/// gone, the slot is free again.
-fn finish(slot: &mut Slot, reason: ReasonCode) {
-    if slot.abandoned {
-        *slot = Slot::FREE;
-    } else {
-        slot.phase = Phase::Done;
-        slot.reason = reason;
+/// Refuses CONNECT properties that clash with what the client sets itself,
+/// before anything is sent: each property may appear once in a CONNECT, and a
+/// broker closes the connection on a repeated one. A receive maximum, maximum
+/// packet size or topic alias maximum of the application's replaces the client's
+/// own if the storage can honour it.
+fn check_connect_properties(
+    session: &Session<'_>,
+    options: &ConnectOptions<'_>,
+) -> Result<(), Error> {
+    if options.properties.is_empty() {
+        return Ok(());
     }
+    if options.version != Version::V5 {
+        return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
+    }
+    let (rx_len, aliases) = session
+        .rx
+        .try_borrow()
+        .map(|rx| (rx.buf.len(), rx.aliases.len()))
+        .map_err(|_| protocol("busy"))?;
+    let inbound = session
+        .state
+        .try_borrow()
+        .map(|s| s.inbound.len())
+        .map_err(|_| protocol("busy"))?;
+    for p in options.properties {
+        match *p {
+            Property::SessionExpiryInterval(_) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: the session expiry interval is set with \
+                     ConnectOptions::session_expiry",
+                ));
+            }
+            Property::AuthenticationMethod(_) | Property::AuthenticationData(_) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: authentication goes through Driver::run_with_auth",
+                ));
+            }
+            Property::ReceiveMaximum(n) if usize::from(n) > inbound.max(1) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: receive maximum above the storage's INBOUND",
+                ));
+            }
+            Property::MaximumPacketSize(n) if usize::try_from(n).map_or(true, |n| n > rx_len) => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: maximum packet size above the storage's RX",
+                ));
+            }
+            Property::TopicAliasMaximum(n) if usize::from(n) > aliases => {
+                return Err(Error::InvalidInput(
+                    "CONNECT properties: topic alias maximum above the storage's ALIASES",
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Checks what can be checked of an incoming PUBLISH when it arrives; the rest

@@ -46,6 +46,11 @@ pub enum Error {
     ServerDisconnect(ReasonCode),
     /// The broker closed the TCP connection.
     Closed,
+    /// The driver stopped: its `run` returned after
+    /// [`Client::disconnect`](crate::Client::disconnect) or was cancelled, or the
+    /// [`Driver`](crate::Driver) was dropped. Operations that were waiting fail with
+    /// it (see [`ConnectOptions::wait_for_reconnect`](crate::ConnectOptions::wait_for_reconnect)).
+    Stopped,
     /// The broker sent bytes that do not decode; the client sent DISCONNECT with
     /// [`DecodeError::reason_code`] (5.0) and closed the connection.
     Malformed(DecodeError),
@@ -76,7 +81,7 @@ impl Error {
             Self::Network(_) => ErrorKind::Network,
             Self::Timeout => ErrorKind::Timeout,
             Self::Refused(_) => ErrorKind::Refused,
-            Self::ServerDisconnect(_) | Self::Closed => ErrorKind::Disconnected,
+            Self::ServerDisconnect(_) | Self::Closed | Self::Stopped => ErrorKind::Disconnected,
             Self::Malformed(_) | Self::Protocol(..) => ErrorKind::Protocol,
             Self::Encode(EncodeError::BufferTooSmall { .. } | EncodeError::TooLong)
             | Self::TooLarge => ErrorKind::TooLarge,
@@ -119,6 +124,7 @@ impl fmt::Display for Error {
             Self::Refused(c) => write!(f, "connection refused: {c}"),
             Self::ServerDisconnect(c) => write!(f, "the broker disconnected: {c}"),
             Self::Closed => f.write_str("the broker closed the connection"),
+            Self::Stopped => f.write_str("the client's driver is not running"),
             Self::Malformed(e) => write!(f, "bad packet from the broker: {e}"),
             Self::Protocol(c, what) => write!(f, "protocol violation by the broker: {what} ({c})"),
             Self::Encode(e) => write!(f, "cannot encode: {e}"),

@@ -22,6 +22,7 @@ pub mod codec;
 mod driver;
 mod error;
 mod options;
+mod owned;
 mod session;
 
 pub use auth::Authenticator;
@@ -29,7 +30,13 @@ pub use client::{AckCodes, Client, Message, Receiver};
 pub use driver::Driver;
 pub use error::{Error, ErrorKind};
 pub use options::{ConnectOptions, PublishOptions};
+pub use owned::owned;
 pub use session::{
     ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, SERVER_TEXT_LEN,
     Session, Storage,
 };
+
+// The examples of `docs/mqtt.md` that are not marked `ignore` compile as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/mqtt.md")]
+struct MqttDocs;

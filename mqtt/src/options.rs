@@ -6,8 +6,9 @@ use core::time::Duration;
 use crate::codec::{Property, QoS, Version, Will};
 
 /// How to connect; given to every [`Driver::run`](crate::Driver::run), so that a
-/// reconnect may change it.
-#[derive(Debug, Clone, Copy)]
+/// reconnect may change it. Its `Debug` shows the password as `<redacted>`, so
+/// that logging the options on a failed connection leaks no secret.
+#[derive(Clone, Copy)]
 pub struct ConnectOptions<'a> {
     /// The broker's address (resolve names first, for example with `portnet::Dns`).
     pub broker: SocketAddr,
@@ -32,12 +33,51 @@ pub struct ConnectOptions<'a> {
     pub password: Option<&'a [u8]>,
     /// More 5.0 CONNECT properties: user properties, request response information,
     /// request problem information. The client adds receive maximum, maximum packet
-    /// size, topic alias maximum and session expiry itself.
+    /// size, topic alias maximum and session expiry itself. A receive maximum,
+    /// maximum packet size or topic alias maximum given here replaces the client's
+    /// (and the client then holds the broker to it) if it is within the storage's
+    /// `INBOUND`, `RX` and `ALIASES`; above them, and for the session expiry
+    /// interval (use [`session_expiry`](Self::session_expiry)) or authentication
+    /// properties (use [`Driver::run_with_auth`](crate::Driver::run_with_auth)),
+    /// `run` fails with [`Error::InvalidInput`](crate::Error::InvalidInput) before
+    /// connecting. A property given twice fails as [`Error::Encode`](crate::Error::Encode).
     pub properties: &'a [Property<'a>],
     /// Time allowed for the TCP connect and the CONNACK.
     pub connect_timeout: Duration,
     /// Time allowed for a PINGRESP.
     pub ping_timeout: Duration,
+    /// What operations under way do when `run` returns. `false` (the default of
+    /// [`new`](Self::new)): they fail with the error `run` returned
+    /// ([`Error::Stopped`](crate::Error::Stopped) after a disconnect or a
+    /// cancelled `run`), and so does every operation started before the next
+    /// `run`, so that an application never waits for a connection nobody makes.
+    /// `true` (set by [`persistent`](Self::persistent), whose sessions are made to
+    /// be resumed): the application calls `run` again (a reconnect loop), and
+    /// operations wait for the next connection, where unacknowledged messages are
+    /// sent again. Dropping the [`Driver`](crate::Driver) fails them in either case.
+    /// [`Client::connected`](crate::Client::connected) reports the end of every
+    /// connection attempt either way.
+    pub wait_for_reconnect: bool,
+}
+
+impl core::fmt::Debug for ConnectOptions<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("broker", &self.broker)
+            .field("version", &self.version)
+            .field("client_id", &self.client_id)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("session_expiry", &self.session_expiry)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| crate::codec::Redacted))
+            .field("properties", &self.properties)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("wait_for_reconnect", &self.wait_for_reconnect)
+            .finish()
+    }
 }
 
 impl<'a> ConnectOptions<'a> {
@@ -57,6 +97,7 @@ impl<'a> ConnectOptions<'a> {
             properties: &[],
             connect_timeout: Duration::from_secs(10),
             ping_timeout: Duration::from_secs(10),
+            wait_for_reconnect: false,
         }
     }
 
@@ -67,11 +108,22 @@ impl<'a> ConnectOptions<'a> {
         self
     }
 
-    /// A persistent session: no clean start, and (5.0) the given session expiry.
+    /// A persistent session: no clean start, (5.0) the given session expiry, and
+    /// operations that wait for the next `run` when one returns
+    /// ([`wait_for_reconnect`](Self::wait_for_reconnect)).
     #[must_use]
     pub const fn persistent(mut self, session_expiry: u32) -> Self {
         self.clean_start = false;
         self.session_expiry = session_expiry;
+        self.wait_for_reconnect = true;
+        self
+    }
+
+    /// Sets whether operations under way wait for the next `run` when one
+    /// returns (`true`) or fail with its error (`false`); see the field.
+    #[must_use]
+    pub const fn wait_for_reconnect(mut self, wait: bool) -> Self {
+        self.wait_for_reconnect = wait;
         self
     }
 

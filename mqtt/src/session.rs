@@ -114,7 +114,9 @@ impl AliasSlot {
 /// - `HOLD`: incoming messages the application can hold at once (1 to
 ///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
 ///   from the receive buffer, so the driver reads on while they are held.
-#[derive(Debug)]
+///
+/// Its `Debug` shows the sizes only: the buffers hold what went over the wire,
+/// the CONNECT with its password among it.
 pub struct Storage<
     const RX: usize,
     const TX: usize,
@@ -126,6 +128,9 @@ pub struct Storage<
     rx: [u8; RX],
     tx: [u8; TX],
     slots: [Slot; SLOTS],
+    /// The waker of each slot's future: an acknowledgement wakes the one
+    /// operation it completes, not every operation in flight.
+    slot_wakers: [Option<Waker>; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
     out_aliases: [AliasSlot; ALIASES],
@@ -148,12 +153,34 @@ impl<
             rx: [0; RX],
             tx: [0; TX],
             slots: [Slot::FREE; SLOTS],
+            slot_wakers: [const { None }; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
             out_aliases: [AliasSlot::EMPTY; ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
             held: [[0; RX]; HOLD],
         }
+    }
+}
+
+impl<
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize,
+    const INBOUND: usize,
+    const ALIASES: usize,
+    const HOLD: usize,
+> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Storage")
+            .field("rx", &RX)
+            .field("tx", &TX)
+            .field("slots", &SLOTS)
+            .field("inbound", &INBOUND)
+            .field("aliases", &ALIASES)
+            .field("hold", &HOLD)
+            .finish_non_exhaustive()
     }
 }
 
@@ -301,13 +328,34 @@ impl ServerSaid {
     }
 }
 
+/// A deliberate flaw in waking, for the interleaving test's negative controls.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flaw {
+    None,
+    /// An acknowledgement completes its slot without waking the future.
+    AckWakesNobody,
+    /// A new connection (or the end of one) does not wake the slots' futures.
+    ResetWakesNobody,
+}
+
 pub(crate) struct State<'r> {
+    /// Injected by the interleaving test only.
+    #[cfg(test)]
+    pub(crate) flaw: Flaw,
     pub(crate) tx: &'r mut [u8],
     pub(crate) tx_start: usize,
     pub(crate) tx_end: usize,
     pub(crate) slots: &'r mut [Slot],
+    pub(crate) slot_wakers: &'r mut [Option<Waker>],
+    /// Where [`State::allocate`] looks first: the slot freed last.
+    pub(crate) free_hint: usize,
+    /// A slot's future waits for room in the transmit buffer.
+    pub(crate) room_wanted: bool,
     pub(crate) inbound: &'r mut [u16],
     pub(crate) inbound_len: usize,
+    /// The receive maximum advertised on this connection (at most `INBOUND`).
+    pub(crate) inbound_limit: usize,
     pub(crate) ctrl: [Option<Ctrl>; CTRL],
     pub(crate) assigned_id: &'r mut [u8],
     pub(crate) assigned_len: usize,
@@ -328,6 +376,17 @@ pub(crate) struct State<'r> {
     pub(crate) disconnect_written: bool,
     pub(crate) had_session: bool,
     pub(crate) connections: u32,
+    /// Counts the broker's sessions: a CONNACK without session present starts a
+    /// new one, in which packet identifiers of the old one mean nothing.
+    pub(crate) epoch: u32,
+    /// Counts the ends of `run` (connection attempts included).
+    pub(crate) runs_ended: u32,
+    /// Counts the ends of `run` at which waiting operations fail.
+    pub(crate) stops: u32,
+    /// Between such an end and the next `run`: new operations fail at once.
+    pub(crate) stopped: bool,
+    /// Why the last `run` ended.
+    pub(crate) end_error: Error,
     pub(crate) last_send: portnet::Instant,
     pub(crate) ping_sent: portnet::Instant,
 }
@@ -340,6 +399,10 @@ pub(crate) struct Rx<'r> {
     /// message buffer; the driver handles the packets behind them.
     pub(crate) waiting: usize,
     pub(crate) aliases: &'r mut [AliasSlot],
+    /// The maximum packet size advertised on this connection (at most `RX`).
+    pub(crate) max_packet: usize,
+    /// The topic alias maximum advertised on this connection (at most `ALIASES`).
+    pub(crate) alias_max: usize,
 }
 
 /// Where one of the application's message buffers stands.
@@ -368,6 +431,8 @@ pub(crate) struct Entry {
     pub(crate) id: u16,
     /// The connection it arrived on; acknowledgements never cross connections.
     pub(crate) connection: u32,
+    /// The broker's session it arrived in (see [`State::epoch`]).
+    pub(crate) epoch: u32,
 }
 
 impl Entry {
@@ -378,6 +443,7 @@ impl Entry {
         qos: QoS::AtMostOnce,
         id: 0,
         connection: 0,
+        epoch: 0,
     };
 }
 
@@ -464,12 +530,18 @@ impl<'r> Session<'r> {
         }
         Self {
             state: RefCell::new(State {
+                #[cfg(test)]
+                flaw: Flaw::None,
                 tx: &mut storage.tx,
                 tx_start: 0,
                 tx_end: 0,
                 slots: &mut storage.slots,
+                slot_wakers: &mut storage.slot_wakers,
+                free_hint: 0,
+                room_wanted: false,
                 inbound: &mut storage.inbound,
                 inbound_len: 0,
+                inbound_limit: INBOUND,
                 ctrl: [None; CTRL],
                 assigned_id: &mut storage.assigned_id,
                 assigned_len: 0,
@@ -488,6 +560,11 @@ impl<'r> Session<'r> {
                 disconnect_written: false,
                 had_session: false,
                 connections: 0,
+                epoch: 0,
+                runs_ended: 0,
+                stops: 0,
+                stopped: false,
+                end_error: Error::Stopped,
                 last_send: portnet::Instant::ZERO,
                 ping_sent: portnet::Instant::ZERO,
             }),
@@ -497,6 +574,8 @@ impl<'r> Session<'r> {
                 end: 0,
                 waiting: 0,
                 aliases: &mut storage.aliases,
+                max_packet: RX,
+                alias_max: ALIASES,
             }),
             inbox,
             bufs,
@@ -546,12 +625,75 @@ impl<'r> Session<'r> {
         old.into_iter().flatten().for_each(Waker::wake);
     }
 
+    /// Wakes every waiting operation: the connection came up or went down, or
+    /// the driver stopped.
+    pub(crate) fn wake_all(&self) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.wake_slots(|_| true);
+        }
+        self.wake_waiters();
+    }
+
+    /// Wakes the operations that wait without a slot (for a connection, for a
+    /// free slot, for room in the transmit buffer, for a disconnect, …).
     pub(crate) fn wake_waiters(&self) {
         let old = match self.waiters.try_borrow_mut() {
+            // Nobody waits (the common case on every acknowledgement and write).
+            Ok(ws) if ws.list.iter().all(Option::is_none) => return,
             Ok(mut ws) => core::mem::replace(&mut ws.list, [const { None }; WAITERS]),
             Err(_) => return,
         };
         old.into_iter().flatten().for_each(Waker::wake);
+    }
+
+    /// Where the driver's stops stand when an operation starts: `Err` with the
+    /// reason if the driver is stopped, else the count to compare with later
+    /// ([`State::stopped_since`]).
+    pub(crate) fn stops(&self) -> Result<u32, Error> {
+        match self.state.try_borrow() {
+            Ok(s) if s.stopped => Err(s.end_error),
+            Ok(s) => Ok(s.stops),
+            // Never borrowed across an `.await`: not reached from a handle.
+            Err(_) => Ok(0),
+        }
+    }
+
+    /// The connection is gone (however `run` ended): see [`Session::run_ended`].
+    pub(crate) fn connection_ended(&self, end: Error, wait: bool) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.conn = Conn::Down;
+            state.disconnect = None;
+            if matches!(
+                state.reauth,
+                crate::auth::ReAuth::Requested | crate::auth::ReAuth::Sent
+            ) {
+                state.reauth = crate::auth::ReAuth::Done(Err(Error::Closed));
+            }
+        }
+        self.run_ended(end, wait);
+    }
+
+    /// A PUBACK: completes its publish and wakes that publish's future alone
+    /// (and, if its future was gone, the operations waiting for a free slot).
+    pub(crate) fn on_puback(&self, state: &mut State<'_>, id: u16, reason: ReasonCode) {
+        let qos1 = |k| k == Kind::Publish(QoS::AtLeastOnce);
+        if state.complete(id, qos1, Phase::Sent, reason) {
+            self.wake_waiters();
+        }
+    }
+
+    /// Records the end of a `run`: waiting operations fail with `end` unless
+    /// the application reconnects (`wait`); `connected` waiters learn either way.
+    pub(crate) fn run_ended(&self, end: Error, wait: bool) {
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.runs_ended = state.runs_ended.wrapping_add(1);
+            state.end_error = end;
+            if !wait {
+                state.stopped = true;
+                state.stops = state.stops.wrapping_add(1);
+            }
+        }
+        self.wake_all();
     }
 
     pub(crate) fn register_driver(&self, cx: &Context<'_>) {
@@ -579,6 +721,22 @@ impl Session<'_> {
             .filter(|(_, e)| states.contains(&e.state) && !(qos_only && e.qos == QoS::AtMostOnce))
             .min_by_key(|(_, e)| e.seq)
             .map(|(i, _)| i)
+    }
+
+    /// A QoS 1 message with packet identifier `id` that arrived on an earlier
+    /// connection of the broker's current session `epoch` and is still in a
+    /// message buffer: not acknowledged (acknowledgements never cross
+    /// connections), so the broker must send it again, and until it is
+    /// acknowledged the broker cannot use `id` for another message.
+    pub(crate) fn stale_copy(&self, id: u16, connection: u32, epoch: u32) -> Option<usize> {
+        self.inbox.iter().position(|e| {
+            let e = e.get();
+            matches!(e.state, Held::Ready | Held::Taken | Held::Dropped)
+                && e.qos == QoS::AtLeastOnce
+                && e.id == id
+                && e.epoch == epoch
+                && e.connection != connection
+        })
     }
 
     /// A free message buffer's index.
@@ -712,6 +870,107 @@ impl State<'_> {
         self.ctrl.iter().any(Option::is_none)
     }
 
+    /// Registers the waker of slot `index`'s future.
+    pub(crate) fn register_slot(&mut self, index: usize, cx: &Context<'_>) {
+        if let Some(w) = self.slot_wakers.get_mut(index) {
+            match w {
+                Some(old) if old.will_wake(cx.waker()) => {}
+                w => *w = Some(cx.waker().clone()),
+            }
+        }
+    }
+
+    /// Wakes the future of slot `index`, if it waits.
+    pub(crate) fn wake_slot(&mut self, index: usize) {
+        #[cfg(test)]
+        if self.flaw == Flaw::AckWakesNobody {
+            return;
+        }
+        if let Some(w) = self.slot_wakers.get_mut(index).and_then(Option::take) {
+            w.wake();
+        }
+    }
+
+    /// Wakes the futures of the slots that `which` selects.
+    pub(crate) fn wake_slots(&mut self, which: impl Fn(&Slot) -> bool) {
+        #[cfg(test)]
+        if self.flaw == Flaw::ResetWakesNobody {
+            return;
+        }
+        for (slot, w) in self.slots.iter().zip(self.slot_wakers.iter_mut()) {
+            if which(slot)
+                && let Some(w) = w.take()
+            {
+                w.wake();
+            }
+        }
+    }
+
+    /// Frees slot `index` (its future is done with it).
+    pub(crate) fn free_slot(&mut self, index: usize) {
+        if let Some(slot) = self.slots.get_mut(index) {
+            *slot = Slot::FREE;
+            self.free_hint = index;
+        }
+        if let Some(w) = self.slot_wakers.get_mut(index) {
+            *w = None;
+        }
+    }
+
+    /// Ends the handshake of the slot with packet identifier `id` whose kind
+    /// `kind_ok` accepts and whose phase is `phase`, and wakes its future alone.
+    /// True if the slot was freed (its future was gone), which may let an
+    /// operation waiting for a slot go on.
+    pub(crate) fn complete(
+        &mut self,
+        id: u16,
+        kind_ok: impl Fn(Kind) -> bool,
+        phase: Phase,
+        reason: ReasonCode,
+    ) -> bool {
+        let Some(index) = self.slot_of(id).filter(|&i| kind_ok(self.slots[i].kind)) else {
+            return false;
+        };
+        if self.slots[index].phase != phase {
+            return false;
+        }
+        if self.slots[index].abandoned {
+            self.free_slot(index);
+            return true;
+        }
+        self.slots[index].phase = Phase::Done;
+        self.slots[index].reason = reason;
+        self.wake_slot(index);
+        false
+    }
+
+    /// Where each slot stands on a new connection: with the session `resumed`,
+    /// written packets go again (DUP) and QoS 2 releases are repeated; without,
+    /// the broker forgot them. Futures learn through [`Session::wake_all`].
+    pub(crate) fn resume_slots(&mut self, resumed: bool) {
+        for slot in self.slots.iter_mut() {
+            let abandoned = slot.abandoned;
+            match (slot.kind, slot.phase) {
+                (Kind::Free, _) | (_, Phase::Reserved | Phase::Done | Phase::Resend) => {}
+                _ if abandoned && !resumed => *slot = Slot::FREE,
+                (Kind::Publish(QoS::ExactlyOnce), Phase::Sent) if abandoned => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::Sent) if abandoned => *slot = Slot::FREE,
+                (_, Phase::Sent) => slot.phase = Phase::Resend,
+                (_, Phase::NeedRelease | Phase::Released) if resumed => {
+                    slot.phase = Phase::NeedRelease
+                }
+                (_, Phase::NeedRelease | Phase::Released) => {
+                    // The broker had the message (it sent PUBREC) and forgot the
+                    // session: nothing is left to do.
+                    slot.phase = Phase::Done;
+                    slot.reason = ReasonCode::SUCCESS;
+                }
+            }
+        }
+    }
+
     /// Publishes with QoS 1/2 whose handshake with the broker is under way.
     pub(crate) fn publishes_in_flight(&self) -> usize {
         self.slots
@@ -722,7 +981,68 @@ impl State<'_> {
 
     /// Finds a free slot and a packet identifier not in use.
     pub(crate) fn allocate(&mut self, kind: Kind) -> Option<usize> {
-        let index = self.slots.iter().position(|s| s.kind == Kind::Free)?;
+        // The slot just freed is the likely one: no scan in steady traffic.
+        let index = match self.slots.get(self.free_hint) {
+            Some(s) if s.kind == Kind::Free => self.free_hint,
+            _ => self.slots.iter().position(|s| s.kind == Kind::Free)?,
+        };
+        let id = match self.id_for(index) {
+            Some(id) => id,
+            None => self.unused_id(),
+        };
+        self.next_id = id.wrapping_add(1).max(1);
+        let seq = self.next_seq;
+        self.next_seq = seq.wrapping_add(1);
+        self.slots[index] = Slot {
+            kind,
+            phase: Phase::Reserved,
+            id,
+            seq,
+            ..Slot::FREE
+        };
+        Some(index)
+    }
+
+    /// The packet identifier for slot `index`: the first from `next_id` on that
+    /// is congruent to `index + 1` modulo the number of slots. Slots thus never
+    /// share an identifier (no search for a free one), an acknowledgement finds
+    /// its slot without a scan ([`State::slot_of`]), and identifiers still go
+    /// round all of 1 to 65535 before one comes back. `None` with more slots
+    /// than identifiers.
+    fn id_for(&self, index: usize) -> Option<u16> {
+        let n = self.slots.len();
+        if n == 0 || n > usize::from(u16::MAX) {
+            return None;
+        }
+        let residue = (index + 1) % n;
+        let start = usize::from(self.next_id.max(1));
+        let id = start + (residue + n - start % n) % n;
+        let id = if id > usize::from(u16::MAX) {
+            if residue == 0 { n } else { residue }
+        } else {
+            id
+        };
+        u16::try_from(id).ok()
+    }
+
+    /// The slot that packet identifier `id` belongs to, if one does.
+    pub(crate) fn slot_of(&self, id: u16) -> Option<usize> {
+        let n = self.slots.len();
+        let guess = (usize::from(id) + n.saturating_sub(1)).checked_rem(n)?;
+        if self
+            .slots
+            .get(guess)
+            .is_some_and(|s| s.kind != Kind::Free && s.id == id)
+        {
+            return Some(guess);
+        }
+        self.slots
+            .iter()
+            .position(|s| s.kind != Kind::Free && s.id == id)
+    }
+
+    /// An identifier no slot uses (the general case of [`State::id_for`]).
+    fn unused_id(&self) -> u16 {
         let mut id = self.next_id;
         for _ in 0..=u16::MAX {
             if id != 0
@@ -735,17 +1055,7 @@ impl State<'_> {
             }
             id = id.wrapping_add(1);
         }
-        self.next_id = id.wrapping_add(1).max(1);
-        let seq = self.next_seq;
-        self.next_seq = seq.wrapping_add(1);
-        self.slots[index] = Slot {
-            kind,
-            phase: Phase::Reserved,
-            id,
-            seq,
-            ..Slot::FREE
-        };
-        Some(index)
+        id
     }
 
     /// True when slot `index` is the oldest that must be sent again, so that
@@ -762,9 +1072,8 @@ impl State<'_> {
     }
 
     pub(crate) fn find(&mut self, id: u16, kind_ok: impl Fn(Kind) -> bool) -> Option<&mut Slot> {
-        self.slots
-            .iter_mut()
-            .find(|s| s.kind != Kind::Free && s.id == id && kind_ok(s.kind))
+        let index = self.slot_of(id)?;
+        self.slots.get_mut(index).filter(|s| kind_ok(s.kind))
     }
 
     pub(crate) fn inbound_contains(&self, id: u16) -> bool {
@@ -803,8 +1112,18 @@ impl State<'_> {
         }
     }
 
+    /// The driver stopped since an operation started with `stops`: the error it
+    /// fails with.
+    pub(crate) fn stopped_since(&self, stops: u32) -> Option<Error> {
+        (self.stops != stops).then_some(self.end_error)
+    }
+
     pub(crate) fn assigned_client_id(&self) -> Option<&str> {
         let bytes = self.assigned_id.get(..self.assigned_len)?;
         core::str::from_utf8(bytes).ok().filter(|s| !s.is_empty())
     }
 }
+
+#[cfg(test)]
+#[path = "wake_tests.rs"]
+mod wake_tests;

@@ -193,7 +193,7 @@ async fn challenge_at_connect_and_reauthentication() {
     let opts = ConnectOptions::new(addr, "authed");
     let mut auth = Reverser::default();
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         client.reauthenticate().await.unwrap();
         client.disconnect(ReasonCode::SUCCESS).await;
     };
@@ -283,7 +283,7 @@ async fn refusals_and_rejected_reauthentication() {
         .unwrap();
     };
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         client.reauthenticate().await
     };
     let ((run, reauth), ()) = bounded(async {
@@ -315,7 +315,7 @@ async fn refusals_and_rejected_reauthentication() {
         rest
     };
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         let r = client.reauthenticate().await;
         client.disconnect(ReasonCode::SUCCESS).await;
         r

@@ -55,7 +55,7 @@ async fn pubsub<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAddr, name
         let id = format!("{name}-{}", version as u8);
         let opts = ConnectOptions::new(broker, &id).version(version);
         session(stack, opts, &id, async |client, rx| {
-            let info = client.connected().await;
+            let info = client.connected().await.expect("connected");
             assert_eq!(info.version, version);
             client
                 .subscribe(&[Subscription::new("b/#", QoS::ExactlyOnce)], &[])
@@ -90,7 +90,7 @@ async fn many_in_flight<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAd
     let prefix = format!("m/{name}");
     let opts = ConnectOptions::new(broker, &id);
     session(stack, opts, &id, async |client, rx| {
-        client.connected().await;
+        client.connected().await.expect("connected");
         let filter = format!("{prefix}/#");
         client
             .subscribe(&[Subscription::new(&filter, QoS::ExactlyOnce)], &[])
@@ -133,7 +133,7 @@ async fn retained<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAddr, na
         let id = format!("{name}-retainer-{}", version as u8);
         let opts = ConnectOptions::new(broker, &id).version(version);
         session(stack, opts, &id, async |client, _rx| {
-            client.connected().await;
+            client.connected().await.expect("connected");
             client
                 .publish(
                     &topic,
@@ -148,7 +148,7 @@ async fn retained<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAddr, na
         let id = format!("{name}-late-{}", version as u8);
         let opts = ConnectOptions::new(broker, &id).version(version);
         session(stack, opts, &id, async |client, rx| {
-            client.connected().await;
+            client.connected().await.expect("connected");
             client
                 .subscribe(&[Subscription::new(&topic, QoS::AtLeastOnce)], &[])
                 .await
@@ -173,7 +173,7 @@ async fn v5_properties<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAdd
     // An empty client id: the broker assigns one.
     let opts = ConnectOptions::new(broker, "");
     session(stack, opts, name, async |client, rx| {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert!(info.client_id_assigned);
         let mut buf = [0u8; 128];
         assert!(

@@ -31,7 +31,7 @@ async fn pubsub_all_qos(version: Version) {
     let (mut driver, client, mut rx) = session.split(&stack, stack);
     let opts = ConnectOptions::new(broker.addr(), "pubsub").version(version);
     let app = async {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert_eq!(info.version, version);
         assert!(!info.session_present);
         let codes = client
@@ -86,7 +86,7 @@ async fn concurrent_publishes_complete_independently() {
     let (mut driver, client, mut rx) = session.split(&stack, stack);
     let opts = ConnectOptions::new(broker.addr(), "many");
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         client
             .subscribe(&[Subscription::new("m/#", QoS::AtLeastOnce)], &[])
             .await
@@ -159,7 +159,7 @@ async fn retained_message_reaches_a_later_subscriber() {
             let (mut driver, client, _rx) = session.split(&stack, stack);
             let opts = ConnectOptions::new(broker.addr(), "retainer").version(version);
             let app = async {
-                client.connected().await;
+                client.connected().await.expect("connected");
                 client
                     .publish(
                         &topic,
@@ -179,7 +179,7 @@ async fn retained_message_reaches_a_later_subscriber() {
         let (mut driver, client, mut rx) = session.split(&stack, stack);
         let opts = ConnectOptions::new(broker.addr(), "late").version(version);
         let app = async {
-            client.connected().await;
+            client.connected().await.expect("connected");
             client
                 .subscribe(&[Subscription::new(&topic, QoS::AtLeastOnce)], &[])
                 .await
@@ -230,7 +230,7 @@ async fn will_is_published_on_connection_loss() {
             .will(will);
 
         let test = async {
-            watch.connected().await;
+            watch.connected().await.expect("connected");
             watch
                 .subscribe(&[Subscription::new(&will_topic, QoS::AtLeastOnce)], &[])
                 .await
@@ -240,7 +240,7 @@ async fn will_is_published_on_connection_loss() {
             let mut run = Box::pin(driver.run(&opts));
             tokio::select! {
                 r = &mut run => panic!("run ended early: {r:?}"),
-                _ = client.connected() => {}
+                c = client.connected() => { c.expect("connected"); }
             }
             drop(run);
             let m = match tokio::time::timeout(Duration::from_secs(5), watch_rx.recv()).await {
@@ -269,7 +269,7 @@ async fn v5_properties_travel_end_to_end() {
     // Empty client id: the broker assigns one.
     let opts = ConnectOptions::new(broker.addr(), "");
     let app = async {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert!(info.client_id_assigned);
         let mut buf = [0u8; 128];
         let id = client.assigned_client_id(&mut buf).expect("assigned id");
@@ -318,7 +318,7 @@ async fn keep_alive_pings_keep_an_idle_connection() {
     let (mut driver, client, _rx) = session.split(&stack, stack);
     let opts = ConnectOptions::new(broker.addr(), "idle").keep_alive(1);
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         // Idle for 2.5 keep-alive periods (mosquitto drops a client after 1.5).
         tokio::time::sleep(Duration::from_millis(2500)).await;
         client
@@ -369,7 +369,7 @@ async fn restart_mid_traffic(version: Version) {
     let mut s_session = Session::new(&mut s_storage);
     let (mut s_driver, sub, mut s_rx) = s_session.split(&stack, stack);
     let app = async {
-        sub.connected().await;
+        sub.connected().await.expect("connected");
         sub.subscribe(&[Subscription::new("r/#", QoS::ExactlyOnce)], &[])
             .await
             .unwrap();
@@ -385,7 +385,7 @@ async fn restart_mid_traffic(version: Version) {
     let (mut p_driver, publisher, _p_rx) = p_session.split(&stack, stack);
     let broker_ref = &mut broker;
     let app = async {
-        publisher.connected().await;
+        publisher.connected().await.expect("connected");
         broker_ref.freeze();
         let publishes = async {
             let futs = topics
@@ -431,7 +431,7 @@ async fn restart_mid_traffic(version: Version) {
 
     // The subscriber comes back: every message exactly once, then its own sentinel.
     let app = async {
-        let info = sub.connected().await;
+        let info = sub.connected().await.expect("connected");
         assert!(
             info.session_present,
             "subscriber session lost; log:\n{}",
@@ -487,7 +487,7 @@ async fn held_messages_do_not_block_publishes() {
     let (mut driver, client, mut rx) = session.split(&stack, stack);
     let opts = ConnectOptions::new(broker.addr(), "holder").persistent(3600);
     let app = async {
-        client.connected().await;
+        client.connected().await.expect("connected");
         client
             .subscribe(&[Subscription::new("h/#", QoS::ExactlyOnce)], &[])
             .await
@@ -539,7 +539,7 @@ async fn held_messages_do_not_block_publishes() {
     // Reconnect: a sentinel published now is the first message, so no earlier one
     // was left unacknowledged at the broker.
     let app = async {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert!(info.session_present);
         client
             .publish("h/end", b"", PublishOptions::qos(QoS::AtLeastOnce))
@@ -580,11 +580,11 @@ async fn outgoing_topic_aliases_against_mosquitto() {
         .map(|i| format!("alias/topic-number-{i}"))
         .collect();
     let app = async {
-        sub.connected().await;
+        sub.connected().await.expect("connected");
         sub.subscribe(&[Subscription::new("alias/#", QoS::AtLeastOnce)], &[])
             .await
             .unwrap();
-        let info = publisher.connected().await;
+        let info = publisher.connected().await.expect("connected");
         assert!(info.topic_alias_maximum >= 2, "{info:?}");
         let publish = async {
             for (i, t) in sequence.iter().enumerate() {
@@ -647,12 +647,12 @@ async fn broker_disconnects_and_server_keep_alive() {
         let b_run = b_driver.run(&opts);
         tokio::pin!(b_run);
         let (a_result, ()) = tokio::join!(a_driver.run(&opts), async {
-            let info = first.connected().await;
+            let info = first.connected().await.expect("connected");
             assert_eq!(info.keep_alive, 20, "the server keep alive is in force");
             // Only now the second client connects.
             tokio::select! {
                 r = &mut b_run => panic!("second run ended: {r:?}"),
-                _ = second.connected() => {}
+                c = second.connected() => { c.expect("connected"); }
             }
         });
         // The first connection is gone; the second is up. Now the broker stops.
@@ -677,4 +677,200 @@ async fn broker_disconnects_and_server_keep_alive() {
         Err(Error::Closed | Error::Network(_)) => assert_eq!(second.server_disconnect(), None),
         other => panic!("second connection: {other:?}"),
     }
+}
+
+/// Issue 20 §1.2: application properties that the client also sets were sent
+/// twice, and mosquitto closed the connection. Now a maximum packet size of the
+/// application's replaces the client's (one property on the wire, and mosquitto
+/// accepts the CONNECT), a publish with a property twice fails at once without
+/// ending the connection, and a session expiry in the properties is refused
+/// before connecting.
+#[tokio::test]
+async fn application_properties_are_never_sent_twice() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+
+    let clash = [Property::SessionExpiryInterval(60)];
+    let mut opts = ConnectOptions::new(broker.addr(), "props-twice").persistent(60);
+    opts.properties = &clash;
+    let refused = bounded(driver.run(&opts)).await;
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(what)) if what.contains("session_expiry")),
+        "{refused:?}"
+    );
+
+    let own = [
+        Property::MaximumPacketSize(2048),
+        Property::UserProperty("site", "lab"),
+    ];
+    opts.properties = &own;
+    let app = async {
+        client.connected().await.expect("connected");
+        client
+            .subscribe(&[Subscription::new("twice/#", QoS::AtLeastOnce)], &[])
+            .await
+            .unwrap();
+        let twice = [
+            Property::MessageExpiryInterval(10),
+            Property::MessageExpiryInterval(20),
+        ];
+        let e = client
+            .publish(
+                "twice/a",
+                b"x",
+                PublishOptions::qos(QoS::AtLeastOnce).properties(&twice),
+            )
+            .await
+            .expect_err("a property twice is refused");
+        assert_eq!(
+            e,
+            Error::Encode(portnet_mqtt::codec::EncodeError::Invalid(
+                "property appears twice"
+            ))
+        );
+        assert_eq!(client.unacknowledged(), 0, "nothing left in flight");
+        let once = [Property::MessageExpiryInterval(20)];
+        client
+            .publish(
+                "twice/b",
+                b"y",
+                PublishOptions::qos(QoS::AtLeastOnce).properties(&once),
+            )
+            .await
+            .expect("the connection is still up");
+        let m = rx.recv().await;
+        assert_eq!((m.topic(), m.payload()), ("twice/b", &b"y"[..]));
+        drop(m);
+        client.disconnect(ReasonCode::SUCCESS).await;
+    };
+    let (run, ()) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+    run.unwrap();
+    let log = broker.log();
+    assert!(!log.contains("Protocol error"), "{log}");
+}
+
+/// Issue 20 §1.3 against mosquitto: a broker that refuses anonymous clients
+/// refuses the CONNECT, and `connected()` says so with the broker's reason
+/// (before, it never resolved and the reason was only `run`'s return value).
+#[tokio::test]
+async fn refused_connect_is_seen_by_connected() {
+    let broker = Mosquitto::start_with("allow_anonymous false\n");
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    for version in [Version::V5, Version::V3_1_1] {
+        let opts = ConnectOptions::new(broker.addr(), "anonymous").version(version);
+        let (run, connected) =
+            bounded(async { tokio::join!(driver.run(&opts), client.connected()) }).await;
+        let Err(Error::Refused(reason)) = run else {
+            panic!("{version:?}: {run:?}");
+        };
+        assert!(reason.is_error(), "{reason:?}");
+        assert_eq!(
+            connected.map(|_| ()),
+            Err(Error::Refused(reason)),
+            "{version:?}"
+        );
+    }
+}
+
+/// Issue 20 §1.4 against mosquitto: a second client with the same identifier
+/// takes the connection over, mosquitto closes the first one, and the first
+/// client's operations fail instead of waiting for a connection nobody makes.
+#[tokio::test]
+async fn operations_fail_once_mosquitto_closed_the_connection() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let (mut first_store, mut second_store) = (Store::new(), Store::new());
+    let mut first_session = Session::new(&mut first_store);
+    let mut second_session = Session::new(&mut second_store);
+    let (mut a_driver, a, _a_rx) = first_session.split(&stack, stack);
+    let (mut b_driver, b, _b_rx) = second_session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "taken-over");
+    let (a_run, b_run) = bounded(async {
+        let b_run = b_driver.run(&opts);
+        tokio::pin!(b_run);
+        let (a_run, ()) = tokio::join!(a_driver.run(&opts), async {
+            a.connected().await.expect("first connected");
+            tokio::select! {
+                r = &mut b_run => panic!("second run ended: {r:?}"),
+                c = b.connected() => { c.expect("second connected"); }
+            }
+            // Under way as the connection closes, or started after it closed:
+            // either way it ends.
+            let e = a
+                .publish("t", b"x", PublishOptions::qos(QoS::AtLeastOnce))
+                .await
+                .expect_err("no connection to publish on");
+            assert!(
+                matches!(
+                    e,
+                    Error::Closed | Error::Network(_) | Error::ServerDisconnect(_)
+                ),
+                "{e:?}"
+            );
+            assert!(a.connected().await.is_err(), "no reconnect is coming");
+        });
+        let (b_run, ()) = tokio::join!(b_run, b.disconnect(ReasonCode::SUCCESS));
+        (a_run, b_run)
+    })
+    .await;
+    assert!(a_run.is_err(), "{a_run:?}");
+    b_run.unwrap();
+}
+
+/// Issue 20 §1.5: the owned form is a `'static` task of its own — spawned on a
+/// `LocalSet`, with no `Box::leak` of storage or session — and runs a whole
+/// client against mosquitto.
+#[test]
+fn owned_client_runs_as_a_spawned_task() {
+    let broker = Mosquitto::start();
+    let addr = broker.addr();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    let task = portnet_mqtt::owned(
+        Box::new(Store::new()),
+        Tokio::new(),
+        Tokio::new(),
+        async move |mut driver, client, mut rx| {
+            let opts = ConnectOptions::new(addr, "owned");
+            let app = async {
+                client.connected().await.expect("connected");
+                client
+                    .subscribe(&[Subscription::new("owned/#", QoS::AtLeastOnce)], &[])
+                    .await
+                    .unwrap();
+                client
+                    .publish("owned/t", b"spawned", PublishOptions::qos(QoS::AtLeastOnce))
+                    .await
+                    .unwrap();
+                let m = rx.recv().await;
+                let got = (m.topic().to_owned(), m.payload().to_vec());
+                drop(m);
+                client.disconnect(ReasonCode::SUCCESS).await;
+                got
+            };
+            let (run, got) = tokio::join!(driver.run(&opts), app);
+            run.map(|()| got)
+        },
+    );
+    fn is_static<T: 'static>(t: T) -> T {
+        t
+    }
+    let handle = local.spawn_local(is_static(task));
+    let got = local
+        .block_on(&runtime, async {
+            tokio::time::timeout(LIMIT, handle).await
+        })
+        .expect("bounded")
+        .expect("the task ran to its end")
+        .expect("run");
+    assert_eq!(got, ("owned/t".to_owned(), b"spawned".to_vec()));
 }

@@ -164,7 +164,8 @@ async fn subscriber(
     rx: &mut portnet_mqtt::Receiver<'_>,
     shared: &Shared,
 ) {
-    client.connected().await;
+    // Attempts fail while the broker is down; each failure resolves `connected`.
+    while client.connected().await.is_err() {}
     let sentinel = format!("chaos/end/{index}");
     let receive = async {
         for _ in 0..100_000_000u64 {
@@ -253,7 +254,7 @@ async fn broker_killed_and_restarted_during_qos1_qos2_traffic() {
     for (i, (driver, client, _)) in sub_parts.iter_mut().enumerate() {
         let o = opts(SUBSCRIBERS[i]);
         let app = async {
-            client.connected().await;
+            client.connected().await.expect("connected");
             let codes = client
                 .subscribe(&[Subscription::new("chaos/#", QoS::ExactlyOnce)], &[])
                 .await

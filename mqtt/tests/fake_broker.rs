@@ -269,7 +269,7 @@ async fn outgoing_topic_aliases_shrink_publishes() {
     let (mut driver, client, _rx) = session.split(&stack, stack);
     let opts = ConnectOptions::new(addr, "aliaser");
     let app = async {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert_eq!(info.topic_alias_maximum, 2);
         for t in topics {
             client
@@ -370,7 +370,7 @@ async fn server_properties_and_disconnect_reason_surface() {
     let mut opts = ConnectOptions::new(addr, "told");
     opts.properties = &props;
     let watch = async {
-        let info = client.connected().await;
+        let info = client.connected().await.expect("connected");
         assert_eq!(info.keep_alive, 7);
         let mut buf = [0u8; 64];
         assert_eq!(client.server_reason_string(&mut buf), Some("welcome"));
@@ -397,4 +397,293 @@ async fn server_properties_and_disconnect_reason_surface() {
     );
     assert_eq!(client.server_reason_string(&mut buf), Some("maintenance"));
     assert!(client.connection_info().is_none());
+}
+
+fn encode(packet: Packet<'_>) -> Vec<u8> {
+    let mut buf = vec![0u8; 256];
+    let n = packet.encode(Version::V5, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+fn qos1_publish(id: u16, dup: bool, payload: &[u8]) -> Vec<u8> {
+    use portnet_mqtt::codec::{Properties, Publish, QoS};
+    encode(Packet::Publish(Publish {
+        dup,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: "t/q1",
+        packet_id: Some(id),
+        properties: Properties::empty(),
+        payload,
+    }))
+}
+
+fn suback_for(subscribe: &[u8]) -> Vec<u8> {
+    use portnet_mqtt::codec::{List, Properties, SubAck};
+    let Packet::Subscribe(s) = decode(subscribe, Version::V5).unwrap().unwrap().0 else {
+        panic!("expected SUBSCRIBE, got {subscribe:02x?}");
+    };
+    encode(Packet::SubAck(SubAck {
+        packet_id: s.packet_id,
+        properties: Properties::empty(),
+        reason_codes: List::new(&[ReasonCode::GRANTED_QOS_1]),
+    }))
+}
+
+/// Issue 20 §1.1. Connection 1 delivers QoS 1 messages "a" and "b" into the two
+/// message buffers (the SUBACK behind them proves they were handled); the
+/// application takes "a" and leaves "b"; the broker drops the connection.
+/// Connection 2 either resumes the session (the broker then sends both again
+/// with DUP, then a new "c") or starts a new one (the broker sends a new message
+/// that reuses packet identifier 1). Returns the payloads the application
+/// received on connection 2 and the packets the broker got after its SUBACK.
+async fn after_a_reconnect(session_present: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    use portnet_mqtt::codec::{QoS, Subscription};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        assert_eq!(read_packet(&mut sock).await[0], 0x10);
+        sock.write_all(CONNACK_V5).await.unwrap();
+        let subscribe = read_packet(&mut sock).await;
+        let mut script = qos1_publish(1, false, b"a");
+        script.extend(qos1_publish(2, false, b"b"));
+        script.extend(suback_for(&subscribe));
+        sock.write_all(&script).await.unwrap();
+        drop(sock);
+
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[9] & 0x02, 0, "no clean start: {connect:02x?}");
+        let mut script = vec![0x20, 0x03, u8::from(session_present), 0x00, 0x00];
+        if session_present {
+            // MQTT 4.4: unacknowledged messages go again, with DUP.
+            script.extend(qos1_publish(1, true, b"a"));
+            script.extend(qos1_publish(2, true, b"b"));
+        }
+        sock.write_all(&script).await.unwrap();
+        let subscribe = read_packet(&mut sock).await;
+        let mut script = if session_present {
+            qos1_publish(3, false, b"c")
+        } else {
+            qos1_publish(1, false, b"new")
+        };
+        script.extend(suback_for(&subscribe));
+        sock.write_all(&script).await.unwrap();
+        let mut after = Vec::new();
+        loop {
+            let packet = read_packet(&mut sock).await;
+            let last = packet[0] == 0xe0;
+            after.push(packet);
+            if last {
+                break after;
+            }
+        }
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 0, 2>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "resumer").persistent(600);
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+    let connection = async {
+        let first = driver.run(&opts).await;
+        assert_eq!(first, Err(Error::Closed));
+        ended_tx.send(()).unwrap();
+        driver.run(&opts).await
+    };
+    let filter = [Subscription::new("t/#", QoS::AtLeastOnce)];
+    let app = async {
+        client.connected().await.expect("connected");
+        client.subscribe(&filter, &[]).await.unwrap();
+        let a = rx.recv().await;
+        assert_eq!(a.payload(), b"a");
+        assert_eq!(rx.ready(), 1, "\"b\" waits in its buffer");
+        ended_rx.await.unwrap();
+        client.connected().await.expect("connected");
+        // Its SUBACK comes after everything the broker sent again.
+        client.subscribe(&filter, &[]).await.unwrap();
+        drop(a);
+        let mut got = Vec::new();
+        let last: &[u8] = if session_present { b"c" } else { b"new" };
+        loop {
+            let m = rx.recv().await;
+            let payload = m.payload().to_vec();
+            drop(m);
+            let done = payload == last;
+            got.push(payload);
+            if done {
+                break;
+            }
+        }
+        assert!(rx.try_recv().is_none());
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), after) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(connection, app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    (got, after)
+}
+
+/// The stale copy of a resumed session's message takes the place of the
+/// broker's resend: each message is delivered once and acknowledged once, in
+/// order, on the new connection.
+#[tokio::test]
+async fn qos1_resend_after_resumed_session_is_delivered_once() {
+    let (got, after) = after_a_reconnect(true).await;
+    assert_eq!(got, [b"b".to_vec(), b"c".to_vec()]);
+    let pubacks: Vec<&[u8]> = vec![
+        b"\x40\x02\x00\x01",
+        b"\x40\x02\x00\x02",
+        b"\x40\x02\x00\x03",
+        b"\xe0\x00",
+    ];
+    assert_eq!(after, pubacks);
+}
+
+/// Without session present the broker forgot the old messages: the copies in
+/// the buffers are still delivered (never acknowledged: their session is gone),
+/// and a new message reusing an old packet identifier is a new message.
+#[tokio::test]
+async fn new_session_reusing_an_id_is_a_new_message() {
+    let (got, after) = after_a_reconnect(false).await;
+    assert_eq!(got, [b"b".to_vec(), b"new".to_vec()]);
+    let expected: Vec<&[u8]> = vec![b"\x40\x02\x00\x01", b"\xe0\x00"];
+    assert_eq!(after, expected);
+}
+
+/// A broker that accepts one client, reads its CONNECT, answers `connack`, reads
+/// one more packet if `read_one`, then closes the connection.
+async fn closing_broker(listener: TcpListener, connack: &'static [u8], read_one: bool) -> Vec<u8> {
+    let (mut sock, _) = listener.accept().await.unwrap();
+    assert_eq!(read_packet(&mut sock).await[0], 0x10);
+    sock.write_all(connack).await.unwrap();
+    if read_one {
+        read_packet(&mut sock).await
+    } else {
+        Vec::new()
+    }
+}
+
+/// Issue 20 §1.3: a refused CONNECT is seen from the handles: `connected()`
+/// resolves with the broker's reason, and so does a publish that was waiting for
+/// the connection.
+#[tokio::test]
+async fn refused_connect_resolves_connected_with_the_reason() {
+    use portnet_mqtt::codec::QoS;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = closing_broker(listener, b"\x20\x03\x00\x87\x00", false);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "refused");
+    let app = async {
+        let publish = client.publish("t", b"x", PublishOptions::qos(QoS::AtLeastOnce));
+        let (connected, published) = tokio::join!(client.connected(), publish);
+        // Started after the refusal: fails at once rather than waiting.
+        let later = client.connected().await;
+        (connected, published, later)
+    };
+    let ((run, (connected, published, later)), _) =
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+        })
+        .await
+        .expect("no hang");
+    let refused = Err(Error::Refused(ReasonCode::NOT_AUTHORIZED));
+    assert_eq!(run, refused);
+    assert_eq!(connected.map(|_| ()), refused);
+    assert_eq!(published.map(|_| ()), refused);
+    assert_eq!(later.map(|_| ()), refused);
+}
+
+/// Issue 20 §1.4, the default policy: when the broker closes the connection, a
+/// publish waiting for its PUBACK fails with the reason `run` ended, and
+/// operations started afterwards fail at once.
+#[tokio::test]
+async fn pending_publish_fails_when_the_broker_closes() {
+    use portnet_mqtt::codec::QoS;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = closing_broker(listener, CONNACK_V5, true);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "closed-on");
+    let app = async {
+        client.connected().await.expect("connected");
+        let pending = client
+            .publish("t", b"x", PublishOptions::qos(QoS::AtLeastOnce))
+            .await;
+        let later = client.publish("t", b"y", PublishOptions::default()).await;
+        let subscribe = client
+            .subscribe(
+                &[portnet_mqtt::codec::Subscription::new("t", QoS::AtMostOnce)],
+                &[],
+            )
+            .await;
+        (pending, later, subscribe.map(|_| ()))
+    };
+    let ((run, (pending, later, subscribe)), publish) =
+        tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+        })
+        .await
+        .expect("no hang");
+    assert_eq!(publish[0] & 0xf0, 0x30, "the broker got the PUBLISH");
+    assert_eq!(run, Err(Error::Closed));
+    assert_eq!(pending, Err(Error::Closed));
+    assert_eq!(later, Err(Error::Closed));
+    assert_eq!(subscribe, Err(Error::Closed));
+}
+
+/// With `wait_for_reconnect` (set by `persistent`), a publish under way waits
+/// across the end of `run` for the next connection; dropping the driver, after
+/// which no connection can come, fails it with `Error::Stopped`.
+#[tokio::test]
+async fn waiting_publish_fails_when_the_driver_is_dropped() {
+    use portnet_mqtt::codec::QoS;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = closing_broker(listener, CONNACK_V5, true);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "patient").persistent(60);
+    assert!(opts.wait_for_reconnect);
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut publish =
+            std::pin::pin!(client.publish("t", b"x", PublishOptions::qos(QoS::AtLeastOnce)));
+        let (run, _) = tokio::join!(
+            async {
+                tokio::select! {
+                    r = driver.run(&opts) => r,
+                    r = &mut publish => panic!("publish ended with the connection: {r:?}"),
+                }
+            },
+            broker
+        );
+        assert_eq!(run, Err(Error::Closed));
+        assert_eq!(client.unacknowledged(), 1, "kept for the next connection");
+        // Still waiting: one more poll after the end of `run` leaves it pending.
+        tokio::select! {
+            biased;
+            r = &mut publish => panic!("publish ended without a reconnect: {r:?}"),
+            () = std::future::ready(()) => {}
+        }
+        drop(driver);
+        publish.await
+    })
+    .await
+    .expect("no hang");
+    assert_eq!(outcome, Err(Error::Stopped));
 }

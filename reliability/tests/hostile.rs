@@ -558,7 +558,7 @@ fn broker_that_never_acks_times_out() {
             received
         };
         let app = async {
-            client.connected().await;
+            client.connected().await.expect("connected");
             let publish = timeout(
                 &pair.clock,
                 Duration::from_secs(3),

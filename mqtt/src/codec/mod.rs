@@ -50,3 +50,15 @@ pub use wire::{VARINT_MAX, check_string, decode_varint, encode_varint, varint_le
 
 #[cfg(test)]
 mod tests;
+
+/// Stands in for a secret in `Debug` output (a password, authentication data):
+/// options and packets are what an application logs when a connection fails.
+/// Not even the length is shown.
+#[derive(Clone, Copy)]
+pub(crate) struct Redacted;
+
+impl core::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}

@@ -65,8 +65,8 @@ pub struct Will<'a> {
     pub properties: Properties<'a>,
 }
 
-/// CONNECT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// CONNECT. Its `Debug` shows the password as `<redacted>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Connect<'a> {
     /// Protocol version asked for.
     pub version: Version,
@@ -84,6 +84,21 @@ pub struct Connect<'a> {
     pub password: Option<&'a [u8]>,
     /// 5.0 properties.
     pub properties: Properties<'a>,
+}
+
+impl core::fmt::Debug for Connect<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connect")
+            .field("version", &self.version)
+            .field("clean_start", &self.clean_start)
+            .field("keep_alive", &self.keep_alive)
+            .field("client_id", &self.client_id)
+            .field("will", &self.will)
+            .field("username", &self.username)
+            .field("password", &self.password.map(|_| super::Redacted))
+            .field("properties", &self.properties)
+            .finish()
+    }
 }
 
 /// CONNACK. For 3.1.1, the return code is mapped onto the 5.0 reason code.

@@ -5,7 +5,9 @@ use super::wire::{Reader, Writer};
 use super::{DecodeError, EncodeError};
 
 /// One MQTT 5.0 property. Strings and binary data borrow from the packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `Debug` shows authentication data as `<redacted>` (it may be a token or a
+/// proof derived from a password).
+#[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Property<'a> {
     /// 0x01: 0 = unspecified bytes, 1 = UTF-8 payload.
@@ -62,6 +64,69 @@ pub enum Property<'a> {
     SubscriptionIdentifierAvailable(u8),
     /// 0x2A: 0 or 1.
     SharedSubscriptionAvailable(u8),
+}
+
+impl core::fmt::Debug for Property<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::PayloadFormatIndicator(v) => {
+                f.debug_tuple("PayloadFormatIndicator").field(v).finish()
+            }
+            Self::MessageExpiryInterval(v) => {
+                f.debug_tuple("MessageExpiryInterval").field(v).finish()
+            }
+            Self::ContentType(v) => f.debug_tuple("ContentType").field(v).finish(),
+            Self::ResponseTopic(v) => f.debug_tuple("ResponseTopic").field(v).finish(),
+            Self::CorrelationData(v) => f.debug_tuple("CorrelationData").field(v).finish(),
+            Self::SubscriptionIdentifier(v) => {
+                f.debug_tuple("SubscriptionIdentifier").field(v).finish()
+            }
+            Self::SessionExpiryInterval(v) => {
+                f.debug_tuple("SessionExpiryInterval").field(v).finish()
+            }
+            Self::AssignedClientIdentifier(v) => {
+                f.debug_tuple("AssignedClientIdentifier").field(v).finish()
+            }
+            Self::ServerKeepAlive(v) => f.debug_tuple("ServerKeepAlive").field(v).finish(),
+            Self::AuthenticationMethod(v) => {
+                f.debug_tuple("AuthenticationMethod").field(v).finish()
+            }
+            Self::AuthenticationData(_) => f
+                .debug_tuple("AuthenticationData")
+                .field(&super::Redacted)
+                .finish(),
+            Self::RequestProblemInformation(v) => {
+                f.debug_tuple("RequestProblemInformation").field(v).finish()
+            }
+            Self::WillDelayInterval(v) => f.debug_tuple("WillDelayInterval").field(v).finish(),
+            Self::RequestResponseInformation(v) => f
+                .debug_tuple("RequestResponseInformation")
+                .field(v)
+                .finish(),
+            Self::ResponseInformation(v) => f.debug_tuple("ResponseInformation").field(v).finish(),
+            Self::ServerReference(v) => f.debug_tuple("ServerReference").field(v).finish(),
+            Self::ReasonString(v) => f.debug_tuple("ReasonString").field(v).finish(),
+            Self::ReceiveMaximum(v) => f.debug_tuple("ReceiveMaximum").field(v).finish(),
+            Self::TopicAliasMaximum(v) => f.debug_tuple("TopicAliasMaximum").field(v).finish(),
+            Self::TopicAlias(v) => f.debug_tuple("TopicAlias").field(v).finish(),
+            Self::MaximumQoS(v) => f.debug_tuple("MaximumQoS").field(v).finish(),
+            Self::RetainAvailable(v) => f.debug_tuple("RetainAvailable").field(v).finish(),
+            Self::UserProperty(k, v) => f.debug_tuple("UserProperty").field(k).field(v).finish(),
+            Self::MaximumPacketSize(v) => f.debug_tuple("MaximumPacketSize").field(v).finish(),
+            Self::WildcardSubscriptionAvailable(v) => f
+                .debug_tuple("WildcardSubscriptionAvailable")
+                .field(v)
+                .finish(),
+            Self::SubscriptionIdentifierAvailable(v) => f
+                .debug_tuple("SubscriptionIdentifierAvailable")
+                .field(v)
+                .finish(),
+            Self::SharedSubscriptionAvailable(v) => f
+                .debug_tuple("SharedSubscriptionAvailable")
+                .field(v)
+                .finish(),
+        }
+    }
 }
 
 /// The properties of a packet.
@@ -264,25 +329,39 @@ pub(crate) fn read_properties<'a>(
             return Err(DecodeError::protocol("property not allowed in this packet"));
         }
         p.check_value().map_err(DecodeError::protocol)?;
-        let repeatable = id == 0x26 || (id == 0x0B && ctx as u8 == PropCtx::Publish as u8);
-        let mask = 1u64 << id;
-        if seen & mask != 0 && !repeatable {
+        if !first_or_repeatable(&mut seen, id, ctx) {
             return Err(DecodeError::protocol("property appears twice"));
         }
-        seen |= mask;
     }
     Ok(Properties::encoded(bytes))
 }
 
-/// Writes a property length and list, checking that each is allowed in `ctx`.
+/// Records `id` in `seen`; false if it was there already and may not repeat in
+/// `ctx` (MQTT 5.0 2.2.2.2: only user properties, and subscription identifiers of
+/// a PUBLISH, may appear more than once). Shared by the decoder and the encoder so
+/// that the client never sends what it would itself refuse.
+fn first_or_repeatable(seen: &mut u64, id: u8, ctx: PropCtx) -> bool {
+    let repeatable = id == 0x26 || (id == 0x0B && ctx as u8 == PropCtx::Publish as u8);
+    let mask = 1u64 << (id & 63);
+    let first = *seen & mask == 0;
+    *seen |= mask;
+    first || repeatable
+}
+
+/// Writes a property length and list, checking each against the same rules as
+/// [`read_properties`]: allowed in `ctx`, a valid value, not repeated unless it may be.
 pub(crate) fn write_properties(
     w: &mut Writer<'_>,
     props: &Properties<'_>,
     ctx: PropCtx,
 ) -> Result<(), EncodeError> {
+    let mut seen: u64 = 0;
     for p in props.iter() {
         if allowed_in(p.id()) & bit(ctx) == 0 {
             return Err(EncodeError::Invalid("property not allowed in this packet"));
+        }
+        if !first_or_repeatable(&mut seen, p.id(), ctx) {
+            return Err(EncodeError::Invalid("property appears twice"));
         }
     }
     let len = props.encoded_len()?;

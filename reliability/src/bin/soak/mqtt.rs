@@ -366,7 +366,8 @@ pub(crate) fn run_seed(
     let work = async {
         // The persistent subscription first.
         let subscribe = async {
-            sub.connected().await;
+            // Attempts fail while faults cut the connection; each resolves `connected`.
+            while sub.connected().await.is_err() {}
             let codes = sub
                 .subscribe(
                     &[Subscription::new(&format!("{prefix}/#"), QoS::ExactlyOnce)],
