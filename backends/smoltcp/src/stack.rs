@@ -16,6 +16,7 @@ use smoltcp::wire::{EthernetAddress, IpCidr};
 
 use crate::config::{Config, Ipv4Config};
 use crate::device::{Polled, capabilities, medium};
+use crate::wakers::WakerSet;
 use crate::{Error, time};
 
 #[cfg(feature = "tcp")]
@@ -28,6 +29,12 @@ use smoltcp::socket::dns::DnsQuery;
 /// How many DNS queries may run at once.
 #[cfg(feature = "dns")]
 pub(crate) const DNS_QUERIES: usize = 2;
+
+/// Tasks that may wait for a free TCP socket at once without re-polls (each
+/// listener whose backlog the pool cannot refill is one).
+const POOL_WAITERS: usize = 4;
+/// Tasks that may wait in `Stack::wait_ipv4` at once without re-polls.
+const ADDRESS_WAITERS: usize = 2;
 
 /// Incoming frames one runner poll handles before it yields to other tasks.
 const INGRESS_BUDGET: usize = 64;
@@ -154,8 +161,11 @@ pub(crate) struct Core<'a> {
     dhcp: Option<smoltcp::iface::SocketHandle>,
     /// The runner's waker: socket operations that give it work wake it.
     runner: Option<Waker>,
-    /// A task waiting for a socket of a full pool to free.
-    pub(crate) pool_waiter: Option<Waker>,
+    /// Tasks waiting for a socket of a full pool to free (listeners that
+    /// refill their backlog).
+    pub(crate) pool_waiters: WakerSet<POOL_WAITERS>,
+    /// Tasks in `wait_ipv4`: only an address wakes them, not a free socket.
+    address_waiters: WakerSet<ADDRESS_WAITERS>,
     /// The time of the runner's latest poll.
     pub(crate) now: smoltcp::time::Instant,
     /// The next ephemeral port to try.
@@ -185,11 +195,9 @@ impl Core<'_> {
         }
     }
 
-    /// Wakes a task waiting for a free socket.
-    pub(crate) fn wake_pool_waiter(&mut self) {
-        if let Some(waker) = self.pool_waiter.take() {
-            waker.wake();
-        }
+    /// Wakes the tasks waiting for a free socket.
+    pub(crate) fn wake_pool_waiters(&mut self) {
+        self.pool_waiters.wake_all();
     }
 
     /// A free ephemeral port: one `in_use` says no to.
@@ -399,7 +407,8 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 #[cfg(feature = "dhcpv4")]
                 dhcp,
                 runner: None,
-                pool_waiter: None,
+                pool_waiters: WakerSet::new(),
+                address_waiters: WakerSet::new(),
                 now,
                 next_port,
                 epoch: 0,
@@ -570,6 +579,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                     }
                 }
                 let _ = servers;
+                core.address_waiters.wake_all();
             }
             Some(dhcpv4::Event::Deconfigured) => {
                 core.iface
@@ -577,7 +587,6 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 core.iface.routes_mut().remove_default_ipv4_route();
             }
         }
-        core.wake_pool_waiter();
     }
 
     /// The interface's IPv4 address, once it has one (static, or leased by DHCP).
@@ -630,7 +639,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         poll_fn(|cx| match self.ipv4_address() {
             Some(address) => Poll::Ready(address),
             None => {
-                self.core.borrow_mut().pool_waiter = Some(cx.waker().clone());
+                self.core.borrow_mut().address_waiters.register(cx.waker());
                 Poll::Pending
             }
         })

@@ -405,7 +405,7 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
         }
     }
     if freed {
-        core.wake_pool_waiter();
+        core.wake_pool_waiters();
     }
     next.map(time::from_smoltcp)
 }
@@ -441,11 +441,11 @@ fn release(core: &mut Core<'_>, index: usize) {
         State::Listen => {
             socket.close();
             slot.owner = Owner::Free;
-            core.wake_pool_waiter();
+            core.wake_pool_waiters();
         }
         State::Closed if slot.ending != Unset::Some(Ending::Aborted) => {
             slot.owner = Owner::Free;
-            core.wake_pool_waiter();
+            core.wake_pool_waiters();
         }
         _ => {
             // Graceful close of whatever is open; the runner frees it once closed.
@@ -994,7 +994,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 return;
             }
             if self.add_socket(core).is_err() {
-                core.pool_waiter = Some(cx.waker().clone());
+                core.pool_waiters.register(cx.waker());
                 return;
             }
         }
@@ -1055,20 +1055,21 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                     remote,
                 )))
             }
-            None => {
-                for slot in core
-                    .tcp
-                    .iter()
-                    .filter(|slot| slot.owner == Owner::Listener(self.id))
-                {
-                    socket(&mut core.sockets, slot).register_recv_waker(cx.waker());
-                }
-                Poll::Pending
-            }
+            None => Poll::Pending,
         };
         self.replenish(core, cx);
-        if result.is_pending() && self.held(core) == 0 {
-            core.pool_waiter = Some(cx.waker().clone());
+        if result.is_pending() {
+            // After the refill: a socket it added must wake this task too.
+            for slot in core
+                .tcp
+                .iter()
+                .filter(|slot| slot.owner == Owner::Listener(self.id))
+            {
+                socket(&mut core.sockets, slot).register_recv_waker(cx.waker());
+            }
+            if self.held(core) == 0 {
+                core.pool_waiters.register(cx.waker());
+            }
         }
         result
     }
@@ -1096,7 +1097,7 @@ impl Drop for TcpListener<'_, '_> {
                 release(core, index);
             }
         }
-        core.wake_pool_waiter();
+        core.wake_pool_waiters();
         core.wake_runner();
     }
 }

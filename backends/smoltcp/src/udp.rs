@@ -123,7 +123,6 @@ fn socket<'s, 'a>(set: &'s mut SocketSet<'a>, slot: &UdpSlot) -> &'s mut udp::So
 /// Closes released sockets whose datagrams are out; returns the next deadline.
 pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
     let mut next: Option<smoltcp::time::Instant> = None;
-    let mut freed = false;
     for slot in core.udp.iter_mut() {
         let Owner::Released { deadline } = slot.owner else {
             continue;
@@ -132,13 +131,9 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
         if socket.send_queue() == 0 || core.now >= deadline {
             socket.close();
             slot.owner = Owner::Free;
-            freed = true;
         } else {
             next = Some(next.map_or(deadline, |n| n.min(deadline)));
         }
-    }
-    if freed {
-        core.wake_pool_waiter();
     }
     next.map(time::from_smoltcp)
 }
