@@ -30,9 +30,15 @@ use smoltcp::socket::dns::DnsQuery;
 #[cfg(feature = "dns")]
 pub(crate) const DNS_QUERIES: usize = 2;
 
-/// Tasks that may wait for a free TCP socket at once without re-polls (each
-/// listener whose backlog the pool cannot refill is one).
+/// Tasks that may wait for a free TCP socket at once without re-polls: each
+/// listener whose backlog the pool cannot refill, and each `connect` waiting
+/// for a socket that is closing in the background.
+#[cfg(feature = "tcp")]
 const POOL_WAITERS: usize = 4;
+/// `accept` futures that may wait at once (on all listeners together) without
+/// re-polls; more still get every connection, at the cost of re-polls.
+#[cfg(feature = "tcp")]
+const ACCEPT_WAITERS: usize = 8;
 /// Tasks that may wait in `Stack::wait_ipv4` at once without re-polls.
 const ADDRESS_WAITERS: usize = 2;
 
@@ -162,8 +168,14 @@ pub(crate) struct Core<'a> {
     /// The runner's waker: socket operations that give it work wake it.
     runner: Option<Waker>,
     /// Tasks waiting for a socket of a full pool to free (listeners that
-    /// refill their backlog).
+    /// refill their backlog, connects).
+    #[cfg(feature = "tcp")]
     pub(crate) pool_waiters: WakerSet<POOL_WAITERS>,
+    /// Pending `accept`s: each socket keeps one waker, which several accepts in
+    /// several tasks would overwrite; the runner wakes these when a listener's
+    /// socket changes state.
+    #[cfg(feature = "tcp")]
+    pub(crate) accept_waiters: WakerSet<ACCEPT_WAITERS>,
     /// Tasks in `wait_ipv4`: only an address wakes them, not a free socket.
     address_waiters: WakerSet<ADDRESS_WAITERS>,
     /// The time of the runner's latest poll.
@@ -196,6 +208,7 @@ impl Core<'_> {
     }
 
     /// Wakes the tasks waiting for a free socket.
+    #[cfg(feature = "tcp")]
     pub(crate) fn wake_pool_waiters(&mut self) {
         self.pool_waiters.wake_all();
     }
@@ -407,7 +420,10 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 #[cfg(feature = "dhcpv4")]
                 dhcp,
                 runner: None,
+                #[cfg(feature = "tcp")]
                 pool_waiters: WakerSet::new(),
+                #[cfg(feature = "tcp")]
+                accept_waiters: WakerSet::new(),
                 address_waiters: WakerSet::new(),
                 now,
                 next_port,

@@ -181,11 +181,12 @@ fn socket<'s, 'a>(set: &'s mut SocketSet<'a>, slot: &TcpSlot) -> &'s mut tcp::So
 }
 
 /// Looks at a socket's state after something happened to it, and records how
-/// its connection ended. `cause` is what closed it if it is newly closed.
-fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
+/// its connection ended (`timed_out_here`: what closed it, if it is newly
+/// closed, was its own timeout). Whether the state changed.
+fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) -> bool {
     let state = socket(set, slot).state();
     if state == slot.last_state {
-        return;
+        return false;
     }
     if state == State::Closed && slot.ending.get().is_none() {
         slot.ending = Unset::Some(match slot.last_state {
@@ -204,6 +205,15 @@ fn observe(set: &mut SocketSet<'_>, slot: &mut TcpSlot, timed_out_here: bool) {
             .into();
     }
     slot.last_state = state;
+    true
+}
+
+/// Whether a connection closing in the background has done what graceful close
+/// promises: the peer acknowledged all data and the FIN (FIN-WAIT-2,
+/// TIME-WAIT), or it is gone. Its socket may then be taken for a new
+/// connection.
+fn done_sending(state: State) -> bool {
+    matches!(state, State::FinWait2 | State::TimeWait | State::Closed)
 }
 
 /// The TCP header fields of a frame (Ethernet, or a bare IP packet on a
@@ -359,23 +369,40 @@ pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::M
 /// The runner's work after each incoming frame: record how connections end and
 /// the order in which listeners' connections arrive.
 pub(crate) fn after_ingress(core: &mut Core<'_>) {
-    for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
-        observe(&mut core.sockets, slot, false);
-        if let Owner::Listener(_) = slot.owner
-            && slot.arrival == 0
-            && slot.last_state != State::Listen
-        {
-            core.arrivals += 1;
-            slot.arrival = core.arrivals;
-        }
-    }
+    note_changes(core, false);
 }
 
 /// The runner's work after sending: a socket that closed while sending closed
 /// on its timeout.
 pub(crate) fn after_egress(core: &mut Core<'_>) {
+    note_changes(core, true);
+}
+
+/// Observes every socket; wakes the pending accepts when a listener's socket
+/// changed state (a connection arrived or was reset), and the pool's waiters
+/// when a background close no longer needs its socket.
+fn note_changes(core: &mut Core<'_>, timed_out_here: bool) {
+    let mut accept_event = false;
+    let mut pool_event = false;
     for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
-        observe(&mut core.sockets, slot, true);
+        let changed = observe(&mut core.sockets, slot, timed_out_here);
+        match slot.owner {
+            Owner::Listener(_) => {
+                if slot.arrival == 0 && slot.last_state != State::Listen {
+                    core.arrivals += 1;
+                    slot.arrival = core.arrivals;
+                }
+                accept_event |= changed;
+            }
+            Owner::Released { .. } => pool_event |= changed && done_sending(slot.last_state),
+            _ => {}
+        }
+    }
+    if accept_event {
+        core.accept_waiters.wake_all();
+    }
+    if pool_event {
+        core.wake_pool_waiters();
     }
 }
 
@@ -410,26 +437,62 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
     next.map(time::from_smoltcp)
 }
 
-/// Claims a free socket: a closed one first, else one in TIME-WAIT.
+/// Claims a socket: a free closed one first, else a free one in TIME-WAIT,
+/// else the one released longest ago whose background close has done what it
+/// promises (`done_sending`: the peer acknowledged all data and the FIN).
+///
+/// The last keeps a dropped connection from holding a socket a new one needs:
+/// what is left of its close is the peer's FIN, whose data nobody would read.
+/// The socket is forgotten without an RST (the `connect` or `listen` that
+/// follows resets it before the runner sends anything); the peer's later
+/// segments meet a reset, after it has everything that was written.
 fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
     let sockets = &mut core.sockets;
     let mut time_wait = None;
+    let mut closing: Option<(u64, usize)> = None;
     for (index, slot) in core.tcp.iter().enumerate() {
-        if slot.handle.is_none() || slot.owner != Owner::Free {
+        if slot.handle.is_none() {
             continue;
         }
-        match socket(sockets, slot).state() {
-            State::Closed => {
-                core.tcp[index].claim(owner);
-                return Ok(index);
+        match slot.owner {
+            Owner::Free => match socket(sockets, slot).state() {
+                State::Closed => {
+                    core.tcp[index].claim(owner);
+                    return Ok(index);
+                }
+                State::TimeWait if time_wait.is_none() => time_wait = Some(index),
+                _ => {}
+            },
+            // Closed ones wait for the runner: their RST goes out first.
+            Owner::Released { epoch, .. }
+                if matches!(
+                    socket(sockets, slot).state(),
+                    State::FinWait2 | State::TimeWait
+                ) && closing.is_none_or(|(oldest, _)| epoch < oldest) =>
+            {
+                closing = Some((epoch, index));
             }
-            State::TimeWait if time_wait.is_none() => time_wait = Some(index),
             _ => {}
         }
     }
-    let index = time_wait.ok_or(Error::NoSocket)?;
-    core.tcp[index].claim(owner);
+    let index = time_wait
+        .or(closing.map(|(_, index)| index))
+        .ok_or(Error::NoSocket)?;
+    let slot = &mut core.tcp[index];
+    if matches!(slot.owner, Owner::Released { .. }) {
+        // FIN-WAIT-2 is open: connect and listen refuse an open socket.
+        socket(&mut core.sockets, slot).abort();
+    }
+    slot.claim(owner);
     Ok(index)
+}
+
+/// Whether a connection is closing in the background: its socket will be
+/// claimable once the peer acknowledges the FIN, or after `Config::linger`.
+fn closing_in_background(core: &Core<'_>) -> bool {
+    core.tcp
+        .iter()
+        .any(|slot| matches!(slot.owner, Owner::Released { .. }))
 }
 
 /// Gives a claimed socket back: frees it, or lets it finish closing first.
@@ -782,7 +845,10 @@ impl<'a, D, C: portnet::Clock> portnet::TcpConnect for Stack<'a, D, C> {
     where
         Self: 's;
 
-    /// Connects to `remote`.
+    /// Connects to `remote`. When every socket is taken and some are still
+    /// closing connections the application dropped, waits for one of those
+    /// (until the peer acknowledges its FIN, at most `Config::linger`) instead
+    /// of failing; `NoSocket` when every socket is held.
     ///
     /// # Cancel safety
     ///
@@ -794,7 +860,23 @@ impl<'a, D, C: portnet::Clock> portnet::TcpConnect for Stack<'a, D, C> {
     ) -> impl Future<Output = Result<TcpConnection<'_, 'a>, Error>> {
         let started = start_connect(&self.core, remote);
         async move {
-            let connection = started?;
+            let connection = match started {
+                Err(Error::NoSocket) => {
+                    poll_fn(|cx| match start_connect(&self.core, remote) {
+                        Err(Error::NoSocket) => {
+                            let mut core = self.core.borrow_mut();
+                            if !closing_in_background(&core) {
+                                return Poll::Ready(Err(Error::NoSocket));
+                            }
+                            core.pool_waiters.register(cx.waker());
+                            Poll::Pending
+                        }
+                        other => Poll::Ready(other),
+                    })
+                    .await?
+                }
+                other => other?,
+            };
             poll_fn(|cx| connection.poll_established(cx)).await?;
             Ok(connection)
         }
@@ -881,6 +963,9 @@ pub struct TcpListener<'s, 'a> {
     id: u32,
     endpoint: IpListenEndpoint,
     backlog: usize,
+    /// `accept` futures pending now: each gets a listening socket of its own
+    /// next to the backlog, so a burst finds `backlog + waiting` of them.
+    waiting: Cell<usize>,
 }
 
 impl fmt::Debug for TcpListener<'_, '_> {
@@ -947,6 +1032,7 @@ impl<'a, D, C> Stack<'a, D, C> {
             id,
             endpoint: listen_endpoint(SocketAddr::new(local.ip(), port)),
             backlog: backlog.max(1),
+            waiting: Cell::new(0),
         };
         for _ in 0..listener.backlog {
             match listener.add_socket(core) {
@@ -984,13 +1070,19 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         }
     }
 
+    /// How many sockets the listener wants: the backlog, plus one for each
+    /// pending `accept`.
+    fn target(&self) -> usize {
+        self.backlog + self.waiting.get()
+    }
+
     /// Refills the backlog with listening sockets as far as the pool allows, so
     /// that a burst of SYNs after the pool freed finds as many sockets as the
     /// first one did (with one listening socket, all but one SYN of a burst
     /// would be refused); waits for the pool when it is empty.
-    fn replenish(&self, core: &mut Core<'a>, cx: &mut Context<'_>) {
-        for _ in 0..self.backlog {
-            if self.held(core) >= self.backlog {
+    fn replenish(&self, core: &mut Core<'a>, cx: &mut Context<'_>, target: usize) {
+        for _ in 0..target {
+            if self.held(core) >= target {
                 return;
             }
             if self.add_socket(core).is_err() {
@@ -1057,21 +1149,76 @@ impl<'s, 'a> TcpListener<'s, 'a> {
             }
             None => Poll::Pending,
         };
-        self.replenish(core, cx);
+        // An accept that returns now needs no socket of its own any more: once
+        // no accept is pending, the listener holds just its backlog.
+        let target = self.target() - usize::from(result.is_ready() && self.waiting.get() > 0);
+        self.replenish(core, cx, target);
         if result.is_pending() {
-            // After the refill: a socket it added must wake this task too.
-            for slot in core
-                .tcp
-                .iter()
-                .filter(|slot| slot.owner == Owner::Listener(self.id))
-            {
-                socket(&mut core.sockets, slot).register_recv_waker(cx.waker());
-            }
+            // Not the sockets' own wakers: each keeps one, and accepts pending in
+            // several tasks would overwrite each other's.
+            core.accept_waiters.register(cx.waker());
             if self.held(core) == 0 {
                 core.pool_waiters.register(cx.waker());
             }
         }
         result
+    }
+}
+
+/// A pending [`TcpListener`] accept, counted in the listener's `waiting`.
+struct Accept<'l, 's, 'a> {
+    listener: &'l TcpListener<'s, 'a>,
+    counted: bool,
+}
+
+impl<'s, 'a> Future for Accept<'_, 's, 'a> {
+    type Output = Result<(TcpConnection<'s, 'a>, SocketAddr), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let listener = self.listener;
+        if !self.counted {
+            self.counted = true;
+            listener.waiting.set(listener.waiting.get() + 1);
+        }
+        let result = listener.poll_accept(cx);
+        if result.is_ready() {
+            self.counted = false;
+            listener.waiting.set(listener.waiting.get() - 1);
+        }
+        result
+    }
+}
+
+impl Drop for Accept<'_, '_, '_> {
+    fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
+        let listener = self.listener;
+        listener.waiting.set(listener.waiting.get() - 1);
+        // A cancelled accept gives back the listening socket it had beyond the
+        // backlog, unless a connection already arrived on it.
+        let Ok(mut core) = listener.core.try_borrow_mut() else {
+            return;
+        };
+        let core = &mut *core;
+        let mut surplus = listener.held(core).saturating_sub(listener.target());
+        for index in 0..core.tcp.len() {
+            if surplus == 0 {
+                break;
+            }
+            let slot = &mut core.tcp[index];
+            if slot.owner != Owner::Listener(listener.id) || slot.last_state != State::Listen {
+                continue;
+            }
+            let socket = socket(&mut core.sockets, slot);
+            if socket.state() == State::Listen {
+                socket.close();
+                slot.owner = Owner::Free;
+                surplus -= 1;
+            }
+        }
+        core.wake_pool_waiters();
     }
 }
 
@@ -1109,13 +1256,19 @@ impl ErrorType for TcpListener<'_, '_> {
 impl<'s, 'a> portnet::TcpListener for TcpListener<'s, 'a> {
     type Connection = TcpConnection<'s, 'a>;
 
-    /// Waits for the next connection, in arrival order.
+    /// Waits for the next connection, in arrival order. Several `accept`s may
+    /// be pending at once, in several tasks: each gets a connection of its own,
+    /// and each has a listening socket of its own next to the backlog while it
+    /// waits, as far as the pool allows.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: a connection that arrives stays with the listener.
     fn accept(&self) -> impl Future<Output = Result<(TcpConnection<'s, 'a>, SocketAddr), Error>> {
-        poll_fn(|cx| self.poll_accept(cx))
+        Accept {
+            listener: self,
+            counted: false,
+        }
     }
 
     fn local_addr(&self) -> Result<SocketAddr, Error> {
