@@ -20,7 +20,7 @@ use crate::wakers::WakerSet;
 use crate::{Error, time};
 
 #[cfg(feature = "tcp")]
-use crate::tcp::{TcpPool, TcpSlot};
+use crate::tcp::{TcpPool, TcpSlot, TcpState};
 #[cfg(feature = "udp")]
 use crate::udp::{UdpPool, UdpSlot};
 #[cfg(feature = "dns")]
@@ -30,15 +30,6 @@ use smoltcp::socket::dns::DnsQuery;
 #[cfg(feature = "dns")]
 pub(crate) const DNS_QUERIES: usize = 2;
 
-/// Tasks that may wait for a free TCP socket at once without re-polls: each
-/// listener whose backlog the pool cannot refill, and each `connect` waiting
-/// for a socket that is closing in the background.
-#[cfg(feature = "tcp")]
-const POOL_WAITERS: usize = 4;
-/// `accept` futures that may wait at once (on all listeners together) without
-/// re-polls; more still get every connection, at the cost of re-polls.
-#[cfg(feature = "tcp")]
-const ACCEPT_WAITERS: usize = 8;
 /// Tasks that may wait in `Stack::wait_ipv4` at once without re-polls.
 const ADDRESS_WAITERS: usize = 2;
 
@@ -157,8 +148,9 @@ impl<'a> Sockets<'a> {
 pub(crate) struct Core<'a> {
     pub(crate) iface: Interface,
     pub(crate) sockets: SocketSet<'a>,
+    /// TCP's own state: the pool's slot records, listeners, waiting tasks.
     #[cfg(feature = "tcp")]
-    pub(crate) tcp: &'a mut [TcpSlot],
+    pub(crate) tcp: TcpState<'a>,
     #[cfg(feature = "udp")]
     pub(crate) udp: &'a mut [UdpSlot],
     #[cfg(feature = "dns")]
@@ -167,15 +159,6 @@ pub(crate) struct Core<'a> {
     dhcp: Option<smoltcp::iface::SocketHandle>,
     /// The runner's waker: socket operations that give it work wake it.
     runner: Option<Waker>,
-    /// Tasks waiting for a socket of a full pool to free (listeners that
-    /// refill their backlog, connects).
-    #[cfg(feature = "tcp")]
-    pub(crate) pool_waiters: WakerSet<POOL_WAITERS>,
-    /// Pending `accept`s: each socket keeps one waker, which several accepts in
-    /// several tasks would overwrite; the runner wakes these when a listener's
-    /// socket changes state.
-    #[cfg(feature = "tcp")]
-    pub(crate) accept_waiters: WakerSet<ACCEPT_WAITERS>,
     /// Tasks in `wait_ipv4`: only an address wakes them, not a free socket.
     address_waiters: WakerSet<ADDRESS_WAITERS>,
     /// The time of the runner's latest poll.
@@ -185,11 +168,6 @@ pub(crate) struct Core<'a> {
     /// Counts runner polls; a released socket is reused only after a poll, so
     /// its last segment (an RST) goes out first.
     pub(crate) epoch: u64,
-    /// Orders connections by arrival for `accept`.
-    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
-    pub(crate) arrivals: u64,
-    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
-    pub(crate) next_listener: u32,
     pub(crate) config: Config,
     /// The driver's medium: Ethernet, or IP (feature `medium-ip`).
     pub(crate) medium: smoltcp::phy::Medium,
@@ -205,12 +183,6 @@ impl Core<'_> {
         if let Some(waker) = &self.runner {
             waker.wake_by_ref();
         }
-    }
-
-    /// Wakes the tasks waiting for a free socket.
-    #[cfg(feature = "tcp")]
-    pub(crate) fn wake_pool_waiters(&mut self) {
-        self.pool_waiters.wake_all();
     }
 
     /// A free ephemeral port: one `in_use` says no to.
@@ -253,7 +225,7 @@ impl Core<'_> {
         let mut count = 0;
         #[cfg(feature = "tcp")]
         {
-            count += self.tcp.iter().filter(|slot| slot.in_use()).count();
+            count += self.tcp.slots.iter().filter(|slot| slot.in_use()).count();
         }
         #[cfg(feature = "udp")]
         {
@@ -412,7 +384,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 iface,
                 sockets: sockets.set,
                 #[cfg(feature = "tcp")]
-                tcp: sockets.tcp,
+                tcp: TcpState::new(sockets.tcp),
                 #[cfg(feature = "udp")]
                 udp: sockets.udp,
                 #[cfg(feature = "dns")]
@@ -420,16 +392,10 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 #[cfg(feature = "dhcpv4")]
                 dhcp,
                 runner: None,
-                #[cfg(feature = "tcp")]
-                pool_waiters: WakerSet::new(),
-                #[cfg(feature = "tcp")]
-                accept_waiters: WakerSet::new(),
                 address_waiters: WakerSet::new(),
                 now,
                 next_port,
                 epoch: 0,
-                arrivals: 0,
-                next_listener: 0,
                 config,
                 medium,
             }),
@@ -487,7 +453,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 break;
             }
             #[cfg(feature = "tcp")]
-            let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+            let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp.slots;
             let medium = core.medium;
             #[cfg(feature = "tcp")]
             let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame, medium);
@@ -514,7 +480,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             crate::tcp::after_ingress(core);
         }
         #[cfg(feature = "tcp")]
-        let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+        let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp.slots;
         let medium = core.medium;
         #[cfg(feature = "tcp")]
         let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame, medium);

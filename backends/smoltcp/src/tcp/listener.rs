@@ -88,8 +88,8 @@ impl<'a, D, C> Stack<'a, D, C> {
             port if port_in_use(core, port, true) => return Err(Error::AddrInUse),
             port => port,
         };
-        let id = core.next_listener;
-        core.next_listener = core.next_listener.wrapping_add(1);
+        let id = core.tcp.next_listener;
+        core.tcp.next_listener = core.tcp.next_listener.wrapping_add(1);
         let listener = TcpListener {
             core: &self.core,
             id,
@@ -112,6 +112,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
     /// Sockets this listener holds (listening, or connected and not accepted).
     fn held(&self, core: &Core<'_>) -> usize {
         core.tcp
+            .slots
             .iter()
             .filter(|slot| slot.owner == Owner::Listener(self.id))
             .count()
@@ -120,7 +121,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
     /// Claims one more socket and listens on it.
     fn add_socket(&self, core: &mut Core<'a>) -> Result<(), Error> {
         let index = claim(core, Owner::Listener(self.id))?;
-        let slot = &mut core.tcp[index];
+        let slot = &mut core.tcp.slots[index];
         match socket(&mut core.sockets, slot).listen(self.endpoint) {
             Ok(()) => {
                 slot.last_state = State::Listen;
@@ -149,7 +150,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
                 return;
             }
             if self.add_socket(core).is_err() {
-                core.pool_waiters.register(cx.waker());
+                core.tcp.pool_waiters.register(cx.waker());
                 return;
             }
         }
@@ -162,8 +163,8 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
         let mut best: Option<(u64, usize)> = None;
-        for index in 0..core.tcp.len() {
-            let slot = &mut core.tcp[index];
+        for index in 0..core.tcp.slots.len() {
+            let slot = &mut core.tcp.slots[index];
             if slot.owner != Owner::Listener(self.id) {
                 continue;
             }
@@ -188,7 +189,7 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         }
         let result = match best {
             Some((_, index)) => {
-                let slot = &mut core.tcp[index];
+                let slot = &mut core.tcp.slots[index];
                 slot.owner = Owner::Connection;
                 let socket = socket(&mut core.sockets, slot);
                 slot.local = socket.local_endpoint().map(crate::addr::socket_addr).into();
@@ -219,9 +220,9 @@ impl<'s, 'a> TcpListener<'s, 'a> {
         if result.is_pending() {
             // Not the sockets' own wakers: each keeps one, and accepts pending in
             // several tasks would overwrite each other's.
-            core.accept_waiters.register(cx.waker());
+            core.tcp.accept_waiters.register(cx.waker());
             if self.held(core) == 0 {
-                core.pool_waiters.register(cx.waker());
+                core.tcp.pool_waiters.register(cx.waker());
             }
         }
         result
@@ -266,11 +267,11 @@ impl Drop for Accept<'_, '_, '_> {
         };
         let core = &mut *core;
         let mut surplus = listener.held(core).saturating_sub(listener.target());
-        for index in 0..core.tcp.len() {
+        for index in 0..core.tcp.slots.len() {
             if surplus == 0 {
                 break;
             }
-            let slot = &mut core.tcp[index];
+            let slot = &mut core.tcp.slots[index];
             if slot.owner != Owner::Listener(listener.id) || slot.last_state != State::Listen {
                 continue;
             }
@@ -281,7 +282,7 @@ impl Drop for Accept<'_, '_, '_> {
                 surplus -= 1;
             }
         }
-        core.wake_pool_waiters();
+        core.tcp.pool_waiters.wake_all();
     }
 }
 
@@ -291,11 +292,11 @@ impl Drop for TcpListener<'_, '_> {
             return;
         };
         let core = &mut *core;
-        for index in 0..core.tcp.len() {
-            if core.tcp[index].owner != Owner::Listener(self.id) {
+        for index in 0..core.tcp.slots.len() {
+            if core.tcp.slots[index].owner != Owner::Listener(self.id) {
                 continue;
             }
-            let slot = &mut core.tcp[index];
+            let slot = &mut core.tcp.slots[index];
             let socket = socket(&mut core.sockets, slot);
             if socket.state() == State::Listen {
                 socket.close();
@@ -307,7 +308,7 @@ impl Drop for TcpListener<'_, '_> {
                 release(core, index);
             }
         }
-        core.wake_pool_waiters();
+        core.tcp.pool_waiters.wake_all();
         core.wake_runner();
     }
 }

@@ -13,6 +13,7 @@ mod quirks;
 mod stream;
 
 pub use listener::TcpListener;
+pub(crate) use pool::TcpState;
 pub use pool::{TcpPool, TcpSlot};
 pub(crate) use pool::{after_egress, after_ingress, reclaim};
 pub(crate) use quirks::{is_held_back, note_sent};

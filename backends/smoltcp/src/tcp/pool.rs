@@ -10,6 +10,7 @@ use smoltcp::socket::tcp::{self, State};
 use smoltcp::wire::IpListenEndpoint;
 
 use crate::stack::Core;
+use crate::wakers::WakerSet;
 use crate::zeroed::Unset;
 use crate::{Error, time};
 
@@ -62,6 +63,42 @@ impl<const N: usize, const RX: usize, const TX: usize> TcpPool<N, RX, TX> {
             };
         }
         slots
+    }
+}
+
+/// Tasks that may wait for a free TCP socket at once without re-polls: each
+/// listener whose backlog the pool cannot refill, and each `connect` waiting
+/// for a socket that is closing in the background.
+const POOL_WAITERS: usize = 4;
+/// `accept` futures that may wait at once (on all listeners together) without
+/// re-polls; more still get every connection, at the cost of re-polls.
+const ACCEPT_WAITERS: usize = 8;
+
+/// TCP's part of the stack's core.
+pub(crate) struct TcpState<'a> {
+    /// The pool's slot records, one per socket.
+    pub(crate) slots: &'a mut [TcpSlot],
+    /// Orders connections by arrival for `accept`.
+    pub(super) arrivals: u64,
+    pub(super) next_listener: u32,
+    /// Tasks waiting for a socket of a full pool to free (listeners that
+    /// refill their backlog, connects).
+    pub(super) pool_waiters: WakerSet<POOL_WAITERS>,
+    /// Pending `accept`s: each socket keeps one waker, which several accepts in
+    /// several tasks would overwrite; the runner wakes these when a listener's
+    /// socket changes state.
+    pub(super) accept_waiters: WakerSet<ACCEPT_WAITERS>,
+}
+
+impl<'a> TcpState<'a> {
+    pub(crate) fn new(slots: &'a mut [TcpSlot]) -> Self {
+        Self {
+            slots,
+            arrivals: 0,
+            next_listener: 0,
+            pool_waiters: WakerSet::new(),
+            accept_waiters: WakerSet::new(),
+        }
     }
 }
 
@@ -227,13 +264,18 @@ pub(crate) fn after_egress(core: &mut Core<'_>) {
 fn note_changes(core: &mut Core<'_>, timed_out_here: bool) {
     let mut accept_event = false;
     let mut pool_event = false;
-    for slot in core.tcp.iter_mut().filter(|slot| slot.handle.is_some()) {
+    for slot in core
+        .tcp
+        .slots
+        .iter_mut()
+        .filter(|slot| slot.handle.is_some())
+    {
         let changed = observe(&mut core.sockets, slot, timed_out_here);
         match slot.owner {
             Owner::Listener(_) => {
                 if slot.arrival == 0 && slot.last_state != State::Listen {
-                    core.arrivals += 1;
-                    slot.arrival = core.arrivals;
+                    core.tcp.arrivals += 1;
+                    slot.arrival = core.tcp.arrivals;
                 }
                 accept_event |= changed;
             }
@@ -242,10 +284,10 @@ fn note_changes(core: &mut Core<'_>, timed_out_here: bool) {
         }
     }
     if accept_event {
-        core.accept_waiters.wake_all();
+        core.tcp.accept_waiters.wake_all();
     }
     if pool_event {
-        core.wake_pool_waiters();
+        core.tcp.pool_waiters.wake_all();
     }
 }
 
@@ -254,7 +296,7 @@ fn note_changes(core: &mut Core<'_>, timed_out_here: bool) {
 pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
     let mut next: Option<smoltcp::time::Instant> = None;
     let mut freed = false;
-    for slot in core.tcp.iter_mut() {
+    for slot in core.tcp.slots.iter_mut() {
         let Owner::Released { epoch, deadline } = slot.owner else {
             continue;
         };
@@ -275,7 +317,7 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
         }
     }
     if freed {
-        core.wake_pool_waiters();
+        core.tcp.pool_waiters.wake_all();
     }
     next.map(time::from_smoltcp)
 }
@@ -293,14 +335,14 @@ pub(super) fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
     let sockets = &mut core.sockets;
     let mut time_wait = None;
     let mut closing: Option<(u64, usize)> = None;
-    for (index, slot) in core.tcp.iter().enumerate() {
+    for (index, slot) in core.tcp.slots.iter().enumerate() {
         if slot.handle.is_none() {
             continue;
         }
         match slot.owner {
             Owner::Free => match socket(sockets, slot).state() {
                 State::Closed => {
-                    core.tcp[index].claim(owner);
+                    core.tcp.slots[index].claim(owner);
                     return Ok(index);
                 }
                 State::TimeWait if time_wait.is_none() => time_wait = Some(index),
@@ -321,7 +363,7 @@ pub(super) fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
     let index = time_wait
         .or(closing.map(|(_, index)| index))
         .ok_or(Error::NoSocket)?;
-    let slot = &mut core.tcp[index];
+    let slot = &mut core.tcp.slots[index];
     if matches!(slot.owner, Owner::Released { .. }) {
         // FIN-WAIT-2 is open: connect and listen refuse an open socket.
         socket(&mut core.sockets, slot).abort();
@@ -334,6 +376,7 @@ pub(super) fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
 /// claimable once the peer acknowledges the FIN, or after `Config::linger`.
 pub(super) fn closing_in_background(core: &Core<'_>) -> bool {
     core.tcp
+        .slots
         .iter()
         .any(|slot| matches!(slot.owner, Owner::Released { .. }))
 }
@@ -341,17 +384,17 @@ pub(super) fn closing_in_background(core: &Core<'_>) -> bool {
 /// Gives a claimed socket back: frees it, or lets it finish closing first.
 pub(super) fn release(core: &mut Core<'_>, index: usize) {
     let linger = time::duration_to_smoltcp(core.config.linger);
-    let slot = &mut core.tcp[index];
+    let slot = &mut core.tcp.slots[index];
     let socket = socket(&mut core.sockets, slot);
     match socket.state() {
         State::Listen => {
             socket.close();
             slot.owner = Owner::Free;
-            core.wake_pool_waiters();
+            core.tcp.pool_waiters.wake_all();
         }
         State::Closed if slot.ending != Unset::Some(Ending::Aborted) => {
             slot.owner = Owner::Free;
-            core.wake_pool_waiters();
+            core.tcp.pool_waiters.wake_all();
         }
         _ => {
             // Graceful close of whatever is open; the runner frees it once closed.
@@ -369,7 +412,7 @@ pub(super) fn release(core: &mut Core<'_>, index: usize) {
 /// Whether a TCP socket other than a free one uses local `port` on an address
 /// overlapping `ip` (`None`: every address).
 pub(super) fn port_in_use(core: &Core<'_>, port: u16, listeners_only: bool) -> bool {
-    core.tcp.iter().any(|slot| {
+    core.tcp.slots.iter().any(|slot| {
         let Some(handle) = slot.handle else {
             return false;
         };

@@ -31,7 +31,7 @@ impl SocketRef<'_, '_> {
         }
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
-        let slot = &mut core.tcp[self.index];
+        let slot = &mut core.tcp.slots[self.index];
         observe(&mut core.sockets, slot, false);
         if slot.eof {
             return Poll::Ready(Ok(0));
@@ -66,7 +66,7 @@ impl SocketRef<'_, '_> {
         }
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
-        let slot = &mut core.tcp[self.index];
+        let slot = &mut core.tcp.slots[self.index];
         observe(&mut core.sockets, slot, false);
         if let Some(ending) = slot.ending.get().filter(|e| *e != Ending::Finished) {
             return Poll::Ready(Err(ending.error()));
@@ -99,7 +99,7 @@ impl SocketRef<'_, '_> {
     fn poll_close(&self) -> Poll<Result<(), Error>> {
         let mut core = self.core.borrow_mut();
         let core = &mut *core;
-        let slot = &mut core.tcp[self.index];
+        let slot = &mut core.tcp.slots[self.index];
         slot.write_closed = true;
         socket(&mut core.sockets, slot).close();
         core.wake_runner();
@@ -118,7 +118,10 @@ pub struct TcpConnection<'s, 'a> {
 impl fmt::Debug for TcpConnection<'_, '_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let core = self.socket.core.try_borrow();
-        let slot = core.as_ref().ok().map(|core| &core.tcp[self.socket.index]);
+        let slot = core
+            .as_ref()
+            .ok()
+            .map(|core| &core.tcp.slots[self.socket.index]);
         f.debug_struct("TcpConnection")
             .field("slot", &self.socket.index)
             .field("local", &slot.and_then(|s| s.local.get()))
@@ -233,14 +236,14 @@ impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
     }
 
     fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.socket.core.borrow().tcp[self.socket.index]
+        self.socket.core.borrow().tcp.slots[self.socket.index]
             .local
             .get()
             .ok_or(Error::NotConnected)
     }
 
     fn peer_addr(&self) -> Result<SocketAddr, Error> {
-        self.socket.core.borrow().tcp[self.socket.index]
+        self.socket.core.borrow().tcp.slots[self.socket.index]
             .remote
             .get()
             .ok_or(Error::NotConnected)
@@ -250,7 +253,7 @@ impl<'s, 'a> portnet::TcpStream for TcpConnection<'s, 'a> {
         {
             let mut core = self.socket.core.borrow_mut();
             let core = &mut *core;
-            let slot = &mut core.tcp[self.socket.index];
+            let slot = &mut core.tcp.slots[self.socket.index];
             socket(&mut core.sockets, slot).abort();
             slot.ending = Unset::Some(Ending::Aborted);
             slot.last_state = State::Closed;
@@ -263,7 +266,7 @@ impl portnet::SocketOptions for TcpConnection<'_, '_> {
     fn set_option(&self, option: SocketOption) -> Result<(), Error> {
         let mut core = self.socket.core.borrow_mut();
         let core = &mut *core;
-        let socket = socket(&mut core.sockets, &core.tcp[self.socket.index]);
+        let socket = socket(&mut core.sockets, &core.tcp.slots[self.socket.index]);
         match option {
             SocketOption::NoDelay(on) => socket.set_nagle_enabled(!on),
             SocketOption::KeepAlive(interval) => {
@@ -283,7 +286,7 @@ impl portnet::SocketOptions for TcpConnection<'_, '_> {
     fn option(&self, name: SocketOptionName) -> Result<SocketOption, Error> {
         let mut core = self.socket.core.borrow_mut();
         let core = &mut *core;
-        let socket = socket(&mut core.sockets, &core.tcp[self.socket.index]);
+        let socket = socket(&mut core.sockets, &core.tcp.slots[self.socket.index]);
         Ok(match name {
             SocketOptionName::NoDelay => SocketOption::NoDelay(!socket.nagle_enabled()),
             SocketOptionName::KeepAlive => {
@@ -333,7 +336,7 @@ impl<'a, D, C: portnet::Clock> portnet::TcpConnect for Stack<'a, D, C> {
                             if !closing_in_background(&core) {
                                 return Poll::Ready(Err(Error::NoSocket));
                             }
-                            core.pool_waiters.register(cx.waker());
+                            core.tcp.pool_waiters.register(cx.waker());
                             Poll::Pending
                         }
                         other => Poll::Ready(other),
@@ -369,7 +372,7 @@ fn start_connect<'s, 'a>(
         tcp,
         ..
     } = core;
-    let slot = &mut tcp[index];
+    let slot = &mut tcp.slots[index];
     let connected = socket(sockets, slot).connect(
         iface.context(),
         crate::addr::endpoint(remote).ok_or(Error::InvalidAddress)?,
@@ -397,7 +400,7 @@ impl TcpConnection<'_, '_> {
     fn poll_established(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut core = self.socket.core.borrow_mut();
         let core = &mut *core;
-        let slot = &mut core.tcp[self.socket.index];
+        let slot = &mut core.tcp.slots[self.socket.index];
         observe(&mut core.sockets, slot, false);
         if let Some(ending) = slot.ending.get() {
             return Poll::Ready(Err(ending.error()));
