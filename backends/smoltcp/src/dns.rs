@@ -90,6 +90,7 @@ impl<'s, 'a> Query<'s, 'a> {
         core_cell: &'s core::cell::RefCell<Core<'a>>,
         name: &str,
         kind: DnsQueryType,
+        now: smoltcp::time::Instant,
     ) -> Result<Self, Error> {
         let mut core = core_cell.borrow_mut();
         let core = &mut *core;
@@ -119,7 +120,9 @@ impl<'s, 'a> Query<'s, 'a> {
         // fails the query, the same way as for an answer without an address:
         // a failure at or after the last server's timeout is the silence of
         // every server.
-        let silent_after = core.now + SERVER_TIMEOUT * servers.len() as u32;
+        // `now` from the clock: the runner's last poll may be long ago on an
+        // idle stack.
+        let silent_after = now + SERVER_TIMEOUT * servers.len() as u32;
         Ok(Self {
             core: core_cell,
             handle: Some(handle),
@@ -203,7 +206,11 @@ impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
         };
         let mut last = Error::NameNotResolved;
         for kind in kinds {
-            match Query::start(&self.core, host, *kind)?.result(family).await {
+            let now = crate::time::to_smoltcp(self.clock.now());
+            match Query::start(&self.core, host, *kind, now)?
+                .result(family)
+                .await
+            {
                 Ok(ip) => return Ok(ip),
                 // Servers that did not answer for A will not for AAAA either.
                 Err(Error::DnsTimedOut) => return Err(Error::DnsTimedOut),
