@@ -245,3 +245,36 @@ fn several_pending_accepts_in_several_tasks_each_get_a_distinct_connection() {
     peers.dedup_by_key(|(_, from, _)| *from);
     assert_eq!(peers.len(), WORKERS, "each a distinct one");
 }
+
+/// A pending accept holds a listening socket of its own next to the backlog;
+/// it gives it back when cancelled, so an idle listener holds its backlog.
+#[test]
+fn a_cancelled_accept_gives_back_its_listening_socket() {
+    use core::future::Future;
+    use core::task::{Context, Waker};
+    let pair = Pair::with_backlog(Faults::NONE, 34, 2);
+    let listener = pair
+        .b
+        .listen_with_backlog(SocketAddr::new(B_V4.into(), 80), 2)
+        .unwrap();
+    let idle = pair.b.sockets_in_use();
+    assert_eq!(idle, 2);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut first = Box::pin(listener.accept());
+    let mut second = Box::pin(listener.accept());
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(
+        pair.b.sockets_in_use(),
+        idle + 2,
+        "one more per pending accept"
+    );
+    drop(first);
+    assert_eq!(pair.b.sockets_in_use(), idle + 1);
+    drop(second);
+    assert_eq!(
+        pair.b.sockets_in_use(),
+        idle,
+        "an idle listener holds its backlog"
+    );
+}

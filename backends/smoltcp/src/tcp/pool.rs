@@ -364,11 +364,18 @@ pub(super) fn claim(core: &mut Core<'_>, owner: Owner) -> Result<usize, Error> {
         .or(closing.map(|(_, index)| index))
         .ok_or(Error::NoSocket)?;
     let slot = &mut core.tcp.slots[index];
-    if matches!(slot.owner, Owner::Released { .. }) {
+    let from_closing = matches!(slot.owner, Owner::Released { .. });
+    if from_closing {
         // FIN-WAIT-2 is open: connect and listen refuse an open socket.
         socket(&mut core.sockets, slot).abort();
     }
     slot.claim(owner);
+    if from_closing {
+        // A `connect` may be waiting for this background close; if it was the
+        // last one, that connect must poll again and fail rather than wait for
+        // a close that will not come.
+        core.tcp.pool_waiters.wake_all();
+    }
     Ok(index)
 }
 
