@@ -20,9 +20,9 @@ use crate::wakers::WakerSet;
 use crate::{Error, time};
 
 #[cfg(feature = "tcp")]
-use crate::tcp::{TcpPool, TcpSlot, TcpState};
+use crate::tcp::{TcpSlot, TcpState};
 #[cfg(feature = "udp")]
-use crate::udp::{UdpPool, UdpSlot};
+use crate::udp::UdpSlot;
 #[cfg(feature = "dns")]
 use smoltcp::socket::dns::DnsQuery;
 
@@ -90,12 +90,12 @@ impl<'a, const SOCKETS: usize> StackResources<'a, SOCKETS> {
 /// The sockets a stack will have: [`StackResources`] plus the pools, built with
 /// [`StackResources::sockets`], [`Sockets::tcp`] and [`Sockets::udp`].
 pub struct Sockets<'a> {
-    set: SocketSet<'a>,
+    pub(crate) set: SocketSet<'a>,
     room: usize,
     #[cfg(feature = "tcp")]
-    tcp: &'a mut [TcpSlot],
+    pub(crate) tcp: &'a mut [TcpSlot],
     #[cfg(feature = "udp")]
-    udp: &'a mut [UdpSlot],
+    pub(crate) udp: &'a mut [UdpSlot],
     #[cfg(feature = "dns")]
     dns_queries: &'a mut [Option<DnsQuery>],
 }
@@ -108,39 +108,9 @@ impl fmt::Debug for Sockets<'_> {
 
 impl<'a> Sockets<'a> {
     /// Reserves a place in the resources for one socket.
-    fn reserve(&mut self, count: usize) -> Result<(), Error> {
+    pub(crate) fn reserve(&mut self, count: usize) -> Result<(), Error> {
         self.room = self.room.checked_sub(count).ok_or(Error::NoSocketStorage)?;
         Ok(())
-    }
-
-    /// Adds the TCP pool: `N` sockets with `RX` and `TX` bytes of buffer each.
-    /// A stack has at most one TCP pool.
-    #[cfg(feature = "tcp")]
-    pub fn tcp<const N: usize, const RX: usize, const TX: usize>(
-        mut self,
-        pool: &'a mut TcpPool<N, RX, TX>,
-    ) -> Result<Self, Error> {
-        if !self.tcp.is_empty() {
-            return Err(Error::InvalidConfig);
-        }
-        self.reserve(N)?;
-        self.tcp = pool.install(&mut self.set);
-        Ok(self)
-    }
-
-    /// Adds the UDP pool: `N` sockets with `BUF` bytes for up to `PACKETS`
-    /// datagrams each way. A stack has at most one UDP pool.
-    #[cfg(feature = "udp")]
-    pub fn udp<const N: usize, const BUF: usize, const PACKETS: usize>(
-        mut self,
-        pool: &'a mut UdpPool<N, BUF, PACKETS>,
-    ) -> Result<Self, Error> {
-        if !self.udp.is_empty() {
-            return Err(Error::InvalidConfig);
-        }
-        self.reserve(N)?;
-        self.udp = pool.install(&mut self.set);
-        Ok(self)
     }
 }
 

@@ -83,6 +83,22 @@ impl<const N: usize, const BUF: usize, const PACKETS: usize> UdpPool<N, BUF, PAC
     }
 }
 
+impl<'a> crate::Sockets<'a> {
+    /// Adds the UDP pool: `N` sockets with `BUF` bytes for up to `PACKETS`
+    /// datagrams each way. A stack has at most one UDP pool.
+    pub fn udp<const N: usize, const BUF: usize, const PACKETS: usize>(
+        mut self,
+        pool: &'a mut UdpPool<N, BUF, PACKETS>,
+    ) -> Result<Self, Error> {
+        if !self.udp.is_empty() {
+            return Err(Error::InvalidConfig);
+        }
+        self.reserve(N)?;
+        self.udp = pool.install(&mut self.set);
+        Ok(self)
+    }
+}
+
 /// Who holds a UDP socket of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {

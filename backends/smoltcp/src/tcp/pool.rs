@@ -102,6 +102,22 @@ impl<'a> TcpState<'a> {
     }
 }
 
+impl<'a> crate::Sockets<'a> {
+    /// Adds the TCP pool: `N` sockets with `RX` and `TX` bytes of buffer each.
+    /// A stack has at most one TCP pool.
+    pub fn tcp<const N: usize, const RX: usize, const TX: usize>(
+        mut self,
+        pool: &'a mut TcpPool<N, RX, TX>,
+    ) -> Result<Self, Error> {
+        if !self.tcp.is_empty() {
+            return Err(Error::InvalidConfig);
+        }
+        self.reserve(N)?;
+        self.tcp = pool.install(&mut self.set);
+        Ok(self)
+    }
+}
+
 /// Who holds a socket of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Owner {
