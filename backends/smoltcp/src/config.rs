@@ -68,7 +68,10 @@ pub struct Config {
     /// IPv6 addressing.
     #[cfg(feature = "proto-ipv6")]
     pub ipv6: Ipv6Config,
-    /// DNS servers used before (or without) DHCP; at most three are used.
+    /// DNS servers used before (or without) DHCP, asked in turn when one does
+    /// not answer. smoltcp keeps only the first `DNS_MAX_SERVER_COUNT` of them:
+    /// one, unless the application enables smoltcp's `dns-max-server-count-3`
+    /// feature (or sets `SMOLTCP_DNS_MAX_SERVER_COUNT`).
     pub dns_servers: [Option<IpAddr>; 3],
     /// Seeds TCP initial sequence numbers and the first ephemeral port. Give
     /// each boot a different seed (from a hardware RNG or a unique id).

@@ -11,10 +11,16 @@ use smoltcp::wire::DnsQueryType;
 use crate::Error;
 use crate::stack::{Core, Stack};
 
-/// The configured servers in smoltcp's form.
+/// The configured servers in smoltcp's form, as many as smoltcp's DNS socket
+/// keeps (`smoltcp::config::DNS_MAX_SERVER_COUNT`: 1 unless the application
+/// enables one of smoltcp's `dns-max-server-count-*` features).
 pub(crate) fn servers(configured: &[Option<IpAddr>; 3]) -> heapless_servers::Servers {
     let mut servers = heapless_servers::Servers::new();
-    for server in configured.iter().flatten() {
+    let kept = configured
+        .iter()
+        .flatten()
+        .take(smoltcp::config::DNS_MAX_SERVER_COUNT);
+    for server in kept {
         if let Some(server) = crate::addr::to_smoltcp(*server) {
             servers.push(server);
         }
@@ -59,7 +65,13 @@ pub(crate) mod heapless_servers {
 struct Query<'s, 'a> {
     core: &'s core::cell::RefCell<Core<'a>>,
     handle: Option<QueryHandle>,
+    /// A failure from this time on means no server answered.
+    silent_after: smoltcp::time::Instant,
 }
+
+/// How long smoltcp 0.14's DNS socket waits for one server before it tries the
+/// next (`RETRANSMIT_TIMEOUT` in `smoltcp::socket::dns`, not public).
+const SERVER_TIMEOUT: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(10);
 
 impl Drop for Query<'_, '_> {
     fn drop(&mut self) {
@@ -78,11 +90,21 @@ impl<'s, 'a> Query<'s, 'a> {
         core_cell: &'s core::cell::RefCell<Core<'a>>,
         name: &str,
         kind: DnsQueryType,
+        now: smoltcp::time::Instant,
     ) -> Result<Self, Error> {
         let mut core = core_cell.borrow_mut();
         let core = &mut *core;
-        if core.config.dns_servers.iter().all(Option::is_none) {
+        let servers = servers(&core.config.dns_servers);
+        if servers.is_empty() {
             return Err(Error::DnsFailed);
+        }
+        // smoltcp fails a query at once when no server has a source address;
+        // that is a routing problem, not a name that does not resolve.
+        if !servers
+            .iter()
+            .any(|server| core.iface.get_source_address(server).is_some())
+        {
+            return Err(Error::NoRoute);
         }
         let dns = core.dns.ok_or(Error::Unsupported)?;
         let handle = core
@@ -94,9 +116,17 @@ impl<'s, 'a> Query<'s, 'a> {
                 StartQueryError::InvalidName | StartQueryError::NameTooLong => Error::InvalidName,
             })?;
         core.wake_runner();
+        // smoltcp gives each server one retransmission timeout in turn and then
+        // fails the query, the same way as for an answer without an address:
+        // a failure at or after the last server's timeout is the silence of
+        // every server.
+        // `now` from the clock: the runner's last poll may be long ago on an
+        // idle stack.
+        let silent_after = now + SERVER_TIMEOUT * servers.len() as u32;
         Ok(Self {
             core: core_cell,
             handle: Some(handle),
+            silent_after,
         })
     }
 
@@ -106,6 +136,7 @@ impl<'s, 'a> Query<'s, 'a> {
                 return Poll::Ready(Err(Error::DnsFailed));
             };
             let mut core = self.core.borrow_mut();
+            let core = &mut *core;
             let dns = core.dns.ok_or(Error::Unsupported)?;
             let socket = core.sockets.get_mut::<dns::Socket<'_>>(dns);
             match socket.get_query_result(handle) {
@@ -125,7 +156,12 @@ impl<'s, 'a> Query<'s, 'a> {
                 }
                 Err(GetQueryResultError::Failed) => {
                     self.handle = None;
-                    Poll::Ready(Err(Error::DnsFailed))
+                    // `now` is the runner poll that failed the query, or later.
+                    Poll::Ready(Err(if core.now >= self.silent_after {
+                        Error::DnsTimedOut
+                    } else {
+                        Error::NameNotResolved
+                    }))
                 }
             }
         })
@@ -136,6 +172,16 @@ impl<'s, 'a> Query<'s, 'a> {
 impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
     /// Resolves `host`: an IP address literal at once, a name by a DNS query
     /// (A, then AAAA where IPv6 is asked for and A gave nothing).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidName`] (`InvalidInput`) for a name that is not a host
+    /// name by RFC 1123, before any query; [`Error::NameNotResolved`] when a
+    /// server answered without an address of `family` (no such name
+    /// included); [`Error::DnsTimedOut`] (`TimedOut`) when no server answered:
+    /// smoltcp gives each configured server 10 s, noticed at its next
+    /// retransmission (queries go out at 0, 1, 3, 7 and 15 s), so about 15 s per
+    /// server, once for A and AAAA together.
     ///
     /// # Cancel safety
     ///
@@ -148,6 +194,11 @@ impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
                 Err(Error::NameNotResolved)
             };
         }
+        // smoltcp checks only label lengths; a name no server can hold must
+        // not cost a query and its timeouts.
+        if portnet::net::DnsName::parse(host).is_err() {
+            return Err(Error::InvalidName);
+        }
         let kinds: &[DnsQueryType] = match family {
             AddrFamily::Ipv6 => &[DnsQueryType::Aaaa],
             AddrFamily::Ipv4 => &[DnsQueryType::A],
@@ -155,8 +206,14 @@ impl<D, C: portnet::Clock> portnet::Dns for Stack<'_, D, C> {
         };
         let mut last = Error::NameNotResolved;
         for kind in kinds {
-            match Query::start(&self.core, host, *kind)?.result(family).await {
+            let now = crate::time::to_smoltcp(self.clock.now());
+            match Query::start(&self.core, host, *kind, now)?
+                .result(family)
+                .await
+            {
                 Ok(ip) => return Ok(ip),
+                // Servers that did not answer for A will not for AAAA either.
+                Err(Error::DnsTimedOut) => return Err(Error::DnsTimedOut),
                 Err(e) => last = e,
             }
         }

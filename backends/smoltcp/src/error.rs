@@ -47,8 +47,10 @@ pub enum Error {
     InvalidConfig,
     /// The name is not valid for a DNS query.
     InvalidName,
-    /// No DNS server is known, or every server failed to answer.
+    /// No DNS server is known.
     DnsFailed,
+    /// No DNS server answered.
+    DnsTimedOut,
     /// The name has no address of the asked family.
     NameNotResolved,
     /// A failure that generic code over the stack (a portnet helper, a library)
@@ -81,7 +83,8 @@ impl fmt::Display for Error {
             Self::Unsupported => "not supported by the smoltcp stack",
             Self::InvalidConfig => "invalid stack configuration",
             Self::InvalidName => "invalid DNS name",
-            Self::DnsFailed => "DNS query failed",
+            Self::DnsFailed => "no DNS server known",
+            Self::DnsTimedOut => "no DNS server answered",
             Self::NameNotResolved => "name has no address of the requested family",
             Self::Kind(kind) => kind.as_str(),
         })
@@ -101,7 +104,7 @@ impl portnet::Error for Error {
             Self::ConnectionRefused => ErrorKind::ConnectionRefused,
             Self::ConnectionReset => ErrorKind::ConnectionReset,
             Self::ConnectionAborted => ErrorKind::ConnectionAborted,
-            Self::TimedOut => ErrorKind::TimedOut,
+            Self::TimedOut | Self::DnsTimedOut => ErrorKind::TimedOut,
             Self::WriteClosed => ErrorKind::BrokenPipe,
             Self::NotConnected => ErrorKind::NotConnected,
             Self::Unsupported => ErrorKind::Unsupported,

@@ -16,6 +16,7 @@ mod tcp;
 mod time;
 #[cfg(feature = "udp")]
 mod udp;
+mod wakers;
 mod zeroed;
 
 #[cfg(feature = "proto-ipv6")]

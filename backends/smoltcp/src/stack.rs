@@ -16,18 +16,22 @@ use smoltcp::wire::{EthernetAddress, IpCidr};
 
 use crate::config::{Config, Ipv4Config};
 use crate::device::{Polled, capabilities, medium};
+use crate::wakers::WakerSet;
 use crate::{Error, time};
 
 #[cfg(feature = "tcp")]
-use crate::tcp::{TcpPool, TcpSlot};
+use crate::tcp::{TcpSlot, TcpState};
 #[cfg(feature = "udp")]
-use crate::udp::{UdpPool, UdpSlot};
+use crate::udp::UdpSlot;
 #[cfg(feature = "dns")]
 use smoltcp::socket::dns::DnsQuery;
 
 /// How many DNS queries may run at once.
 #[cfg(feature = "dns")]
 pub(crate) const DNS_QUERIES: usize = 2;
+
+/// Tasks that may wait in `Stack::wait_ipv4` at once without re-polls.
+const ADDRESS_WAITERS: usize = 2;
 
 /// Incoming frames one runner poll handles before it yields to other tasks.
 const INGRESS_BUDGET: usize = 64;
@@ -86,12 +90,12 @@ impl<'a, const SOCKETS: usize> StackResources<'a, SOCKETS> {
 /// The sockets a stack will have: [`StackResources`] plus the pools, built with
 /// [`StackResources::sockets`], [`Sockets::tcp`] and [`Sockets::udp`].
 pub struct Sockets<'a> {
-    set: SocketSet<'a>,
+    pub(crate) set: SocketSet<'a>,
     room: usize,
     #[cfg(feature = "tcp")]
-    tcp: &'a mut [TcpSlot],
+    pub(crate) tcp: &'a mut [TcpSlot],
     #[cfg(feature = "udp")]
-    udp: &'a mut [UdpSlot],
+    pub(crate) udp: &'a mut [UdpSlot],
     #[cfg(feature = "dns")]
     dns_queries: &'a mut [Option<DnsQuery>],
 }
@@ -104,39 +108,9 @@ impl fmt::Debug for Sockets<'_> {
 
 impl<'a> Sockets<'a> {
     /// Reserves a place in the resources for one socket.
-    fn reserve(&mut self, count: usize) -> Result<(), Error> {
+    pub(crate) fn reserve(&mut self, count: usize) -> Result<(), Error> {
         self.room = self.room.checked_sub(count).ok_or(Error::NoSocketStorage)?;
         Ok(())
-    }
-
-    /// Adds the TCP pool: `N` sockets with `RX` and `TX` bytes of buffer each.
-    /// A stack has at most one TCP pool.
-    #[cfg(feature = "tcp")]
-    pub fn tcp<const N: usize, const RX: usize, const TX: usize>(
-        mut self,
-        pool: &'a mut TcpPool<N, RX, TX>,
-    ) -> Result<Self, Error> {
-        if !self.tcp.is_empty() {
-            return Err(Error::InvalidConfig);
-        }
-        self.reserve(N)?;
-        self.tcp = pool.install(&mut self.set);
-        Ok(self)
-    }
-
-    /// Adds the UDP pool: `N` sockets with `BUF` bytes for up to `PACKETS`
-    /// datagrams each way. A stack has at most one UDP pool.
-    #[cfg(feature = "udp")]
-    pub fn udp<const N: usize, const BUF: usize, const PACKETS: usize>(
-        mut self,
-        pool: &'a mut UdpPool<N, BUF, PACKETS>,
-    ) -> Result<Self, Error> {
-        if !self.udp.is_empty() {
-            return Err(Error::InvalidConfig);
-        }
-        self.reserve(N)?;
-        self.udp = pool.install(&mut self.set);
-        Ok(self)
     }
 }
 
@@ -144,8 +118,9 @@ impl<'a> Sockets<'a> {
 pub(crate) struct Core<'a> {
     pub(crate) iface: Interface,
     pub(crate) sockets: SocketSet<'a>,
+    /// TCP's own state: the pool's slot records, listeners, waiting tasks.
     #[cfg(feature = "tcp")]
-    pub(crate) tcp: &'a mut [TcpSlot],
+    pub(crate) tcp: TcpState<'a>,
     #[cfg(feature = "udp")]
     pub(crate) udp: &'a mut [UdpSlot],
     #[cfg(feature = "dns")]
@@ -154,8 +129,8 @@ pub(crate) struct Core<'a> {
     dhcp: Option<smoltcp::iface::SocketHandle>,
     /// The runner's waker: socket operations that give it work wake it.
     runner: Option<Waker>,
-    /// A task waiting for a socket of a full pool to free.
-    pub(crate) pool_waiter: Option<Waker>,
+    /// Tasks in `wait_ipv4`: only an address wakes them, not a free socket.
+    address_waiters: WakerSet<ADDRESS_WAITERS>,
     /// The time of the runner's latest poll.
     pub(crate) now: smoltcp::time::Instant,
     /// The next ephemeral port to try.
@@ -163,11 +138,6 @@ pub(crate) struct Core<'a> {
     /// Counts runner polls; a released socket is reused only after a poll, so
     /// its last segment (an RST) goes out first.
     pub(crate) epoch: u64,
-    /// Orders connections by arrival for `accept`.
-    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
-    pub(crate) arrivals: u64,
-    #[cfg_attr(not(feature = "tcp"), allow(dead_code))]
-    pub(crate) next_listener: u32,
     pub(crate) config: Config,
     /// The driver's medium: Ethernet, or IP (feature `medium-ip`).
     pub(crate) medium: smoltcp::phy::Medium,
@@ -182,13 +152,6 @@ impl Core<'_> {
     pub(crate) fn wake_runner(&self) {
         if let Some(waker) = &self.runner {
             waker.wake_by_ref();
-        }
-    }
-
-    /// Wakes a task waiting for a free socket.
-    pub(crate) fn wake_pool_waiter(&mut self) {
-        if let Some(waker) = self.pool_waiter.take() {
-            waker.wake();
         }
     }
 
@@ -232,7 +195,7 @@ impl Core<'_> {
         let mut count = 0;
         #[cfg(feature = "tcp")]
         {
-            count += self.tcp.iter().filter(|slot| slot.in_use()).count();
+            count += self.tcp.slots.iter().filter(|slot| slot.in_use()).count();
         }
         #[cfg(feature = "udp")]
         {
@@ -391,7 +354,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 iface,
                 sockets: sockets.set,
                 #[cfg(feature = "tcp")]
-                tcp: sockets.tcp,
+                tcp: TcpState::new(sockets.tcp),
                 #[cfg(feature = "udp")]
                 udp: sockets.udp,
                 #[cfg(feature = "dns")]
@@ -399,12 +362,10 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 #[cfg(feature = "dhcpv4")]
                 dhcp,
                 runner: None,
-                pool_waiter: None,
+                address_waiters: WakerSet::new(),
                 now,
                 next_port,
                 epoch: 0,
-                arrivals: 0,
-                next_listener: 0,
                 config,
                 medium,
             }),
@@ -462,7 +423,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 break;
             }
             #[cfg(feature = "tcp")]
-            let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+            let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp.slots;
             let medium = core.medium;
             #[cfg(feature = "tcp")]
             let discard = |frame: &[u8]| crate::tcp::is_held_back(tcp_slots, frame, medium);
@@ -489,7 +450,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
             crate::tcp::after_ingress(core);
         }
         #[cfg(feature = "tcp")]
-        let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp;
+        let tcp_slots: &[crate::tcp::TcpSlot] = core.tcp.slots;
         let medium = core.medium;
         #[cfg(feature = "tcp")]
         let sent = |frame: &[u8]| crate::tcp::note_sent(tcp_slots, frame, medium);
@@ -570,6 +531,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                     }
                 }
                 let _ = servers;
+                core.address_waiters.wake_all();
             }
             Some(dhcpv4::Event::Deconfigured) => {
                 core.iface
@@ -577,7 +539,6 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
                 core.iface.routes_mut().remove_default_ipv4_route();
             }
         }
-        core.wake_pool_waiter();
     }
 
     /// The interface's IPv4 address, once it has one (static, or leased by DHCP).
@@ -630,7 +591,7 @@ impl<'a, D: Driver, C: Clock> Stack<'a, D, C> {
         poll_fn(|cx| match self.ipv4_address() {
             Some(address) => Poll::Ready(address),
             None => {
-                self.core.borrow_mut().pool_waiter = Some(cx.waker().clone());
+                self.core.borrow_mut().address_waiters.register(cx.waker());
                 Poll::Pending
             }
         })

@@ -83,6 +83,22 @@ impl<const N: usize, const BUF: usize, const PACKETS: usize> UdpPool<N, BUF, PAC
     }
 }
 
+impl<'a> crate::Sockets<'a> {
+    /// Adds the UDP pool: `N` sockets with `BUF` bytes for up to `PACKETS`
+    /// datagrams each way. A stack has at most one UDP pool.
+    pub fn udp<const N: usize, const BUF: usize, const PACKETS: usize>(
+        mut self,
+        pool: &'a mut UdpPool<N, BUF, PACKETS>,
+    ) -> Result<Self, Error> {
+        if !self.udp.is_empty() {
+            return Err(Error::InvalidConfig);
+        }
+        self.reserve(N)?;
+        self.udp = pool.install(&mut self.set);
+        Ok(self)
+    }
+}
+
 /// Who holds a UDP socket of the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -123,7 +139,6 @@ fn socket<'s, 'a>(set: &'s mut SocketSet<'a>, slot: &UdpSlot) -> &'s mut udp::So
 /// Closes released sockets whose datagrams are out; returns the next deadline.
 pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
     let mut next: Option<smoltcp::time::Instant> = None;
-    let mut freed = false;
     for slot in core.udp.iter_mut() {
         let Owner::Released { deadline } = slot.owner else {
             continue;
@@ -132,13 +147,9 @@ pub(crate) fn reclaim(core: &mut Core<'_>) -> Option<portnet::Instant> {
         if socket.send_queue() == 0 || core.now >= deadline {
             socket.close();
             slot.owner = Owner::Free;
-            freed = true;
         } else {
             next = Some(next.map_or(deadline, |n| n.min(deadline)));
         }
-    }
-    if freed {
-        core.wake_pool_waiter();
     }
     next.map(time::from_smoltcp)
 }

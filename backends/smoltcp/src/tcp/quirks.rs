@@ -1,0 +1,227 @@
+//! Workarounds for two smoltcp 0.14 stalls, applied to frames before smoltcp
+//! sees them (see `docs/backends/smoltcp.md`).
+//!
+//! Upstream: neither stall was found reported as such (searched 2026-12-04).
+//! Nearest threads: smoltcp-rs/smoltcp#851 (a listening socket takes a segment
+//! meant for another socket of the same port, the family of the duplicate-SYN
+//! stall) and smoltcp-rs/smoltcp#233 (2018: fast retransmit only "for data to
+//! send", which is where the FIN case now stops the retransmission timer).
+//! Both are still to be reported, each with the lossy-link reproduction of
+//! `connect_close_cycles_survive_a_lossy_link`; remove the filter when a
+//! smoltcp release fixes its stall.
+
+use core::net::{IpAddr, SocketAddr};
+
+use smoltcp::socket::tcp::State;
+
+use super::pool::{Owner, TcpSlot};
+
+/// The TCP header fields of a frame (Ethernet, or a bare IP packet on a
+/// medium-IP link) that the filters below need.
+struct Segment {
+    src: SocketAddr,
+    dst: SocketAddr,
+    syn: bool,
+    ack: bool,
+    fin: bool,
+    rst: bool,
+    seq: u32,
+    ack_number: u32,
+    payload_len: usize,
+}
+
+/// The IP packet of a frame, and whether it is IPv6.
+fn ip_packet(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<(bool, &[u8])> {
+    use smoltcp::wire::{EthernetFrame, EthernetProtocol};
+    match medium {
+        smoltcp::phy::Medium::Ethernet => {
+            let ethernet = EthernetFrame::new_checked(frame).ok()?;
+            let v6 = match ethernet.ethertype() {
+                EthernetProtocol::Ipv4 => false,
+                EthernetProtocol::Ipv6 => true,
+                _ => return None,
+            };
+            Some((v6, frame.get(EthernetFrame::<&[u8]>::header_len()..)?))
+        }
+        #[cfg(feature = "medium-ip")]
+        smoltcp::phy::Medium::Ip => match frame.first()? >> 4 {
+            4 => Some((false, frame)),
+            6 => Some((true, frame)),
+            _ => None,
+        },
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
+    use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket};
+    let (v6, packet) = ip_packet(frame, medium)?;
+    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if !v6 {
+        let ip = Ipv4Packet::new_checked(packet).ok()?;
+        if ip.next_header() != IpProtocol::Tcp {
+            return None;
+        }
+        (
+            IpAddr::from(ip.src_addr()),
+            IpAddr::from(ip.dst_addr()),
+            ip.payload(),
+        )
+    } else {
+        #[cfg(feature = "proto-ipv6")]
+        {
+            let ip = smoltcp::wire::Ipv6Packet::new_checked(packet).ok()?;
+            if ip.next_header() != IpProtocol::Tcp {
+                return None;
+            }
+            (
+                IpAddr::from(ip.src_addr()),
+                IpAddr::from(ip.dst_addr()),
+                ip.payload(),
+            )
+        }
+        #[cfg(not(feature = "proto-ipv6"))]
+        return None;
+    };
+    let tcp = TcpPacket::new_checked(payload).ok()?;
+    Some(Segment {
+        src: SocketAddr::new(src, tcp.src_port()),
+        dst: SocketAddr::new(dst, tcp.dst_port()),
+        syn: tcp.syn(),
+        ack: tcp.ack(),
+        fin: tcp.fin(),
+        rst: tcp.rst(),
+        seq: tcp.seq_number().0 as u32,
+        ack_number: tcp.ack_number().0 as u32,
+        payload_len: tcp.payload().len(),
+    })
+}
+
+/// The slot of the connection a segment from the peer belongs to.
+fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> {
+    slots.iter().find(|slot| {
+        slot.owner != Owner::Free
+            && !matches!(slot.last_state, State::Listen | State::Closed)
+            && slot.local.get() == Some(segment.dst)
+            && slot.remote.get() == Some(segment.src)
+    })
+}
+
+/// Whether an incoming frame must not reach smoltcp. Two kinds are held back,
+/// each the trigger of a stall in smoltcp 0.14:
+///
+/// - a repeated SYN of a connection the stack already has. smoltcp hands a SYN
+///   to the first socket that accepts it, in socket order; with several
+///   sockets listening on a port (a backlog), a duplicated or retransmitted SYN
+///   can reach a second listening socket before the connection's own, which
+///   then answers with a conflicting SYN-ACK, and the peer resets the
+///   connection. The owner retransmits its SYN-ACK on its own timer anyway.
+/// - the third and later duplicate ACKs that acknowledge all our data but not
+///   our FIN. smoltcp answers three duplicates with a fast retransmit, which
+///   has no data to resend, stops the retransmission timer, and never resends
+///   the FIN: the connection hangs in FIN-WAIT-1 or LAST-ACK. Without the
+///   duplicates, the timer resends the FIN.
+pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) -> bool {
+    let Some(segment) = parse_segment(frame, medium) else {
+        return false;
+    };
+    let Some(slot) = slot_for(slots, &segment) else {
+        return false;
+    };
+    if segment.syn && !segment.ack {
+        return true;
+    }
+    let pure_ack =
+        segment.ack && !segment.syn && !segment.fin && !segment.rst && segment.payload_len == 0;
+    match slot.fin_ack.get() {
+        Some(fin_ack) if pure_ack && segment.ack_number == fin_ack.wrapping_sub(1) => {
+            let seen = slot.acks_before_fin.get().saturating_add(1);
+            slot.acks_before_fin.set(seen);
+            seen > 2
+        }
+        _ => false,
+    }
+}
+
+/// Notes the FIN of an outgoing frame, for [`is_held_back`].
+pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) {
+    let Some(segment) = parse_segment(frame, medium) else {
+        return;
+    };
+    if !segment.fin {
+        return;
+    }
+    let mine = slots.iter().find(|slot| {
+        slot.owner != Owner::Free
+            && slot.local.get() == Some(segment.src)
+            && slot.remote.get() == Some(segment.dst)
+    });
+    if let Some(slot) = mine {
+        let end = segment
+            .seq
+            .wrapping_add(segment.payload_len as u32)
+            .wrapping_add(u32::from(segment.syn))
+            .wrapping_add(1);
+        slot.fin_ack.set(Some(end));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_segment;
+    use core::net::{Ipv4Addr, SocketAddr};
+    use smoltcp::phy::Medium;
+
+    /// An IPv4 packet with a TCP header (FIN + ACK, seq 7, ack 9, no payload)
+    /// from 10.0.0.2:1234 to 10.0.0.1:80; checksums are not checked by the parse.
+    fn ipv4_tcp_fin() -> [u8; 40] {
+        let mut p = [0u8; 40];
+        p[0] = 0x45; // IPv4, 5-word header
+        p[2..4].copy_from_slice(&40u16.to_be_bytes());
+        p[8] = 64; // TTL
+        p[9] = 6; // TCP
+        p[12..16].copy_from_slice(&[10, 0, 0, 2]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 1]);
+        let t = &mut p[20..];
+        t[0..2].copy_from_slice(&1234u16.to_be_bytes());
+        t[2..4].copy_from_slice(&80u16.to_be_bytes());
+        t[4..8].copy_from_slice(&7u32.to_be_bytes());
+        t[8..12].copy_from_slice(&9u32.to_be_bytes());
+        t[12] = 5 << 4; // 5-word header
+        t[13] = 0x11; // FIN + ACK
+        p
+    }
+
+    fn check(frame: &[u8], medium: Medium) {
+        let segment = parse_segment(frame, medium).expect("a TCP segment");
+        assert_eq!(
+            segment.src,
+            SocketAddr::from((Ipv4Addr::new(10, 0, 0, 2), 1234))
+        );
+        assert_eq!(
+            segment.dst,
+            SocketAddr::from((Ipv4Addr::new(10, 0, 0, 1), 80))
+        );
+        assert!(segment.fin && segment.ack && !segment.syn && !segment.rst);
+        assert_eq!((segment.seq, segment.ack_number), (7, 9));
+        assert_eq!(segment.payload_len, 0);
+    }
+
+    #[test]
+    fn segments_are_found_in_ethernet_frames() {
+        let mut frame = [0u8; 54];
+        frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        frame[14..].copy_from_slice(&ipv4_tcp_fin());
+        check(&frame, Medium::Ethernet);
+        // Without the Ethernet header it is no Ethernet frame of IPv4.
+        assert!(parse_segment(&ipv4_tcp_fin(), Medium::Ethernet).is_none());
+    }
+
+    #[cfg(feature = "medium-ip")]
+    #[test]
+    fn segments_are_found_in_bare_ip_packets_on_a_medium_ip_link() {
+        check(&ipv4_tcp_fin(), Medium::Ip);
+        assert!(parse_segment(&[], Medium::Ip).is_none());
+        assert!(parse_segment(&[0x15; 40], Medium::Ip).is_none());
+    }
+}
