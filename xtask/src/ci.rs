@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, features, fuzz, qemu, run, target_dir};
+use crate::{bench, demo, docsrs, features, fuzz, qemu, run, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -209,6 +209,10 @@ pub(crate) fn steps() -> Vec<Step> {
                 envs: vec![("RUSTDOCFLAGS", "-D warnings")],
                 ..cargo(&["doc", "-q", "--workspace", "--no-deps", "--all-features"])
             }]),
+        },
+        Step {
+            name: "docs-rs",
+            action: Action::Call(docsrs::check),
         },
         Step {
             name: "msrv",

@@ -15,6 +15,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod docsrs;
 mod features;
 mod fuzz;
 mod matrix;

@@ -28,6 +28,18 @@ pub(crate) struct Package {
     pub(crate) publishable: bool,
     /// `[package.metadata.portnet]`, if present.
     pub(crate) matrix: Option<Matrix>,
+    /// `[package.metadata.docs.rs]`, if present.
+    pub(crate) docs_rs: Option<DocsRs>,
+}
+
+/// What docs.rs reads from `[package.metadata.docs.rs]`, as far as the crates use it.
+#[derive(Debug, Default)]
+pub(crate) struct DocsRs {
+    pub(crate) all_features: bool,
+    pub(crate) no_default_features: bool,
+    pub(crate) features: Vec<String>,
+    pub(crate) default_target: Option<String>,
+    pub(crate) rustdoc_args: Vec<String>,
 }
 
 /// `[package.metadata.portnet]` of one crate.
@@ -118,14 +130,40 @@ fn parse(json: &Value) -> Result<Vec<Package>, String> {
             Value::Null => None,
             table => Some(matrix(table).map_err(|e| format!("{name}: metadata.portnet: {e}"))?),
         };
+        let docs_rs = match &package["metadata"]["docs"]["rs"] {
+            Value::Null => None,
+            table => Some(docs_rs(table)),
+        };
         result.push(Package {
             name,
             lib,
             publishable,
             matrix,
+            docs_rs,
         });
     }
     Ok(result)
+}
+
+fn docs_rs(table: &Value) -> DocsRs {
+    let strings = |key: &str| -> Vec<String> {
+        table[key]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    DocsRs {
+        all_features: table["all-features"].as_bool().unwrap_or(false),
+        no_default_features: table["no-default-features"].as_bool().unwrap_or(false),
+        features: strings("features"),
+        default_target: table["default-target"].as_str().map(str::to_owned),
+        rustdoc_args: strings("rustdoc-args"),
+    }
 }
 
 fn matrix(table: &Value) -> Result<Matrix, String> {
@@ -197,6 +235,12 @@ pub(crate) fn gaps(packages: &[Package]) -> Vec<String> {
             )),
             Some(_) => {}
         }
+        if p.publishable && p.docs_rs.is_none() {
+            gaps.push(format!(
+                "{}: publishable, but without [package.metadata.docs.rs]",
+                p.name
+            ));
+        }
     }
     gaps
 }
@@ -223,6 +267,7 @@ mod tests {
                 msrv,
                 ..Matrix::default()
             }),
+            docs_rs: publishable.then(DocsRs::default),
         };
         let packages = [
             package("covered", true, true, Some(Msrv::Default)),
@@ -257,6 +302,7 @@ mod tests {
         assert_eq!(m.msrv, Msrv::AllFeatures);
         assert_eq!(m.impossible[0].message, "enable x");
         assert!(packages[1].matrix.is_none());
+        assert!(packages[0].docs_rs.is_none());
         for bad in [
             r#"{"nostd": []}"#,
             r#"{"msrv": "yes"}"#,

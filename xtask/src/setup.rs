@@ -25,6 +25,10 @@ const APT_PACKAGES: [(&str, &str); 3] = [
 /// Nightly components for Miri.
 const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
+/// Nightly targets: the board's, for the docs.rs-style build of `portnet-bare-metal`,
+/// whose docs.rs target it is.
+const NIGHTLY_TARGETS: [&str; 1] = ["thumbv7m-none-eabi"];
+
 /// Installs what the checks need, skipping what is present; says what it found and did.
 pub(crate) fn setup() -> Result<(), String> {
     eprintln!("== setup");
@@ -74,6 +78,22 @@ pub(crate) fn setup() -> Result<(), String> {
             run(
                 "rustup",
                 &["component", "add", component, "--toolchain", "nightly"],
+                &[],
+            )?;
+        }
+    }
+    let nightly_targets = output(
+        "rustup",
+        &["target", "list", "--installed", "--toolchain", "nightly"],
+    )
+    .unwrap_or_default();
+    for target in NIGHTLY_TARGETS {
+        if nightly_targets.lines().any(|l| l.trim() == target) {
+            eprintln!("present: nightly target {target}");
+        } else {
+            run(
+                "rustup",
+                &["target", "add", target, "--toolchain", "nightly"],
                 &[],
             )?;
         }
