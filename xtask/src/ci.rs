@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, qemu, run, target_dir};
+use crate::{bench, demo, docsrs, features, fuzz, publish, qemu, run, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -213,6 +213,10 @@ pub(crate) fn steps() -> Vec<Step> {
         Step {
             name: "docs-rs",
             action: Action::Call(docsrs::check),
+        },
+        Step {
+            name: "package",
+            action: Action::Call(publish::package),
         },
         Step {
             name: "msrv",

@@ -19,6 +19,7 @@ mod docsrs;
 mod features;
 mod fuzz;
 mod matrix;
+mod publish;
 mod qemu;
 mod setup;
 mod soak;

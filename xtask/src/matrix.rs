@@ -30,7 +30,21 @@ pub(crate) struct Package {
     pub(crate) matrix: Option<Matrix>,
     /// `[package.metadata.docs.rs]`, if present.
     pub(crate) docs_rs: Option<DocsRs>,
+    /// The fields crates.io shows that the manifest leaves empty, and a missing
+    /// `CHANGELOG.md` next to it.
+    pub(crate) missing_fields: Vec<&'static str>,
 }
+
+/// What a published crate's page needs (cargo metadata's names).
+const FIELDS: [&str; 7] = [
+    "description",
+    "repository",
+    "keywords",
+    "categories",
+    "rust_version",
+    "license",
+    "readme",
+];
 
 /// What docs.rs reads from `[package.metadata.docs.rs]`, as far as the crates use it.
 #[derive(Debug, Default)]
@@ -134,12 +148,30 @@ fn parse(json: &Value) -> Result<Vec<Package>, String> {
             Value::Null => None,
             table => Some(docs_rs(table)),
         };
+        let missing_fields = FIELDS
+            .into_iter()
+            .filter(|field| match &package[*field] {
+                Value::Null => true,
+                Value::String(s) => s.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                _ => false,
+            })
+            .chain(
+                package["manifest_path"]
+                    .as_str()
+                    .map(std::path::Path::new)
+                    .and_then(std::path::Path::parent)
+                    .is_some_and(|dir| !dir.join("CHANGELOG.md").is_file())
+                    .then_some("CHANGELOG.md"),
+            )
+            .collect();
         result.push(Package {
             name,
             lib,
             publishable,
             matrix,
             docs_rs,
+            missing_fields,
         });
     }
     Ok(result)
@@ -219,8 +251,9 @@ fn matrix(table: &Value) -> Result<Matrix, String> {
     })
 }
 
-/// What the matrix misses: library crates without one, and publishable libraries the
-/// MSRV check leaves out (a crate that declares `rust-version` must keep it).
+/// What the matrix misses: library crates without one; publishable libraries the MSRV
+/// check leaves out (a crate that declares `rust-version` must keep it), or without
+/// docs.rs settings or the fields of a crates.io page.
 pub(crate) fn gaps(packages: &[Package]) -> Vec<String> {
     let mut gaps = Vec::new();
     for p in packages.iter().filter(|p| p.lib) {
@@ -234,6 +267,13 @@ pub(crate) fn gaps(packages: &[Package]) -> Vec<String> {
                 p.name
             )),
             Some(_) => {}
+        }
+        if p.publishable && !p.missing_fields.is_empty() {
+            gaps.push(format!(
+                "{}: publishable, but without: {}",
+                p.name,
+                p.missing_fields.join(", ")
+            ));
         }
         if p.publishable && p.docs_rs.is_none() {
             gaps.push(format!(
@@ -268,6 +308,7 @@ mod tests {
                 ..Matrix::default()
             }),
             docs_rs: publishable.then(DocsRs::default),
+            missing_fields: Vec::new(),
         };
         let packages = [
             package("covered", true, true, Some(Msrv::Default)),
