@@ -9,6 +9,10 @@
 //! cargo xtask demo             the IoT sensor node in QEMU with mosquitto, every stage checked
 //! cargo xtask bench [--quick] [--json FILE]
 //! ```
+//!
+//! `ci` holds the steps; what a step checks per crate (no_std feature sets, MSRV,
+//! minimal and impossible feature sets) comes from each crate's own manifest
+//! (`matrix`), so a new crate cannot slip past them.
 // A std-only developer tool: the `core`/`alloc` lints guard the no_std crates.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
