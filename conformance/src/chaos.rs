@@ -12,7 +12,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    ErrorType, Read, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect,
+    TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 use crate::probe::WakeProbe;
@@ -136,6 +137,15 @@ impl<T: Write + Unpin> Write for Chaos<'_, T> {
     }
 }
 
+impl<T: SocketOptions> SocketOptions for Chaos<'_, T> {
+    fn set_option(&self, option: SocketOption) -> Result<(), Self::Error> {
+        self.inner.set_option(option)
+    }
+    fn option(&self, name: SocketOptionName) -> Result<SocketOption, Self::Error> {
+        self.inner.option(name)
+    }
+}
+
 impl<'r, T: TcpStream> TcpStream for Chaos<'r, T> {
     type ReadHalf<'a>
         = Chaos<'r, T::ReadHalf<'a>>
@@ -209,8 +219,12 @@ impl<'r, T: TcpListen> TcpListen for Chaos<'r, &'r T> {
     where
         Self: 'a;
 
-    async fn listen(&self, local: SocketAddr) -> Result<Self::Listener<'_>, Self::Error> {
-        let listener = after_yields(self.rng, T::listen(self.inner, local)).await?;
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: ListenOptions,
+    ) -> Result<Self::Listener<'_>, Self::Error> {
+        let listener = after_yields(self.rng, T::listen_with(self.inner, local, options)).await?;
         Ok(Chaos::new(listener, self.rng))
     }
 }
@@ -262,6 +276,20 @@ impl<T: UdpSocket> UdpSocket for Chaos<'_, T> {
             return Poll::Pending;
         }
         self.inner.poll_recv_from(cx, buf)
+    }
+
+    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<(), Self::Error>> {
+        if inject_pending(self.rng, cx) {
+            return Poll::Pending;
+        }
+        self.inner.poll_send(cx, buf)
+    }
+
+    fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Self::Error>> {
+        if inject_pending(self.rng, cx) {
+            return Poll::Pending;
+        }
+        self.inner.poll_recv(cx, buf)
     }
 
     fn connect(&mut self, remote: SocketAddr) -> Result<(), Self::Error> {

@@ -116,6 +116,14 @@ pub enum EmbassyError {
     NoSocket,
     /// The socket has no address (embassy-net returned none).
     NotConnected,
+    /// A failure reported by generic code over the adapter, with its kind.
+    Kind(ErrorKind),
+}
+
+impl From<ErrorKind> for EmbassyError {
+    fn from(kind: ErrorKind) -> Self {
+        Self::Kind(kind)
+    }
 }
 
 impl fmt::Display for EmbassyError {
@@ -128,6 +136,7 @@ impl fmt::Display for EmbassyError {
             Self::Send(e) => write!(f, "embassy-net send: {e:?}"),
             Self::NoSocket => f.write_str("no free socket in the adapter's pool"),
             Self::NotConnected => f.write_str("the socket has no address"),
+            Self::Kind(kind) => write!(f, "{kind}"),
         }
     }
 }
@@ -155,6 +164,7 @@ impl portnet::Error for EmbassyError {
             Self::Send(SendError::PacketTooLarge) => ErrorKind::InvalidInput,
             Self::NoSocket => ErrorKind::OutOfResources,
             Self::NotConnected => ErrorKind::NotConnected,
+            Self::Kind(kind) => *kind,
         }
     }
 }
@@ -546,9 +556,10 @@ impl portnet::TcpListen for EmbassyStack {
     /// # Cancel safety
     ///
     /// Ready at once.
-    fn listen(
+    fn listen_with(
         &self,
         local: SocketAddr,
+        options: portnet::ListenOptions,
     ) -> impl Future<Output = Result<EmbassyListener<'_>, EmbassyError>> {
         let mut local = listen_endpoint(local);
         if local.port == 0 {
@@ -557,6 +568,7 @@ impl portnet::TcpListen for EmbassyStack {
         let listener = EmbassyListener {
             owner: self,
             local,
+            backlog: options.backlog.unwrap_or(LISTEN_BACKLOG).max(1),
             sockets: RefCell::new(Vec::new()),
             arrivals: Cell::new(0),
         };
@@ -570,6 +582,8 @@ impl portnet::TcpListen for EmbassyStack {
 pub struct EmbassyListener<'s> {
     owner: &'s EmbassyStack,
     local: IpListenEndpoint,
+    /// How many sockets wait in `accept`.
+    backlog: usize,
     /// The accepting sockets, each with the order in which its connection was
     /// first seen (0: none yet).
     sockets: RefCell<Vec<(u64, Pooled<'s>)>>,
@@ -602,7 +616,7 @@ impl<'s> EmbassyListener<'s> {
     /// fails only when none is left listening.
     fn replenish(&self) -> Result<(), EmbassyError> {
         let mut sockets = self.sockets.borrow_mut();
-        while sockets.len() < LISTEN_BACKLOG {
+        while sockets.len() < self.backlog {
             let Ok(mut pooled) = self.owner.take_tcp() else {
                 break;
             };
@@ -1033,5 +1047,35 @@ impl Harness for EmbassyNetHarness {
                 self.link.stats()
             ),
         }
+    }
+}
+
+/// The adapter maps no option onto embassy-net's: every one is `Unsupported`.
+impl portnet::SocketOptions for EmbassyConnection<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
+    }
+}
+
+/// The adapter maps no option onto embassy-net's: every one is `Unsupported`.
+impl portnet::SocketOptions for EmbassyListener<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
+    }
+}
+
+/// The adapter maps no option onto embassy-net's: every one is `Unsupported`.
+impl portnet::SocketOptions for EmbassyUdp<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, EmbassyError> {
+        Err(EmbassyError::Kind(ErrorKind::Unsupported))
     }
 }

@@ -6,8 +6,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    ErrorKind, ErrorType, Read, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket,
-    Write,
+    ErrorKind, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions,
+    TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 /// A capability the stack does not have. It has no values, so the suite never
@@ -45,6 +45,15 @@ impl Write for Missing {
     }
 }
 
+impl SocketOptions for Missing {
+    fn set_option(&self, _: SocketOption) -> Result<(), ErrorKind> {
+        match *self {}
+    }
+    fn option(&self, _: SocketOptionName) -> Result<SocketOption, ErrorKind> {
+        match *self {}
+    }
+}
+
 impl TcpStream for Missing {
     type ReadHalf<'a> = Missing;
     type WriteHalf<'a> = Missing;
@@ -73,7 +82,11 @@ impl TcpConnect for Missing {
 impl TcpListen for Missing {
     type Connection<'a> = Missing;
     type Listener<'a> = Missing;
-    fn listen(&self, _: SocketAddr) -> impl Future<Output = Result<Missing, ErrorKind>> {
+    fn listen_with(
+        &self,
+        _: SocketAddr,
+        _: ListenOptions,
+    ) -> impl Future<Output = Result<Missing, ErrorKind>> {
         let never = *self;
         async move { match never {} }
     }

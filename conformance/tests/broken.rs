@@ -165,6 +165,22 @@ impl Write for Conn {
     }
 }
 
+/// Forwards the options of a flawed stack's socket to the real one.
+macro_rules! forward_options {
+    ($($ty:ty),+) => {$(
+        impl portnet::SocketOptions for $ty {
+            fn set_option(&self, option: portnet::SocketOption) -> io::Result<()> {
+                self.inner.set_option(option)
+            }
+            fn option(&self, name: portnet::SocketOptionName) -> io::Result<portnet::SocketOption> {
+                self.inner.option(name)
+            }
+        }
+    )+};
+}
+
+forward_options!(Conn, Listener, Datagram);
+
 impl TcpStream for Conn {
     type ReadHalf<'a> = portnet_tokio::ReadHalf<'a>;
     type WriteHalf<'a> = portnet_tokio::WriteHalf<'a>;
@@ -221,9 +237,13 @@ impl TcpListener for Listener {
 impl TcpListen for Flawed {
     type Connection<'a> = Conn;
     type Listener<'a> = Listener;
-    async fn listen(&self, local: SocketAddr) -> io::Result<Listener> {
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: portnet::ListenOptions,
+    ) -> io::Result<Listener> {
         Ok(Listener {
-            inner: self.stack.listen(local).await?,
+            inner: self.stack.listen_with(local, options).await?,
             flaw: self.flaw,
         })
     }

@@ -21,6 +21,19 @@ pub enum SntpError {
     Refused,
 }
 
+impl core::fmt::Display for SntpError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Network(kind) => write!(f, "sntp: network: {kind}"),
+            Self::TimedOut => f.write_str("sntp: no valid answer"),
+            Self::BadReply(why) => write!(f, "sntp: bad reply: {why}"),
+            Self::Refused => f.write_str("sntp: server refused (kiss of death)"),
+        }
+    }
+}
+
+impl core::error::Error for SntpError {}
+
 impl portnet::Error for SntpError {
     fn kind(&self) -> ErrorKind {
         match self {

@@ -40,25 +40,39 @@ impl<E: portnet::Error> EmbeddedError<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for EmbeddedError<E> {
+impl<E: fmt::Display> fmt::Display for EmbeddedError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Stack(e) => write!(f, "portnet stack error: {e:?}"),
+            Self::Stack(e) => write!(f, "portnet stack: {e}"),
             Self::Adapter(kind) => write!(f, "portnet adapter: {kind}"),
         }
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for EmbeddedError<E> {}
+/// `source()` is the stack's error.
+impl<E: core::error::Error + 'static> core::error::Error for EmbeddedError<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Stack(e) => Some(e),
+            Self::Adapter(_) => None,
+        }
+    }
+}
 
-impl<E: portnet::Error> portnet::Error for EmbeddedError<E> {
+impl<E> From<ErrorKind> for EmbeddedError<E> {
+    fn from(kind: ErrorKind) -> Self {
+        Self::Adapter(kind)
+    }
+}
+
+impl<E: portnet::Error + 'static> portnet::Error for EmbeddedError<E> {
     fn kind(&self) -> ErrorKind {
         self.portnet_kind()
     }
 }
 
 #[cfg(any(feature = "embedded-io", feature = "embedded-io-async"))]
-impl<E: portnet::Error> embedded_io::Error for EmbeddedError<E> {
+impl<E: portnet::Error + 'static> embedded_io::Error for EmbeddedError<E> {
     fn kind(&self) -> embedded_io::ErrorKind {
         self.portnet_kind().into()
     }
@@ -109,14 +123,24 @@ impl<E> PortnetError<E> {
 
 impl<E: fmt::Debug> fmt::Display for PortnetError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `Debug`, because an embedded stack's error need not be `Display`
+        // (embedded-io before 0.7, embedded-nal).
         match self {
-            Self::Stack(e) => write!(f, "embedded stack error: {e:?}"),
+            Self::Stack(e) => write!(f, "embedded stack: {e:?}"),
             Self::Adapter(kind) => write!(f, "embedded adapter: {kind}"),
         }
     }
 }
 
+// No `source()`: an embedded stack's error need not be `core::error::Error` or
+// `'static`; its `Debug` is in the message instead.
 impl<E: fmt::Debug> core::error::Error for PortnetError<E> {}
+
+impl<E> From<ErrorKind> for PortnetError<E> {
+    fn from(kind: ErrorKind) -> Self {
+        Self::Adapter(kind)
+    }
+}
 
 /// The portnet kind of an `embedded_io` kind.
 #[cfg(feature = "embedded-io-async")]

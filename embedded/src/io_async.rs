@@ -148,7 +148,7 @@ impl<S> fmt::Debug for PortnetIo<S> {
 // stack of one poll call and borrows the stream only for that call.
 impl<S> Unpin for PortnetIo<S> {}
 
-impl<S: embedded_io_async::ErrorType> portnet::ErrorType for PortnetIo<S> {
+impl<S: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType for PortnetIo<S> {
     type Error = PortnetError<S::Error>;
 }
 
@@ -199,7 +199,7 @@ pub(crate) fn poll_embedded_flush<S: embedded_io_async::Write>(
     poll_once(policy, cx, stream.flush()).map_err(PortnetError::Stack)
 }
 
-impl<S: embedded_io_async::Read> portnet::Read for PortnetIo<S> {
+impl<S: embedded_io_async::Read<Error: 'static>> portnet::Read for PortnetIo<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -210,7 +210,7 @@ impl<S: embedded_io_async::Read> portnet::Read for PortnetIo<S> {
     }
 }
 
-impl<S: embedded_io_async::Write> portnet::Write for PortnetIo<S> {
+impl<S: embedded_io_async::Write<Error: 'static>> portnet::Write for PortnetIo<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -250,11 +250,11 @@ impl<S> fmt::Debug for PortnetTcp<S> {
     }
 }
 
-impl<S: embedded_nal_async::TcpConnect> portnet::ErrorType for PortnetTcp<S> {
+impl<S: embedded_nal_async::TcpConnect<Error: 'static>> portnet::ErrorType for PortnetTcp<S> {
     type Error = PortnetError<S::Error>;
 }
 
-impl<S: embedded_nal_async::TcpConnect> portnet::TcpConnect for PortnetTcp<S> {
+impl<S: embedded_nal_async::TcpConnect<Error: 'static>> portnet::TcpConnect for PortnetTcp<S> {
     type Connection<'a>
         = PortnetConnection<S::Connection<'a>>
     where
@@ -318,11 +318,11 @@ impl<C> fmt::Debug for PortnetConnection<C> {
 // one poll call.
 impl<C> Unpin for PortnetConnection<C> {}
 
-impl<C: embedded_io_async::ErrorType> portnet::ErrorType for PortnetConnection<C> {
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType for PortnetConnection<C> {
     type Error = PortnetError<C::Error>;
 }
 
-impl<C: embedded_io_async::Read> portnet::Read for PortnetConnection<C> {
+impl<C: embedded_io_async::Read<Error: 'static>> portnet::Read for PortnetConnection<C> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -333,7 +333,7 @@ impl<C: embedded_io_async::Read> portnet::Read for PortnetConnection<C> {
     }
 }
 
-impl<C: embedded_io_async::Write> portnet::Write for PortnetConnection<C> {
+impl<C: embedded_io_async::Write<Error: 'static>> portnet::Write for PortnetConnection<C> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -366,9 +366,21 @@ fn close_unsupported<C: embedded_io_async::Write>(
     }
 }
 
+/// embedded-nal-async has no socket options: every one is `Unsupported`.
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::SocketOptions
+    for PortnetConnection<C>
+{
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), Self::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, Self::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
 impl<C> portnet::TcpStream for PortnetConnection<C>
 where
-    C: embedded_io_async::Read + embedded_io_async::Write,
+    C: embedded_io_async::Read<Error: 'static> + embedded_io_async::Write,
 {
     type ReadHalf<'a>
         = PortnetReadHalf<'a, C>
@@ -448,15 +460,19 @@ impl<C> fmt::Debug for PortnetWriteHalf<'_, C> {
     }
 }
 
-impl<C: embedded_io_async::ErrorType> portnet::ErrorType for PortnetReadHalf<'_, C> {
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetReadHalf<'_, C>
+{
     type Error = PortnetError<C::Error>;
 }
 
-impl<C: embedded_io_async::ErrorType> portnet::ErrorType for PortnetWriteHalf<'_, C> {
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetWriteHalf<'_, C>
+{
     type Error = PortnetError<C::Error>;
 }
 
-impl<C: embedded_io_async::Read> portnet::Read for PortnetReadHalf<'_, C> {
+impl<C: embedded_io_async::Read<Error: 'static>> portnet::Read for PortnetReadHalf<'_, C> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -469,7 +485,7 @@ impl<C: embedded_io_async::Read> portnet::Read for PortnetReadHalf<'_, C> {
     }
 }
 
-impl<C: embedded_io_async::Write> portnet::Write for PortnetWriteHalf<'_, C> {
+impl<C: embedded_io_async::Write<Error: 'static>> portnet::Write for PortnetWriteHalf<'_, C> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -528,11 +544,11 @@ impl<S> fmt::Debug for PortnetUdp<S> {
     }
 }
 
-impl<S: embedded_nal_async::UdpStack> portnet::ErrorType for PortnetUdp<S> {
+impl<S: embedded_nal_async::UdpStack<Error: 'static>> portnet::ErrorType for PortnetUdp<S> {
     type Error = PortnetError<S::Error>;
 }
 
-impl<S: embedded_nal_async::UdpStack> portnet::UdpBind for PortnetUdp<S> {
+impl<S: embedded_nal_async::UdpStack<Error: 'static>> portnet::UdpBind for PortnetUdp<S> {
     type Socket<'a>
         = PortnetUdpSocket<S::UniquelyBound>
     where
@@ -582,11 +598,27 @@ impl<U> fmt::Debug for PortnetUdpSocket<U> {
     }
 }
 
-impl<U: embedded_nal_async::UnconnectedUdp> portnet::ErrorType for PortnetUdpSocket<U> {
+impl<U: embedded_nal_async::UnconnectedUdp<Error: 'static>> portnet::ErrorType
+    for PortnetUdpSocket<U>
+{
     type Error = PortnetError<U::Error>;
 }
 
-impl<U: embedded_nal_async::UnconnectedUdp> portnet::UdpSocket for PortnetUdpSocket<U> {
+/// embedded-nal-async has no socket options: every one is `Unsupported`.
+impl<U: embedded_nal_async::UnconnectedUdp<Error: 'static>> portnet::SocketOptions
+    for PortnetUdpSocket<U>
+{
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), Self::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, Self::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<U: embedded_nal_async::UnconnectedUdp<Error: 'static>> portnet::UdpSocket
+    for PortnetUdpSocket<U>
+{
     fn poll_send_to(
         &self,
         cx: &mut Context<'_>,

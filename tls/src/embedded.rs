@@ -24,7 +24,10 @@ use embedded_tls::{
     CryptoRngCore, FlushPolicy, NoClock, TlsCipherSuite, TlsConfig, TlsConnection, TlsContext,
     TlsVerifier,
 };
-use portnet::{ErrorKind, ErrorType, Read, TcpConnect, TcpStream, Write};
+use portnet::{
+    ErrorKind, ErrorType, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect,
+    TcpStream, Write,
+};
 
 use crate::{Error, TlsError, TlsKind};
 
@@ -828,6 +831,25 @@ impl<S: Read + Write + Unpin> Write for TlsHalf<'_, '_, '_, S> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.stream.with_state(|state| state.poll_close(cx))
+    }
+}
+
+/// The options are the TCP connection's. Ready at once; `InUse` only if called
+/// from inside a poll of the same stream.
+impl<S: TcpStream> SocketOptions for TlsStream<'_, '_, S> {
+    fn set_option(&self, option: SocketOption) -> Result<(), Self::Error> {
+        let state = self
+            .state
+            .try_borrow()
+            .map_err(|_| Error::tls(TlsKind::InUse))?;
+        state.pump.io.set_option(option).map_err(Error::Transport)
+    }
+    fn option(&self, name: SocketOptionName) -> Result<SocketOption, Self::Error> {
+        let state = self
+            .state
+            .try_borrow()
+            .map_err(|_| Error::tls(TlsKind::InUse))?;
+        state.pump.io.option(name).map_err(Error::Transport)
     }
 }
 

@@ -173,7 +173,16 @@ impl portnet::Error for TlsError {
     }
 }
 
-impl core::error::Error for TlsError {}
+/// `source()` is the rustls error, where there is one.
+impl core::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        #[cfg(feature = "rustls")]
+        if let Some(source) = &self.source {
+            return Some(source);
+        }
+        None
+    }
+}
 
 /// The error of a [`crate::TlsConnect`] and its connections: a TLS failure, or a
 /// failure of the wrapped stack, `E`, passed through with its own kind.
@@ -201,7 +210,7 @@ impl<E> Error<E> {
     }
 }
 
-impl<E: portnet::Error> portnet::Error for Error<E> {
+impl<E: portnet::Error + 'static> portnet::Error for Error<E> {
     fn kind(&self) -> ErrorKind {
         match self {
             Self::Tls(e) => portnet::Error::kind(e),
@@ -210,13 +219,29 @@ impl<E: portnet::Error> portnet::Error for Error<E> {
     }
 }
 
-impl<E: fmt::Debug> fmt::Display for Error<E> {
+impl<E: fmt::Display> fmt::Display for Error<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Tls(e) => fmt::Display::fmt(e, f),
-            Self::Transport(e) => write!(f, "transport: {e:?}"),
+            Self::Transport(e) => write!(f, "transport: {e}"),
         }
     }
 }
 
-impl<E: fmt::Debug> core::error::Error for Error<E> {}
+/// `source()` is the transport's error, or the TLS library's.
+impl<E: core::error::Error + 'static> core::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Tls(e) => core::error::Error::source(e),
+            Self::Transport(e) => Some(e),
+        }
+    }
+}
+
+/// A failure that generic code over the wrapper reports is the transport's kind
+/// of failure, in the transport's error type.
+impl<E: From<ErrorKind>> From<ErrorKind> for Error<E> {
+    fn from(kind: ErrorKind) -> Self {
+        Self::Transport(E::from(kind))
+    }
+}

@@ -11,7 +11,9 @@ use core::task::{Context, Poll, ready};
 use std::io;
 use std::sync::{Mutex, PoisonError};
 
-use portnet::{ErrorType, Read, TcpConnect, TcpStream, Write};
+use portnet::{
+    ErrorType, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect, TcpStream, Write,
+};
 use rustls::pki_types::ServerName;
 use rustls::{CertificateError, ClientConfig, ClientConnection, RootCertStore};
 
@@ -57,6 +59,10 @@ pub(crate) fn classify(error: &rustls::Error) -> TlsKind {
 /// an untrusted chain fails with [`TlsKind::CertificateNotTrusted`], a certificate
 /// for another name with [`TlsKind::HostnameMismatch`], an expired one with
 /// [`TlsKind::CertificateInvalid`] (all `PermissionDenied`).
+///
+/// Cloning is cheap for a cheap `C` (the configuration is shared), so a
+/// spawning library can give each task its own.
+#[derive(Clone)]
 pub struct TlsConnect<C> {
     inner: C,
     config: Arc<ClientConfig>,
@@ -142,7 +148,42 @@ impl<C: TcpConnect> TcpConnect for TlsConnect<C> {
     /// Cancel safe: dropping the future drops the TCP connection (and with it any
     /// half-done handshake); nothing is left open.
     async fn connect(&self, remote: SocketAddr) -> Result<Self::Connection<'_>, Self::Error> {
-        let io = self.inner.connect(remote).await.map_err(Error::Transport)?;
+        self.handshake(self.inner.connect(remote)).await
+    }
+}
+
+/// With a `Send` wrapped stack, the wrapper is one too: generic code that spawns
+/// (over [`portnet::send`]) gets TLS unchanged.
+impl<C: portnet::send::TcpConnect> portnet::send::TcpConnect for TlsConnect<C> {
+    type Connection<'a>
+        = TlsStream<<C as portnet::send::TcpConnect>::Connection<'a>>
+    where
+        Self: 'a;
+
+    /// As [`portnet::TcpConnect::connect`] on this wrapper.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as the root trait's.
+    fn connect(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Connection<'_>, Self::Error>> + Send {
+        self.handshake(portnet::send::TcpConnect::connect(&self.inner, remote))
+    }
+}
+
+impl<C> TlsConnect<C> {
+    /// The TLS handshake over the TCP connection `connecting` yields: one body for
+    /// both connect traits, `Send` when `connecting` is.
+    async fn handshake<S, E>(
+        &self,
+        connecting: impl Future<Output = Result<S, E>>,
+    ) -> Result<TlsStream<S>, Error<E>>
+    where
+        S: TcpStream<Error = E>,
+    {
+        let io = connecting.await.map_err(Error::Transport)?;
         let session = ClientConnection::new(self.config.clone(), self.server_name.clone())
             .map_err(|e| Error::Tls(TlsError::from_rustls(e)))?;
         let mut stream = TlsStream {
@@ -475,6 +516,18 @@ impl<S: Read + Write + Unpin> Write for TlsWriteHalf<'_, S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.poll_close(cx)
+    }
+}
+
+/// The options are the TCP connection's.
+impl<S: TcpStream> SocketOptions for TlsStream<S> {
+    fn set_option(&self, option: SocketOption) -> Result<(), Self::Error> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.io.set_option(option).map_err(Error::Transport)
+    }
+    fn option(&self, name: SocketOptionName) -> Result<SocketOption, Self::Error> {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.io.option(name).map_err(Error::Transport)
     }
 }
 

@@ -98,10 +98,30 @@ impl fmt::Display for ErrorKind {
 /// An error of a portnet stack.
 ///
 /// Implementations must return the kind that describes the failure best, and must
-/// return the same kind every time for the same error value.
-pub trait Error: fmt::Debug {
+/// return the same kind every time for the same error value. Every error is a
+/// [`core::error::Error`]: its `Display` is the message for a log, and wrappers
+/// (helpers' errors, adapters, TLS) return the error they wrap from `source()`.
+pub trait Error: fmt::Debug + core::error::Error {
     /// The kind of this error.
     fn kind(&self) -> ErrorKind;
+}
+
+/// Turns a result's error into its [`ErrorKind`], for code that decides by kind
+/// only: `conn.read(&mut buf).await.kind()?` in a function returning
+/// `Result<_, ErrorKind>`.
+///
+/// A library that wants the stack's message as well keeps `S::Error` instead: every
+/// stack error converts from an [`ErrorKind`] (see [`ErrorType`]), so one error type
+/// serves the stack's own failures and the library's (`S::Error::from(ErrorKind::InvalidData)`).
+pub trait ResultExt<T> {
+    /// The result with its error replaced by the error's kind.
+    fn kind(self) -> Result<T, ErrorKind>;
+}
+
+impl<T, E: Error> ResultExt<T> for Result<T, E> {
+    fn kind(self) -> Result<T, ErrorKind> {
+        self.map_err(|e| e.kind())
+    }
 }
 
 impl Error for ErrorKind {
@@ -121,7 +141,14 @@ impl core::error::Error for ErrorKind {}
 /// Types with an associated error type, shared by the I/O traits.
 pub trait ErrorType {
     /// The error this object's operations return.
-    type Error: Error;
+    ///
+    /// It converts from an [`ErrorKind`], so generic code (the helpers of this crate,
+    /// wrappers, libraries) can report a failure of its own — a timeout, a name that
+    /// did not resolve, a reply that does not parse — in the stack's error type, and
+    /// a library needs one error type, not one per helper. The converted error's
+    /// [`Error::kind`] must be the kind it was built from. It is `'static`, so
+    /// wrappers can return it from [`core::error::Error::source`].
+    type Error: Error + From<ErrorKind> + 'static;
 }
 
 impl<T: ?Sized + ErrorType> ErrorType for &mut T {

@@ -102,35 +102,6 @@ impl<T: ?Sized + Write + Unpin> Write for &mut T {
     }
 }
 
-/// The error of [`ReadExt::read_exact`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReadExactError<E> {
-    /// The stream ended before the buffer was full.
-    UnexpectedEof,
-    /// The stream failed.
-    Other(E),
-}
-
-impl<E: Error> Error for ReadExactError<E> {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::UnexpectedEof => ErrorKind::UnexpectedEof,
-            Self::Other(e) => e.kind(),
-        }
-    }
-}
-
-impl<E: fmt::Debug> fmt::Display for ReadExactError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::UnexpectedEof => f.write_str("stream ended before the buffer was filled"),
-            Self::Other(e) => write!(f, "read failed: {e:?}"),
-        }
-    }
-}
-
-impl<E: fmt::Debug> core::error::Error for ReadExactError<E> {}
-
 /// `async` helpers for every [`Read`] stream.
 pub trait ReadExt: Read {
     /// Reads some bytes into `buf`; resolves to the count, `0` meaning end of stream.
@@ -146,7 +117,8 @@ pub trait ReadExt: Read {
         ReadFuture { stream: self, buf }
     }
 
-    /// Reads exactly `buf.len()` bytes.
+    /// Reads exactly `buf.len()` bytes. A stream that ends first fails with kind
+    /// `UnexpectedEof`, in the stream's own error type.
     ///
     /// # Cancel safety
     ///
@@ -158,6 +130,28 @@ pub trait ReadExt: Read {
         Self: Unpin,
     {
         ReadExactFuture {
+            stream: self,
+            buf,
+            filled: 0,
+        }
+    }
+
+    /// Reads until end of stream into `buf`; resolves to the count.
+    ///
+    /// Bounded: when the stream has more than `buf.len()` bytes it fails with kind
+    /// `OutOfResources` — never a silent truncation. To tell "exactly full" from
+    /// "too long" it reads one byte past a full `buf`; that byte is lost with the
+    /// error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: if the future is dropped, the bytes read so far are in a
+    /// prefix of `buf` but their count is lost.
+    fn read_to_end<'a>(&'a mut self, buf: &'a mut [u8]) -> ReadToEndFuture<'a, Self>
+    where
+        Self: Unpin,
+    {
+        ReadToEndFuture {
             stream: self,
             buf,
             filled: 0,
@@ -182,7 +176,7 @@ pub trait WriteExt: Write {
     }
 
     /// Writes all of `buf`. A write that accepts zero bytes of a non-empty buffer
-    /// fails with kind `WriteZero`.
+    /// fails with kind `WriteZero`, in the stream's own error type.
     ///
     /// # Cancel safety
     ///
@@ -219,6 +213,55 @@ pub trait WriteExt: Write {
     {
         CloseFuture { stream: self }
     }
+
+    /// Formats `args` into `scratch`, then writes the result whole (as
+    /// [`WriteExt::write_all`]): `conn.write_fmt(&mut buf, format_args!("GET {path} HTTP/1.1\r\n"))`.
+    ///
+    /// Text that does not fit `scratch` fails with kind `OutOfResources` before any
+    /// byte is written.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, as [`WriteExt::write_all`].
+    fn write_fmt<'a>(
+        &'a mut self,
+        scratch: &'a mut [u8],
+        args: fmt::Arguments<'_>,
+    ) -> WriteFmtFuture<'a, Self>
+    where
+        Self: Unpin,
+    {
+        let formatted = format_into(scratch, args);
+        WriteFmtFuture {
+            inner: match formatted {
+                Some(len) => Ok(WriteAllFuture {
+                    stream: self,
+                    buf: &scratch[..len],
+                }),
+                None => Err(()),
+            },
+        }
+    }
+}
+
+/// Formats `args` into `buf`; `None` when it does not fit.
+pub(crate) fn format_into(buf: &mut [u8], args: fmt::Arguments<'_>) -> Option<usize> {
+    struct Cursor<'b> {
+        buf: &'b mut [u8],
+        len: usize,
+    }
+    impl fmt::Write for Cursor<'_> {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            let end = self.len.checked_add(s.len()).ok_or(fmt::Error)?;
+            let dest = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
+            dest.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut cursor = Cursor { buf, len: 0 };
+    fmt::write(&mut cursor, args).ok()?;
+    Some(cursor.len)
 }
 
 impl<T: ?Sized + Write> WriteExt for T {}
@@ -249,15 +292,15 @@ pub struct ReadExactFuture<'a, S: ?Sized> {
 }
 
 impl<S: ?Sized + Read + Unpin> Future for ReadExactFuture<'_, S> {
-    type Output = Result<(), ReadExactError<S::Error>>;
+    type Output = Result<(), S::Error>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         while this.filled < this.buf.len() {
             let rest = &mut this.buf[this.filled..];
             match Pin::new(&mut *this.stream).poll_read(cx, rest) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(ReadExactError::Other(e))),
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ReadExactError::UnexpectedEof)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ErrorKind::UnexpectedEof.into())),
                 // A stream that claims more than it was given breaks its contract; clamp
                 // rather than index out of bounds.
                 Poll::Ready(Ok(n)) => this.filled += n.min(rest.len()),
@@ -283,35 +326,6 @@ impl<S: ?Sized + Write + Unpin> Future for WriteFuture<'_, S> {
     }
 }
 
-/// The error of [`WriteExt::write_all`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteAllError<E> {
-    /// The stream accepted zero bytes of a non-empty buffer.
-    WriteZero,
-    /// The stream failed.
-    Other(E),
-}
-
-impl<E: Error> Error for WriteAllError<E> {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            Self::WriteZero => ErrorKind::WriteZero,
-            Self::Other(e) => e.kind(),
-        }
-    }
-}
-
-impl<E: fmt::Debug> fmt::Display for WriteAllError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::WriteZero => f.write_str("stream accepted zero bytes"),
-            Self::Other(e) => write!(f, "write failed: {e:?}"),
-        }
-    }
-}
-
-impl<E: fmt::Debug> core::error::Error for WriteAllError<E> {}
-
 /// Future of [`WriteExt::write_all`].
 #[must_use = "futures do nothing unless polled"]
 #[derive(Debug)]
@@ -321,14 +335,14 @@ pub struct WriteAllFuture<'a, S: ?Sized> {
 }
 
 impl<S: ?Sized + Write + Unpin> Future for WriteAllFuture<'_, S> {
-    type Output = Result<(), WriteAllError<S::Error>>;
+    type Output = Result<(), S::Error>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         while !this.buf.is_empty() {
             match Pin::new(&mut *this.stream).poll_write(cx, this.buf) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(WriteAllError::Other(e))),
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(WriteAllError::WriteZero)),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => this.buf = &this.buf[n.min(this.buf.len())..],
             }
         }
@@ -361,5 +375,183 @@ impl<S: ?Sized + Write + Unpin> Future for CloseFuture<'_, S> {
     type Output = Result<(), S::Error>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut *self.get_mut().stream).poll_close(cx)
+    }
+}
+
+/// Future of [`ReadExt::read_to_end`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct ReadToEndFuture<'a, S: ?Sized> {
+    stream: &'a mut S,
+    buf: &'a mut [u8],
+    filled: usize,
+}
+
+impl<S: ?Sized + Read + Unpin> Future for ReadToEndFuture<'_, S> {
+    type Output = Result<usize, S::Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            let mut probe = [0u8; 1];
+            let rest = match this.buf.get_mut(this.filled..) {
+                Some(rest) if !rest.is_empty() => rest,
+                _ => &mut probe[..],
+            };
+            let room = rest.len();
+            match Pin::new(&mut *this.stream).poll_read(cx, rest) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(this.filled)),
+                Poll::Ready(Ok(_)) if this.filled == this.buf.len() => {
+                    return Poll::Ready(Err(ErrorKind::OutOfResources.into()));
+                }
+                Poll::Ready(Ok(n)) => this.filled += n.min(room),
+            }
+        }
+    }
+}
+
+/// Future of [`WriteExt::write_fmt`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct WriteFmtFuture<'a, S: ?Sized> {
+    /// `Err` when the text did not fit the scratch buffer.
+    inner: Result<WriteAllFuture<'a, S>, ()>,
+}
+
+impl<S: ?Sized + Write + Unpin> Future for WriteFmtFuture<'_, S> {
+    type Output = Result<(), S::Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().inner {
+            Ok(write) => Pin::new(write).poll(cx),
+            Err(()) => Poll::Ready(Err(ErrorKind::OutOfResources.into())),
+        }
+    }
+}
+
+/// Copies `reader` to `writer` until end of stream through `buf`, then flushes
+/// `writer` (it does not close it); resolves to the number of bytes copied.
+///
+/// An empty `buf` fails with kind `InvalidInput`. Errors keep their side: a
+/// [`CopyError`] says whether reading or writing failed.
+///
+/// # Cancel safety
+///
+/// Not cancel safe: bytes read into `buf` and not yet written are lost with the
+/// future.
+pub fn copy<'a, R, W>(
+    reader: &'a mut R,
+    writer: &'a mut W,
+    buf: &'a mut [u8],
+) -> CopyFuture<'a, R, W>
+where
+    R: Read + Unpin + ?Sized,
+    W: Write + Unpin + ?Sized,
+{
+    CopyFuture {
+        reader,
+        writer,
+        buf,
+        start: 0,
+        end: 0,
+        copied: 0,
+        eof: false,
+    }
+}
+
+/// The error of [`copy`]: which side failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyError<R, W> {
+    /// Reading failed.
+    Read(R),
+    /// Writing (or the final flush) failed.
+    Write(W),
+}
+
+impl<R: Error + 'static, W: Error + 'static> Error for CopyError<R, W> {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Read(e) => e.kind(),
+            Self::Write(e) => e.kind(),
+        }
+    }
+}
+
+impl<R: fmt::Display, W: fmt::Display> fmt::Display for CopyError<R, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Read(e) => write!(f, "copy: reading failed: {e}"),
+            Self::Write(e) => write!(f, "copy: writing failed: {e}"),
+        }
+    }
+}
+
+impl<R: core::error::Error + 'static, W: core::error::Error + 'static> core::error::Error
+    for CopyError<R, W>
+{
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Read(e) => Some(e),
+            Self::Write(e) => Some(e),
+        }
+    }
+}
+
+/// Future of [`copy`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct CopyFuture<'a, R: ?Sized, W: ?Sized> {
+    reader: &'a mut R,
+    writer: &'a mut W,
+    buf: &'a mut [u8],
+    start: usize,
+    end: usize,
+    copied: u64,
+    eof: bool,
+}
+
+impl<R, W> Future for CopyFuture<'_, R, W>
+where
+    R: Read + Unpin + ?Sized,
+    W: Write + Unpin + ?Sized,
+{
+    type Output = Result<u64, CopyError<R::Error, W::Error>>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.buf.is_empty() {
+            return Poll::Ready(Err(CopyError::Read(ErrorKind::InvalidInput.into())));
+        }
+        loop {
+            if this.start < this.end {
+                let pending = &this.buf[this.start..this.end];
+                match Pin::new(&mut *this.writer).poll_write(cx, pending) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(CopyError::Write(e))),
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(CopyError::Write(ErrorKind::WriteZero.into())));
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        let n = n.min(pending.len());
+                        this.start += n;
+                        this.copied += n as u64;
+                    }
+                }
+                continue;
+            }
+            if this.eof {
+                return Pin::new(&mut *this.writer)
+                    .poll_flush(cx)
+                    .map(|flushed| flushed.map(|()| this.copied).map_err(CopyError::Write));
+            }
+            match Pin::new(&mut *this.reader).poll_read(cx, this.buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(CopyError::Read(e))),
+                Poll::Ready(Ok(0)) => this.eof = true,
+                Poll::Ready(Ok(n)) => {
+                    this.start = 0;
+                    this.end = n.min(this.buf.len());
+                }
+            }
+        }
     }
 }

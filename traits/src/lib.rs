@@ -4,25 +4,29 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod buf;
 mod dns;
 mod error;
 pub mod future;
 mod io;
 mod options;
+pub mod send;
 mod tcp;
 pub mod time;
 mod udp;
 
-pub use dns::{AddrFamily, Dns, connect_endpoint};
-pub use error::{Error, ErrorKind, ErrorType};
+pub use dns::{AddrFamily, Dns, MAX_ENDPOINT_ADDRS, NoDns, connect_endpoint};
+pub use error::{Error, ErrorKind, ErrorType, ResultExt};
 pub use io::{
-    CloseFuture, FlushFuture, Read, ReadExactError, ReadExactFuture, ReadExt, ReadFuture, Write,
-    WriteAllError, WriteAllFuture, WriteExt, WriteFuture,
+    CloseFuture, CopyError, CopyFuture, FlushFuture, Read, ReadExactFuture, ReadExt, ReadFuture,
+    ReadToEndFuture, Write, WriteAllFuture, WriteExt, WriteFmtFuture, WriteFuture, copy,
 };
 pub use options::{SocketOption, SocketOptionName, SocketOptions};
-pub use tcp::{TcpConnect, TcpListen, TcpListener, TcpStream};
+pub use tcp::{ListenOptions, TcpConnect, TcpListen, TcpListener, TcpStream};
 pub use time::{Clock, Instant};
-pub use udp::{RecvFromFuture, SendToFuture, UdpBind, UdpSocket, UdpSocketExt};
+pub use udp::{
+    RecvFromFuture, RecvFuture, SendFuture, SendToFuture, UdpBind, UdpSocket, UdpSocketExt,
+};
 
 /// The address types, re-exported from `core::net` and `portnet-core-net`.
 pub use core_net as net;
@@ -30,8 +34,8 @@ pub use core_net as net;
 /// Everything a library over portnet usually imports.
 pub mod prelude {
     pub use crate::{
-        Clock as _, Dns as _, Error as _, ReadExt as _, TcpConnect as _, TcpListen as _,
-        TcpListener as _, TcpStream as _, UdpBind as _, UdpSocket as _, UdpSocketExt as _,
-        WriteExt as _,
+        Clock as _, Dns as _, Error as _, ReadExt as _, ResultExt as _, SocketOptions as _,
+        TcpConnect as _, TcpListen as _, TcpListener as _, TcpStream as _, UdpBind as _,
+        UdpSocket as _, UdpSocketExt as _, WriteExt as _,
     };
 }

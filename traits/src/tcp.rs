@@ -3,7 +3,7 @@
 use core::future::Future;
 use core::net::SocketAddr;
 
-use crate::{ErrorType, Read, Write};
+use crate::{ErrorType, Read, SocketOptions, Write};
 
 /// A stack that can open TCP connections.
 ///
@@ -49,26 +49,71 @@ pub trait TcpListen: ErrorType {
     where
         Self: 'a;
 
-    /// Starts listening on `local`. Port 0 picks a free ephemeral port, reported by
-    /// [`TcpListener::local_addr`].
+    /// Starts listening on `local` with `options` (the backlog). Port 0 picks a free
+    /// ephemeral port, reported by [`TcpListener::local_addr`].
     ///
     /// # Contract
     ///
     /// - A port already listened on must fail with `AddrInUse`.
     /// - An address that is not the stack's must fail with `AddrNotAvailable`.
     /// - Dropping the listener must free the port for a new `listen` at once.
+    /// - Up to [`ListenOptions::backlog`] connections whose handshake completed
+    ///   while no `accept` was pending must be queued, not refused; connections
+    ///   handed to pending `accept` futures do not count against it. A stack whose
+    ///   pool cannot hold the backlog must fail with `OutOfResources` here, not
+    ///   refuse connections later. `backlog: None` is the stack's default, at least 1.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping the future leaves nothing bound.
+    fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: ListenOptions,
+    ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>>;
+
+    /// Starts listening on `local` with the stack's default options; as
+    /// [`TcpListen::listen_with`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`TcpListen::listen_with`].
     fn listen(
         &self,
         local: SocketAddr,
-    ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>>;
+    ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>> {
+        self.listen_with(local, ListenOptions::default())
+    }
 }
 
-/// A listening socket.
-pub trait TcpListener: ErrorType {
+/// How a listener is set up: [`TcpListen::listen_with`].
+///
+/// `#[non_exhaustive]`: build it with [`ListenOptions::new`] and its setters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub struct ListenOptions {
+    /// How many completed handshakes may wait for an `accept`; `None` is the
+    /// stack's default.
+    pub backlog: Option<usize>,
+}
+
+impl ListenOptions {
+    /// The stack's defaults.
+    pub const fn new() -> Self {
+        Self { backlog: None }
+    }
+
+    /// Queues up to `backlog` completed handshakes that no `accept` is waiting for.
+    pub const fn backlog(mut self, backlog: usize) -> Self {
+        self.backlog = Some(backlog);
+        self
+    }
+}
+
+/// A listening socket. Its [`SocketOptions`] are those of the listening socket
+/// (a stack may answer `Unsupported` for all of them).
+pub trait TcpListener: SocketOptions {
     /// The connections it accepts. They do not borrow the listener, so a server
     /// can hand each one to its own task and go on accepting.
     type Connection: TcpStream<Error = Self::Error>;
@@ -80,6 +125,9 @@ pub trait TcpListener: ErrorType {
     /// - Connections must be yielded in the order their handshakes completed.
     /// - A stack with a pool of N listening sockets must be able to hold N accepted
     ///   connections open at once, and must keep accepting when they close.
+    /// - Several `accept` futures may be pending on one listener at once (from one
+    ///   task or several): each connection must go to exactly one of them, and none
+    ///   may be lost while the others wait.
     ///
     /// # Cancel safety
     ///
@@ -94,7 +142,8 @@ pub trait TcpListener: ErrorType {
 /// An open TCP connection: a byte stream both ways plus what TCP adds.
 ///
 /// [`Write::poll_close`] closes the write half (FIN) and leaves the read half open.
-pub trait TcpStream: Read + Write + Unpin {
+/// Its [`SocketOptions`] are the connection's (`NoDelay`, `KeepAlive`, `Ttl`, …).
+pub trait TcpStream: Read + Write + SocketOptions + Unpin {
     /// The read half of [`TcpStream::split`].
     type ReadHalf<'a>: Read<Error = Self::Error> + Unpin
     where
@@ -154,10 +203,11 @@ impl<T: ?Sized + TcpListen> TcpListen for &T {
     where
         Self: 'a;
 
-    fn listen(
+    fn listen_with(
         &self,
         local: SocketAddr,
+        options: ListenOptions,
     ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>> {
-        (**self).listen(local)
+        (**self).listen_with(local, options)
     }
 }

@@ -112,6 +112,10 @@ impl<T: ?Sized + Clock> Clock for &T {
 }
 
 /// The deadline of [`timeout`] or [`timeout_at`] passed first.
+///
+/// It converts to [`crate::ErrorKind::TimedOut`], and from there to any stack's
+/// error: `timeout(&clock, d, conn.read(buf)).await.map_err(ErrorKind::from)??`
+/// leaves one error type, `S::Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Elapsed;
@@ -153,10 +157,27 @@ where
     C: Clock + ?Sized,
     F: Future,
 {
+    race_sleep(clock.sleep_until(deadline), future).await
+}
+
+/// `future`'s output, or [`Elapsed`] if `sleep` completes first. The one body
+/// behind both families of timeouts, so that its future is `Send` exactly when
+/// `sleep` and `future` are.
+pub(crate) async fn race_sleep<S, F>(sleep: S, future: F) -> Result<F::Output, Elapsed>
+where
+    S: Future<Output = ()>,
+    F: Future,
+{
     let future = pin!(future);
-    let sleep = pin!(clock.sleep_until(deadline));
+    let sleep = pin!(sleep);
     match select(future, sleep).await {
         Either::Left(output) => Ok(output),
         Either::Right(()) => Err(Elapsed),
+    }
+}
+
+impl From<Elapsed> for crate::ErrorKind {
+    fn from(_: Elapsed) -> Self {
+        crate::ErrorKind::TimedOut
     }
 }

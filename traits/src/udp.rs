@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::ErrorType;
+use crate::{ErrorKind, ErrorType, SocketOptions};
 
 /// A stack that can bind UDP sockets.
 pub trait UdpBind: ErrorType {
@@ -28,6 +28,28 @@ pub trait UdpBind: ErrorType {
         &self,
         local: SocketAddr,
     ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>>;
+
+    /// Binds a socket of `remote`'s family on an ephemeral port of any local
+    /// address (`0.0.0.0:0` or `[::]:0`) and connects it to `remote`: the UDP
+    /// counterpart of `TcpConnect::connect`, for a client that talks to one server.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as [`UdpBind::bind`].
+    fn bind_connected(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>> {
+        async move {
+            let local = match remote {
+                SocketAddr::V4(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+                SocketAddr::V6(_) => SocketAddr::from(([0u16; 8], 0)),
+            };
+            let mut socket = self.bind(local).await?;
+            socket.connect(remote)?;
+            Ok(socket)
+        }
+    }
 }
 
 impl<T: ?Sized + UdpBind> UdpBind for &T {
@@ -45,8 +67,9 @@ impl<T: ?Sized + UdpBind> UdpBind for &T {
 }
 
 /// A bound UDP socket. Sending and receiving take `&self`, so one task can send
-/// while another receives; the socket keeps one waker for each direction.
-pub trait UdpSocket: ErrorType {
+/// while another receives; the socket keeps one waker for each direction. Its
+/// [`SocketOptions`] are the socket's (`Ttl`, `Broadcast`, multicast, …).
+pub trait UdpSocket: SocketOptions {
     /// Attempts to send `buf` as one datagram to `remote`.
     ///
     /// # Contract
@@ -77,8 +100,39 @@ pub trait UdpSocket: ErrorType {
         buf: &mut [u8],
     ) -> Poll<Result<(usize, SocketAddr), Self::Error>>;
 
-    /// Restricts the socket to one peer: later receives only return its datagrams. A stack that learns of an unreachable
-    /// peer (ICMP) may report it as `ConnectionRefused` on a later call.
+    /// Attempts to send `buf` as one datagram to the connected peer.
+    ///
+    /// # Contract
+    ///
+    /// - As [`UdpSocket::poll_send_to`] to [`UdpSocket::peer_addr`]; a socket that
+    ///   is not connected must fail with `NotConnected`.
+    /// - A stack that learns the peer is unreachable (ICMP port unreachable) must
+    ///   report it as `ConnectionRefused` on the next `poll_send` or `poll_recv`,
+    ///   once; the socket stays usable. A stack that does not process ICMP never
+    ///   reports it (the default implementation does not).
+    fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<(), Self::Error>> {
+        match self.peer_addr() {
+            Some(peer) => self.poll_send_to(cx, buf, peer),
+            None => Poll::Ready(Err(ErrorKind::NotConnected.into())),
+        }
+    }
+
+    /// Attempts to receive one datagram from the connected peer into `buf`;
+    /// returns its full length.
+    ///
+    /// # Contract
+    ///
+    /// As [`UdpSocket::poll_recv_from`] (boundaries, truncation), and as
+    /// [`UdpSocket::poll_send`] for `NotConnected` and ICMP refusal.
+    fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usize, Self::Error>> {
+        if self.peer_addr().is_none() {
+            return Poll::Ready(Err(ErrorKind::NotConnected.into()));
+        }
+        self.poll_recv_from(cx, buf).map(|r| r.map(|(n, _)| n))
+    }
+
+    /// Restricts the socket to one peer: later receives only return its datagrams,
+    /// and [`UdpSocket::poll_send`] sends to it.
     fn connect(&mut self, remote: SocketAddr) -> Result<(), Self::Error>;
 
     /// The connected peer, if [`UdpSocket::connect`] was called.
@@ -111,6 +165,24 @@ pub trait UdpSocketExt: UdpSocket {
     /// Cancel safe: a dropped future has taken no datagram from the socket.
     fn recv_from<'a>(&'a self, buf: &'a mut [u8]) -> RecvFromFuture<'a, Self> {
         RecvFromFuture { socket: self, buf }
+    }
+
+    /// Sends one datagram to the connected peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future has sent the whole datagram or none of it.
+    fn send<'a>(&'a self, buf: &'a [u8]) -> SendFuture<'a, Self> {
+        SendFuture { socket: self, buf }
+    }
+
+    /// Receives one datagram from the connected peer; resolves to its full length.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a dropped future has taken no datagram from the socket.
+    fn recv<'a>(&'a self, buf: &'a mut [u8]) -> RecvFuture<'a, Self> {
+        RecvFuture { socket: self, buf }
     }
 }
 
@@ -146,5 +218,37 @@ impl<S: ?Sized + UdpSocket> Future for RecvFromFuture<'_, S> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         this.socket.poll_recv_from(cx, this.buf)
+    }
+}
+
+/// Future of [`UdpSocketExt::send`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct SendFuture<'a, S: ?Sized> {
+    socket: &'a S,
+    buf: &'a [u8],
+}
+
+impl<S: ?Sized + UdpSocket> Future for SendFuture<'_, S> {
+    type Output = Result<(), S::Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.socket.poll_send(cx, this.buf)
+    }
+}
+
+/// Future of [`UdpSocketExt::recv`].
+#[must_use = "futures do nothing unless polled"]
+#[derive(Debug)]
+pub struct RecvFuture<'a, S: ?Sized> {
+    socket: &'a S,
+    buf: &'a mut [u8],
+}
+
+impl<S: ?Sized + UdpSocket> Future for RecvFuture<'_, S> {
+    type Output = Result<usize, S::Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        this.socket.poll_recv(cx, this.buf)
     }
 }

@@ -12,8 +12,8 @@ use std::time::Instant as StdInstant;
 use async_io::Async;
 use async_std::net::{TcpListener as AsyncListener, TcpStream as AsyncStream, ToSocketAddrs};
 use portnet::{
-    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, SocketOption, SocketOptionName,
-    SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind, UdpSocket,
+    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, ListenOptions, SocketOption,
+    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind, UdpSocket,
 };
 use portnet_os::{Kind, check_remote, error};
 use socket2::SockRef;
@@ -56,9 +56,9 @@ impl TcpListen for AsyncStd {
     type Connection<'a> = Connection;
     type Listener<'a> = Listener;
 
-    async fn listen(&self, local: SocketAddr) -> io::Result<Listener> {
+    async fn listen_with(&self, local: SocketAddr, options: ListenOptions) -> io::Result<Listener> {
         Ok(Listener {
-            inner: AsyncListener::bind(local).await?,
+            inner: AsyncListener::from(portnet_os::listener(local, options)?),
         })
     }
 }
@@ -171,6 +171,22 @@ impl Dns for AsyncStd {
             .map_err(|_| error(ErrorKind::NameNotResolved))?;
         portnet_os::pick_address(addrs.map(|a| a.ip()), family)
     }
+
+    async fn resolve_all(
+        &self,
+        host: &str,
+        family: AddrFamily,
+        out: &mut [IpAddr],
+    ) -> io::Result<usize> {
+        if let Some(ip) = portnet_os::resolve_locally(host, family)? {
+            return portnet_os::fill_addresses([ip], family, out);
+        }
+        let addrs = (host, 0)
+            .to_socket_addrs()
+            .await
+            .map_err(|_| error(ErrorKind::NameNotResolved))?;
+        portnet_os::fill_addresses(addrs.map(|a| a.ip()), family, out)
+    }
 }
 
 impl Clock for AsyncStd {
@@ -185,6 +201,16 @@ impl Clock for AsyncStd {
     }
 }
 
+impl SocketOptions for Listener {
+    fn set_option(&self, option: SocketOption) -> io::Result<()> {
+        portnet_os::set_option(SockRef::from(&self.inner), Kind::Tcp, option)
+    }
+
+    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
+        portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
+    }
+}
+
 impl SocketOptions for Datagram {
     fn set_option(&self, option: SocketOption) -> io::Result<()> {
         portnet_os::set_option(SockRef::from(&self.inner), Kind::Udp, option)
@@ -194,3 +220,6 @@ impl SocketOptions for Datagram {
         portnet_os::get_option(SockRef::from(&self.inner), Kind::Udp, name)
     }
 }
+
+portnet::impl_send!(AsyncStd: TcpConnect, TcpListen, UdpBind, Dns, Clock);
+portnet::impl_send!(Listener: TcpListener);

@@ -71,21 +71,70 @@ pub fn resolve_locally(
     Ok(None)
 }
 
-/// Picks the address to use among a resolver's answers: the first of `family`, and
-/// for `Any` the first IPv4 one if there is one (every stack that reaches IPv6
-/// reaches IPv4 on the same host, not the other way round).
+/// Writes a resolver's answers into `out` in the order [`portnet::Dns::resolve_all`]
+/// states: those of `family`, and for `Any` the IPv4 ones first (every host that
+/// reaches IPv6 reaches IPv4 on the same host, not the other way round), each
+/// family in the resolver's order. `NameNotResolved` when none is of `family`,
+/// `InvalidInput` for an empty `out`.
+pub fn fill_addresses(
+    addrs: impl IntoIterator<Item = core::net::IpAddr>,
+    family: portnet::AddrFamily,
+    out: &mut [core::net::IpAddr],
+) -> io::Result<usize> {
+    if out.is_empty() {
+        return Err(error(ErrorKind::InvalidInput));
+    }
+    let addrs: Vec<_> = addrs.into_iter().filter(|ip| family.matches(*ip)).collect();
+    let ordered = addrs
+        .iter()
+        .filter(|ip| ip.is_ipv4())
+        .chain(addrs.iter().filter(|ip| ip.is_ipv6()));
+    let mut n = 0;
+    for (slot, ip) in out.iter_mut().zip(ordered) {
+        *slot = *ip;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(error(ErrorKind::NameNotResolved));
+    }
+    Ok(n)
+}
+
+/// The first address [`fill_addresses`] would write.
 pub fn pick_address(
     addrs: impl IntoIterator<Item = core::net::IpAddr>,
     family: portnet::AddrFamily,
 ) -> io::Result<core::net::IpAddr> {
-    let mut fallback = None;
-    for ip in addrs {
-        if family.matches(ip) {
-            if family != portnet::AddrFamily::Any || ip.is_ipv4() {
-                return Ok(ip);
-            }
-            fallback.get_or_insert(ip);
-        }
+    let mut first = [core::net::IpAddr::V4(core::net::Ipv4Addr::UNSPECIFIED)];
+    fill_addresses(addrs, family, &mut first)?;
+    Ok(first[0])
+}
+
+/// The backlog of a listener whose options leave it to the stack: the common
+/// `SOMAXCONN` of Linux before 5.4, which the kernel caps to its own limit.
+pub const DEFAULT_BACKLOG: usize = 128;
+
+/// A bound, listening, non-blocking socket for `local` with `options`' backlog,
+/// ready to hand to a runtime. `SO_REUSEADDR` is set as std and tokio set it, so
+/// a port in `TIME_WAIT` can be listened on again at once; a port with a live
+/// listener still fails with `AddrInUse`.
+pub fn listener(
+    local: SocketAddr,
+    options: portnet::ListenOptions,
+) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let backlog = options.backlog.unwrap_or(DEFAULT_BACKLOG);
+    if backlog == 0 {
+        return Err(error(ErrorKind::InvalidInput));
     }
-    fallback.ok_or_else(|| error(ErrorKind::NameNotResolved))
+    let socket = Socket::new(
+        Domain::for_address(local),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&local.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }

@@ -51,6 +51,15 @@ pub enum Error {
     DnsFailed,
     /// The name has no address of the asked family.
     NameNotResolved,
+    /// A failure that generic code over the stack (a portnet helper, a library)
+    /// reported in the stack's error type, with its kind.
+    Kind(ErrorKind),
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Self::Kind(kind)
+    }
 }
 
 impl fmt::Display for Error {
@@ -74,6 +83,7 @@ impl fmt::Display for Error {
             Self::InvalidName => "invalid DNS name",
             Self::DnsFailed => "DNS query failed",
             Self::NameNotResolved => "name has no address of the requested family",
+            Self::Kind(kind) => kind.as_str(),
         })
     }
 }
@@ -97,6 +107,7 @@ impl portnet::Error for Error {
             Self::Unsupported => ErrorKind::Unsupported,
             Self::InvalidName => ErrorKind::InvalidInput,
             Self::DnsFailed | Self::NameNotResolved => ErrorKind::NameNotResolved,
+            Self::Kind(kind) => *kind,
         }
     }
 }

@@ -902,16 +902,20 @@ impl<'a, D, C: portnet::Clock> portnet::TcpListen for Stack<'a, D, C> {
     where
         Self: 's;
 
-    /// Listens on `local` with the configured backlog.
+    /// Listens on `local` with `options.backlog`, or the configured
+    /// [`Config::listen_backlog`](crate::Config) when it is `None`.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it completes at its first poll.
-    fn listen(
+    fn listen_with(
         &self,
         local: SocketAddr,
+        options: portnet::ListenOptions,
     ) -> impl Future<Output = Result<TcpListener<'_, 'a>, Error>> {
-        let backlog = self.core.borrow().config.listen_backlog;
+        let backlog = options
+            .backlog
+            .unwrap_or_else(|| self.core.borrow().config.listen_backlog);
         core::future::ready(self.listen_with_backlog(local, backlog))
     }
 }
@@ -1103,6 +1107,17 @@ impl Drop for TcpListener<'_, '_> {
 
 impl ErrorType for TcpListener<'_, '_> {
     type Error = Error;
+}
+
+/// A listener has no option of its own on this stack: each accepted connection
+/// takes its options from the connection's own [`portnet::SocketOptions`].
+impl portnet::SocketOptions for TcpListener<'_, '_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), Error> {
+        Err(Error::Unsupported)
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, Error> {
+        Err(Error::Unsupported)
+    }
 }
 
 impl<'s, 'a> portnet::TcpListener for TcpListener<'s, 'a> {

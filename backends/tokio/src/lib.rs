@@ -8,8 +8,9 @@ use core::time::Duration;
 use std::io;
 
 use portnet::{
-    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, SocketOption, SocketOptionName,
-    SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, ListenOptions, Read, SocketOption,
+    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind,
+    UdpSocket, Write,
 };
 use portnet_os::Kind;
 use socket2::SockRef;
@@ -57,8 +58,8 @@ impl TcpListen for Tokio {
     type Connection<'a> = Connection;
     type Listener<'a> = Listener;
 
-    async fn listen(&self, local: SocketAddr) -> io::Result<Listener> {
-        let listener = tokio::net::TcpListener::bind(local).await?;
+    async fn listen_with(&self, local: SocketAddr, options: ListenOptions) -> io::Result<Listener> {
+        let listener = tokio::net::TcpListener::from_std(portnet_os::listener(local, options)?)?;
         Ok(Listener { inner: listener })
     }
 }
@@ -351,6 +352,21 @@ impl Dns for Tokio {
             .map_err(|_| error(ErrorKind::NameNotResolved))?;
         portnet_os::pick_address(addrs.map(|addr| addr.ip()), family)
     }
+
+    async fn resolve_all(
+        &self,
+        host: &str,
+        family: AddrFamily,
+        out: &mut [IpAddr],
+    ) -> io::Result<usize> {
+        if let Some(ip) = portnet_os::resolve_locally(host, family)? {
+            return portnet_os::fill_addresses([ip], family, out);
+        }
+        let addrs = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|_| error(ErrorKind::NameNotResolved))?;
+        portnet_os::fill_addresses(addrs.map(|addr| addr.ip()), family, out)
+    }
 }
 
 impl Clock for Tokio {
@@ -380,6 +396,16 @@ impl SocketOptions for Connection {
     }
 }
 
+impl SocketOptions for Listener {
+    fn set_option(&self, option: SocketOption) -> io::Result<()> {
+        portnet_os::set_option(SockRef::from(&self.inner), Kind::Tcp, option)
+    }
+
+    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
+        portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
+    }
+}
+
 impl SocketOptions for Datagram {
     fn set_option(&self, option: SocketOption) -> io::Result<()> {
         portnet_os::set_option(SockRef::from(&self.inner), Kind::Udp, option)
@@ -389,3 +415,6 @@ impl SocketOptions for Datagram {
         portnet_os::get_option(SockRef::from(&self.inner), Kind::Udp, name)
     }
 }
+
+portnet::impl_send!(Tokio: TcpConnect, TcpListen, UdpBind, Dns, Clock);
+portnet::impl_send!(Listener: TcpListener);

@@ -552,7 +552,7 @@ pub async fn reset_write_after_peer_reset<H: Harness>(h: &H) -> CaseResult {
     let _ = read_to_end_or_error(h, &mut conn, &[]).await?;
     let result = within(h, PROMPT, "write after the peer's reset", async {
         conn.write_all(&[0u8; 1024]).await?;
-        conn.flush().await.map_err(portnet::WriteAllError::Other)
+        conn.flush().await
     })
     .await?;
     let kinds = [ErrorKind::ConnectionReset, ErrorKind::BrokenPipe];

@@ -37,6 +37,14 @@ impl fmt::Display for RemoteError {
     }
 }
 
+impl core::error::Error for RemoteError {}
+
+impl From<ErrorKind> for RemoteError {
+    fn from(kind: ErrorKind) -> Self {
+        Self(kind)
+    }
+}
+
 impl portnet::Error for RemoteError {
     fn kind(&self) -> ErrorKind {
         self.0
@@ -544,7 +552,16 @@ impl TcpListen for RemotePeer {
     /// # Cancel safety
     ///
     /// Cancel safe: a dropped listen drops the agent's listener.
-    async fn listen(&self, local: SocketAddr) -> Result<RemoteListener<'_>, RemoteError> {
+    /// The agent's listener has the firmware stack's default backlog; asking for
+    /// another is refused with `Unsupported` rather than ignored.
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: portnet::ListenOptions,
+    ) -> Result<RemoteListener<'_>, RemoteError> {
+        if options.backlog.is_some() {
+            return Err(RemoteError(ErrorKind::Unsupported));
+        }
         let listener = self.with(|s| {
             let listener = s.handle();
             s.listeners.insert(
@@ -1059,5 +1076,35 @@ impl portnet::UdpSocket for RemoteSocket<'_> {
             }) => Ok(*local),
             _ => Err(gone()),
         })
+    }
+}
+
+/// The agent's wire protocol carries no option: every one is `Unsupported`.
+impl portnet::SocketOptions for RemoteConnection<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
+    }
+}
+
+/// The agent's wire protocol carries no option: every one is `Unsupported`.
+impl portnet::SocketOptions for RemoteListener<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
+    }
+}
+
+/// The agent's wire protocol carries no option: every one is `Unsupported`.
+impl portnet::SocketOptions for RemoteSocket<'_> {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, RemoteError> {
+        Err(RemoteError(ErrorKind::Unsupported))
     }
 }

@@ -36,8 +36,12 @@ impl TcpConnect for LocalStack {
 impl TcpListen for LocalStack {
     type Connection<'a> = portnet_tokio::Connection;
     type Listener<'a> = portnet_tokio::Listener;
-    async fn listen(&self, local: SocketAddr) -> io::Result<Self::Listener<'_>> {
-        self.inner.listen(local).await
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: portnet::ListenOptions,
+    ) -> io::Result<Self::Listener<'_>> {
+        self.inner.listen_with(local, options).await
     }
 }
 
