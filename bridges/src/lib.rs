@@ -1,8 +1,15 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 
+// Each bridge is a feature; without one the crate is an empty shell.
+#[cfg(not(any(feature = "futures-io", feature = "tokio")))]
+compile_error!(
+    "portnet-bridge bridges nothing without a feature: enable `futures-io`, `tokio` or both"
+);
+
 use core::pin::Pin;
-use core::task::{Context, Poll, ready};
+use core::task::{Context, Poll};
 use std::io;
 
 use portnet::{Error, ErrorType, Read, Write};
@@ -105,7 +112,7 @@ impl<S: Read + Unpin> tokio::io::AsyncRead for Compat<S> {
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         // The stream writes straight into the caller's buffer.
-        let n = ready!(self.get_mut().read(cx, buf.initialize_unfilled()))?;
+        let n = core::task::ready!(self.get_mut().read(cx, buf.initialize_unfilled()))?;
         buf.advance(n);
         Poll::Ready(Ok(()))
     }
@@ -224,7 +231,7 @@ impl<T: tokio::io::AsyncRead + Unpin> Read for FromTokio<T> {
             return Poll::Ready(Ok(0));
         }
         let mut read_buf = tokio::io::ReadBuf::new(buf);
-        ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, &mut read_buf))?;
+        core::task::ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, &mut read_buf))?;
         Poll::Ready(Ok(read_buf.filled().len()))
     }
 }

@@ -342,7 +342,10 @@ impl Drop for Lease<'_> {
 /// matched against the certificate's DNS names and common name) with a chain
 /// that ends at the one CA certificate given. The cipher suite is
 /// TLS_AES_128_GCM_SHA256, certificates ECDSA P-256; without a clock the
-/// validity period is not checked.
+/// validity period is not checked. Verification is always on, with no switch to
+/// turn it off: an untrusted chain fails with [`TlsKind::CertificateNotTrusted`],
+/// a certificate for another name with [`TlsKind::HostnameMismatch`] (both
+/// `PermissionDenied`).
 ///
 /// It owns the buffers the caller lends it and lends them to one connection at a
 /// time: a second `connect` while a connection is open fails with
@@ -357,6 +360,8 @@ pub struct TlsConnect<'b, C, R> {
     staging: RefCell<Staging<'b>>,
 }
 
+// Only the server name: never the random-number generator (its state) or the
+// buffers (plaintext and records of the open connection).
 impl<C, R> core::fmt::Debug for TlsConnect<'_, C, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TlsConnect")
@@ -627,6 +632,7 @@ pub struct TlsStream<'a, 'b, S> {
     _lease: Lease<'a>,
 }
 
+// The addresses only: the session holds the traffic secrets.
 impl<S> core::fmt::Debug for TlsStream<'_, '_, S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TlsStream")

@@ -2,7 +2,7 @@
 #![no_std]
 #![cfg_attr(not(feature = "embedded-tls"), forbid(unsafe_code))]
 #![deny(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "rustls")]
 extern crate alloc;

@@ -55,7 +55,10 @@ pub(crate) fn classify(error: &rustls::Error) -> TlsKind {
 ///
 /// Every connection it opens authenticates the server as `server_name` (a DNS
 /// name or an IP address) against the configured roots; the address given to
-/// [`TcpConnect::connect`] only says where to connect.
+/// [`TcpConnect::connect`] only says where to connect. Verification is always on:
+/// an untrusted chain fails with [`TlsKind::CertificateNotTrusted`], a certificate
+/// for another name with [`TlsKind::HostnameMismatch`], an expired one with
+/// [`TlsKind::CertificateInvalid`] (all `PermissionDenied`).
 ///
 /// Cloning is cheap for a cheap `C` (the configuration is shared), so a
 /// spawning library can give each task its own.
@@ -66,6 +69,8 @@ pub struct TlsConnect<C> {
     server_name: ServerName<'static>,
 }
 
+// Only the server name: the configuration may hold a client key, and `Debug` output
+// ends up in logs (tests/verification.rs checks it).
 impl<C> core::fmt::Debug for TlsConnect<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TlsConnect")
@@ -96,6 +101,12 @@ impl<C> TlsConnect<C> {
 
     /// Wraps `inner` with a rustls configuration of your own (other roots,
     /// client certificates, ALPN, another crypto provider).
+    ///
+    /// The configuration decides how the server is verified. This crate has no
+    /// switch that turns verification off; the only way is a custom verifier
+    /// through rustls' `ClientConfig::dangerous()`, which rustls names so for a
+    /// reason: without verification anyone on the path can read and change the
+    /// connection.
     pub fn with_config(
         inner: C,
         server_name: ServerName<'static>,
@@ -201,6 +212,7 @@ pub struct TlsStream<S> {
     state: Mutex<State<S>>,
 }
 
+// Nothing of the session: it holds the traffic secrets.
 impl<S> core::fmt::Debug for TlsStream<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TlsStream").finish_non_exhaustive()

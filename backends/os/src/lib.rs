@@ -1,9 +1,4 @@
-//! What every portnet backend over the host's TCP/IP stack shares, whatever its
-//! runtime: the mapping of portnet's typed options onto socket options, the checks
-//! of destinations no OS accepts, and a UDP receive that keeps the truncation rule.
-//!
-//! `portnet-tokio`, `portnet-smol` and `portnet-async-std` differ only in how they
-//! wait for readiness; everything that touches the socket itself is here.
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
 use core::net::SocketAddr;

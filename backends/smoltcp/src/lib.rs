@@ -1,6 +1,15 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![no_std]
 #![forbid(unsafe_code)]
+
+// Without a socket kind the stack can do nothing; say so before the errors that
+// follow from smoltcp having no sockets.
+#[cfg(not(any(feature = "tcp", feature = "udp")))]
+compile_error!(
+    "portnet-smoltcp needs a socket kind: enable feature `tcp`, `udp` or both \
+     (`dns` and `dhcpv4` bring `udp`), e.g. `--features tcp`"
+);
 
 mod addr;
 mod config;

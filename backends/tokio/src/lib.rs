@@ -1,21 +1,4 @@
-//! portnet on tokio: the host's TCP/IP stack through tokio's reactor.
-//!
-//! [`Tokio`] is a stack with every portnet capability: [`TcpConnect`],
-//! [`TcpListen`], [`UdpBind`], [`Dns`] (the system resolver), [`Clock`] (tokio's
-//! timer) and [`SocketOptions`] on its sockets. Its error type is `std::io::Error`,
-//! whose [`portnet::Error::kind`] refines the OS error.
-//!
-//! It must be used inside a tokio runtime with the I/O and time drivers enabled
-//! (`Builder::enable_all`).
-//!
-//! ```no_run
-//! # async fn demo() -> std::io::Result<()> {
-//! use portnet::{TcpConnect, WriteExt};
-//! let stack = portnet_tokio::Tokio::new();
-//! let mut conn = stack.connect("127.0.0.1:7".parse().unwrap()).await?;
-//! conn.write_all(b"hello").await.map_err(std::io::Error::other)?;
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../README.md")]
 
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};

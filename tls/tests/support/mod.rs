@@ -58,29 +58,88 @@ impl Ca {
         &self,
         names: &[&str],
     ) -> std::sync::Arc<portnet_tls::rustls::ServerConfig> {
-        use portnet_tls::rustls;
         let (cert, key) = self.server_pair(names);
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], key)
-        .expect("a valid certificate and key");
-        std::sync::Arc::new(config)
+        server_config_for(cert.der().clone(), &key)
     }
 
-    fn server_pair(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
-        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let params = CertificateParams::new(names).expect("server params");
+    /// A server configuration whose certificate for `names`, signed by this CA,
+    /// expired in 2000.
+    pub fn expired_server_config(
+        &self,
+        names: &[&str],
+    ) -> std::sync::Arc<portnet_tls::rustls::ServerConfig> {
+        let mut params = server_params(names);
+        params.not_before = rcgen::date_time_ymd(1999, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2000, 1, 1);
         let key = KeyPair::generate().expect("server key");
         let cert = params
             .signed_by(&key, &self.issuer)
             .expect("server certificate");
+        server_config_for(cert.der().clone(), &key)
+    }
+
+    fn server_pair(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
+        let key = KeyPair::generate().expect("server key");
+        let cert = server_params(names)
+            .signed_by(&key, &self.issuer)
+            .expect("server certificate");
         (cert, key)
     }
+}
+
+fn server_params(names: &[&str]) -> CertificateParams {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    CertificateParams::new(names).expect("server params")
+}
+
+/// A server configuration presenting a self-signed certificate for `names`: no CA
+/// vouches for it.
+pub fn self_signed_server_config(
+    names: &[&str],
+) -> std::sync::Arc<portnet_tls::rustls::ServerConfig> {
+    let key = KeyPair::generate().expect("server key");
+    let cert = server_params(names).self_signed(&key).expect("self-signed");
+    server_config_for(cert.der().clone(), &key)
+}
+
+/// A rustls server configuration presenting `cert` (with its `key`).
+pub fn server_config_for(
+    cert: CertificateDer<'static>,
+    key: &KeyPair,
+) -> std::sync::Arc<portnet_tls::rustls::ServerConfig> {
+    use portnet_tls::rustls;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("a valid certificate and key");
+    std::sync::Arc::new(config)
+}
+
+/// A rustls server (a std thread) that takes one connection and runs its
+/// handshake to the end, whatever the end: for tests of the client's verdict.
+pub fn one_handshake_server(
+    config: std::sync::Arc<portnet_tls::rustls::ServerConfig>,
+) -> core::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let Ok((mut socket, _)) = listener.accept() else {
+            return;
+        };
+        let _ = socket.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut session = portnet_tls::rustls::ServerConnection::new(config).expect("a session");
+        while session.is_handshaking() {
+            if session.complete_io(&mut socket).is_err() {
+                return;
+            }
+        }
+    });
+    addr
 }
 
 /// The certificate files of a test broker, in a directory mosquitto (which drops

@@ -1,0 +1,54 @@
+//! Bounded fuzz runs from the checked-in corpora.
+
+use crate::run;
+
+/// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
+/// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
+const FUZZ_TARGETS: [(&str, &str); 4] = [
+    ("core-net/fuzz", "parse_endpoint"),
+    ("mqtt/fuzz", "decode"),
+    ("backends/smoltcp/fuzz", "frames"),
+    ("drivers/slip/fuzz", "slip_decode"),
+];
+
+/// Seconds each fuzz target runs in `cargo xtask ci`.
+pub(crate) const FUZZ_SECONDS: u32 = 30;
+
+/// Runs every fuzz target for `seconds`, from a copy of its checked-in corpus.
+pub(crate) fn fuzz(seconds: u32) -> Result<(), String> {
+    for (dir, target) in FUZZ_TARGETS {
+        let corpus = std::env::temp_dir().join(format!("portnet-fuzz-{target}"));
+        let _ = std::fs::remove_dir_all(&corpus);
+        std::fs::create_dir_all(&corpus)
+            .map_err(|e| format!("cannot create {}: {e}", corpus.display()))?;
+        let seeds = std::path::Path::new(dir).join("corpus").join(target);
+        for entry in std::fs::read_dir(&seeds)
+            .map_err(|e| format!("cannot read {}: {e}", seeds.display()))?
+        {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if let Some(name) = path.file_name() {
+                std::fs::copy(&path, corpus.join(name)).map_err(|e| e.to_string())?;
+            }
+        }
+        let corpus = corpus.to_string_lossy().into_owned();
+        let time = format!("-max_total_time={seconds}");
+        let manifest = format!("{dir}/Cargo.toml");
+        run(
+            "cargo",
+            &[
+                "+nightly",
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                dir,
+                target,
+                &corpus,
+                "--",
+                &time,
+            ],
+            &[],
+        )
+        .map_err(|e| format!("{e} (manifest {manifest})"))?;
+    }
+    Ok(())
+}
