@@ -60,7 +60,10 @@ macro_rules! with_portnet {
         let id = unique("portnet");
         let opts = ConnectOptions::new($addr, &id).version(Version::V3_1_1);
         let app = pin!(async {
-            client.connected().await;
+            client
+                .connected()
+                .await
+                .expect("the broker accepts the benchmark's client");
             #[allow(unused_mut, unused_variables)]
             let ($client, mut $rx) = (client, rx);
             let elapsed: io::Result<Duration> = $body.await;

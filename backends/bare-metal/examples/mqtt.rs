@@ -59,7 +59,7 @@ mod firmware {
                 let (mut driver, client, mut rx) = session.split(&stack, &CLOCK);
                 let options = ConnectOptions::new(broker, id).version(version);
                 let exchange = pin!(async {
-                    client.connected().await;
+                    client.connected().await.map_err(|_| "connect")?;
                     let topics = [Subscription::new("board/#", QoS::ExactlyOnce)];
                     client
                         .subscribe(&topics, &[])

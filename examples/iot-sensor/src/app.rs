@@ -209,7 +209,9 @@ where
                 let mut running = pin!(driver.run(&options));
                 match select(running.as_mut(), pin!(client.connected())).await {
                     Either::Left(result) => result,
-                    Either::Right(info) => {
+                    // The attempt failed (refused, unreachable): `run` says why.
+                    Either::Right(Err(_)) => running.await,
+                    Either::Right(Ok(info)) => {
                         connects += 1;
                         backoff.reset();
                         say(format_args!(

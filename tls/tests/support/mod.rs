@@ -255,7 +255,10 @@ pub async fn mqtt_round_trip<S: TcpConnect, C: Clock + Copy>(
     let opts = ConnectOptions::new(broker, id).version(Version::V5);
     let topic = format!("tls/{id}");
     let app = pin!(async {
-        client.connected().await;
+        client
+            .connected()
+            .await
+            .map_err(|e| format!("connect: {e:?}"))?;
         client
             .subscribe(&[Subscription::new(&topic, QoS::AtLeastOnce)], &[])
             .await

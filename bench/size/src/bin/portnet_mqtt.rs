@@ -18,7 +18,9 @@ fn main() -> ! {
         let (mut driver, client, mut rx) = session.split(PortnetWire, PortnetWire);
         let opts = ConnectOptions::new(BROKER, "size").version(Version::V5);
         let app = pin!(async {
-            client.connected().await;
+            if client.connected().await.is_err() {
+                return;
+            }
             let _ = client
                 .subscribe(&[Subscription::new("size/in", QoS::AtLeastOnce)], &[])
                 .await;

@@ -86,7 +86,9 @@ async fn main() -> ExitCode {
                 let mut running = pin!(driver.run(&options));
                 match select(running.as_mut(), pin!(client.connected())).await {
                     Either::Left(result) => result,
-                    Either::Right(info) => {
+                    // The attempt failed (refused, unreachable): `run` says why.
+                    Either::Right(Err(_)) => running.await,
+                    Either::Right(Ok(info)) => {
                         backoff.reset();
                         let subscribe = pin!(async {
                             if !info.session_present {
