@@ -471,9 +471,11 @@ fn the_std_alarm_drives_real_sleeps() {
         });
         join(short, long).await
     });
+    // Never before the deadline. Their order is not asserted: on a loaded machine
+    // both deadlines can pass before the executor runs again, and then both
+    // complete in one poll, which is correct.
     assert!(short - start >= Duration::from_millis(1));
     assert!(long - start >= Duration::from_millis(4));
-    assert!(short < long);
     // A timeout through the generic `portnet::time` helper.
     let flag = Flag::new();
     let result = executor.block_on(portnet::time::timeout(
