@@ -17,8 +17,12 @@ pub(crate) fn check() -> Result<(), String> {
         .into_iter()
         .filter_map(|p| Some((p.name, p.matrix?)))
     {
-        for features in &m.minimal {
-            run("cargo", &check_args(&krate, features, None), &[])?;
+        for set in &m.minimal {
+            run(
+                "cargo",
+                &check_args(&krate, &set.features, set.target.as_deref()),
+                &[],
+            )?;
         }
         for impossible in &m.impossible {
             let args = check_args(&krate, &impossible.features, impossible.target.as_deref());

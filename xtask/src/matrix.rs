@@ -9,12 +9,16 @@
 //! # Checked with the MSRV toolchain (step `msrv`); "all-features" checks it a second
 //! # time with `--all-features`.
 //! msrv = true            # or "all-features", or false
-//! # Documented minimal feature sets that must build on the host (step `features`).
-//! minimal = ["rustls"]
+//! # Documented minimal feature sets that must build (step `features`): on the host,
+//! # or as a table with the `target` they are for.
+//! minimal = ["rustls", { features = "tcp,slip", target = "thumbv7m-none-eabi" }]
 //! # Feature sets that make no sense: each must fail with its `compile_error!`
 //! # message (step `features`); `target` if the check only holds there.
 //! impossible = [{ features = "", message = "needs a socket kind" }]
 //! ```
+//!
+//! Every feature of a crate must be in one of these sets or in its defaults, so that a
+//! new feature is built on its own somewhere (the `gaps` test).
 
 use serde_json::Value;
 
@@ -28,6 +32,8 @@ pub(crate) struct Package {
     pub(crate) publishable: bool,
     /// `[package.metadata.portnet]`, if present.
     pub(crate) matrix: Option<Matrix>,
+    /// Its features, `default` and those it enables left out.
+    pub(crate) optional_features: Vec<String>,
     /// `[package.metadata.docs.rs]`, if present.
     pub(crate) docs_rs: Option<DocsRs>,
     /// The fields crates.io shows that the manifest leaves empty, and a missing
@@ -61,7 +67,7 @@ pub(crate) struct DocsRs {
 pub(crate) struct Matrix {
     pub(crate) no_std: Vec<String>,
     pub(crate) msrv: Msrv,
-    pub(crate) minimal: Vec<String>,
+    pub(crate) minimal: Vec<FeatureSet>,
     pub(crate) impossible: Vec<Impossible>,
 }
 
@@ -74,6 +80,13 @@ pub(crate) enum Msrv {
     Default,
     /// Checked with its default features and again with `--all-features`.
     AllFeatures,
+}
+
+/// A feature set that must build, on the host or for `target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FeatureSet {
+    pub(crate) features: String,
+    pub(crate) target: Option<String>,
 }
 
 /// A feature set that must fail to build, with the message that says how to fix it.
@@ -144,6 +157,17 @@ fn parse(json: &Value) -> Result<Vec<Package>, String> {
             Value::Null => None,
             table => Some(matrix(table).map_err(|e| format!("{name}: metadata.portnet: {e}"))?),
         };
+        let features = package["features"].as_object();
+        let defaults: Vec<&str> = features
+            .and_then(|f| f.get("default")?.as_array())
+            .map(|d| d.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let optional_features = features
+            .into_iter()
+            .flat_map(|f| f.keys())
+            .filter(|f| *f != "default" && !defaults.contains(&f.as_str()))
+            .cloned()
+            .collect();
         let docs_rs = match &package["metadata"]["docs"]["rs"] {
             Value::Null => None,
             table => Some(docs_rs(table)),
@@ -170,6 +194,7 @@ fn parse(json: &Value) -> Result<Vec<Package>, String> {
             lib,
             publishable,
             matrix,
+            optional_features,
             docs_rs,
             missing_fields,
         });
@@ -243,10 +268,30 @@ fn matrix(table: &Value) -> Result<Matrix, String> {
             return Err(format!("unknown key `{key}`"));
         }
     }
+    let minimal = match &table["minimal"] {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(features) => Ok(FeatureSet {
+                    features: features.clone(),
+                    target: None,
+                }),
+                table => Ok(FeatureSet {
+                    features: table["features"]
+                        .as_str()
+                        .ok_or("`minimal` entry without `features`")?
+                        .to_owned(),
+                    target: table["target"].as_str().map(str::to_owned),
+                }),
+            })
+            .collect::<Result<_, &str>>()?,
+        _ => return Err("`minimal` is not a list".into()),
+    };
     Ok(Matrix {
         no_std: strings("no-std")?,
         msrv,
-        minimal: strings("minimal")?,
+        minimal,
         impossible,
     })
 }
@@ -266,7 +311,27 @@ pub(crate) fn gaps(packages: &[Package]) -> Vec<String> {
                 "{}: publishable, but not checked with the MSRV toolchain (`msrv = false`)",
                 p.name
             )),
-            Some(_) => {}
+            Some(m) => {
+                let sets = m
+                    .no_std
+                    .iter()
+                    .chain(m.minimal.iter().map(|s| &s.features))
+                    .chain(m.impossible.iter().map(|s| &s.features));
+                let covered: Vec<&str> = sets.flat_map(|s| s.split(',')).collect();
+                let unbuilt: Vec<&str> = p
+                    .optional_features
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|f| !covered.contains(f))
+                    .collect();
+                if !unbuilt.is_empty() {
+                    gaps.push(format!(
+                        "{}: features in no set of its matrix nor in its defaults: {}",
+                        p.name,
+                        unbuilt.join(", ")
+                    ));
+                }
+            }
         }
         if p.publishable && !p.missing_fields.is_empty() {
             gaps.push(format!(
@@ -307,19 +372,34 @@ mod tests {
                 msrv,
                 ..Matrix::default()
             }),
+            optional_features: Vec::new(),
             docs_rs: publishable.then(DocsRs::default),
             missing_fields: Vec::new(),
         };
-        let packages = [
+        let mut packages = vec![
             package("covered", true, true, Some(Msrv::Default)),
             package("tool", false, false, None),
             package("internal", true, false, Some(Msrv::No)),
             package("new", true, false, None),
             package("unchecked", true, true, Some(Msrv::No)),
         ];
+        let mut featured = package("featured", true, false, Some(Msrv::No));
+        featured.optional_features = vec!["x".into(), "y".into(), "z".into()];
+        if let Some(m) = &mut featured.matrix {
+            m.no_std = vec!["x".into()];
+            m.minimal = vec![FeatureSet {
+                features: "x,z".into(),
+                target: None,
+            }];
+        }
+        packages.push(featured);
         let gaps = gaps(&packages);
-        assert_eq!(gaps.len(), 2, "{gaps:?}");
+        assert_eq!(gaps.len(), 3, "{gaps:?}");
         assert!(gaps[0].starts_with("new:") && gaps[1].starts_with("unchecked:"));
+        assert!(
+            gaps[2].starts_with("featured:") && gaps[2].ends_with(": y"),
+            "{gaps:?}"
+        );
     }
 
     #[test]
@@ -329,7 +409,9 @@ mod tests {
                 {"id": "b", "name": "b", "publish": [], "targets": [{"kind": ["bin"]}],
                  "metadata": null},
                 {"id": "a", "name": "a", "publish": null, "targets": [{"kind": ["lib"]}],
+                 "features": {"default": ["d"], "d": [], "x": [], "t": []},
                  "metadata": {"portnet": {"no-std": ["", "x"], "msrv": "all-features",
+                    "minimal": ["x", {"features": "t", "target": "thumbv7m-none-eabi"}],
                     "impossible": [{"features": "", "message": "enable x"}]}}}
             ]}"#,
         )
@@ -342,6 +424,12 @@ mod tests {
         assert_eq!(m.no_std, ["", "x"]);
         assert_eq!(m.msrv, Msrv::AllFeatures);
         assert_eq!(m.impossible[0].message, "enable x");
+        assert_eq!(m.minimal[1].target.as_deref(), Some("thumbv7m-none-eabi"));
+        assert_eq!(
+            packages[0].optional_features,
+            ["t", "x"],
+            "defaults left out"
+        );
         assert!(packages[1].matrix.is_none());
         assert!(packages[0].docs_rs.is_none());
         for bad in [
