@@ -16,12 +16,18 @@
 //! Errors are [`EmbeddedError`]: the stack's error with its exact portnet kind, and
 //! the `embedded_io` kind edge-nal code matches on.
 
+use core::cell::{Cell, RefCell};
 use core::fmt;
+use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 use portnet::{AddrFamily, ErrorKind, ReadExt, SocketOption, TcpStream, UdpSocketExt, WriteExt};
 
-use crate::EmbeddedError;
+use crate::io_async::{poll_embedded_flush, poll_embedded_read, poll_embedded_write};
+use crate::poll::poll_once;
+use crate::{EmbeddedError, PortnetError, WakePolicy};
 
 /// A portnet stack as an edge-nal stack (`TcpConnect`, `TcpBind`, `UdpBind`,
 /// `UdpConnect`, `Dns`), for whichever of those capabilities the stack has.
@@ -731,5 +737,336 @@ impl<S: portnet::Dns + ?Sized> edge_nal::Dns for EdgeNal<'_, S> {
     /// `Unsupported`: portnet's `Dns` has no reverse lookup.
     async fn get_host_by_address(&self, _: IpAddr, _: &mut [u8]) -> Result<usize, S::Error> {
         adapter(ErrorKind::Unsupported)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet
+// ---------------------------------------------------------------------------
+
+/// An edge-nal stack as a portnet `TcpConnect` (and `Dns` when it has one), so
+/// portnet libraries run on edge-nal stacks (edge-nal-std, edge-nal-embassy).
+///
+/// Each `poll_*` polls the edge-nal `async fn` once and drops it if it is pending,
+/// as [`PortnetIo`](crate::PortnetIo) does; [`WakePolicy`] says what that asks of
+/// the stack. What edge-nal gives beyond embedded-io is used: `poll_close` is
+/// `TcpShutdown::close(Write)` (a real FIN), `abort` is `TcpShutdown::abort`
+/// (whatever the stack makes of it: edge-nal-std's is a no-op, so the drop closes
+/// gracefully). `local_addr` is `Unsupported` (edge-nal does not report it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PortnetEdge<S> {
+    stack: S,
+    policy: WakePolicy,
+}
+
+impl<S> PortnetEdge<S> {
+    /// Presents the edge-nal `stack` to portnet code, trusting its wakers
+    /// ([`WakePolicy::Registered`]).
+    pub fn new(stack: S) -> Self {
+        Self::with_policy(stack, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdge::new`], with the wake policy `policy`.
+    pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
+        Self { stack, policy }
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &S {
+        &self.stack
+    }
+}
+
+impl<S: edge_nal::TcpConnect<Error: 'static>> portnet::ErrorType for PortnetEdge<S> {
+    type Error = PortnetError<S::Error>;
+}
+
+impl<S: edge_nal::TcpConnect<Error: 'static>> portnet::TcpConnect for PortnetEdge<S> {
+    type Connection<'a>
+        = PortnetEdgeConnection<S::Socket<'a>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `connect`.
+    async fn connect(
+        &self,
+        remote: SocketAddr,
+    ) -> core::result::Result<Self::Connection<'_>, Self::Error> {
+        if remote.ip().is_unspecified() || remote.port() == 0 {
+            return Err(PortnetError::Adapter(ErrorKind::InvalidInput));
+        }
+        let socket = self
+            .stack
+            .connect(remote)
+            .await
+            .map_err(PortnetError::Stack)?;
+        Ok(PortnetEdgeConnection {
+            socket: RefCell::new(socket),
+            peer: remote,
+            policy: self.policy,
+            write_closed: Cell::new(false),
+        })
+    }
+}
+
+impl<S> portnet::Dns for PortnetEdge<S>
+where
+    S: edge_nal::TcpConnect<Error: 'static>
+        + edge_nal::Dns<Error = <S as edge_nal::TcpConnect>::Error>,
+{
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `get_host_by_name`.
+    async fn resolve(
+        &self,
+        host: &str,
+        family: AddrFamily,
+    ) -> core::result::Result<IpAddr, Self::Error> {
+        // The contract's local rules first: a literal is itself, an invalid name
+        // is refused without a query.
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return if family.matches(ip) {
+                Ok(ip)
+            } else {
+                Err(PortnetError::Adapter(ErrorKind::NameNotResolved))
+            };
+        }
+        if portnet::net::DnsName::parse(host).is_err() {
+            return Err(PortnetError::Adapter(ErrorKind::InvalidInput));
+        }
+        let addr_type = match family {
+            AddrFamily::Ipv4 => edge_nal::AddrType::IPv4,
+            AddrFamily::Ipv6 => edge_nal::AddrType::IPv6,
+            _ => edge_nal::AddrType::Either,
+        };
+        let ip = edge_nal::Dns::get_host_by_name(&self.stack, host, addr_type)
+            .await
+            .map_err(PortnetError::Stack)?;
+        if family.matches(ip) {
+            Ok(ip)
+        } else {
+            Err(PortnetError::Adapter(ErrorKind::NameNotResolved))
+        }
+    }
+}
+
+/// A connection of a [`PortnetEdge`] stack: a portnet `TcpStream` over an
+/// edge-nal TCP socket.
+pub struct PortnetEdgeConnection<C> {
+    socket: RefCell<C>,
+    peer: SocketAddr,
+    policy: WakePolicy,
+    write_closed: Cell<bool>,
+}
+
+impl<C> fmt::Debug for PortnetEdgeConnection<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeConnection")
+            .field("peer", &self.peer)
+            .field("write_closed", &self.write_closed.get())
+            .finish_non_exhaustive()
+    }
+}
+
+// Never pinned: each future over the socket is pinned on the stack of one poll.
+impl<C> Unpin for PortnetEdgeConnection<C> {}
+
+/// Borrows the shared socket for one poll; a borrow that fails (a poll that
+/// re-enters the other half) wakes the caller to try again.
+fn with_socket<C, R>(
+    socket: &RefCell<C>,
+    cx: &mut Context<'_>,
+    f: impl FnOnce(&mut C, &mut Context<'_>) -> Poll<R>,
+) -> Poll<R> {
+    match socket.try_borrow_mut() {
+        Ok(mut socket) => f(&mut socket, cx),
+        Err(_) => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+type EdgeResult<T, E> = core::result::Result<T, PortnetError<E>>;
+
+fn edge_write<C: embedded_io_async::Write>(
+    socket: &RefCell<C>,
+    write_closed: &Cell<bool>,
+    policy: WakePolicy,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<EdgeResult<usize, C::Error>> {
+    if write_closed.get() {
+        return Poll::Ready(Err(PortnetError::Adapter(ErrorKind::BrokenPipe)));
+    }
+    with_socket(socket, cx, |s, cx| poll_embedded_write(s, policy, cx, buf))
+}
+
+fn edge_close<C: embedded_io_async::Write + edge_nal::TcpShutdown>(
+    socket: &RefCell<C>,
+    write_closed: &Cell<bool>,
+    policy: WakePolicy,
+    cx: &mut Context<'_>,
+) -> Poll<EdgeResult<(), C::Error>> {
+    if write_closed.get() {
+        return Poll::Ready(Ok(()));
+    }
+    with_socket(socket, cx, |s, cx| {
+        match poll_embedded_flush(s, policy, cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        poll_once(policy, cx, s.close(edge_nal::Close::Write)).map(|closed| {
+            closed.map_err(PortnetError::Stack)?;
+            write_closed.set(true);
+            Ok(())
+        })
+    })
+}
+
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetEdgeConnection<C>
+{
+    type Error = PortnetError<C::Error>;
+}
+
+impl<C: embedded_io_async::Read<Error: 'static>> portnet::Read for PortnetEdgeConnection<C> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<EdgeResult<usize, C::Error>> {
+        let this = self.get_mut();
+        poll_embedded_read(this.socket.get_mut(), this.policy, cx, buf)
+    }
+}
+
+impl<C> portnet::Write for PortnetEdgeConnection<C>
+where
+    C: embedded_io_async::Write<Error: 'static> + edge_nal::TcpShutdown,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<EdgeResult<usize, C::Error>> {
+        let this = self.get_mut();
+        edge_write(&this.socket, &this.write_closed, this.policy, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EdgeResult<(), C::Error>> {
+        let this = self.get_mut();
+        poll_embedded_flush(this.socket.get_mut(), this.policy, cx)
+    }
+
+    /// Flushes, then `TcpShutdown::close(Write)`: FIN after the data.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EdgeResult<(), C::Error>> {
+        let this = self.get_mut();
+        edge_close(&this.socket, &this.write_closed, this.policy, cx)
+    }
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::SocketOptions
+    for PortnetEdgeConnection<C>
+{
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), C::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, C::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<C> portnet::TcpStream for PortnetEdgeConnection<C>
+where
+    C: embedded_io_async::Read<Error: 'static> + embedded_io_async::Write + edge_nal::TcpShutdown,
+{
+    type ReadHalf<'a>
+        = PortnetEdgeHalf<'a, C>
+    where
+        Self: 'a;
+    type WriteHalf<'a>
+        = PortnetEdgeHalf<'a, C>
+    where
+        Self: 'a;
+
+    /// Two halves sharing the socket through a `RefCell` borrowed only during
+    /// one poll: both can be polled from two tasks of one thread.
+    fn split(&mut self) -> (Self::ReadHalf<'_>, Self::WriteHalf<'_>) {
+        let half = PortnetEdgeHalf { connection: &*self };
+        (half, PortnetEdgeHalf { connection: &*self })
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, C::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+
+    fn peer_addr(&self) -> EdgeResult<SocketAddr, C::Error> {
+        Ok(self.peer)
+    }
+
+    /// `TcpShutdown::abort`, polled once: edge-nal says it does not wait.
+    fn abort(self) {
+        let mut socket = self.socket.into_inner();
+        let mut cx = Context::from_waker(core::task::Waker::noop());
+        let _ = core::pin::pin!(socket.abort()).poll(&mut cx);
+    }
+}
+
+/// A half of a split [`PortnetEdgeConnection`]: reads, or writes and closes.
+pub struct PortnetEdgeHalf<'a, C> {
+    connection: &'a PortnetEdgeConnection<C>,
+}
+
+impl<C> fmt::Debug for PortnetEdgeHalf<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeHalf").finish_non_exhaustive()
+    }
+}
+
+impl<C: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetEdgeHalf<'_, C>
+{
+    type Error = PortnetError<C::Error>;
+}
+
+impl<C: embedded_io_async::Read<Error: 'static>> portnet::Read for PortnetEdgeHalf<'_, C> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<EdgeResult<usize, C::Error>> {
+        let c = self.connection;
+        with_socket(&c.socket, cx, |s, cx| {
+            poll_embedded_read(s, c.policy, cx, buf)
+        })
+    }
+}
+
+impl<C> portnet::Write for PortnetEdgeHalf<'_, C>
+where
+    C: embedded_io_async::Write<Error: 'static> + edge_nal::TcpShutdown,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<EdgeResult<usize, C::Error>> {
+        let c = self.connection;
+        edge_write(&c.socket, &c.write_closed, c.policy, cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EdgeResult<(), C::Error>> {
+        let c = self.connection;
+        with_socket(&c.socket, cx, |s, cx| poll_embedded_flush(s, c.policy, cx))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EdgeResult<(), C::Error>> {
+        let c = self.connection;
+        edge_close(&c.socket, &c.write_closed, c.policy, cx)
     }
 }

@@ -26,7 +26,7 @@ pub use poll::WakePolicy;
 #[cfg(feature = "edge-nal")]
 pub use edge_nal::{
     DEFAULT_UDP_AHEAD, EdgeAcceptor, EdgeNal, EdgeTcp, EdgeTcpRead, EdgeTcpWrite, EdgeUdp,
-    EdgeUdpReceive, EdgeUdpSend,
+    EdgeUdpReceive, EdgeUdpSend, PortnetEdge, PortnetEdgeConnection, PortnetEdgeHalf,
 };
 #[cfg(feature = "embedded-io-async")]
 pub use io_async::{EmbeddedIo, PortnetIo};

@@ -161,3 +161,80 @@ async fn dns_through_the_adapter() {
         .unwrap_err();
     assert_eq!(err.portnet_kind(), portnet::ErrorKind::Unsupported);
 }
+
+/// A std echo server for one connection: echoes until EOF, then closes.
+fn echo_server() -> (SocketAddr, std::thread::JoinHandle<usize>) {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let mut total = 0;
+        loop {
+            let n = conn.read(&mut buf).unwrap();
+            if n == 0 {
+                return total;
+            }
+            conn.write_all(&buf[..n]).unwrap();
+            total += n;
+        }
+    });
+    (addr, server)
+}
+
+#[test]
+fn a_portnet_client_on_edge_nal_std_with_half_close() {
+    use core::pin::pin;
+    use portnet::{ReadExt as _, TcpConnect as _, TcpStream as _, WriteExt as _};
+    let (addr, server) = echo_server();
+    let stack = portnet_embedded::PortnetEdge::new(edge_nal_std::Stack::new());
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let echoed = async_io::block_on(async {
+        let mut conn = stack.connect(addr).await.unwrap();
+        assert_eq!(conn.peer_addr().unwrap(), addr);
+        let (mut reader, mut writer) = conn.split();
+        let send = pin!(async {
+            for chunk in data.chunks(1400) {
+                writer.write_all(chunk).await.unwrap();
+            }
+            // A real FIN through edge-nal's TcpShutdown: the server sees EOF.
+            writer.close().await.unwrap();
+            // Writing after the close is refused, not lost.
+            let err = writer.write(b"late").await.unwrap_err();
+            assert_eq!(portnet::Error::kind(&err), portnet::ErrorKind::BrokenPipe);
+        });
+        let receive = pin!(async {
+            let mut echoed = vec![0u8; data.len() + 1];
+            let n = reader.read_to_end(&mut echoed).await.unwrap();
+            echoed.truncate(n);
+            echoed
+        });
+        portnet::future::join(send, receive).await.1
+    });
+    assert_eq!(echoed, data);
+    assert_eq!(server.join().unwrap(), data.len());
+}
+
+#[test]
+fn edge_nal_std_refusal_and_bad_input_keep_their_kinds() {
+    use portnet::TcpConnect as _;
+    let stack = portnet_embedded::PortnetEdge::new(edge_nal_std::Stack::new());
+    let closed = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let kind = |r: Result<_, portnet_embedded::PortnetError<std::io::Error>>| {
+        portnet::Error::kind(&r.map(drop).unwrap_err())
+    };
+    async_io::block_on(async {
+        assert_eq!(
+            kind(stack.connect(addr).await),
+            portnet::ErrorKind::ConnectionRefused
+        );
+        let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 80));
+        assert_eq!(
+            kind(stack.connect(unspecified).await),
+            portnet::ErrorKind::InvalidInput
+        );
+    });
+}
