@@ -851,6 +851,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 }
                 _ => None,
             };
+            if stale.is_some()
+                || matches!((p.qos, p.packet_id), (QoS::ExactlyOnce, Some(id)) if state.inbound_contains(id))
+            {
+                // A resend is not delivered, but its topic alias counts in the
+                // order of arrival: it may set one, and an alias it uses must be
+                // set (the fuzzed broker's finding).
+                note_alias(&p, rx.aliases)?;
+            }
             if let Some(index) = stale {
                 // The broker's resend of a message still in a buffer: the copy
                 // there takes its place (and its turn in the order of
@@ -1193,6 +1201,34 @@ fn check_publish(aliases: usize, p: &Publish<'_>) -> Result<(), Error> {
             "topic alias above the maximum",
         ));
     }
+    Ok(())
+}
+
+/// Records the topic alias a PUBLISH sets, or checks that the one it uses is set;
+/// for a message that is not copied (a resend), in its order of arrival.
+fn note_alias(p: &Publish<'_>, aliases: &mut [AliasSlot]) -> Result<(), Error> {
+    let Some(Property::TopicAlias(a)) = p.properties.find(0x23) else {
+        return Ok(());
+    };
+    let slot = usize::from(a)
+        .checked_sub(1)
+        .and_then(|i| aliases.get_mut(i))
+        .ok_or(Error::Protocol(
+            ReasonCode::TOPIC_ALIAS_INVALID,
+            "topic alias above the maximum",
+        ))?;
+    if p.topic.is_empty() {
+        if slot.len == 0 {
+            return Err(protocol("topic alias that was never set"));
+        }
+        return Ok(());
+    }
+    let dst = slot.topic.get_mut(..p.topic.len()).ok_or(Error::Protocol(
+        ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR,
+        "aliased topic longer than ALIAS_TOPIC_LEN",
+    ))?;
+    dst.copy_from_slice(p.topic.as_bytes());
+    slot.len = u8::try_from(p.topic.len()).unwrap_or(0);
     Ok(())
 }
 

@@ -687,3 +687,76 @@ async fn waiting_publish_fails_when_the_driver_is_dropped() {
     .expect("no hang");
     assert_eq!(outcome, Err(Error::Stopped));
 }
+
+/// Encodes a 5.0 QoS 2 PUBLISH with packet id `id` and, if given, a topic alias.
+fn qos2_publish(topic: &str, id: u16, alias: Option<u16>, dup: bool) -> Vec<u8> {
+    use portnet_mqtt::codec::{Properties, Publish, QoS};
+    let props: Vec<Property<'_>> = alias.map(Property::TopicAlias).into_iter().collect();
+    let packet = Packet::Publish(Publish {
+        dup,
+        qos: QoS::ExactlyOnce,
+        retain: false,
+        topic,
+        packet_id: Some(id),
+        properties: Properties::new(&props),
+        payload: b"x",
+    });
+    let mut buf = vec![0u8; 256];
+    let n = packet.encode(Version::V5, &mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Found by the `broker` fuzz target: the resend of a QoS 2 message still
+/// waiting for its PUBREL was acknowledged without looking at its topic alias, so
+/// an alias that was never set went unnoticed. A resend is not delivered again,
+/// but its alias counts: a protocol error, with DISCONNECT 0x82.
+#[tokio::test]
+async fn qos2_resend_with_an_unset_topic_alias_is_a_protocol_error() {
+    let mut reply = CONNACK_V5.to_vec();
+    reply.extend(qos2_publish("a/b", 1, None, false));
+    reply.extend(qos2_publish("", 1, Some(1), true));
+    let (e, sent) = against(Version::V5, reply.leak()).await;
+    assert_eq!(e.reason_code(), Some(ReasonCode::PROTOCOL_ERROR), "{e}");
+    assert!(sent.ends_with(b"\xe0\x01\x82"), "{sent:02x?}");
+}
+
+/// The other side of the same rule: a resend may set an alias, and a later
+/// message that uses it gets its topic.
+#[tokio::test]
+async fn a_topic_alias_set_by_a_qos2_resend_is_kept() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut script = CONNACK_V5.to_vec();
+    script.extend(qos2_publish("a/b", 1, None, false));
+    script.extend(qos2_publish("c/d", 1, Some(1), true));
+    script.extend(aliased_publish("", 1, b"after"));
+    let broker = scripted_broker(listener, script);
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 2, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "resend-alias");
+    let app = async {
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let m = rx.recv().await;
+            got.push((m.topic().to_owned(), m.payload().to_vec()));
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), _sent) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            ("a/b".to_owned(), b"x".to_vec()),
+            ("c/d".to_owned(), b"after".to_vec())
+        ]
+    );
+}
