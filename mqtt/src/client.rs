@@ -499,9 +499,17 @@ impl<'r> Client<'r> {
                     return Poll::Pending;
                 }
                 let version = state.info.version;
-                match state.push(&packet(version, current.id)) {
+                let request = packet(version, current.id);
+                // How many reason codes the acknowledgement must carry.
+                let expected = match &request {
+                    Packet::Subscribe(s) => s.subscriptions.len(),
+                    Packet::Unsubscribe(u) => u.filters.len(),
+                    _ => 0,
+                };
+                match state.push(&request) {
                     Ok(Push::Written) => {
                         state.slots[index].phase = Phase::Sent;
+                        state.slots[index].n_codes = u8::try_from(expected).unwrap_or(u8::MAX);
                         session.wake_driver();
                     }
                     Ok(Push::NoRoom) => state.room_wanted = true,

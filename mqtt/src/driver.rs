@@ -999,11 +999,19 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 Ok(Handled::Consumed)
             }
             Packet::SubAck(a) => {
-                self.acked(state, a.packet_id, Kind::Subscribe, a.reason_codes);
+                self.acked(state, a.packet_id, Kind::Subscribe, a.reason_codes, true)?;
                 Ok(Handled::Consumed)
             }
             Packet::UnsubAck(a) => {
-                self.acked(state, a.packet_id, Kind::Unsubscribe, a.reason_codes);
+                // A 3.1.1 UNSUBACK carries no reason codes.
+                let counted = state.info.version == Version::V5;
+                self.acked(
+                    state,
+                    a.packet_id,
+                    Kind::Unsubscribe,
+                    a.reason_codes,
+                    counted,
+                )?;
                 Ok(Handled::Consumed)
             }
             Packet::PingResp => {
@@ -1108,16 +1116,26 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         Ok(Some(true))
     }
 
+    /// Completes the SUBSCRIBE or UNSUBSCRIBE `id` with its reason codes; one
+    /// code per filter is the rule ("MUST contain a Reason Code for each Topic
+    /// Filter"), checked where the packet has codes (`counted`).
     fn acked(
         &self,
         state: &mut State<'_>,
         id: u16,
         kind: Kind,
         codes: codec::List<'_, ReasonCode>,
-    ) {
+        counted: bool,
+    ) -> Result<(), Error> {
         if let Some(slot) = state.find(id, |k| k == kind)
             && slot.phase == Phase::Sent
         {
+            if counted && codes.len() != usize::from(slot.n_codes) {
+                return Err(Error::Protocol(
+                    ReasonCode::PROTOCOL_ERROR,
+                    "acknowledgement with a reason code count unlike its request's",
+                ));
+            }
             let mut n = 0;
             for (dst, code) in slot.codes.iter_mut().zip(codes.iter()) {
                 *dst = code;
@@ -1128,6 +1146,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 self.session.wake_waiters();
             }
         }
+        Ok(())
     }
 }
 

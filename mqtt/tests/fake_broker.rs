@@ -760,3 +760,53 @@ async fn a_topic_alias_set_by_a_qos2_resend_is_kept() {
         ]
     );
 }
+
+/// A SUBACK must carry one reason code per filter: two codes for one filter is a
+/// protocol error (DISCONNECT 0x82), and the subscribe fails instead of taking a
+/// code that answers nothing it asked.
+#[tokio::test]
+async fn suback_with_more_codes_than_filters_is_a_protocol_error() {
+    use portnet_mqtt::codec::{List, Properties, QoS, SubAck, Subscription};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let connect = read_packet(&mut sock).await;
+        assert_eq!(connect[0], 0x10, "CONNECT first");
+        sock.write_all(CONNACK_V5).await.unwrap();
+        let subscribe = read_packet(&mut sock).await;
+        let Packet::Subscribe(s) = decode(&subscribe, Version::V5).unwrap().unwrap().0 else {
+            panic!("expected SUBSCRIBE, got {subscribe:02x?}");
+        };
+        assert_eq!(s.subscriptions.len(), 1);
+        let suback = encode(Packet::SubAck(SubAck {
+            packet_id: s.packet_id,
+            properties: Properties::empty(),
+            reason_codes: List::new(&[ReasonCode::GRANTED_QOS_1, ReasonCode::SUCCESS]),
+        }));
+        sock.write_all(&suback).await.unwrap();
+        let mut after = Vec::new();
+        let _ = sock.read_to_end(&mut after).await;
+        after
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 2>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "suback-count").version(Version::V5);
+    let app = async {
+        client.connected().await.unwrap();
+        client
+            .subscribe(&[Subscription::new("a/b", QoS::AtLeastOnce)], &[])
+            .await
+    };
+    let ((run, subscribed), sent) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    let e = run.expect_err("a miscounted SUBACK ends the connection");
+    assert_eq!(e.reason_code(), Some(ReasonCode::PROTOCOL_ERROR), "{e}");
+    assert!(subscribed.is_err(), "the subscribe fails: {subscribed:?}");
+    assert!(sent.ends_with(b"\xe0\x01\x82"), "{sent:02x?}");
+}
