@@ -248,7 +248,8 @@ where
     for attempt in 0..attempts {
         let nonce = nonce(stack.now(), attempt);
         socket.send(&request(nonce)).await?;
-        let answered = portnet::time::timeout(stack, wait, answer(&socket, nonce, &mut saw_invalid));
+        let answered =
+            portnet::time::timeout(stack, wait, answer(&socket, nonce, &mut saw_invalid));
         match answered.await {
             Ok(outcome) => return finish(outcome?),
             Err(_elapsed) => {} // this attempt is over: ask again
@@ -290,7 +291,11 @@ where
             ips[0] = addr.into();
             1
         }
-        Host::Name(name) => stack.resolve_all(name.as_str(), AddrFamily::Any, &mut ips).await?,
+        Host::Name(name) => {
+            stack
+                .resolve_all(name.as_str(), AddrFamily::Any, &mut ips)
+                .await?
+        }
     };
     let mut last = SntpError::Stack(ErrorKind::NameNotResolved.into());
     for ip in &ips[..found.min(ips.len())] {

@@ -103,7 +103,11 @@ async fn tokio_multi_thread_queries_spawned_from_generic_code() {
         results.push(task.await.unwrap());
     }
     let kiss = results.pop().unwrap().unwrap_err();
-    assert_eq!(results.pop().unwrap().unwrap(), UNIX_2026, "junk is skipped");
+    assert_eq!(
+        results.pop().unwrap().unwrap(),
+        UNIX_2026,
+        "junk is skipped"
+    );
     assert_eq!(results.pop().unwrap().unwrap(), UNIX_2026);
     assert!(matches!(kiss, SntpError::KissOfDeath(KissCode(code)) if &code == b"DENY"));
     assert_eq!(kiss.kind(), ErrorKind::ConnectionRefused);

@@ -87,7 +87,12 @@ fn smoltcp_silence_times_out_after_every_attempt_in_virtual_time() {
     let silent = SocketAddr::new(B_V4.into(), 124);
     let started = portnet::Clock::now(&pair.clock);
     let err = pair
-        .run(portnet_sntp::query(pair.a, silent, 3, Duration::from_secs(1)))
+        .run(portnet_sntp::query(
+            pair.a,
+            silent,
+            3,
+            Duration::from_secs(1),
+        ))
         .unwrap()
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut);
