@@ -163,6 +163,7 @@ impl Cursor<'_> {
     }
 }
 
+// ANCHOR: handle
 /// Serves one connection to its end: reads lines, answers each, and closes the
 /// write half when the client ends its side, says `QUIT`, sends a line longer
 /// than [`MAX_LINE`], or stays silent until `idle()` completes (`idle` is called
@@ -222,6 +223,7 @@ where
     conn.close().await?;
     Ok(answered)
 }
+// ANCHOR_END: handle
 
 /// Tells the client why, closes, and returns `why`'s error.
 async fn goodbye<C: Write + Unpin>(
@@ -243,6 +245,7 @@ fn only_that_connection(kind: ErrorKind) -> bool {
     )
 }
 
+// ANCHOR: serve
 /// One connection slot: accepts a connection, serves it with [`handle`], and
 /// accepts the next, forever. Join several on one task for as many concurrent
 /// connections (see the [crate docs](crate)); they share `listener`.
@@ -269,7 +272,9 @@ where
         }
     }
 }
+// ANCHOR_END: serve
 
+// ANCHOR: spawn
 /// A spawner of `Send` tasks, implemented by the application for its runtime
 /// (`tokio::spawn`, `smol::spawn`, an `async_executor::Executor`). The library
 /// names no runtime, and allocates nothing itself: the runtime does, for the task.
@@ -323,6 +328,7 @@ where
         }
     }
 }
+// ANCHOR_END: spawn
 
 #[cfg(test)]
 mod tests {
