@@ -4,8 +4,6 @@
 //! `mdbook build docs/guide`.
 #![no_std]
 
-pub mod sntp;
-
 /// Chapter "Introduction".
 #[doc = include_str!("src/introduction.md")]
 pub mod introduction {}
@@ -17,6 +15,10 @@ pub mod concepts {}
 /// Chapter "Write a library against portnet".
 #[doc = include_str!("src/library.md")]
 pub mod library {}
+
+/// Chapter "Write a server library".
+#[doc = include_str!("src/server.md")]
+pub mod server {}
 
 /// Chapter "Choose and plug in a backend".
 #[doc = include_str!("src/backends.md")]

@@ -135,7 +135,11 @@ impl ErrorType for Connection {
     type Error = io::Error;
 }
 
+// `#[inline]` on the hot poll methods: they are not generic, so without it every
+// read and write through the helper futures of another crate is an outlined call
+// (one per poll; measured with `--only cpu`, docs/benchmarks.md).
 impl Read for Connection {
+    #[inline]
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -146,6 +150,7 @@ impl Read for Connection {
 }
 
 impl Write for Connection {
+    #[inline]
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -155,6 +160,7 @@ impl Write for Connection {
         poll_write_tokio(&mut this.inner, this.write_closed, cx, buf)
     }
 
+    #[inline]
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
