@@ -58,8 +58,6 @@ fn with_server<T>(
 /// The contract of `listen_with`: a backlog of 2 queues two handshakes *besides*
 /// those handed to the three pending `accept`s, so a burst of five is served.
 #[test]
-#[ignore = "the smoltcp backend on main holds only `backlog` listening sockets, \
-            whatever the pending accepts (fixed on branch smoltcp-fixes, cad9997)"]
 fn smoltcp_five_at_once_three_served_two_in_the_backlog() {
     with_server(Faults::NONE, 1, 2, async |a, server| {
         let sessions =
