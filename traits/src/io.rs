@@ -220,6 +220,12 @@ pub trait WriteExt: Write {
     /// Text that does not fit `scratch` fails with kind `OutOfResources` before any
     /// byte is written.
     ///
+    /// The text is formatted when `write_fmt` is called, so the returned future
+    /// holds no `fmt::Arguments`; but `conn.write_fmt(&mut b, format_args!(…)).await`
+    /// in one expression keeps the arguments' temporaries alive across the
+    /// `.await`, which makes an `async fn` that must be `Send` fail to compile. Bind
+    /// the future first: `let write = conn.write_fmt(&mut b, format_args!(…)); write.await?`.
+    ///
     /// # Cancel safety
     ///
     /// Not cancel safe, as [`WriteExt::write_all`].
