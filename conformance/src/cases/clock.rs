@@ -1,11 +1,15 @@
 //! Clock cases.
 
+use core::future::{Future, poll_fn};
+use core::pin::{Pin, pin};
+use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
-use portnet::Clock;
+use portnet::{Clock, Instant};
 
+use crate::probe::WakeProbe;
 use crate::support::{PROMPT, within};
-use crate::{CaseResult, Harness, ensure};
+use crate::{CaseResult, Harness, ensure, fail};
 
 /// Case `clock.sleep`: `sleep` lasts at least its duration on the clock, and the
 /// clock never goes back.
@@ -29,4 +33,88 @@ pub async fn sleep<H: Harness>(h: &H) -> CaseResult {
         last = end;
     }
     Ok(())
+}
+
+/// Case `clock.no_early_wake`: a pending `sleep_until` does not wake its task
+/// before the deadline (no busy loop): every wake it gives comes at or after it.
+pub async fn no_early_wake<H: Harness>(h: &H) -> CaseResult {
+    let clock = h.clock();
+    let Some(task) = WakeProbe::new() else {
+        fail!("the suite ran out of wake probes");
+    };
+    let waker = task.waker();
+    let duration = Duration::from_millis(50);
+    let deadline = clock.now() + duration;
+    let mut sleep = pin!(clock.sleep_until(deadline));
+    for _ in 0..1000 {
+        task.reset();
+        if sleep
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready()
+        {
+            let now = clock.now();
+            ensure!(
+                now >= deadline,
+                "sleep_until completed {:?} before its deadline",
+                deadline - now
+            );
+            return Ok(());
+        }
+        within(h, PROMPT + duration, "the sleep's wake", woken(&task)).await?;
+        let now = clock.now();
+        ensure!(
+            now >= deadline,
+            "sleep_until woke its task {:?} before its deadline (a busy loop)",
+            deadline - now
+        );
+    }
+    fail!("sleep_until woke its task 1000 times at or after its deadline without completing")
+}
+
+/// Completes once `probe` has been woken.
+async fn woken(probe: &WakeProbe) {
+    poll_fn(|cx| {
+        probe.forward_to(Some(cx.waker()));
+        if probe.wakes() > 0 {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    probe.forward_to(None);
+}
+
+/// Case `clock.past_deadline`: `sleep_until` a deadline already past (the
+/// epoch, or now) completes on its first poll.
+pub async fn past_deadline<H: Harness>(h: &H) -> CaseResult {
+    let clock = h.clock();
+    // A fresh poll of the task, so that a runtime's per-poll budget is full.
+    YieldOnce(false).await;
+    for (deadline, what) in [(Instant::ZERO, "the epoch"), (clock.now(), "now")] {
+        let mut sleep = pin!(clock.sleep_until(deadline));
+        ensure!(
+            sleep
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+                .is_ready(),
+            "sleep_until({what}) was still pending on its first poll"
+        );
+    }
+    Ok(())
+}
+
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
