@@ -85,6 +85,8 @@ enum Flaw {
     BusySleep,
     /// A sleep whose deadline has passed still returns `Pending` once.
     SleepPendsOnce,
+    /// Every other `now` is a millisecond earlier than the one before.
+    ClockGoesBack,
 }
 
 /// A waker slot shared by several futures: whoever polled last is woken.
@@ -168,6 +170,7 @@ struct Conn {
     flaw: Flaw,
     held: Vec<u8>,
     first_waker: Option<Waker>,
+    first_write_waker: Option<Waker>,
     eof_seen: bool,
     closed: bool,
     split_slot: Arc<SharedSlot>,
@@ -181,6 +184,7 @@ impl Conn {
             flaw,
             held: Vec::new(),
             first_waker: None,
+            first_write_waker: None,
             eof_seen: false,
             closed: false,
             split_slot: Arc::default(),
@@ -245,6 +249,13 @@ impl Write for Conn {
         let this = self.get_mut();
         if this.flaw == Flaw::WritesAfterClose && this.closed {
             return Poll::Ready(Ok(buf.len()));
+        }
+        if this.flaw == Flaw::KeepsFirstWaker {
+            let waker = this
+                .first_write_waker
+                .get_or_insert_with(|| cx.waker().clone())
+                .clone();
+            return Pin::new(&mut this.inner).poll_write(&mut Context::from_waker(&waker), buf);
         }
         match this.flaw {
             Flaw::LateWrite => {
@@ -699,11 +710,17 @@ impl Dns for Flawed {
 struct FlawedClock {
     inner: Tokio,
     flaw: Flaw,
+    reads: Arc<AtomicUsize>,
 }
 
 impl Clock for FlawedClock {
     fn now(&self) -> Instant {
-        self.inner.now()
+        let now = self.inner.now();
+        let odd = self.reads.fetch_add(1, Ordering::SeqCst) % 2 == 1;
+        if self.flaw == Flaw::ClockGoesBack && odd {
+            return Instant::from_micros(now.as_micros().saturating_sub(1000));
+        }
+        now
     }
     async fn sleep_until(&self, deadline: Instant) {
         match self.flaw {
@@ -761,6 +778,7 @@ impl FlawedHarness {
         let clock = FlawedClock {
             inner: *inner.peer(),
             flaw,
+            reads: Arc::default(),
         };
         Self {
             inner,
@@ -859,6 +877,12 @@ fn dropped_bytes_on_close_are_caught() {
 #[test]
 fn a_stale_waker_is_caught() {
     caught(Flaw::KeepsFirstWaker, "tcp.wake.latest_waker");
+    caught(Flaw::KeepsFirstWaker, "tcp.wake.write_latest_waker");
+}
+
+#[test]
+fn a_clock_that_goes_back_is_caught() {
+    caught(Flaw::ClockGoesBack, "clock.monotonic");
 }
 
 #[test]

@@ -119,3 +119,22 @@ impl Future for YieldOnce {
         Poll::Pending
     }
 }
+
+/// Case `clock.monotonic`: `now` never goes back, across many reads with the
+/// task yielding between them.
+pub async fn monotonic<H: Harness>(h: &H) -> CaseResult {
+    let clock = h.clock();
+    let mut last = clock.now();
+    for i in 0..500 {
+        if i % 10 == 0 {
+            YieldOnce(false).await;
+        }
+        let now = clock.now();
+        ensure!(
+            now >= last,
+            "the clock went back from {last:?} to {now:?} (read {i})"
+        );
+        last = now;
+    }
+    Ok(())
+}

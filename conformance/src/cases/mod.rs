@@ -108,6 +108,8 @@ case_table! { $
         => "When a read is polled with a new waker, the new waker is the one woken.";
     tcp_wake_no_spurious "tcp.wake.no_spurious" tcp::wake_no_spurious
         => "An idle connection does not wake its reader (no busy loop).";
+    tcp_wake_write_latest_waker "tcp.wake.write_latest_waker" tcp::wake_write_latest_waker
+        => "When a pending write is polled with a new waker, the new waker is the one woken.";
     tcp_timeout_read "tcp.timeout.read" tcp::timeout_read
         => "A read on a quiet socket is cut by a clock timeout, and the connection stays usable.";
     tcp_listen_backlog "tcp.listen.backlog" tcp::listen_backlog
@@ -184,4 +186,6 @@ case_table! { $
         => "A pending sleep does not wake its task before its deadline.";
     clock_past_deadline "clock.past_deadline" clock::past_deadline
         => "A sleep until a deadline already past completes on its first poll.";
+    clock_monotonic "clock.monotonic" clock::monotonic
+        => "now never goes back.";
 }

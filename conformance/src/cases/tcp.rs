@@ -990,7 +990,8 @@ const MAX_FILL: usize = 16;
 
 /// Case `tcp.connect.pool_exhausted`: with every TCP socket of the stack's pool
 /// in use, `connect` fails promptly with `OutOfResources` (not a panic, not a
-/// hang); once a connection is aborted, its socket serves a new connect.
+/// hang); once a connection is aborted, its socket serves a new connect within
+/// PROMPT.
 pub async fn connect_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.connector(), Capability::TcpConnect)?;
     let pool = need(h.tcp_pool(), Capability::SocketPool)?;
@@ -1016,15 +1017,21 @@ pub async fn connect_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
     }
     drop(peers[0].take());
     // Any outcome but `OutOfResources` shows the aborted socket was free again
-    // (the peer may refuse, having no listening socket left).
+    // (the peer may refuse, having no listening socket left). A stack may free
+    // it asynchronously (its runner sends the RST), so it has PROMPT to do so.
     let limit = Duration::from_millis(100).saturating_mul(h.patience());
-    if let Ok(Err(e)) = portnet::time::timeout(h.clock(), limit, stack.connect(addr)).await {
+    let deadline = h.clock().now() + PROMPT.saturating_mul(h.patience());
+    loop {
+        match portnet::time::timeout(h.clock(), limit, stack.connect(addr)).await {
+            Ok(Err(e)) if e.kind() == ErrorKind::OutOfResources => {}
+            _ => return Ok(()),
+        }
         ensure!(
-            e.kind() != ErrorKind::OutOfResources,
+            h.clock().now() < deadline,
             "connect still fails with OutOfResources after a connection of the full pool was aborted"
         );
+        h.clock().sleep(Duration::from_millis(10)).await;
     }
-    Ok(())
 }
 
 /// Case `tcp.cancel.connect`: dropping a pending `connect` releases its socket:
@@ -1143,4 +1150,44 @@ pub async fn cancel_write<H: Harness>(h: &H) -> CaseResult {
     )
     .await;
     sent.and(received)
+}
+
+/// Case `tcp.wake.write_latest_waker`: when a write that got `Pending` is polled
+/// again with a new waker, the new waker is the one woken when room frees up.
+pub async fn wake_write_latest_waker<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let [old, new] = probes::<2>()?;
+    let mut written = fill_until_pending(&mut conn, &old, 0, BACKPRESSURE_LIMIT)?;
+    // The same write again, with the new waker, until it says Pending and keeps it.
+    let mut buf = [0u8; 4096];
+    let waker = new.waker();
+    let mut registered = false;
+    for _ in 0..1000 {
+        fill_pattern(&mut buf, written);
+        new.reset();
+        match Pin::new(&mut conn).poll_write(&mut Context::from_waker(&waker), &buf) {
+            Poll::Ready(Ok(n)) => written += n,
+            Poll::Ready(Err(e)) => fail!("write failed with kind {:?}", e.kind()),
+            Poll::Pending if new.wakes() == 0 => {
+                registered = true;
+                break;
+            }
+            Poll::Pending => {}
+        }
+    }
+    ensure!(registered, "the write with the second waker never waited");
+    old.reset();
+    let (drained, woke) = join(
+        pin!(receive_pattern(&mut peer_conn, written, "peer drain")),
+        pin!(within(h, PROMPT, "wake of the latest writer's waker", woken(&new))),
+    )
+    .await;
+    drained?;
+    if woke.is_err() {
+        if old.wakes() > 0 {
+            fail!("the stack woke the stale write waker and not the latest one");
+        }
+        fail!("no write waker was woken when room freed up");
+    }
+    Ok(())
 }

@@ -452,7 +452,8 @@ pub async fn bind_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
 const MAX_FILL: usize = 16;
 
 /// Case `udp.bind.pool_exhausted`: with every UDP socket of the stack's pool
-/// bound, `bind` fails with `OutOfResources`; dropping one frees it for a new bind.
+/// bound, `bind` fails with `OutOfResources`; dropping one frees its port for a
+/// new bind at once.
 pub async fn bind_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.udp(), Capability::Udp)?;
     let pool = need(h.udp_pool(), Capability::SocketPool)?;
@@ -469,7 +470,11 @@ pub async fn bind_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
         &[ErrorKind::OutOfResources],
         "bind with every socket of the pool in use",
     )?;
-    drop(sockets[0].take());
-    prompt(h, "bind after a socket was dropped", stack.bind(any)).await?;
+    let Some(first) = sockets[0].take() else {
+        fail!("the pool held no socket");
+    };
+    let addr = first.local_addr().check("local_addr")?;
+    drop(first);
+    prompt(h, "bind the port of a dropped socket on a full pool", stack.bind(addr)).await?;
     Ok(())
 }
