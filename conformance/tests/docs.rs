@@ -111,6 +111,8 @@ fn citation(text: &str) -> Option<Vec<&str>> {
     let ids = cite
         .strip_prefix("(cases ")
         .or_else(|| cite.strip_prefix("(case "))?;
+    // What follows a `;` says what no case checks.
+    let ids = ids.split(';').next().unwrap_or(ids);
     Some(
         ids.split(',')
             .map(|id| id.trim().trim_matches('`'))
