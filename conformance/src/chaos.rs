@@ -12,8 +12,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    AddrFamily, Dns, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect,
-    TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Dns, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions,
+    TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 use crate::probe::WakeProbe;

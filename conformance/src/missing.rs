@@ -6,8 +6,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    AddrFamily, Dns, ErrorKind, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions,
-    TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Dns, ErrorKind, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName,
+    SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 /// A capability the stack does not have. It has no values, so the suite never

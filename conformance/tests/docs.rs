@@ -103,7 +103,9 @@ fn citation(text: &str) -> Option<Vec<&str>> {
     let text = text.trim_end();
     let open = text.rfind('(')?;
     let cite = text[open..].strip_suffix(')').or_else(|| {
-        text[open..].strip_suffix(").").or_else(|| text[open..].strip_suffix(");"))
+        text[open..]
+            .strip_suffix(").")
+            .or_else(|| text[open..].strip_suffix(");"))
     })?;
     if cite.starts_with("(no case") {
         return Some(Vec::new());

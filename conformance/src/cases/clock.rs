@@ -2,7 +2,7 @@
 
 use core::future::{Future, poll_fn};
 use core::pin::{Pin, pin};
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll};
 use core::time::Duration;
 
 use portnet::{Clock, Instant};
@@ -87,20 +87,39 @@ async fn woken(probe: &WakeProbe) {
 }
 
 /// Case `clock.past_deadline`: `sleep_until` a deadline already past (the
-/// epoch, or 2 ms ago) completes on its first poll.
+/// epoch, or 2 ms ago) completes on its first poll. A `Pending` that woke the
+/// task at once (a runtime's cooperative yield) is polled again, a few times;
+/// one that waits for a wake fails.
 pub async fn past_deadline<H: Harness>(h: &H) -> CaseResult {
     let clock = h.clock();
-    // A fresh poll of the task, so that a runtime's per-poll budget is full.
-    YieldOnce(false).await;
+    let Some(task) = WakeProbe::new() else {
+        fail!("the suite ran out of wake probes");
+    };
+    let waker = task.waker();
     let recent = Instant::from_micros(clock.now().as_micros().saturating_sub(2000));
     for (deadline, what) in [(Instant::ZERO, "the epoch"), (recent, "2 ms ago")] {
         let mut sleep = pin!(clock.sleep_until(deadline));
-        ensure!(
-            sleep
+        let mut done = false;
+        for _ in 0..8 {
+            task.reset();
+            if sleep
                 .as_mut()
-                .poll(&mut Context::from_waker(Waker::noop()))
-                .is_ready(),
-            "sleep_until({what}) was still pending on its first poll"
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+            {
+                done = true;
+                break;
+            }
+            ensure!(
+                task.wakes() > 0,
+                "sleep_until({what}) was pending on its first poll, waiting for a wake"
+            );
+            // A cooperative yield: let the task be polled afresh.
+            YieldOnce(false).await;
+        }
+        ensure!(
+            done,
+            "sleep_until({what}) yielded 8 times without completing"
         );
     }
     Ok(())

@@ -11,11 +11,27 @@ use crate::{Capability, CaseResult, Harness, Outcome, ensure, fail};
 
 /// Literals and the family each is asked with.
 const LITERALS: [(&str, IpAddr, AddrFamily); 5] = [
-    ("127.0.0.1", IpAddr::V4(Ipv4Addr::LOCALHOST), AddrFamily::Ipv4),
-    ("10.0.2.2", IpAddr::V4(Ipv4Addr::new(10, 0, 2, 2)), AddrFamily::Any),
+    (
+        "127.0.0.1",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        AddrFamily::Ipv4,
+    ),
+    (
+        "10.0.2.2",
+        IpAddr::V4(Ipv4Addr::new(10, 0, 2, 2)),
+        AddrFamily::Any,
+    ),
     ("::1", IpAddr::V6(Ipv6Addr::LOCALHOST), AddrFamily::Ipv6),
-    ("fd00::2", IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)), AddrFamily::Any),
-    ("192.0.2.1", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), AddrFamily::Any),
+    (
+        "fd00::2",
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+        AddrFamily::Any,
+    ),
+    (
+        "192.0.2.1",
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        AddrFamily::Any,
+    ),
 ];
 
 /// Case `dns.resolve.literal`: an IP address literal resolves to itself, through
@@ -26,7 +42,12 @@ pub async fn resolve_literal<H: Harness>(h: &H) -> CaseResult {
         let got = prompt(h, "resolve a literal", dns.resolve(host, family)).await?;
         ensure!(got == ip, "resolve({host:?}, {family:?}) gave {got}");
         let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 4];
-        let n = prompt(h, "resolve_all a literal", dns.resolve_all(host, family, &mut out)).await?;
+        let n = prompt(
+            h,
+            "resolve_all a literal",
+            dns.resolve_all(host, family, &mut out),
+        )
+        .await?;
         ensure!(
             n == 1 && out[0] == ip,
             "resolve_all({host:?}, {family:?}) gave {:?}",
@@ -76,13 +97,17 @@ pub async fn resolve_invalid_name<H: Harness>(h: &H) -> CaseResult {
     for name in names {
         let shown = &name[..name.len().min(40)];
         let Ok(result) = timeout(h.clock(), limit, dns.resolve(name, AddrFamily::Any)).await else {
-            fail!("resolve({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query");
+            fail!(
+                "resolve({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query"
+            );
         };
         check_invalid(result.map(|_| ()), name, "resolve")?;
         let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 2];
         let all = dns.resolve_all(name, AddrFamily::Any, &mut out);
         let Ok(result) = timeout(h.clock(), limit, all).await else {
-            fail!("resolve_all({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query");
+            fail!(
+                "resolve_all({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query"
+            );
         };
         check_invalid(result.map(|_| ()), name, "resolve_all")?;
     }
@@ -112,7 +137,12 @@ pub async fn resolve_all_order<H: Harness>(h: &H) -> CaseResult {
     let dns = need(h.dns(), Capability::Dns)?;
     let name = need(h.dns_name(), Capability::DnsName)?;
     let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 8];
-    let n = prompt(h, "resolve_all", dns.resolve_all(name, AddrFamily::Any, &mut out)).await?;
+    let n = prompt(
+        h,
+        "resolve_all",
+        dns.resolve_all(name, AddrFamily::Any, &mut out),
+    )
+    .await?;
     ensure!(
         (1..=out.len()).contains(&n),
         "resolve_all({name:?}) reported {n} addresses into a buffer of {}",
@@ -133,7 +163,14 @@ pub async fn resolve_all_order<H: Harness>(h: &H) -> CaseResult {
     );
     for family in [AddrFamily::Ipv4, AddrFamily::Ipv6] {
         let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 8];
-        match within(h, PROMPT, "resolve_all", dns.resolve_all(name, family, &mut out)).await? {
+        match within(
+            h,
+            PROMPT,
+            "resolve_all",
+            dns.resolve_all(name, family, &mut out),
+        )
+        .await?
+        {
             Ok(n) => {
                 let got = &out[..n.min(out.len())];
                 ensure!(
@@ -148,7 +185,10 @@ pub async fn resolve_all_order<H: Harness>(h: &H) -> CaseResult {
                     "resolve_all({name:?}, {family:?}) found nothing, but Any gave {answer:?}"
                 );
             }
-            Err(e) => fail!("resolve_all({name:?}, {family:?}) failed with kind {:?}", e.kind()),
+            Err(e) => fail!(
+                "resolve_all({name:?}, {family:?}) failed with kind {:?}",
+                e.kind()
+            ),
         }
     }
     Ok(())
@@ -161,13 +201,21 @@ pub async fn resolve_all_empty_out<H: Harness>(h: &H) -> CaseResult {
     let mut hosts: [Option<&str>; 2] = [Some("127.0.0.1"), h.dns_name()];
     for host in hosts.iter_mut().filter_map(Option::take) {
         let what = "resolve_all into an empty buffer";
-        let result = within(h, PROMPT, what, dns.resolve_all(host, AddrFamily::Any, &mut [])).await?;
-        expect_error(result, &[ErrorKind::InvalidInput], what).map_err(|outcome| match outcome {
-            Outcome::Fail(detail) => Outcome::Fail(crate::Detail::from_args(format_args!(
-                "{host:?}: {detail}"
-            ))),
-            other => other,
-        })?;
+        let result = within(
+            h,
+            PROMPT,
+            what,
+            dns.resolve_all(host, AddrFamily::Any, &mut []),
+        )
+        .await?;
+        expect_error(result, &[ErrorKind::InvalidInput], what).map_err(
+            |outcome| match outcome {
+                Outcome::Fail(detail) => {
+                    Outcome::Fail(crate::Detail::from_args(format_args!("{host:?}: {detail}")))
+                }
+                other => other,
+            },
+        )?;
     }
     Ok(())
 }

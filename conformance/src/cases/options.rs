@@ -27,7 +27,9 @@ fn round_trip<S: SocketOptions>(socket: &S, options: &[SocketOption], what: &str
         match socket.set_option(option) {
             Ok(()) => match socket.option(option.name()) {
                 Ok(read) if same(option, read) => {}
-                Ok(read) => fail!("{what}: set {option:?} succeeded, but it reads back as {read:?}"),
+                Ok(read) => {
+                    fail!("{what}: set {option:?} succeeded, but it reads back as {read:?}")
+                }
                 Err(e) => fail!(
                     "{what}: set {option:?} succeeded, but reading it failed with kind {:?}",
                     e.kind()
@@ -70,7 +72,11 @@ pub async fn tcp_read_back<H: Harness>(h: &H) -> CaseResult {
 /// (whose options a stack may answer all with `Unsupported`).
 pub async fn listener_read_back<H: Harness>(h: &H) -> CaseResult {
     let (listener, _) = stack_listener(h, Family::V4).await?;
-    round_trip(&listener, &[SocketOption::Ttl(42), SocketOption::Ttl(64)], "listener")?;
+    round_trip(
+        &listener,
+        &[SocketOption::Ttl(42), SocketOption::Ttl(64)],
+        "listener",
+    )?;
     listener.local_addr().check("listener address")?;
     Ok(())
 }
@@ -118,11 +124,19 @@ pub async fn invalid_value<H: Harness>(h: &H) -> CaseResult {
     let kinds = [ErrorKind::InvalidInput, ErrorKind::Unsupported];
     if h.connector().is_some() {
         let (conn, _peer_conn, _listener) = stack_to_peer(h, Family::V4).await?;
-        expect_kinds(conn.set_option(SocketOption::Ttl(0)), &kinds, "TTL 0 on a connection")?;
+        expect_kinds(
+            conn.set_option(SocketOption::Ttl(0)),
+            &kinds,
+            "TTL 0 on a connection",
+        )?;
     }
     if h.udp().is_some() {
         let socket = udp_socket(h).await?;
-        expect_kinds(socket.set_option(SocketOption::Ttl(0)), &kinds, "TTL 0 on a UDP socket")?;
+        expect_kinds(
+            socket.set_option(SocketOption::Ttl(0)),
+            &kinds,
+            "TTL 0 on a UDP socket",
+        )?;
     }
     Ok(())
 }
@@ -132,8 +146,15 @@ pub async fn invalid_value<H: Harness>(h: &H) -> CaseResult {
 pub async fn set_only<H: Harness>(h: &H) -> CaseResult {
     let socket = udp_socket(h).await?;
     let unsupported = [ErrorKind::Unsupported];
-    for name in [SocketOptionName::JoinMulticast, SocketOptionName::LeaveMulticast] {
-        expect_kinds(socket.option(name), &unsupported, "reading a set-only option")?;
+    for name in [
+        SocketOptionName::JoinMulticast,
+        SocketOptionName::LeaveMulticast,
+    ] {
+        expect_kinds(
+            socket.option(name),
+            &unsupported,
+            "reading a set-only option",
+        )?;
     }
     Ok(())
 }
@@ -147,13 +168,29 @@ pub async fn wrong_kind<H: Harness>(h: &H) -> CaseResult {
     let unsupported = [ErrorKind::Unsupported];
     if h.udp().is_some() {
         let socket = udp_socket(h).await?;
-        expect_kinds(socket.set_option(SocketOption::NoDelay(true)), &unsupported, "NoDelay set on UDP")?;
-        expect_kinds(socket.option(SocketOptionName::NoDelay), &unsupported, "NoDelay read on UDP")?;
+        expect_kinds(
+            socket.set_option(SocketOption::NoDelay(true)),
+            &unsupported,
+            "NoDelay set on UDP",
+        )?;
+        expect_kinds(
+            socket.option(SocketOptionName::NoDelay),
+            &unsupported,
+            "NoDelay read on UDP",
+        )?;
     }
     if h.connector().is_some() {
         let (conn, _peer_conn, _listener) = stack_to_peer(h, Family::V4).await?;
-        expect_kinds(conn.set_option(SocketOption::Broadcast(true)), &unsupported, "Broadcast set on TCP")?;
-        expect_kinds(conn.option(SocketOptionName::Broadcast), &unsupported, "Broadcast read on TCP")?;
+        expect_kinds(
+            conn.set_option(SocketOption::Broadcast(true)),
+            &unsupported,
+            "Broadcast set on TCP",
+        )?;
+        expect_kinds(
+            conn.option(SocketOptionName::Broadcast),
+            &unsupported,
+            "Broadcast read on TCP",
+        )?;
     }
     Ok(())
 }

@@ -948,9 +948,7 @@ pub async fn accept_concurrent<H: Harness>(h: &H) -> CaseResult {
             let i = within(h, PROMPT, what, any_woken(&tasks, &open)).await?;
             tasks[i].reset();
             let waker = tasks[i].waker();
-            if let Poll::Ready(result) = accepts[i]
-                .as_mut()
-                .poll(&mut Context::from_waker(&waker))
+            if let Poll::Ready(result) = accepts[i].as_mut().poll(&mut Context::from_waker(&waker))
             {
                 taken = Some((i, result.check("accept")?));
                 break;
@@ -1073,7 +1071,13 @@ pub async fn cancel_connect<H: Harness>(h: &H) -> CaseResult {
     let (connected, accepted) = {
         let connect = pin!(stack.connect(addr));
         let accept = pin!(listener.accept());
-        within(h, PROMPT, "connect after cancelled connects", join(connect, accept)).await?
+        within(
+            h,
+            PROMPT,
+            "connect after cancelled connects",
+            join(connect, accept),
+        )
+        .await?
     };
     if let Err(e) = connected {
         fail!(
@@ -1132,7 +1136,9 @@ pub async fn cancel_write<H: Harness>(h: &H) -> CaseResult {
             let mut offset = written;
             while offset < written + tail {
                 fill_pattern(&mut buf, offset);
-                conn.write_all(&buf).await.check("write after a Pending write")?;
+                conn.write_all(&buf)
+                    .await
+                    .check("write after a Pending write")?;
                 offset += buf.len();
             }
             conn.close().await.check("close")
@@ -1179,7 +1185,12 @@ pub async fn wake_write_latest_waker<H: Harness>(h: &H) -> CaseResult {
     old.reset();
     let (drained, woke) = join(
         pin!(receive_pattern(&mut peer_conn, written, "peer drain")),
-        pin!(within(h, PROMPT, "wake of the latest writer's waker", woken(&new))),
+        pin!(within(
+            h,
+            PROMPT,
+            "wake of the latest writer's waker",
+            woken(&new)
+        )),
     )
     .await;
     drained?;

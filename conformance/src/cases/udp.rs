@@ -385,7 +385,9 @@ pub async fn connected_refused_once<H: Harness>(h: &H) -> CaseResult {
     }
     match portnet::time::timeout(h.clock(), quiet, socket.recv(&mut buf)).await {
         Err(_) => {}
-        Ok(result) => fail!("a second recv after one refusal returned {result:?} instead of waiting"),
+        Ok(result) => {
+            fail!("a second recv after one refusal returned {result:?} instead of waiting")
+        }
     }
     Ok(())
 }
@@ -443,7 +445,12 @@ pub async fn bind_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
     let to = reach(h, &second)?;
     prompt(h, "peer send", peer.send_to(b"again", to)).await?;
     let mut buf = [0u8; 8];
-    let (n, _) = prompt(h, "recv_from on the rebound port", second.recv_from(&mut buf)).await?;
+    let (n, _) = prompt(
+        h,
+        "recv_from on the rebound port",
+        second.recv_from(&mut buf),
+    )
+    .await?;
     ensure!(&buf[..n] == b"again", "wrong datagram on the rebound port");
     Ok(())
 }
@@ -475,6 +482,11 @@ pub async fn bind_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
     };
     let addr = first.local_addr().check("local_addr")?;
     drop(first);
-    prompt(h, "bind the port of a dropped socket on a full pool", stack.bind(addr)).await?;
+    prompt(
+        h,
+        "bind the port of a dropped socket on a full pool",
+        stack.bind(addr),
+    )
+    .await?;
     Ok(())
 }
