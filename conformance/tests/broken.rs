@@ -7,9 +7,12 @@ use core::net::{IpAddr, Ipv6Addr, SocketAddr};
 use core::pin::{Pin, pin};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
+extern crate alloc;
+
+use alloc::sync::Arc;
+use alloc::task::Wake;
 use std::io;
-use std::sync::{Arc, Mutex};
-use std::task::Wake;
+use std::sync::Mutex;
 
 use portnet::{
     AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, TcpConnect, TcpListen,

@@ -937,10 +937,10 @@ pub async fn accept_concurrent<H: Harness>(h: &H) -> CaseResult {
     let mut open = [true; N];
     let mut accepted: [Option<(_, SocketAddr)>; N] = [const { None }; N];
     let mut peers: [Option<<H::Peer as TcpConnect>::Connection<'_>>; N] = Default::default();
-    for k in 0..N {
+    for (k, slot) in peers.iter_mut().enumerate() {
         let mut peer_conn = prompt(h, "peer connect", h.peer().connect(addr)).await?;
         write_byte(&mut peer_conn, k as u8).await?;
-        peers[k] = Some(peer_conn);
+        *slot = Some(peer_conn);
         // Poll the woken accepts (as their tasks would) until one takes it.
         let mut taken = None;
         for _ in 0..1000 {
