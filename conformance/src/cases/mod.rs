@@ -17,6 +17,14 @@ macro_rules! case_table {
         /// How many cases the suite has.
         pub const COUNT: usize = [$( $id ),*].len();
 
+        /// The rule of the case with id `id`.
+        pub fn rule(id: &str) -> Option<&'static str> {
+            match id {
+                $( $id => Some($rule), )*
+                _ => None,
+            }
+        }
+
         /// Every case, in the suite's order.
         pub fn all<H: Harness>() -> [Case<H>; COUNT] {
             [$(

@@ -596,9 +596,12 @@ pub async fn reset_abort_sends_rst<H: Harness>(h: &H) -> CaseResult {
 const CYCLES: usize = 50;
 
 /// Case `tcp.resources.no_leak`: many connect/exchange/close cycles leave no socket
-/// behind, and the stack still connects afterwards.
+/// behind, and the stack still connects afterwards. Skips, naming `socket-count`,
+/// where the harness does not count sockets.
 pub async fn resources_no_leak<H: Harness>(h: &H) -> CaseResult {
     let stack = need(h.connector(), Capability::TcpConnect)?;
+    // Without a count, a leak would pass unseen: that is a skip, not a pass.
+    need(h.open_sockets(), Capability::SocketCount)?;
     let (listener, addr) = peer_listener(h, V4).await?;
     let baseline = h.open_sockets();
     for cycle in 0..=CYCLES {
