@@ -1038,3 +1038,20 @@ fn a_busy_sleep_is_caught() {
 fn a_past_deadline_that_pends_is_caught() {
     caught(Flaw::SleepPendsOnce, "clock.past_deadline");
 }
+
+#[test]
+fn split_halves_sharing_a_waker_are_caught_under_every_adversarial_seed() {
+    // The case used to miss this flaw in most adversarial runs: a wake for the
+    // writer during the fill counted as the reader's.
+    for seed in 1..=4 {
+        let harness = FlawedHarness::with_pool(Flaw::SharedSplitWaker, None);
+        let case = cases::all::<FlawedHarness>()
+            .into_iter()
+            .find(|case| case.id == "tcp.wake.split_halves")
+            .expect("the case");
+        match (case.run)(&harness, Mode::Adversarial { seed }) {
+            Outcome::Fail(_) => {}
+            other => panic!("seed {seed}: the shared waker was not caught: {other:?}"),
+        }
+    }
+}
