@@ -1,8 +1,8 @@
 //! Support for [`crate::conformance_tests!`]: one case as one `#[test]`.
 
 use std::io::Write as _;
-use std::writeln;
 use std::sync::Mutex;
+use std::writeln;
 
 use crate::{Harness, Mode, Outcome, cases, default_seed};
 
