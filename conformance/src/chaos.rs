@@ -12,8 +12,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions, TcpConnect,
-    TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Dns, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions,
+    TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 use crate::probe::WakeProbe;
@@ -252,6 +252,26 @@ impl<'r, T: UdpBind> UdpBind for Chaos<'r, &'r T> {
         let socket = after_yields(self.rng, T::bind(self.inner, local)).await?;
         Ok(Chaos::new(socket, self.rng))
     }
+
+    async fn bind_connected(&self, remote: SocketAddr) -> Result<Self::Socket<'_>, Self::Error> {
+        let socket = after_yields(self.rng, T::bind_connected(self.inner, remote)).await?;
+        Ok(Chaos::new(socket, self.rng))
+    }
+}
+
+impl<'r, T: Dns> Dns for Chaos<'r, &'r T> {
+    async fn resolve(&self, host: &str, family: AddrFamily) -> Result<IpAddr, Self::Error> {
+        after_yields(self.rng, T::resolve(self.inner, host, family)).await
+    }
+
+    async fn resolve_all(
+        &self,
+        host: &str,
+        family: AddrFamily,
+        out: &mut [IpAddr],
+    ) -> Result<usize, Self::Error> {
+        after_yields(self.rng, T::resolve_all(self.inner, host, family, out)).await
+    }
 }
 
 impl<T: UdpSocket> UdpSocket for Chaos<'_, T> {
@@ -312,6 +332,7 @@ pub struct ChaosHarness<'r, H: Harness> {
     connect: Option<Chaos<'r, &'r H::Connect>>,
     listen: Option<Chaos<'r, &'r H::Listen>>,
     udp: Option<Chaos<'r, &'r H::Udp>>,
+    dns: Option<Chaos<'r, &'r H::Dns>>,
 }
 
 impl<'r, H: Harness> ChaosHarness<'r, H> {
@@ -322,6 +343,7 @@ impl<'r, H: Harness> ChaosHarness<'r, H> {
             connect: inner.connector().map(|s| Chaos::new(s, rng)),
             listen: inner.listener().map(|s| Chaos::new(s, rng)),
             udp: inner.udp().map(|s| Chaos::new(s, rng)),
+            dns: inner.dns().map(|s| Chaos::new(s, rng)),
         }
     }
 }
@@ -330,6 +352,7 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     type Connect = Chaos<'r, &'r H::Connect>;
     type Listen = Chaos<'r, &'r H::Listen>;
     type Udp = Chaos<'r, &'r H::Udp>;
+    type Dns = Chaos<'r, &'r H::Dns>;
     type Peer = H::Peer;
     type Clock = H::Clock;
 
@@ -341,6 +364,9 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     }
     fn udp(&self) -> Option<&Self::Udp> {
         self.udp.as_ref()
+    }
+    fn dns(&self) -> Option<&Self::Dns> {
+        self.dns.as_ref()
     }
     fn peer(&self) -> &Self::Peer {
         self.inner.peer()
@@ -359,6 +385,15 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     }
     fn open_sockets(&self) -> Option<usize> {
         self.inner.open_sockets()
+    }
+    fn tcp_pool(&self) -> Option<usize> {
+        self.inner.tcp_pool()
+    }
+    fn udp_pool(&self) -> Option<usize> {
+        self.inner.udp_pool()
+    }
+    fn dns_name(&self) -> Option<&str> {
+        self.inner.dns_name()
     }
     fn listen_pool(&self) -> usize {
         self.inner.listen_pool()

@@ -977,6 +977,7 @@ impl Harness for EmbassyNetHarness {
     type Connect = EmbassyStack;
     type Listen = EmbassyStack;
     type Udp = EmbassyStack;
+    type Dns = crate::Missing;
     type Peer = SimStack;
     type Clock = VirtualClock;
 

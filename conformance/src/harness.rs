@@ -3,7 +3,7 @@
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
 
-use portnet::{Clock, TcpConnect, TcpListen, UdpBind};
+use portnet::{Clock, Dns, TcpConnect, TcpListen, UdpBind};
 
 pub use crate::missing::Missing;
 
@@ -18,8 +18,8 @@ pub enum Family {
 
 /// How the suite reaches a stack under test and its peer.
 ///
-/// The stack under test offers up to three capabilities (`Connect`, `Listen`,
-/// `Udp`); one it lacks is set to [`Missing`] and its method returns `None`, and
+/// The stack under test offers up to four capabilities (`Connect`, `Listen`,
+/// `Udp`, `Dns`); one it lacks is set to [`Missing`] and its method returns `None`, and
 /// every case that needs it is skipped, naming it. The peer is a full stack: a
 /// second instance of the same stack, or the host kernel through `portnet-tokio`.
 pub trait Harness {
@@ -29,6 +29,9 @@ pub trait Harness {
     type Listen: TcpListen;
     /// The stack's `UdpBind`, or [`Missing`].
     type Udp: UdpBind;
+    /// The stack's `Dns`, or [`Missing`] (then [`Harness::dns`] keeps its default,
+    /// `None`, and the `dns.*` cases skip naming `dns`).
+    type Dns: Dns;
     /// The other end of every case.
     type Peer: TcpConnect + TcpListen + UdpBind;
     /// The clock the suite measures deadlines with.
@@ -40,6 +43,10 @@ pub trait Harness {
     fn listener(&self) -> Option<&Self::Listen>;
     /// The stack under test, as it can bind UDP sockets.
     fn udp(&self) -> Option<&Self::Udp>;
+    /// The stack under test, as it resolves names.
+    fn dns(&self) -> Option<&Self::Dns> {
+        None
+    }
     /// The peer.
     fn peer(&self) -> &Self::Peer;
     /// The clock.
@@ -55,8 +62,32 @@ pub trait Harness {
         None
     }
 
-    /// How many sockets the stack under test holds open now, for leak checks.
+    /// How many sockets the process holds open now, for leak checks: every socket
+    /// of the stack under test, its peer's included where they share the process
+    /// (counting the process's descriptors caught a real descriptor leak that
+    /// counting only the stack's own registrations missed). `None` skips
+    /// `tcp.resources.no_leak`, naming `socket-count`.
     fn open_sockets(&self) -> Option<usize> {
+        None
+    }
+
+    /// How many TCP sockets the stack under test has in all (connections and
+    /// listening sockets), for a stack with a fixed pool; `None` for a stack
+    /// without one (the full-pool cases then skip, naming `socket-pool`).
+    fn tcp_pool(&self) -> Option<usize> {
+        None
+    }
+
+    /// How many UDP sockets the stack under test has in all, for a stack with a
+    /// fixed pool; `None` for a stack without one.
+    fn udp_pool(&self) -> Option<usize> {
+        None
+    }
+
+    /// A name the stack's resolver answers with at least one address (`localhost`
+    /// on an operating system), for the `dns.resolve_all.*` cases that need a real
+    /// answer; `None` skips them, naming `dns-name`.
+    fn dns_name(&self) -> Option<&str> {
         None
     }
 

@@ -115,11 +115,17 @@ impl BlockOn for AsyncStd {
 
 impl<S> Harness for LoopbackHarness<S>
 where
-    S: portnet::TcpConnect + portnet::TcpListen + portnet::UdpBind + portnet::Clock + BlockOn,
+    S: portnet::TcpConnect
+        + portnet::TcpListen
+        + portnet::UdpBind
+        + portnet::Dns
+        + portnet::Clock
+        + BlockOn,
 {
     type Connect = S;
     type Listen = S;
     type Udp = S;
+    type Dns = S;
     type Peer = S;
     type Clock = S;
 
@@ -131,6 +137,12 @@ where
     }
     fn udp(&self) -> Option<&S> {
         Some(&self.stack)
+    }
+    fn dns(&self) -> Option<&S> {
+        Some(&self.stack)
+    }
+    fn dns_name(&self) -> Option<&str> {
+        Some("localhost")
     }
     fn peer(&self) -> &S {
         &self.stack
@@ -201,6 +213,7 @@ impl Harness for StdEmbeddedNalHarness {
     type Connect = portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>;
     type Listen = crate::Missing;
     type Udp = portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>;
+    type Dns = crate::Missing;
     type Peer = Tokio;
     type Clock = Tokio;
 

@@ -6,8 +6,8 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use portnet::{
-    ErrorKind, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName, SocketOptions,
-    TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
+    AddrFamily, Dns, ErrorKind, ErrorType, ListenOptions, Read, SocketOption, SocketOptionName,
+    SocketOptions, TcpConnect, TcpListen, TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
 
 /// A capability the stack does not have. It has no values, so the suite never
@@ -135,5 +135,16 @@ impl UdpSocket for Missing {
     }
     fn local_addr(&self) -> Result<SocketAddr, ErrorKind> {
         match *self {}
+    }
+}
+
+impl Dns for Missing {
+    fn resolve(
+        &self,
+        _: &str,
+        _: AddrFamily,
+    ) -> impl Future<Output = Result<core::net::IpAddr, ErrorKind>> {
+        let never = *self;
+        async move { match never {} }
     }
 }

@@ -20,6 +20,13 @@ pub enum Capability {
     SocketCount,
     /// ICMP errors reported to UDP sockets.
     IcmpErrors,
+    /// `Dns` on the stack under test.
+    Dns,
+    /// A name the stack's resolver answers ([`crate::Harness::dns_name`]).
+    DnsName,
+    /// A fixed socket pool of known size ([`crate::Harness::tcp_pool`],
+    /// [`crate::Harness::udp_pool`]).
+    SocketPool,
 }
 
 impl Capability {
@@ -33,6 +40,9 @@ impl Capability {
             Self::BlackHole => "black-hole",
             Self::SocketCount => "socket-count",
             Self::IcmpErrors => "icmp-errors",
+            Self::Dns => "dns",
+            Self::DnsName => "dns-name",
+            Self::SocketPool => "socket-pool",
         }
     }
 }
@@ -48,6 +58,9 @@ impl Capability {
             Self::BlackHole,
             Self::SocketCount,
             Self::IcmpErrors,
+            Self::Dns,
+            Self::DnsName,
+            Self::SocketPool,
         ]
         .into_iter()
         .find(|c| c.as_str() == name)

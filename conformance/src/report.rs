@@ -163,6 +163,9 @@ pub fn print_table(rows: &[Row]) {
         println!("\nfailures:");
         for row in failures {
             println!("  {} on {}: {}", row.case, row.backend, row.detail());
+            if let Some(rule) = cases::rule(row.case) {
+                println!("    rule: {rule}");
+            }
         }
     }
     let skips: Vec<&Row> = rows

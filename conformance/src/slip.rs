@@ -191,6 +191,7 @@ impl Harness for SlipHarness {
     type Connect = SlipStack;
     type Listen = SlipStack;
     type Udp = SlipStack;
+    type Dns = SlipStack;
     type Peer = SlipStack;
     type Clock = SlipStack;
 
@@ -201,6 +202,9 @@ impl Harness for SlipHarness {
         Some(self.a())
     }
     fn udp(&self) -> Option<&SlipStack> {
+        Some(self.a())
+    }
+    fn dns(&self) -> Option<&SlipStack> {
         Some(self.a())
     }
     fn peer(&self) -> &SlipStack {
@@ -227,6 +231,12 @@ impl Harness for SlipHarness {
     }
     fn open_sockets(&self) -> Option<usize> {
         Some(self.a().sockets_in_use())
+    }
+    fn tcp_pool(&self) -> Option<usize> {
+        Some(8)
+    }
+    fn udp_pool(&self) -> Option<usize> {
+        Some(4)
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         let mut ends = self.ends.borrow_mut();

@@ -70,6 +70,7 @@ impl<P: LinkProfile> Harness for SmoltcpHarness<P> {
     type Connect = SimStack;
     type Listen = SimStack;
     type Udp = SimStack;
+    type Dns = SimStack;
     type Peer = SimStack;
     type Clock = VirtualClock;
 
@@ -80,6 +81,9 @@ impl<P: LinkProfile> Harness for SmoltcpHarness<P> {
         Some(self.pair.a)
     }
     fn udp(&self) -> Option<&SimStack> {
+        Some(self.pair.a)
+    }
+    fn dns(&self) -> Option<&SimStack> {
         Some(self.pair.a)
     }
     fn peer(&self) -> &SimStack {
@@ -106,6 +110,12 @@ impl<P: LinkProfile> Harness for SmoltcpHarness<P> {
     }
     fn open_sockets(&self) -> Option<usize> {
         Some(self.pair.a.sockets_in_use())
+    }
+    fn tcp_pool(&self) -> Option<usize> {
+        Some(portnet_smoltcp::sim::TCP_SOCKETS)
+    }
+    fn udp_pool(&self) -> Option<usize> {
+        Some(4)
     }
     fn patience(&self) -> u32 {
         // A lost segment costs a retransmission timeout of at least a second,

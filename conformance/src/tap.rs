@@ -128,6 +128,7 @@ impl Harness for TapHarness {
     type Connect = TapStack;
     type Listen = TapStack;
     type Udp = TapStack;
+    type Dns = TapStack;
     type Peer = Tokio;
     type Clock = Tokio;
 
@@ -138,6 +139,9 @@ impl Harness for TapHarness {
         Some(self.stack)
     }
     fn udp(&self) -> Option<&TapStack> {
+        Some(self.stack)
+    }
+    fn dns(&self) -> Option<&TapStack> {
         Some(self.stack)
     }
     fn peer(&self) -> &Tokio {
@@ -164,6 +168,12 @@ impl Harness for TapHarness {
     }
     fn open_sockets(&self) -> Option<usize> {
         Some(self.stack.sockets_in_use())
+    }
+    fn tcp_pool(&self) -> Option<usize> {
+        Some(8)
+    }
+    fn udp_pool(&self) -> Option<usize> {
+        Some(4)
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         let stack = self.stack;

@@ -1,7 +1,8 @@
 //! Support for [`crate::conformance_tests!`]: one case as one `#[test]`.
 
-use std::eprintln;
+use std::io::Write as _;
 use std::sync::Mutex;
+use std::writeln;
 
 use crate::{Harness, Mode, Outcome, cases, default_seed};
 
@@ -36,12 +37,19 @@ pub fn run_test<H: Harness + Default>(id: &str, adversarial: bool, package: &str
     match (case.run)(&harness, mode) {
         Outcome::Pass => {}
         Outcome::Skip(capability) => {
-            eprintln!("{id}: skipped, the stack lacks capability `{capability}`");
+            // Straight to the process's stderr, not through `eprintln!`, which the
+            // test harness captures for a passing test: a skip shows in a plain
+            // `cargo test` run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "{id}: SKIPPED, the stack or harness lacks capability `{capability}`"
+            );
         }
         Outcome::Fail(detail) if adversarial => panic!(
-            "{id} failed under adversarial polling: {detail}\n  seed {seed}; replay with:\n  \
-             PORTNET_SEED={seed} cargo test -p {package} -- {test_name} --exact"
+            "{id} failed under adversarial polling: {detail}\n  rule: {}\n  seed {seed}; replay with:\n  \
+             PORTNET_SEED={seed} cargo test -p {package} -- {test_name} --exact",
+            case.rule
         ),
-        Outcome::Fail(detail) => panic!("{id} failed: {detail}"),
+        Outcome::Fail(detail) => panic!("{id} failed: {detail}\n  rule: {}", case.rule),
     }
 }

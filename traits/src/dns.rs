@@ -33,14 +33,17 @@ impl AddrFamily {
 ///
 /// # Contract (both methods)
 ///
-/// - A `host` that is an IP address literal must resolve to itself, without a query.
+/// - A `host` that is an IP address literal must resolve to itself, without a query
+///   (case `dns.resolve.literal`).
 /// - An invalid name (RFC 1123: empty, a label longer than 63 bytes or empty, a
 ///   name longer than 253 bytes, a byte other than letters, digits, `-` and `.`)
-///   must fail with `InvalidInput`, without a query.
+///   must fail with `InvalidInput`, without a query (case `dns.resolve.invalid_name`).
 /// - A name the servers answer has no address of that family ("no such name")
-///   must fail with `NameNotResolved`.
+///   must fail with `NameNotResolved` (no case yet: the harness names no name that
+///   has no address).
 /// - No answer from any server within the stack's timeout must fail with
-///   `TimedOut`: "no answer" and "no such name" are different kinds.
+///   `TimedOut`: "no answer" and "no such name" are different kinds (no case yet:
+///   the harness has no resolver that stays silent).
 pub trait Dns: ErrorType {
     /// Resolves `host` to one address of `family`: the first that
     /// [`Dns::resolve_all`] would return.
@@ -63,9 +66,10 @@ pub trait Dns: ErrorType {
     ///   IPv6 ones (every host that reaches IPv6 reaches IPv4 on the same host, not
     ///   the other way round); within a family, the resolver's order (RFC 6724 on
     ///   an operating system, the answer's order on a user-space stack). A stack
-    ///   may leave out a family it has no local address of.
+    ///   may leave out a family it has no local address of (case
+    ///   `dns.resolve_all.order`).
     /// - [`connect_endpoint`] tries the addresses in that order.
-    /// - An empty `out` must fail with `InvalidInput`.
+    /// - An empty `out` must fail with `InvalidInput` (case `dns.resolve_all.empty_out`).
     ///
     /// The default asks [`Dns::resolve`] for one address; stacks that see the whole
     /// answer override it.

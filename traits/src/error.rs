@@ -100,7 +100,9 @@ impl fmt::Display for ErrorKind {
 /// Implementations must return the kind that describes the failure best, and must
 /// return the same kind every time for the same error value. Every error is a
 /// [`core::error::Error`]: its `Display` is the message for a log, and wrappers
-/// (helpers' errors, adapters, TLS) return the error they wrap from `source()`.
+/// (helpers' errors, adapters, TLS) return the error they wrap from `source()`
+/// (no case can check "best" in general; every case that expects an error checks
+/// its kind).
 pub trait Error: fmt::Debug + core::error::Error {
     /// The kind of this error.
     fn kind(&self) -> ErrorKind;
@@ -147,7 +149,8 @@ pub trait ErrorType {
     /// did not resolve, a reply that does not parse — in the stack's error type, and
     /// a library needs one error type, not one per helper. The converted error's
     /// [`Error::kind`] must be the kind it was built from. It is `'static`, so
-    /// wrappers can return it from [`core::error::Error::source`].
+    /// wrappers can return it from [`core::error::Error::source`] (no case checks
+    /// the conversion yet).
     type Error: Error + From<ErrorKind> + 'static;
 }
 

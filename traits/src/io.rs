@@ -19,15 +19,20 @@ pub trait Read: ErrorType {
     /// # Contract
     ///
     /// - It must return `Ready(Ok(n))` with `1 <= n <= buf.len()` as soon as at least
-    ///   one byte is available, without waiting to fill `buf`.
+    ///   one byte is available, without waiting to fill `buf` (case
+    ///   `tcp.stream.partial_read`).
     /// - `Ready(Ok(0))` for a non-empty `buf` means end of stream (the peer closed
-    ///   its write half); every later call must return `Ready(Ok(0))` again.
-    /// - An empty `buf` must return `Ready(Ok(0))` at once, and says nothing about EOF.
+    ///   its write half); every later call must return `Ready(Ok(0))` again (case
+    ///   `tcp.stream.eof_sticky`).
+    /// - An empty `buf` must return `Ready(Ok(0))` at once, and says nothing about EOF
+    ///   (case `tcp.stream.zero_length`).
     /// - `Pending` must only be returned after the waker of `cx` has been registered
     ///   to be woken when the stream becomes readable; only the waker of the most
-    ///   recent call needs to be woken.
+    ///   recent call needs to be woken (cases `tcp.wake.latest_waker`,
+    ///   `tcp.wake.split_halves`).
     /// - An error must carry the kind that describes it (`ConnectionReset` after a
-    ///   reset, …), and must never be a panic, whatever the peer sent.
+    ///   reset, …), and must never be a panic, whatever the peer sent (case
+    ///   `tcp.reset.read_after_peer_reset`).
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -43,13 +48,14 @@ pub trait Write: ErrorType {
     ///
     /// - It may accept fewer bytes than given; `Ready(Ok(n))` with `n >= 1` for a
     ///   non-empty `buf` means the first `n` bytes are now the stack's to deliver.
-    /// - An empty `buf` must return `Ready(Ok(0))` at once.
+    /// - An empty `buf` must return `Ready(Ok(0))` at once (case `tcp.stream.zero_length`).
     /// - When the stack cannot take more (the peer does not read and the buffers are
     ///   full), it must return `Pending` after registering the waker, never buffer
-    ///   without bound.
+    ///   without bound (cases `tcp.stream.backpressure`, `tcp.wake.write_latest_waker`).
     /// - After the peer has reset the connection, it must return an error of kind
     ///   `ConnectionReset` or `BrokenPipe` (never hang, never panic). After the local
-    ///   write half was closed, an error of kind `BrokenPipe` or `NotConnected`.
+    ///   write half was closed, an error of kind `BrokenPipe` or `NotConnected` (cases
+    ///   `tcp.reset.write_after_peer_reset`, `tcp.close.write_after_close`).
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -70,9 +76,11 @@ pub trait Write: ErrorType {
     /// # Contract
     ///
     /// - The FIN must follow every byte written before; those bytes must reach the
-    ///   peer (the stack keeps retransmitting them after `close` returns).
+    ///   peer (the stack keeps retransmitting them after `close` returns) (case
+    ///   `tcp.close.delivers_all_data`).
     /// - Reading stays possible after closing the write half (half-close).
-    /// - Calling it again after it returned `Ready(Ok(()))` must return `Ready(Ok(()))`.
+    /// - Calling it again after it returned `Ready(Ok(()))` must return `Ready(Ok(()))`
+    ///   (case `tcp.close.idempotent`).
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
 }
 

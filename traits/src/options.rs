@@ -98,7 +98,9 @@ impl SocketOption {
 /// socket) must fail with `Unsupported`; a value out of range with `InvalidInput`.
 /// Reading a set-only option fails with `Unsupported`. After a successful
 /// `set_option`, `option` returns the value the stack actually uses (it may round
-/// buffer sizes).
+/// buffer sizes) (cases `options.tcp.read_back`, `options.listener.read_back`,
+/// `options.udp.read_back`, `options.invalid_value`, `options.set_only`,
+/// `options.wrong_kind`).
 pub trait SocketOptions: ErrorType {
     /// Sets an option.
     fn set_option(&self, option: SocketOption) -> Result<(), Self::Error>;

@@ -21,9 +21,11 @@ pub trait TcpConnect: ErrorType {
     /// # Contract
     ///
     /// - A refused connection must fail with `ConnectionRefused` and must not wait
-    ///   for a timeout to say so.
-    /// - An unspecified or port-0 `remote` must fail with `InvalidInput`.
-    /// - A full socket pool must fail with `OutOfResources`, not panic.
+    ///   for a timeout to say so (case `tcp.connect.refused`).
+    /// - An unspecified or port-0 `remote` must fail with `InvalidInput` (case
+    ///   `tcp.connect.invalid_remote`).
+    /// - A full socket pool must fail with `OutOfResources`, not panic (case
+    ///   `tcp.connect.pool_exhausted`).
     /// - The stack may give up after its own timeout (`TimedOut`); a caller that
     ///   needs a shorter one wraps the future in [`crate::time::timeout`].
     ///
@@ -54,14 +56,19 @@ pub trait TcpListen: ErrorType {
     ///
     /// # Contract
     ///
-    /// - A port already listened on must fail with `AddrInUse`.
-    /// - An address that is not the stack's must fail with `AddrNotAvailable`.
-    /// - Dropping the listener must free the port for a new `listen` at once.
+    /// - A port already listened on must fail with `AddrInUse` (case
+    ///   `tcp.listen.addr_in_use`).
+    /// - An address that is not the stack's must fail with `AddrNotAvailable` (case
+    ///   `tcp.listen.addr_not_available`).
+    /// - Dropping the listener must free the port for a new `listen` at once (case
+    ///   `tcp.listen.drop_frees_port`).
     /// - Up to [`ListenOptions::backlog`] connections whose handshake completed
     ///   while no `accept` was pending must be queued, not refused; connections
     ///   handed to pending `accept` futures do not count against it. A stack whose
     ///   pool cannot hold the backlog must fail with `OutOfResources` here, not
-    ///   refuse connections later. `backlog: None` is the stack's default, at least 1.
+    ///   refuse connections later. `backlog: None` is the stack's default, at least 1
+    ///   (cases `tcp.listen.backlog`, `tcp.accept.order_backlog`; no case yet asks for
+    ///   a backlog larger than the pool).
     ///
     /// # Cancel safety
     ///
@@ -122,12 +129,14 @@ pub trait TcpListener: SocketOptions {
     ///
     /// # Contract
     ///
-    /// - Connections must be yielded in the order their handshakes completed.
+    /// - Connections must be yielded in the order their handshakes completed (cases
+    ///   `tcp.accept.order_serial`, `tcp.accept.order_backlog`).
     /// - A stack with a pool of N listening sockets must be able to hold N accepted
-    ///   connections open at once, and must keep accepting when they close.
+    ///   connections open at once, and must keep accepting when they close (case
+    ///   `tcp.accept.pool`).
     /// - Several `accept` futures may be pending on one listener at once (from one
     ///   task or several): each connection must go to exactly one of them, and none
-    ///   may be lost while the others wait.
+    ///   may be lost while the others wait (case `tcp.accept.concurrent`).
     ///
     /// # Cancel safety
     ///
@@ -159,7 +168,8 @@ pub trait TcpStream: Read + Write + SocketOptions + Unpin {
     ///
     /// It must not allocate, and neither half may hold a lock across a `Pending`:
     /// each half keeps its own waker, and a wake for one half is never lost because
-    /// the other half was polled from another task.
+    /// the other half was polled from another task (case `tcp.wake.split_halves`; no
+    /// case can see an allocation).
     fn split(&mut self) -> (Self::ReadHalf<'_>, Self::WriteHalf<'_>);
 
     /// The local address of the connection.
@@ -171,7 +181,7 @@ pub trait TcpStream: Read + Write + SocketOptions + Unpin {
     /// Resets the connection: sends RST, drops unsent and unread data, frees the socket.
     ///
     /// The peer's next read or write must fail with `ConnectionReset` (or see EOF on
-    /// stacks whose peer has already closed).
+    /// stacks whose peer has already closed) (case `tcp.reset.abort_sends_rst`).
     fn abort(self);
 }
 

@@ -77,7 +77,7 @@ impl Sub for Instant {
 /// Hosted stacks use the runtime's timer; bare-metal ones a hardware alarm; tests a
 /// virtual clock that advances only when told.
 pub trait Clock {
-    /// The current instant. It must never go backwards.
+    /// The current instant. It must never go backwards (case `clock.monotonic`).
     fn now(&self) -> Instant;
 
     /// Completes at or after `deadline`.
@@ -85,7 +85,8 @@ pub trait Clock {
     /// # Contract
     ///
     /// While pending it must not wake its task before the deadline (no busy loop);
-    /// a deadline already past completes on the first poll.
+    /// a deadline already past completes on the first poll (cases
+    /// `clock.no_early_wake`, `clock.past_deadline`).
     ///
     /// # Cancel safety
     ///

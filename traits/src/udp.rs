@@ -19,7 +19,8 @@ pub trait UdpBind: ErrorType {
     /// # Contract
     ///
     /// A port already bound must fail with `AddrInUse`; a full pool with
-    /// `OutOfResources`; dropping the socket must free the port.
+    /// `OutOfResources`; dropping the socket must free the port (cases
+    /// `udp.bind.addr_in_use`, `udp.bind.pool_exhausted`, `udp.bind.drop_frees_port`).
     ///
     /// # Cancel safety
     ///
@@ -75,7 +76,7 @@ pub trait UdpSocket: SocketOptions {
     /// # Contract
     ///
     /// - The datagram must be sent whole or not at all; one larger than the stack can
-    ///   send must fail with `InvalidInput`.
+    ///   send must fail with `InvalidInput` (case `udp.send.too_large`).
     /// - `Pending` (with the waker registered) while the send buffer is full.
     fn poll_send_to(
         &self,
@@ -105,11 +106,13 @@ pub trait UdpSocket: SocketOptions {
     /// # Contract
     ///
     /// - As [`UdpSocket::poll_send_to`] to [`UdpSocket::peer_addr`]; a socket that
-    ///   is not connected must fail with `NotConnected`.
+    ///   is not connected must fail with `NotConnected` (cases `udp.connected.send_recv`,
+    ///   `udp.connected.not_connected`).
     /// - A stack that learns the peer is unreachable (ICMP port unreachable) must
     ///   report it as `ConnectionRefused` on the next `poll_send` or `poll_recv`,
     ///   once; the socket stays usable. A stack that does not process ICMP never
-    ///   reports it (the default implementation does not).
+    ///   reports it (the default implementation does not) (cases
+    ///   `udp.connected.refused_once`, `udp.unreachable_port`).
     fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<(), Self::Error>> {
         match self.peer_addr() {
             Some(peer) => self.poll_send_to(cx, buf, peer),

@@ -7,6 +7,8 @@ use crate::run::{Mode, run_adversarial, run_plain};
 use crate::{Case, Harness, Outcome};
 
 pub mod clock;
+pub mod dns;
+pub mod options;
 pub mod tcp;
 pub mod udp;
 
@@ -14,6 +16,14 @@ macro_rules! case_table {
     ($d:tt $( $name:ident $id:literal $path:path => $rule:literal ; )*) => {
         /// How many cases the suite has.
         pub const COUNT: usize = [$( $id ),*].len();
+
+        /// The rule of the case with id `id`.
+        pub fn rule(id: &str) -> Option<&'static str> {
+            match id {
+                $( $id => Some($rule), )*
+                _ => None,
+            }
+        }
 
         /// Every case, in the suite's order.
         pub fn all<H: Harness>() -> [Case<H>; COUNT] {
@@ -106,8 +116,26 @@ case_table! { $
         => "When a read is polled with a new waker, the new waker is the one woken.";
     tcp_wake_no_spurious "tcp.wake.no_spurious" tcp::wake_no_spurious
         => "An idle connection does not wake its reader (no busy loop).";
+    tcp_wake_write_latest_waker "tcp.wake.write_latest_waker" tcp::wake_write_latest_waker
+        => "When a pending write is polled with a new waker, the new waker is the one woken.";
     tcp_timeout_read "tcp.timeout.read" tcp::timeout_read
         => "A read on a quiet socket is cut by a clock timeout, and the connection stays usable.";
+    tcp_listen_backlog "tcp.listen.backlog" tcp::listen_backlog
+        => "A listener with a backlog of N queues N connections completed while no accept is pending, refusing none, in order.";
+    tcp_listen_addr_not_available "tcp.listen.addr_not_available" tcp::listen_addr_not_available
+        => "Listening on an address that is not the stack's fails with AddrNotAvailable.";
+    tcp_accept_concurrent "tcp.accept.concurrent" tcp::accept_concurrent
+        => "Several accepts pending at once on one listener each get exactly one connection, and none is lost while the others wait.";
+    tcp_connect_pool_exhausted "tcp.connect.pool_exhausted" tcp::connect_pool_exhausted
+        => "Connecting with every socket of the pool in use fails promptly with OutOfResources, and an aborted connection frees its socket.";
+    tcp_cancel_connect "tcp.cancel.connect" tcp::cancel_connect
+        => "Dropping a pending connect releases its socket.";
+    tcp_close_write_after_close "tcp.close.write_after_close" tcp::close_write_after_close
+        => "Writing after the local close fails with BrokenPipe or NotConnected.";
+    tcp_close_idempotent "tcp.close.idempotent" tcp::close_idempotent
+        => "Closing again after a successful close succeeds, before and after the peer's FIN.";
+    tcp_cancel_write "tcp.cancel.write" tcp::cancel_write
+        => "A poll_write that returned Pending took no byte.";
     udp_bind_ephemeral_port "udp.bind.ephemeral_port" udp::bind_ephemeral_port
         => "Binding UDP port 0 picks a free port and reports it.";
     udp_bind_addr_in_use "udp.bind.addr_in_use" udp::bind_addr_in_use
@@ -126,6 +154,46 @@ case_table! { $
         => "Sending to a closed port never panics or hangs; a later receive fails with ConnectionRefused or stays quiet.";
     udp_cancel_recv "udp.cancel.recv" udp::cancel_recv
         => "Dropping a pending recv_from loses no datagram.";
+    udp_connected_send_recv "udp.connected.send_recv" udp::connected_send_recv
+        => "A connected socket's send reaches its peer and recv returns the peer's datagrams with their full length.";
+    udp_connected_not_connected "udp.connected.not_connected" udp::connected_not_connected
+        => "send and recv on a socket that is not connected fail at once with NotConnected.";
+    udp_connected_bind_connected "udp.connected.bind_connected" udp::connected_bind_connected
+        => "bind_connected gives a socket on an ephemeral port connected to the remote, that send and recv use.";
+    udp_connected_refused_once "udp.connected.refused_once" udp::connected_refused_once
+        => "A connected socket reports an ICMP port unreachable as ConnectionRefused once, or never.";
+    udp_send_too_large "udp.send.too_large" udp::send_too_large
+        => "Sending a datagram larger than the stack can send fails with InvalidInput, and the socket stays usable.";
+    udp_bind_drop_frees_port "udp.bind.drop_frees_port" udp::bind_drop_frees_port
+        => "Dropping a UDP socket frees its port for a new bind at once.";
+    udp_bind_pool_exhausted "udp.bind.pool_exhausted" udp::bind_pool_exhausted
+        => "Binding with every UDP socket of the pool in use fails with OutOfResources, and dropping one frees it.";
+    dns_resolve_literal "dns.resolve.literal" dns::resolve_literal
+        => "An IP address literal resolves to itself through resolve and resolve_all.";
+    dns_resolve_invalid_name "dns.resolve.invalid_name" dns::resolve_invalid_name
+        => "A name that breaks RFC 1123 fails with InvalidInput.";
+    dns_resolve_all_order "dns.resolve_all.order" dns::resolve_all_order
+        => "resolve_all puts IPv4 before IPv6, keeps to the family asked, and resolve gives its first address.";
+    dns_resolve_all_empty_out "dns.resolve_all.empty_out" dns::resolve_all_empty_out
+        => "resolve_all into an empty buffer fails with InvalidInput.";
+    options_tcp_read_back "options.tcp.read_back" options::tcp_read_back
+        => "A connection's option that was set reads back as set, and one the stack lacks fails with Unsupported.";
+    options_listener_read_back "options.listener.read_back" options::listener_read_back
+        => "A listener's option that was set reads back as set, and one the stack lacks fails with Unsupported.";
+    options_udp_read_back "options.udp.read_back" options::udp_read_back
+        => "A UDP socket's option that was set reads back as set, and one the stack lacks fails with Unsupported.";
+    options_invalid_value "options.invalid_value" options::invalid_value
+        => "An option value out of range fails with InvalidInput (or Unsupported).";
+    options_set_only "options.set_only" options::set_only
+        => "Reading a set-only option fails with Unsupported.";
+    options_wrong_kind "options.wrong_kind" options::wrong_kind
+        => "An option of another kind of socket fails with Unsupported, to set and to read.";
     clock_sleep "clock.sleep" clock::sleep
         => "sleep lasts at least its duration on the clock, and the clock never goes back.";
+    clock_no_early_wake "clock.no_early_wake" clock::no_early_wake
+        => "A pending sleep does not wake its task before its deadline.";
+    clock_past_deadline "clock.past_deadline" clock::past_deadline
+        => "A sleep until a deadline already past completes on its first poll.";
+    clock_monotonic "clock.monotonic" clock::monotonic
+        => "now never goes back.";
 }

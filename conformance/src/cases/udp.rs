@@ -7,9 +7,9 @@ use core::pin::pin;
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
 
-use portnet::{ErrorKind, UdpBind, UdpSocket, UdpSocketExt};
+use portnet::{Error, ErrorKind, UdpBind, UdpSocket, UdpSocketExt};
 
-use crate::support::{Check, expect_error, ips, need, prompt};
+use crate::support::{Check, PROMPT, expect_error, ips, need, prompt, within};
 use crate::{Capability, CaseResult, Family, Harness, Outcome, ensure, fail};
 
 const V4: Family = Family::V4;
@@ -266,5 +266,227 @@ pub async fn cancel_recv<H: Harness>(h: &H) -> CaseResult {
     prompt(h, "peer send", peer.send_to(b"kept", to)).await?;
     let (n, _) = prompt(h, "recv_from", socket.recv_from(&mut buf)).await?;
     ensure!(&buf[..n] == b"kept", "the datagram was lost or changed");
+    Ok(())
+}
+
+/// The peer socket's address as the stack reaches it.
+fn peer_address<H: Harness, S: UdpSocket>(h: &H, peer: &S) -> Result<SocketAddr, Outcome> {
+    let (_, peer_ip) = ips(h, V4)?;
+    Ok(SocketAddr::new(
+        peer_ip,
+        peer.local_addr().check("peer local_addr")?.port(),
+    ))
+}
+
+/// Case `udp.connected.send_recv`: a connected socket's `send` reaches the
+/// connected peer, and `recv` returns the peer's datagrams with their full length.
+pub async fn connected_send_recv<H: Harness>(h: &H) -> CaseResult {
+    let (mut socket, peer) = pair(h).await?;
+    let peer_addr = peer_address(h, &peer)?;
+    socket.connect(peer_addr).check("connect")?;
+    prompt(h, "send on a connected socket", socket.send(b"hello")).await?;
+    let mut buf = [0u8; 16];
+    let (n, from) = prompt(h, "peer recv_from", peer.recv_from(&mut buf)).await?;
+    let to = reach(h, &socket)?;
+    ensure!(
+        &buf[..n] == b"hello" && from == to,
+        "the peer received {n} bytes from {from}, expected `hello` from {to}"
+    );
+    prompt(h, "peer send", peer.send_to(b"back", from)).await?;
+    let n = prompt(h, "recv on a connected socket", socket.recv(&mut buf)).await?;
+    ensure!(&buf[..n] == b"back", "recv returned the wrong datagram");
+    prompt(h, "peer send", peer.send_to(&[9u8; 40], from)).await?;
+    let mut small = [0u8; 8];
+    let n = prompt(h, "recv into a small buffer", socket.recv(&mut small)).await?;
+    ensure!(
+        n == 40,
+        "recv of a 40-byte datagram into 8 bytes reported {n}, expected 40"
+    );
+    Ok(())
+}
+
+/// Case `udp.connected.not_connected`: `send` and `recv` on a socket that is not
+/// connected fail at once with `NotConnected`.
+pub async fn connected_not_connected<H: Harness>(h: &H) -> CaseResult {
+    let (socket, _peer) = pair(h).await?;
+    let result = within(h, PROMPT, "send unconnected", socket.send(b"to whom?")).await?;
+    expect_error(
+        result,
+        &[ErrorKind::NotConnected],
+        "send on an unconnected socket",
+    )?;
+    let mut buf = [0u8; 8];
+    let result = within(h, PROMPT, "recv unconnected", socket.recv(&mut buf)).await?;
+    expect_error(
+        result,
+        &[ErrorKind::NotConnected],
+        "recv on an unconnected socket",
+    )
+}
+
+/// Case `udp.connected.bind_connected`: `bind_connected` gives a socket on an
+/// ephemeral port, connected to the remote: `peer_addr` says so, and `send` and
+/// `recv` talk to it.
+pub async fn connected_bind_connected<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.udp(), Capability::Udp)?;
+    let (_, peer_ip) = ips(h, V4)?;
+    let peer = h
+        .peer()
+        .bind(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer bind")?;
+    let peer_addr = peer_address(h, &peer)?;
+    let socket = prompt(h, "bind_connected", stack.bind_connected(peer_addr)).await?;
+    ensure!(
+        socket.peer_addr() == Some(peer_addr),
+        "peer_addr after bind_connected({peer_addr}) is {:?}",
+        socket.peer_addr()
+    );
+    let port = socket.local_addr().check("local_addr")?.port();
+    ensure!(port != 0, "bind_connected left port 0");
+    prompt(h, "send", socket.send(b"ping")).await?;
+    let mut buf = [0u8; 8];
+    let (n, from) = prompt(h, "peer recv_from", peer.recv_from(&mut buf)).await?;
+    ensure!(
+        &buf[..n] == b"ping" && from.port() == port,
+        "the peer received {n} bytes from port {}, expected `ping` from port {port}",
+        from.port()
+    );
+    prompt(h, "peer send", peer.send_to(b"pong", from)).await?;
+    let n = prompt(h, "recv", socket.recv(&mut buf)).await?;
+    ensure!(&buf[..n] == b"pong", "recv returned the wrong datagram");
+    Ok(())
+}
+
+/// Case `udp.connected.refused_once`: a connected socket whose peer's port is
+/// closed reports it (where the stack processes ICMP) as `ConnectionRefused`
+/// once, on the next `send` or `recv`; it never reports it again without a new
+/// send, and the socket stays usable.
+pub async fn connected_refused_once<H: Harness>(h: &H) -> CaseResult {
+    let (mut socket, peer) = pair(h).await?;
+    let closed = peer_address(h, &peer)?;
+    drop(peer);
+    socket.connect(closed).check("connect")?;
+    prompt(h, "send to a closed port", socket.send(b"anyone?")).await?;
+    let quiet = Duration::from_millis(300);
+    let mut buf = [0u8; 16];
+    match portnet::time::timeout(h.clock(), quiet, socket.recv(&mut buf)).await {
+        // No ICMP processing: nothing is ever reported.
+        Err(_) => return Ok(()),
+        Ok(Ok(n)) => fail!("received {n} bytes out of a closed port"),
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {}
+        Ok(result) => {
+            return expect_error(
+                result,
+                &[ErrorKind::ConnectionRefused],
+                "recv after sending to a closed port",
+            );
+        }
+    }
+    match portnet::time::timeout(h.clock(), quiet, socket.recv(&mut buf)).await {
+        Err(_) => {}
+        Ok(result) => {
+            fail!("a second recv after one refusal returned {result:?} instead of waiting")
+        }
+    }
+    Ok(())
+}
+
+/// A datagram no UDP can carry: longer than the 65 535 bytes of UDP's length field.
+static TOO_LARGE: [u8; 65_536] = [0; 65_536];
+
+/// Case `udp.send.too_large`: a datagram larger than the stack can send fails
+/// with `InvalidInput` (and sends nothing); the socket stays usable.
+pub async fn send_too_large<H: Harness>(h: &H) -> CaseResult {
+    let (socket, peer) = pair(h).await?;
+    let peer_addr = peer_address(h, &peer)?;
+    let result = within(
+        h,
+        PROMPT,
+        "send a 65536-byte datagram",
+        socket.send_to(&TOO_LARGE, peer_addr),
+    )
+    .await?;
+    expect_error(
+        result,
+        &[ErrorKind::InvalidInput],
+        "send_to of a 65536-byte datagram",
+    )?;
+    prompt(h, "send after", socket.send_to(b"small", peer_addr)).await?;
+    let mut buf = [0u8; 16];
+    let (n, _) = prompt(h, "peer recv_from", peer.recv_from(&mut buf)).await?;
+    ensure!(
+        &buf[..n] == b"small",
+        "the peer got {n} bytes, not the small datagram sent after the large one"
+    );
+    Ok(())
+}
+
+/// Case `udp.bind.drop_frees_port`: dropping a UDP socket frees its port at once:
+/// a new socket binds it and receives on it.
+pub async fn bind_drop_frees_port<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.udp(), Capability::Udp)?;
+    let (stack_ip, peer_ip) = ips(h, V4)?;
+    let first = stack
+        .bind(SocketAddr::new(stack_ip, 0))
+        .await
+        .check("bind")?;
+    let addr = first.local_addr().check("local_addr")?;
+    drop(first);
+    let second = stack
+        .bind(addr)
+        .await
+        .check("bind the port of a dropped socket")?;
+    let peer = h
+        .peer()
+        .bind(SocketAddr::new(peer_ip, 0))
+        .await
+        .check("peer bind")?;
+    let to = reach(h, &second)?;
+    prompt(h, "peer send", peer.send_to(b"again", to)).await?;
+    let mut buf = [0u8; 8];
+    let (n, _) = prompt(
+        h,
+        "recv_from on the rebound port",
+        second.recv_from(&mut buf),
+    )
+    .await?;
+    ensure!(&buf[..n] == b"again", "wrong datagram on the rebound port");
+    Ok(())
+}
+
+/// Most UDP sockets `udp.bind.pool_exhausted` fills.
+const MAX_FILL: usize = 16;
+
+/// Case `udp.bind.pool_exhausted`: with every UDP socket of the stack's pool
+/// bound, `bind` fails with `OutOfResources`; dropping one frees its port for a
+/// new bind at once.
+pub async fn bind_pool_exhausted<H: Harness>(h: &H) -> CaseResult {
+    let stack = need(h.udp(), Capability::Udp)?;
+    let pool = need(h.udp_pool(), Capability::SocketPool)?;
+    let n = need((pool <= MAX_FILL).then_some(pool), Capability::SocketPool)?;
+    let (stack_ip, _) = ips(h, V4)?;
+    let any = SocketAddr::new(stack_ip, 0);
+    let mut sockets: [Option<<H::Udp as UdpBind>::Socket<'_>>; MAX_FILL] = Default::default();
+    for slot in sockets.iter_mut().take(n) {
+        *slot = Some(prompt(h, "bind while the pool has room", stack.bind(any)).await?);
+    }
+    let result = within(h, PROMPT, "bind on a full pool", stack.bind(any)).await?;
+    expect_error(
+        result.map(|_| ()),
+        &[ErrorKind::OutOfResources],
+        "bind with every socket of the pool in use",
+    )?;
+    let Some(first) = sockets[0].take() else {
+        fail!("the pool held no socket");
+    };
+    let addr = first.local_addr().check("local_addr")?;
+    drop(first);
+    prompt(
+        h,
+        "bind the port of a dropped socket on a full pool",
+        stack.bind(addr),
+    )
+    .await?;
     Ok(())
 }

@@ -142,6 +142,7 @@ where
     type Connect = S;
     type Listen = S;
     type Udp = S;
+    type Dns = crate::Missing;
     type Peer = RemotePeer;
     type Clock = C;
 

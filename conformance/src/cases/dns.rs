@@ -1,0 +1,221 @@
+//! DNS cases: literals, invalid names, the order of `resolve_all`, an empty
+//! output buffer.
+
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use portnet::time::timeout;
+use portnet::{AddrFamily, Dns, Error, ErrorKind};
+
+use crate::support::{PROMPT, expect_error, need, prompt, within};
+use crate::{Capability, CaseResult, Harness, Outcome, ensure, fail};
+
+/// Literals and the family each is asked with.
+const LITERALS: [(&str, IpAddr, AddrFamily); 5] = [
+    (
+        "127.0.0.1",
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        AddrFamily::Ipv4,
+    ),
+    (
+        "10.0.2.2",
+        IpAddr::V4(Ipv4Addr::new(10, 0, 2, 2)),
+        AddrFamily::Any,
+    ),
+    ("::1", IpAddr::V6(Ipv6Addr::LOCALHOST), AddrFamily::Ipv6),
+    (
+        "fd00::2",
+        IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2)),
+        AddrFamily::Any,
+    ),
+    (
+        "192.0.2.1",
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        AddrFamily::Any,
+    ),
+];
+
+/// Case `dns.resolve.literal`: an IP address literal resolves to itself, through
+/// `resolve` and `resolve_all` (one address), without a query.
+pub async fn resolve_literal<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    for (host, ip, family) in LITERALS {
+        let got = prompt(h, "resolve a literal", dns.resolve(host, family)).await?;
+        ensure!(got == ip, "resolve({host:?}, {family:?}) gave {got}");
+        let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 4];
+        let n = prompt(
+            h,
+            "resolve_all a literal",
+            dns.resolve_all(host, family, &mut out),
+        )
+        .await?;
+        ensure!(
+            n == 1 && out[0] == ip,
+            "resolve_all({host:?}, {family:?}) gave {:?}",
+            &out[..n.min(out.len())]
+        );
+    }
+    Ok(())
+}
+
+/// Writes a name of `labels` labels of `len` letters each into `buf`.
+fn long_name(buf: &mut [u8; 320], labels: usize, len: usize) -> &str {
+    let mut at = 0;
+    for label in 0..labels {
+        if label > 0 {
+            buf[at] = b'.';
+            at += 1;
+        }
+        for b in &mut buf[at..at + len] {
+            *b = b'a';
+        }
+        at += len;
+    }
+    core::str::from_utf8(&buf[..at]).unwrap_or("")
+}
+
+/// Case `dns.resolve.invalid_name`: a name that breaks RFC 1123 (empty, an empty
+/// label, a label over 63 bytes, a name over 253 bytes, a byte other than
+/// letters, digits, `-` and `.`) fails with `InvalidInput`, through both methods.
+pub async fn resolve_invalid_name<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    let mut label_buf = [0u8; 320];
+    let mut name_buf = [0u8; 320];
+    // 64 letters in one label; 4 labels of 63 and one of 2: 256 bytes.
+    let long_label = long_name(&mut label_buf, 1, 64);
+    let long = long_name(&mut name_buf, 5, 63);
+    let names = [
+        "",
+        "a..example",
+        ".example",
+        long_label,
+        &long[..long.len().min(254)],
+        "bad_name.example",
+        "white space.example",
+        "caf\u{e9}.example",
+    ];
+    let limit = PROMPT.saturating_mul(h.patience());
+    for name in names {
+        let shown = &name[..name.len().min(40)];
+        let Ok(result) = timeout(h.clock(), limit, dns.resolve(name, AddrFamily::Any)).await else {
+            fail!(
+                "resolve({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query"
+            );
+        };
+        check_invalid(result.map(|_| ()), name, "resolve")?;
+        let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 2];
+        let all = dns.resolve_all(name, AddrFamily::Any, &mut out);
+        let Ok(result) = timeout(h.clock(), limit, all).await else {
+            fail!(
+                "resolve_all({shown:?}) gave no result within {limit:?}: an invalid name must fail at once, without a query"
+            );
+        };
+        check_invalid(result.map(|_| ()), name, "resolve_all")?;
+    }
+    Ok(())
+}
+
+fn check_invalid<E: Error>(result: Result<(), E>, name: &str, method: &str) -> CaseResult {
+    match result {
+        Err(e) if e.kind() == ErrorKind::InvalidInput => Ok(()),
+        Err(e) => fail!(
+            "{method} of the invalid name {:?} failed with kind {:?}, expected InvalidInput",
+            &name[..name.len().min(40)],
+            e.kind()
+        ),
+        Ok(()) => fail!(
+            "{method} of the invalid name {:?} succeeded",
+            &name[..name.len().min(40)]
+        ),
+    }
+}
+
+/// Case `dns.resolve_all.order`: `resolve_all` of a name the resolver answers
+/// writes at least one address and no more than fit; with `Any` every IPv4
+/// address comes before every IPv6 one; each address is of the family asked;
+/// `resolve` gives the first address `resolve_all` gives.
+pub async fn resolve_all_order<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    let name = need(h.dns_name(), Capability::DnsName)?;
+    let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 8];
+    let n = prompt(
+        h,
+        "resolve_all",
+        dns.resolve_all(name, AddrFamily::Any, &mut out),
+    )
+    .await?;
+    ensure!(
+        (1..=out.len()).contains(&n),
+        "resolve_all({name:?}) reported {n} addresses into a buffer of {}",
+        out.len()
+    );
+    let answer = &out[..n];
+    if let Some(v6) = answer.iter().position(IpAddr::is_ipv6) {
+        ensure!(
+            answer[v6..].iter().all(IpAddr::is_ipv6),
+            "resolve_all({name:?}, Any) put an IPv4 address after an IPv6 one: {answer:?}"
+        );
+    }
+    let first = prompt(h, "resolve", dns.resolve(name, AddrFamily::Any)).await?;
+    ensure!(
+        first == answer[0],
+        "resolve({name:?}) gave {first}, resolve_all's first address is {}",
+        answer[0]
+    );
+    for family in [AddrFamily::Ipv4, AddrFamily::Ipv6] {
+        let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 8];
+        match within(
+            h,
+            PROMPT,
+            "resolve_all",
+            dns.resolve_all(name, family, &mut out),
+        )
+        .await?
+        {
+            Ok(n) => {
+                let got = &out[..n.min(out.len())];
+                ensure!(
+                    n >= 1 && got.iter().all(|ip| family.matches(*ip)),
+                    "resolve_all({name:?}, {family:?}) gave {got:?}"
+                );
+            }
+            Err(e) if e.kind() == ErrorKind::NameNotResolved => {
+                let expected = answer.iter().any(|ip| family.matches(*ip));
+                ensure!(
+                    !expected,
+                    "resolve_all({name:?}, {family:?}) found nothing, but Any gave {answer:?}"
+                );
+            }
+            Err(e) => fail!(
+                "resolve_all({name:?}, {family:?}) failed with kind {:?}",
+                e.kind()
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// Case `dns.resolve_all.empty_out`: `resolve_all` into an empty buffer fails with
+/// `InvalidInput`, for a literal and for a name.
+pub async fn resolve_all_empty_out<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    let mut hosts: [Option<&str>; 2] = [Some("127.0.0.1"), h.dns_name()];
+    for host in hosts.iter_mut().filter_map(Option::take) {
+        let what = "resolve_all into an empty buffer";
+        let result = within(
+            h,
+            PROMPT,
+            what,
+            dns.resolve_all(host, AddrFamily::Any, &mut []),
+        )
+        .await?;
+        expect_error(result, &[ErrorKind::InvalidInput], what).map_err(
+            |outcome| match outcome {
+                Outcome::Fail(detail) => {
+                    Outcome::Fail(crate::Detail::from_args(format_args!("{host:?}: {detail}")))
+                }
+                other => other,
+            },
+        )?;
+    }
+    Ok(())
+}
