@@ -382,13 +382,21 @@ impl Clock for Tokio {
     }
 
     fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> {
+        // A deadline already past completes on the first poll (the contract);
+        // tokio's `Sleep` would wait for its timer driver's next turn.
+        let past = deadline <= self.now();
         let deadline = self
             .epoch
             .checked_add(Duration::from_micros(deadline.as_micros()))
             // Beyond tokio's range: a day is "never" for every caller we know of,
             // and tokio re-arms long timers itself.
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
-        tokio::time::sleep_until(deadline)
+        let sleep = (!past).then(|| tokio::time::sleep_until(deadline));
+        async move {
+            if let Some(sleep) = sleep {
+                sleep.await;
+            }
+        }
     }
 }
 
