@@ -140,6 +140,14 @@ impl Error for core::convert::Infallible {
 
 impl core::error::Error for ErrorKind {}
 
+/// Text that is not an address or an endpoint is bad input: with it,
+/// `Endpoint::parse(text).map_err(ErrorKind::from)?` reads as what it is.
+impl From<core_net::ParseError> for ErrorKind {
+    fn from(_: core_net::ParseError) -> Self {
+        Self::InvalidInput
+    }
+}
+
 /// Types with an associated error type, shared by the I/O traits.
 pub trait ErrorType {
     /// The error this object's operations return.

@@ -53,3 +53,9 @@ fn embedded_io_kinds_match_by_name() {
     assert_eq!(E::from(ErrorKind::OutOfResources), E::OutOfMemory);
     assert_eq!(E::from(ErrorKind::NameNotResolved), E::Other);
 }
+
+#[test]
+fn a_parse_error_is_invalid_input() {
+    let err = portnet::net::Endpoint::parse("no port here").unwrap_err();
+    assert_eq!(portnet::ErrorKind::from(err), portnet::ErrorKind::InvalidInput);
+}
