@@ -57,5 +57,8 @@ fn embedded_io_kinds_match_by_name() {
 #[test]
 fn a_parse_error_is_invalid_input() {
     let err = portnet::net::Endpoint::parse("no port here").unwrap_err();
-    assert_eq!(portnet::ErrorKind::from(err), portnet::ErrorKind::InvalidInput);
+    assert_eq!(
+        portnet::ErrorKind::from(err),
+        portnet::ErrorKind::InvalidInput
+    );
 }
