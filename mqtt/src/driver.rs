@@ -760,6 +760,14 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     rx.waiting += len;
                     progress = true;
                 }
+                // A PUBREL must not overtake the QoS 2 message it releases: handled
+                // first, it would find nothing to release, and the message would
+                // then take its place for good (the fuzzed broker's finding). It
+                // waits in line with the message; packets behind it go on.
+                Some((Packet::PubRel(r), len)) if waiting_qos2(rx, version, r.packet_id) => {
+                    rx.waiting += len;
+                    progress = true;
+                }
                 Some((packet, len)) => {
                     match self.handle(&mut state, packet, auth.as_deref_mut())? {
                         Handled::Consumed => {
@@ -842,8 +850,17 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let mut progress = false;
         while rx.waiting > 0 {
             let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
-            let Ok(Some((Packet::Publish(p), len))) = codec::decode(data, version) else {
-                return Err(protocol("waiting message lost"));
+            let (p, len) = match codec::decode(data, version) {
+                Ok(Some((Packet::Publish(p), len))) => (p, len),
+                Ok(Some((Packet::PubRel(r), len))) => {
+                    if !release(state, r.packet_id) {
+                        return Ok(progress);
+                    }
+                    rx.consume_waiting(len);
+                    progress = true;
+                    continue;
+                }
+                _ => return Err(protocol("waiting message lost")),
             };
             let stale = match (p.qos, p.packet_id) {
                 (QoS::AtLeastOnce, Some(id)) => {
@@ -921,12 +938,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 });
                 session.wake_receiver();
             }
-            rx.start += len;
-            rx.waiting -= len;
-            if rx.start == rx.end {
-                rx.start = 0;
-                rx.end = 0;
-            }
+            rx.consume_waiting(len);
             progress = true;
         }
         Ok(progress)
@@ -938,7 +950,6 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         packet: Packet<'_>,
         auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<Handled, Error> {
-        let v5 = state.info.version == Version::V5;
         let session = self.session;
         match packet {
             Packet::PubAck(r) => {
@@ -974,23 +985,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 }
                 Ok(Handled::Consumed)
             }
-            Packet::PubRel(r) => {
-                if !state.ctrl_room() {
-                    return Ok(Handled::Blocked);
-                }
-                let found = state.inbound_remove(r.packet_id);
-                let reason = if found || !v5 {
-                    ReasonCode::SUCCESS
-                } else {
-                    ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
-                };
-                state.ctrl_push(Ctrl {
-                    packet_type: 7,
-                    id: r.packet_id,
-                    reason,
-                });
-                Ok(Handled::Consumed)
-            }
+            Packet::PubRel(r) => Ok(if release(state, r.packet_id) {
+                Handled::Consumed
+            } else {
+                Handled::Blocked
+            }),
             Packet::PubComp(r) => {
                 let qos2 = |k| k == Kind::Publish(QoS::ExactlyOnce);
                 if state.complete(r.packet_id, qos2, Phase::Released, r.reason) {
@@ -1211,6 +1210,48 @@ fn check_connect_properties(
 
 /// Checks what can be checked of an incoming PUBLISH when it arrives; the rest
 /// (topic aliases, duplicates) is done in order of arrival when it is delivered.
+/// Releases incoming QoS 2 message `id` (a PUBREL from the broker) and queues
+/// its PUBCOMP; false, with nothing changed, while the control queue is full.
+fn release(state: &mut State<'_>, id: u16) -> bool {
+    if !state.ctrl_room() {
+        return false;
+    }
+    let found = state.inbound_remove(id);
+    // 3.1.1 has no reason codes: an identifier not in use is completed all the same.
+    let reason = if found || state.info.version != Version::V5 {
+        ReasonCode::SUCCESS
+    } else {
+        ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
+    };
+    state.ctrl_push(Ctrl {
+        packet_type: 7,
+        id,
+        reason,
+    })
+}
+
+/// Whether a QoS 2 PUBLISH with identifier `id` waits in `rx`.
+fn waiting_qos2(rx: &Rx<'_>, version: Version, id: u16) -> bool {
+    let mut at = rx.start;
+    let end = (rx.start + rx.waiting).min(rx.end);
+    // Every packet takes at least two bytes: the bound is never the limit.
+    for _ in 0..rx.waiting {
+        let Some(data) = rx.buf.get(at..end).filter(|d| !d.is_empty()) else {
+            return false;
+        };
+        match codec::decode(data, version) {
+            Ok(Some((Packet::Publish(p), _)))
+                if p.qos == QoS::ExactlyOnce && p.packet_id == Some(id) =>
+            {
+                return true;
+            }
+            Ok(Some((_, len))) => at += len,
+            _ => return false,
+        }
+    }
+    false
+}
+
 fn check_publish(aliases: usize, p: &Publish<'_>) -> Result<(), Error> {
     if let Some(Property::TopicAlias(a)) = p.properties.find(0x23)
         && (a == 0 || usize::from(a) > aliases)

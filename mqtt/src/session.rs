@@ -395,14 +395,28 @@ pub(crate) struct Rx<'r> {
     pub(crate) buf: &'r mut [u8],
     pub(crate) start: usize,
     pub(crate) end: usize,
-    /// Bytes at `start` that are whole PUBLISH packets waiting for a free
-    /// message buffer; the driver handles the packets behind them.
+    /// Bytes at `start` that are whole packets waiting in their order of
+    /// arrival: PUBLISHes waiting for a free message buffer (or, in 3.1.1, a free
+    /// place for a QoS 2 identifier), and PUBRELs for a QoS 2 message among them.
+    /// The driver handles the packets behind them.
     pub(crate) waiting: usize,
     pub(crate) aliases: &'r mut [AliasSlot],
     /// The maximum packet size advertised on this connection (at most `RX`).
     pub(crate) max_packet: usize,
     /// The topic alias maximum advertised on this connection (at most `ALIASES`).
     pub(crate) alias_max: usize,
+}
+
+impl Rx<'_> {
+    /// Drops the first waiting packet, `len` bytes long.
+    pub(crate) fn consume_waiting(&mut self, len: usize) {
+        self.start += len;
+        self.waiting -= len;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
 }
 
 /// Where one of the application's message buffers stands.

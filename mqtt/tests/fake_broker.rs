@@ -810,3 +810,90 @@ async fn suback_with_more_codes_than_filters_is_a_protocol_error() {
     assert!(subscribed.is_err(), "the subscribe fails: {subscribed:?}");
     assert!(sent.ends_with(b"\xe0\x01\x82"), "{sent:02x?}");
 }
+
+/// A 3.1.1 PUBLISH of `payload` to `t/v3` at QoS 0 (`id` 0) or QoS 2.
+fn v3_publish(id: u16, payload: &[u8]) -> Vec<u8> {
+    let mut body = b"\x00\x04t/v3".to_vec();
+    if id != 0 {
+        body.extend_from_slice(&id.to_be_bytes());
+    }
+    body.extend_from_slice(payload);
+    let first = if id == 0 { 0x30 } else { 0x34 };
+    let mut packet = vec![first, u8::try_from(body.len()).unwrap()];
+    packet.extend(body);
+    packet
+}
+
+/// Found by the `broker` fuzz target (mqtt/fuzz/regressions/broker): a PUBREL
+/// right behind its QoS 2 message, while that message waited for the application
+/// to drop the one it held, was handled first; it released nothing, and the
+/// message then kept its place for good, so with room for one QoS 2 message the
+/// next one waited forever. The PUBREL now waits in line with its message, while
+/// an acknowledgement behind it (the application's QoS 1 publish) still goes through.
+#[tokio::test]
+async fn pubrel_behind_its_waiting_qos2_message_releases_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        assert_eq!(read_packet(&mut sock).await[0], 0x10, "CONNECT first");
+        let mut script = CONNACK_V3.to_vec();
+        script.extend(v3_publish(0, b"held"));
+        script.extend(v3_publish(7, b"seven"));
+        script.extend(b"\x62\x02\x00\x07"); // PUBREL 7, before any PUBREC 7
+        sock.write_all(&script).await.unwrap();
+        let publish = read_packet(&mut sock).await;
+        assert_eq!(publish[0] & 0xf6, 0x32, "the application's QoS 1 PUBLISH");
+        let id = &publish[publish.len() - 4..publish.len() - 2]; // before the payload "q1"
+        sock.write_all(&[0x40, 2, id[0], id[1]]).await.unwrap();
+        // PUBREC 7 (when the application drops it) and PUBCOMP 7, in either order.
+        let mut acks = [read_packet(&mut sock).await, read_packet(&mut sock).await];
+        acks.sort();
+        assert_eq!(
+            acks,
+            [b"\x50\x02\x00\x07".to_vec(), b"\x70\x02\x00\x07".to_vec()]
+        );
+        sock.write_all(&v3_publish(8, b"eight")).await.unwrap();
+        assert_eq!(
+            read_packet(&mut sock).await,
+            b"\x50\x02\x00\x08",
+            "PUBREC 8"
+        );
+        let mut after = Vec::new();
+        let _ = sock.read_to_end(&mut after).await;
+        after
+    };
+    let stack = Tokio::new();
+    // Room for one incoming QoS 2 message and one held message.
+    let mut storage = Storage::<256, 256, 4, 1, 0, 1>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "pubrel-order").version(Version::V3_1_1);
+    let app = async {
+        let held = rx.recv().await;
+        assert_eq!(held.payload(), b"held");
+        client
+            .publish(
+                "c/t",
+                b"q1",
+                PublishOptions::qos(portnet_mqtt::codec::QoS::AtLeastOnce),
+            )
+            .await
+            .expect("PUBACK behind the waiting PUBREL");
+        drop(held);
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(rx.recv().await.payload().to_vec());
+        }
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), after) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(driver.run(&opts), app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    assert_eq!(got, [b"seven".to_vec(), b"eight".to_vec()], "each once");
+    assert_eq!(after, b"\xe0\x00", "DISCONNECT");
+}
