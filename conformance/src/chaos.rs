@@ -395,6 +395,9 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     fn dns_name(&self) -> Option<&str> {
         self.inner.dns_name()
     }
+    fn dns_silent_name(&self) -> Option<&str> {
+        self.inner.dns_silent_name()
+    }
     fn listen_pool(&self) -> usize {
         self.inner.listen_pool()
     }

@@ -91,6 +91,13 @@ pub trait Harness {
         None
     }
 
+    /// A valid name for which the stack's resolver gets no answer from any
+    /// server it asks (its servers' addresses are silent), for case
+    /// `dns.resolve.no_answer`; `None` skips it, naming `dns-silent`.
+    fn dns_silent_name(&self) -> Option<&str> {
+        None
+    }
+
     /// How many connections one listener must be able to hold open at once.
     fn listen_pool(&self) -> usize {
         4

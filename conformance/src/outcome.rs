@@ -24,6 +24,9 @@ pub enum Capability {
     Dns,
     /// A name the stack's resolver answers ([`crate::Harness::dns_name`]).
     DnsName,
+    /// A name for which the stack's resolver gets no answer from any server
+    /// ([`crate::Harness::dns_silent_name`]).
+    DnsSilent,
     /// A fixed socket pool of known size ([`crate::Harness::tcp_pool`],
     /// [`crate::Harness::udp_pool`]).
     SocketPool,
@@ -42,6 +45,7 @@ impl Capability {
             Self::IcmpErrors => "icmp-errors",
             Self::Dns => "dns",
             Self::DnsName => "dns-name",
+            Self::DnsSilent => "dns-silent",
             Self::SocketPool => "socket-pool",
         }
     }
@@ -60,6 +64,7 @@ impl Capability {
             Self::IcmpErrors,
             Self::Dns,
             Self::DnsName,
+            Self::DnsSilent,
             Self::SocketPool,
         ]
         .into_iter()

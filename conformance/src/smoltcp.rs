@@ -117,6 +117,10 @@ impl<P: LinkProfile> Harness for SmoltcpHarness<P> {
     fn udp_pool(&self) -> Option<usize> {
         Some(4)
     }
+    fn dns_silent_name(&self) -> Option<&str> {
+        // Stack `a` asks stack `b`, which runs no DNS server.
+        Some("silent.portnet.example")
+    }
     fn patience(&self) -> u32 {
         // A lost segment costs a retransmission timeout of at least a second,
         // doubling on each loss in a row (RFC 6298).

@@ -80,6 +80,8 @@ enum Flaw {
     DnsMapsV4ToV6,
     /// `resolve_all` into an empty buffer succeeds with 0.
     DnsEmptyOutOk,
+    /// Servers that never answer end as `NameNotResolved` ("no such name").
+    DnsSilenceIsNotFound,
     /// `set_option` claims success and does nothing.
     OptionsNoOp,
     /// Reading a set-only option succeeds.
@@ -688,6 +690,17 @@ impl Dns for Flawed {
         out: &mut [IpAddr],
     ) -> io::Result<usize> {
         let literal = host.parse::<IpAddr>().ok();
+        if host == SILENT_NAME {
+            // The sound stack's resolver gives up after a (short) timeout of its own.
+            let deadline = self.stack.now() + core::time::Duration::from_millis(50);
+            self.stack.sleep_until(deadline).await;
+            let kind = if self.flaw == Flaw::DnsSilenceIsNotFound {
+                ErrorKind::NameNotResolved
+            } else {
+                ErrorKind::TimedOut
+            };
+            return Err(io::Error::from(kind));
+        }
         match self.flaw {
             Flaw::DnsEmptyOutOk if out.is_empty() => return Ok(0),
             Flaw::DnsQueriesInvalidNames if literal.is_none() && host != "localhost" => {
@@ -807,6 +820,9 @@ impl Harness for FlawedHarness {
     fn dns_name(&self) -> Option<&str> {
         self.inner.dns_name()
     }
+    fn dns_silent_name(&self) -> Option<&str> {
+        Some(SILENT_NAME)
+    }
     fn peer(&self) -> &Tokio {
         self.inner.peer()
     }
@@ -850,6 +866,9 @@ fn caught(flaw: Flaw, id: &str) {
 fn caught_pooled(flaw: Flaw, id: &str) {
     caught_with(flaw, id, Some(POOL));
 }
+
+/// The name the flawed stack's resolver gets no answer for.
+const SILENT_NAME: &str = "silent.portnet.example";
 
 /// The pool of the pooled flawed stacks.
 const POOL: usize = 4;
@@ -1009,6 +1028,11 @@ fn addresses_of_the_wrong_family_are_caught() {
 #[test]
 fn an_empty_buffer_accepted_is_caught() {
     caught(Flaw::DnsEmptyOutOk, "dns.resolve_all.empty_out");
+}
+
+#[test]
+fn silence_reported_as_no_such_name_is_caught() {
+    caught(Flaw::DnsSilenceIsNotFound, "dns.resolve.no_answer");
 }
 
 #[test]

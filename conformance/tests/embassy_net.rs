@@ -44,11 +44,12 @@ const EXPECTED_FAILURES: [(&str, &str); 8] = [
 
 /// Cases that skip, with the capability: the adapter has no `Dns` and declares
 /// no fixed pool.
-const EXPECTED_SKIPS: [(&str, Capability); 6] = [
+const EXPECTED_SKIPS: [(&str, Capability); 7] = [
     ("tcp.connect.pool_exhausted", Capability::SocketPool),
     ("udp.bind.pool_exhausted", Capability::SocketPool),
     ("dns.resolve.literal", Capability::Dns),
     ("dns.resolve.invalid_name", Capability::Dns),
+    ("dns.resolve.no_answer", Capability::Dns),
     ("dns.resolve_all.order", Capability::Dns),
     ("dns.resolve_all.empty_out", Capability::Dns),
 ];

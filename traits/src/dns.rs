@@ -42,8 +42,8 @@ impl AddrFamily {
 ///   must fail with `NameNotResolved` (no case yet: the harness names no name that
 ///   has no address).
 /// - No answer from any server within the stack's timeout must fail with
-///   `TimedOut`: "no answer" and "no such name" are different kinds (no case yet:
-///   the harness has no resolver that stays silent).
+///   `TimedOut`: "no answer" and "no such name" are different kinds (case
+///   `dns.resolve.no_answer`).
 pub trait Dns: ErrorType {
     /// Resolves `host` to one address of `family`: the first that
     /// [`Dns::resolve_all`] would return.

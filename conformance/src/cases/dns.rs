@@ -1,7 +1,8 @@
-//! DNS cases: literals, invalid names, the order of `resolve_all`, an empty
-//! output buffer.
+//! DNS cases: literals, invalid names, silent servers, the order of
+//! `resolve_all`, an empty output buffer.
 
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::time::Duration;
 
 use portnet::time::timeout;
 use portnet::{AddrFamily, Dns, Error, ErrorKind};
@@ -112,6 +113,37 @@ pub async fn resolve_invalid_name<H: Harness>(h: &H) -> CaseResult {
         check_invalid(result.map(|_| ()), name, "resolve_all")?;
     }
     Ok(())
+}
+
+/// How long `dns.resolve.no_answer` waits for a resolver to give up (times the
+/// harness's patience): longer than the resolvers of the field take with one
+/// silent server (smoltcp gives up about 15 s after its first query: its 10 s
+/// timeout is checked at its next retransmission), within the case's deadline
+/// ([`crate::CASE_DEADLINE`]).
+const GIVE_UP: Duration = Duration::from_secs(25);
+
+/// Case `dns.resolve.no_answer`: `resolve_all` of a valid name for which no server
+/// answers fails with `TimedOut` once the stack's own timeout has passed: "no
+/// answer" is not "no such name" (`NameNotResolved`), and a resolver gives up
+/// rather than wait forever. (One call: `resolve` is `resolve_all`'s first
+/// address, and two silent waits would not fit in the case's deadline.)
+pub async fn resolve_no_answer<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    let name = need(h.dns_silent_name(), Capability::DnsSilent)?;
+    let limit = GIVE_UP.saturating_mul(h.patience());
+    let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 2];
+    let query = dns.resolve_all(name, AddrFamily::Any, &mut out);
+    match timeout(h.clock(), limit, query).await {
+        Err(_) => fail!(
+            "resolve_all({name:?}) with no server answering gave no result within {limit:?}: a resolver must give up with TimedOut"
+        ),
+        Ok(Err(e)) if e.kind() == ErrorKind::TimedOut => Ok(()),
+        Ok(Err(e)) => fail!(
+            "resolve_all({name:?}) with no server answering failed with kind {:?}, expected TimedOut (NameNotResolved is for a name the servers answered without an address)",
+            e.kind()
+        ),
+        Ok(Ok(n)) => fail!("resolve_all({name:?}) gave {n} addresses though no server answers"),
+    }
 }
 
 fn check_invalid<E: Error>(result: Result<(), E>, name: &str, method: &str) -> CaseResult {
