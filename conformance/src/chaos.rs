@@ -398,6 +398,9 @@ impl<'r, H: Harness> Harness for ChaosHarness<'r, H> {
     fn dns_silent_name(&self) -> Option<&str> {
         self.inner.dns_silent_name()
     }
+    fn dns_server(&self) -> Option<SocketAddr> {
+        self.inner.dns_server()
+    }
     fn listen_pool(&self) -> usize {
         self.inner.listen_pool()
     }

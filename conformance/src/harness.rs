@@ -98,6 +98,14 @@ pub trait Harness {
         None
     }
 
+    /// The address, on the peer, that the resolver of the stack under test
+    /// sends its queries to (a DNS server the peer can play), for case
+    /// `dns.resolve.no_such_name`, which binds the peer's UDP there and answers;
+    /// `None` skips it, naming `dns-server`.
+    fn dns_server(&self) -> Option<SocketAddr> {
+        None
+    }
+
     /// How many connections one listener must be able to hold open at once.
     fn listen_pool(&self) -> usize {
         4

@@ -27,6 +27,9 @@ pub enum Capability {
     /// A name for which the stack's resolver gets no answer from any server
     /// ([`crate::Harness::dns_silent_name`]).
     DnsSilent,
+    /// The address on the peer that the stack's resolver asks
+    /// ([`crate::Harness::dns_server`]).
+    DnsServer,
     /// A fixed socket pool of known size ([`crate::Harness::tcp_pool`],
     /// [`crate::Harness::udp_pool`]).
     SocketPool,
@@ -46,6 +49,7 @@ impl Capability {
             Self::Dns => "dns",
             Self::DnsName => "dns-name",
             Self::DnsSilent => "dns-silent",
+            Self::DnsServer => "dns-server",
             Self::SocketPool => "socket-pool",
         }
     }
@@ -65,6 +69,7 @@ impl Capability {
             Self::Dns,
             Self::DnsName,
             Self::DnsSilent,
+            Self::DnsServer,
             Self::SocketPool,
         ]
         .into_iter()

@@ -118,8 +118,12 @@ impl<P: LinkProfile> Harness for SmoltcpHarness<P> {
         Some(4)
     }
     fn dns_silent_name(&self) -> Option<&str> {
-        // Stack `a` asks stack `b`, which runs no DNS server.
+        // Stack `a` asks stack `b`, which runs no DNS server (but in the case
+        // that plays one there).
         Some("silent.portnet.example")
+    }
+    fn dns_server(&self) -> Option<SocketAddr> {
+        Some(SocketAddr::new(B_V4.into(), 53))
     }
     fn patience(&self) -> u32 {
         // A lost segment costs a retransmission timeout of at least a second,

@@ -82,6 +82,8 @@ enum Flaw {
     DnsEmptyOutOk,
     /// Servers that never answer end as `NameNotResolved` ("no such name").
     DnsSilenceIsNotFound,
+    /// A server's NXDOMAIN ends as `TimedOut` ("no answer").
+    DnsNotFoundIsTimeout,
     /// `set_option` claims success and does nothing.
     OptionsNoOp,
     /// Reading a set-only option succeeds.
@@ -677,6 +679,37 @@ impl UdpBind for Flawed {
     }
 }
 
+impl Flawed {
+    /// A resolver of one name and one server ([`DNS_SERVER`]): an A query, and
+    /// `NameNotResolved` for an answer with NXDOMAIN or no record.
+    async fn ask_server(&self, host: &str) -> io::Result<usize> {
+        use portnet::UdpSocketExt;
+        let socket = self
+            .stack
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await?;
+        let mut query = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in host.split('.') {
+            query.push(u8::try_from(label.len()).map_err(|_| io::ErrorKind::InvalidInput)?);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 1, 0, 1]);
+        socket.send_to(&query, DNS_SERVER).await?;
+        let mut reply = [0u8; 512];
+        let (n, _) = socket.recv_from(&mut reply).await?;
+        let answers = n >= 12 && reply[6..8] != [0, 0];
+        if n < 12 || reply[..2] != [0x12, 0x34] || answers {
+            return Err(io::Error::from(ErrorKind::InvalidData));
+        }
+        let kind = if self.flaw == Flaw::DnsNotFoundIsTimeout && reply[3] & 0x0f == 3 {
+            ErrorKind::TimedOut
+        } else {
+            ErrorKind::NameNotResolved
+        };
+        Err(io::Error::from(kind))
+    }
+}
+
 impl Dns for Flawed {
     async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
         let mut out = [IpAddr::V6(Ipv6Addr::UNSPECIFIED); 1];
@@ -690,6 +723,9 @@ impl Dns for Flawed {
         out: &mut [IpAddr],
     ) -> io::Result<usize> {
         let literal = host.parse::<IpAddr>().ok();
+        if host == cases::dns::NO_SUCH_NAME {
+            return self.ask_server(host).await;
+        }
         if host == SILENT_NAME {
             // The sound stack's resolver gives up after a (short) timeout of its own.
             let deadline = self.stack.now() + core::time::Duration::from_millis(50);
@@ -823,6 +859,9 @@ impl Harness for FlawedHarness {
     fn dns_silent_name(&self) -> Option<&str> {
         Some(SILENT_NAME)
     }
+    fn dns_server(&self) -> Option<SocketAddr> {
+        Some(DNS_SERVER)
+    }
     fn peer(&self) -> &Tokio {
         self.inner.peer()
     }
@@ -866,6 +905,10 @@ fn caught(flaw: Flaw, id: &str) {
 fn caught_pooled(flaw: Flaw, id: &str) {
     caught_with(flaw, id, Some(POOL));
 }
+
+/// Where the flawed stack's resolver sends its queries for
+/// [`cases::dns::NO_SUCH_NAME`] (the peer plays the server there).
+const DNS_SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(core::net::Ipv4Addr::LOCALHOST), 39_453);
 
 /// The name the flawed stack's resolver gets no answer for.
 const SILENT_NAME: &str = "silent.portnet.example";
@@ -1033,6 +1076,11 @@ fn an_empty_buffer_accepted_is_caught() {
 #[test]
 fn silence_reported_as_no_such_name_is_caught() {
     caught(Flaw::DnsSilenceIsNotFound, "dns.resolve.no_answer");
+}
+
+#[test]
+fn no_such_name_reported_as_silence_is_caught() {
+    caught(Flaw::DnsNotFoundIsTimeout, "dns.resolve.no_such_name");
 }
 
 #[test]

@@ -44,12 +44,13 @@ const EXPECTED_FAILURES: [(&str, &str); 8] = [
 
 /// Cases that skip, with the capability: the adapter has no `Dns` and declares
 /// no fixed pool.
-const EXPECTED_SKIPS: [(&str, Capability); 7] = [
+const EXPECTED_SKIPS: [(&str, Capability); 8] = [
     ("tcp.connect.pool_exhausted", Capability::SocketPool),
     ("udp.bind.pool_exhausted", Capability::SocketPool),
     ("dns.resolve.literal", Capability::Dns),
     ("dns.resolve.invalid_name", Capability::Dns),
     ("dns.resolve.no_answer", Capability::Dns),
+    ("dns.resolve.no_such_name", Capability::Dns),
     ("dns.resolve_all.order", Capability::Dns),
     ("dns.resolve_all.empty_out", Capability::Dns),
 ];

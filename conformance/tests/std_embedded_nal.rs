@@ -58,12 +58,13 @@ const EXPECTED_SKIPS: [&str; 12] = [
 ];
 
 /// Cases that skip for another capability: no `Dns` in the harness, no fixed pool.
-const OTHER_SKIPS: [(&str, Capability); 7] = [
+const OTHER_SKIPS: [(&str, Capability); 8] = [
     ("tcp.connect.pool_exhausted", Capability::SocketPool),
     ("udp.bind.pool_exhausted", Capability::SocketPool),
     ("dns.resolve.literal", Capability::Dns),
     ("dns.resolve.invalid_name", Capability::Dns),
     ("dns.resolve.no_answer", Capability::Dns),
+    ("dns.resolve.no_such_name", Capability::Dns),
     ("dns.resolve_all.order", Capability::Dns),
     ("dns.resolve_all.empty_out", Capability::Dns),
 ];

@@ -4,10 +4,13 @@
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::time::Duration;
 
-use portnet::time::timeout;
-use portnet::{AddrFamily, Dns, Error, ErrorKind};
+use core::pin::pin;
 
-use crate::support::{PROMPT, expect_error, need, prompt, within};
+use portnet::future::{Either, select};
+use portnet::time::timeout;
+use portnet::{AddrFamily, Dns, Error, ErrorKind, UdpBind, UdpSocket, UdpSocketExt};
+
+use crate::support::{Check, PROMPT, expect_error, need, prompt, within};
 use crate::{Capability, CaseResult, Harness, Outcome, ensure, fail};
 
 /// Literals and the family each is asked with.
@@ -111,6 +114,105 @@ pub async fn resolve_invalid_name<H: Harness>(h: &H) -> CaseResult {
             );
         };
         check_invalid(result.map(|_| ()), name, "resolve_all")?;
+    }
+    Ok(())
+}
+
+/// The name `dns.resolve.no_such_name` resolves (the peer's DNS server answers
+/// that it has no address).
+pub const NO_SUCH_NAME: &str = "nx.portnet.example";
+
+/// How many queries the peer's DNS server answers in one resolution (a resolver
+/// may ask for each family and retry).
+const QUERIES: usize = 8;
+
+/// Turns the DNS query in `msg` into a reply with `rcode` and no records, echoing
+/// its question; the reply's length, or `None` for anything that is not a query.
+fn empty_reply(msg: &mut [u8], rcode: u8) -> Option<usize> {
+    if msg.len() < 12 || msg[2] & 0x80 != 0 {
+        return None;
+    }
+    // The question: labels up to the root, then type and class.
+    let mut at = 12;
+    for _ in 0..128 {
+        let len = usize::from(*msg.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        if len & 0xc0 != 0 {
+            return None;
+        }
+        at += len;
+    }
+    let end = at + 4;
+    if end > msg.len() {
+        return None;
+    }
+    // QR, the query's RD kept; RA and the code; one question, no records.
+    msg[2] = 0x80 | (msg[2] & 0x01);
+    msg[3] = 0x80 | (rcode & 0x0f);
+    msg[4..12].copy_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+    Some(end)
+}
+
+/// Answers up to [`QUERIES`] queries arriving on `socket` with `rcode` and no records.
+async fn serve_empty<S: UdpSocket>(socket: &S, rcode: u8) -> Result<(), S::Error> {
+    let mut buf = [0u8; 512];
+    for _ in 0..QUERIES {
+        let (n, from) = socket.recv_from(&mut buf).await?;
+        if let Some(len) = empty_reply(&mut buf[..n.min(512)], rcode) {
+            socket.send_to(&buf[..len], from).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Case `dns.resolve.no_such_name`: with the peer playing the stack's DNS server,
+/// a name it answers with NXDOMAIN, and one it answers with no record, fail with
+/// `NameNotResolved` through `resolve_all` and `resolve`: "no such name" is not
+/// "no answer" (`TimedOut`).
+pub async fn resolve_no_such_name<H: Harness>(h: &H) -> CaseResult {
+    let dns = need(h.dns(), Capability::Dns)?;
+    let server = need(h.dns_server(), Capability::DnsServer)?;
+    let socket = prompt(
+        h,
+        "peer bind of the DNS server's address",
+        h.peer().bind(server),
+    )
+    .await?;
+    for (rcode, answer) in [(3, "NXDOMAIN"), (0, "no record")] {
+        for method in ["resolve_all", "resolve"] {
+            let mut out = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); 2];
+            let result = async {
+                if method == "resolve" {
+                    dns.resolve(NO_SUCH_NAME, AddrFamily::Any).await.map(|_| 0)
+                } else {
+                    dns.resolve_all(NO_SUCH_NAME, AddrFamily::Any, &mut out)
+                        .await
+                }
+            };
+            let query = pin!(within(h, PROMPT, method, result));
+            let serve = pin!(serve_empty(&socket, rcode));
+            match select(query, serve).await {
+                Either::Left(result) => match result? {
+                    Err(e) if e.kind() == ErrorKind::NameNotResolved => {}
+                    Err(e) => fail!(
+                        "{method}({NO_SUCH_NAME:?}) answered with {answer} failed with kind {:?}, expected NameNotResolved",
+                        e.kind()
+                    ),
+                    Ok(n) => fail!(
+                        "{method}({NO_SUCH_NAME:?}) answered with {answer} gave {n} addresses"
+                    ),
+                },
+                Either::Right(served) => {
+                    served.check("the peer's DNS server")?;
+                    fail!(
+                        "{method}({NO_SUCH_NAME:?}): {QUERIES} queries answered with {answer} and still no result"
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -172,6 +172,8 @@ case_table! { $
         => "An IP address literal resolves to itself through resolve and resolve_all.";
     dns_resolve_invalid_name "dns.resolve.invalid_name" dns::resolve_invalid_name
         => "A name that breaks RFC 1123 fails with InvalidInput.";
+    dns_resolve_no_such_name "dns.resolve.no_such_name" dns::resolve_no_such_name
+        => "A name the servers answer without an address (NXDOMAIN, or no record of the family) fails with NameNotResolved.";
     dns_resolve_no_answer "dns.resolve.no_answer" dns::resolve_no_answer
         => "resolve_all of a name no server answers fails with TimedOut, not NameNotResolved, within 25 s.";
     dns_resolve_all_order "dns.resolve_all.order" dns::resolve_all_order
