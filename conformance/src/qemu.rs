@@ -1,4 +1,4 @@
-//! The bare-metal row: the suite inside firmware on QEMU's `mps2-an385` board,
+//! The mps2-an385 row: the suite inside firmware on QEMU's `mps2-an385` board,
 //! with the firmware's stack on a TAP device and the peer on the host.
 //!
 //! The runner creates a network namespace with a TAP device (`pnqemu0`,
@@ -35,7 +35,7 @@ use crate::{Capability, Detail, Outcome, cases, default_seed};
 pub const FIRMWARE_ENV: &str = "PORTNET_FIRMWARE";
 
 /// The row's name in the table.
-pub const ROW_NAME: &str = "bare-metal (qemu mps2-an385)";
+pub const ROW_NAME: &str = "mps2-an385 (qemu)";
 
 const TAP_NAME: &str = "pnqemu0";
 

@@ -89,7 +89,7 @@ fn no_std() -> Result<(), String> {
         "clippy",
         "-q",
         "-p",
-        "portnet-bare-metal",
+        "portnet-board-mps2-an385",
         "--examples",
         "--release",
         "--target",
@@ -390,7 +390,7 @@ fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-/// The conformance runner on every backend, the bare-metal row included: builds
+/// The conformance runner on every backend, the board rows included: builds
 /// the conformance firmware first and names it to the runner.
 pub(crate) fn conformance() -> Result<(), String> {
     let firmware = qemu::build("conformance")?;

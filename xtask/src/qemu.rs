@@ -34,13 +34,13 @@ pub(crate) fn build_bin(package: &str, bin: &str) -> Result<String, String> {
     Ok(format!("{}/{TARGET}/release/{bin}", super::target_dir()))
 }
 
-/// Builds a firmware example of `portnet-bare-metal` in release mode and
+/// Builds a firmware example of `portnet-board-mps2-an385` in release mode and
 /// returns the path of its ELF file.
 pub(crate) fn build(example: &str) -> Result<String, String> {
     build_with(example, "release", &[])
 }
 
-/// Builds a firmware example of `portnet-bare-metal` with cargo profile
+/// Builds a firmware example of `portnet-board-mps2-an385` with cargo profile
 /// `profile` and extra cargo arguments `features` (feature selection), and
 /// returns the path of its ELF file.
 fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String, String> {
@@ -50,7 +50,7 @@ fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String,
         "--profile",
         profile,
         "-p",
-        "portnet-bare-metal",
+        "portnet-board-mps2-an385",
         "--example",
         example,
         "--target",

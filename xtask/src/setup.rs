@@ -25,7 +25,7 @@ const APT_PACKAGES: [(&str, &str); 3] = [
 /// Nightly components for Miri.
 const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
-/// Nightly targets: the board's, for the docs.rs-style build of `portnet-bare-metal`,
+/// Nightly targets: the board's, for the docs.rs-style build of `portnet-board-mps2-an385`,
 /// whose docs.rs target it is.
 const NIGHTLY_TARGETS: [&str; 1] = ["thumbv7m-none-eabi"];
 
