@@ -132,6 +132,11 @@ fn serve_agent(netns: &NetNs, listener: &UnixListener) -> std::io::Result<()> {
 /// no monitor; inside `netns` if given. The caller adds the network and serial
 /// arguments.
 pub fn board_command(netns: Option<&NetNs>, elf: &Path) -> Command {
+    machine_command("mps2-an385", netns, elf)
+}
+
+/// As [`board_command`], on QEMU machine `machine` (`mps2-an385`, `microbit`).
+pub fn machine_command(machine: &str, netns: Option<&NetNs>, elf: &Path) -> Command {
     let mut command = match netns {
         Some(netns) => {
             let mut command = Command::new("ip");
@@ -141,7 +146,7 @@ pub fn board_command(netns: Option<&NetNs>, elf: &Path) -> Command {
         None => Command::new("qemu-system-arm"),
     };
     command
-        .args(["-M", "mps2-an385", "-cpu", "cortex-m3"])
+        .args(["-M", machine])
         .args(["-display", "none", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-kernel")

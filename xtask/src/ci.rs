@@ -98,6 +98,22 @@ fn no_std() -> Result<(), String> {
         "-D",
         "warnings",
     ]));
+    // The micro:bit board is Cortex-M0 only (thumbv6m): its lib and firmware
+    // examples, linted for the target they run on (its drivers' host tests run
+    // in the `test` step).
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-board-microbit",
+        "--examples",
+        "--release",
+        "--target",
+        "thumbv6m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
     // The IoT sensor node: its no_std library and its firmware binary, linted
     // for the board (the hosted binaries are linted by the `clippy` step).
     no_std.push(cargo(&[
@@ -257,6 +273,7 @@ pub(crate) fn steps() -> Vec<Step> {
                 qemu::echo()
                     .and_then(|()| qemu::mqtt())
                     .and_then(|()| qemu::slip())
+                    .and_then(|()| qemu::microbit_slip())
                     .and_then(|()| qemu::size())
             }),
         },

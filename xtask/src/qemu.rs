@@ -640,6 +640,93 @@ pub(crate) fn slip() -> Result<(), String> {
     )
 }
 
+/// The micro:bit's firmware target (Cortex-M0).
+pub(crate) const MICROBIT_TARGET: &str = "thumbv6m-none-eabi";
+
+/// Builds a firmware example of `portnet-board-microbit` in release mode with
+/// extra cargo arguments `features`, and returns the path of its ELF file.
+pub(crate) fn build_microbit(example: &str, features: &[&str]) -> Result<String, String> {
+    let mut args = vec![
+        "build",
+        "-q",
+        "--release",
+        "-p",
+        "portnet-board-microbit",
+        "--example",
+        example,
+        "--target",
+        MICROBIT_TARGET,
+    ];
+    args.extend_from_slice(features);
+    super::run("cargo", &args, &[])?;
+    Ok(format!(
+        "{}/{MICROBIT_TARGET}/release/examples/{example}",
+        super::target_dir()
+    ))
+}
+
+/// Prints a firmware's flash and RAM as `size` does (text, data, bss), and
+/// fails if its statics leave less than `stack_reserve` bytes of the board's
+/// `ram` for the stack.
+pub(crate) fn print_size(
+    label: &str,
+    elf: &str,
+    ram: u64,
+    stack_reserve: u64,
+) -> Result<FirmwareSize, String> {
+    let size = firmware_size(elf)?;
+    let statics = size.data + size.bss;
+    eprintln!(
+        "{label}: {elf}: text {} data {} bss {} (flash {} B, static RAM {} B of {} B, {} B left for the stack)",
+        size.text + size.rodata,
+        size.data,
+        size.bss,
+        size.text + size.rodata + size.data,
+        statics,
+        ram,
+        ram.saturating_sub(statics)
+    );
+    if statics + stack_reserve > ram {
+        return Err(format!(
+            "{label}: {statics} B of statics leave less than {stack_reserve} B of the {ram} B of RAM for the stack"
+        ));
+    }
+    Ok(size)
+}
+
+/// The micro:bit's RAM (QEMU's model enforces it).
+pub(crate) const MICROBIT_RAM: u64 = 16 * 1024;
+/// The stack the micro:bit's firmware needs at least (smoltcp's poll is the
+/// deepest path).
+const MICROBIT_STACK: u64 = 4 * 1024;
+
+/// `cargo xtask qemu microbit-slip`: the generic echo server in firmware on the
+/// micro:bit, over SLIP on its one UART, served to the generic echo client on
+/// a hosted smoltcp stack at the other end of the line.
+pub(crate) fn microbit_slip() -> Result<(), String> {
+    let elf = build_microbit("slip_echo", &[])?;
+    print_size("qemu microbit-slip", &elf, MICROBIT_RAM, MICROBIT_STACK)?;
+    let elf = std::fs::canonicalize(&elf).map_err(|e| format!("{elf}: {e}"))?;
+    let elf = elf.to_str().ok_or("the firmware's path is not UTF-8")?;
+    super::run(
+        "cargo",
+        &[
+            "test",
+            "-q",
+            "-p",
+            "portnet-conformance",
+            "--test",
+            "qemu_slip",
+            "--",
+            "--nocapture",
+        ],
+        &[
+            ("PORTNET_SLIP_FIRMWARE", elf),
+            ("PORTNET_SLIP_MACHINE", "microbit"),
+        ],
+    )
+}
+
 /// One firmware build measured by [`size`].
 struct SizeBuild {
     example: &'static str,
