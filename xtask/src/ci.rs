@@ -274,6 +274,7 @@ pub(crate) fn steps() -> Vec<Step> {
                     .and_then(|()| qemu::mqtt())
                     .and_then(|()| qemu::slip())
                     .and_then(|()| qemu::microbit_slip())
+                    .and_then(|()| qemu::microbit_sensor())
                     .and_then(|()| qemu::size())
             }),
         },

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMqtt) => qemu::mqtt(),
         Ok(Task::QemuSlip) => qemu::slip(),
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
+        Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Soak { args }) => soak::soak(&args),
@@ -81,6 +82,7 @@ tasks:
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
   qemu microbit-slip          the same on the micro:bit (Cortex-M0, 16 KiB RAM), with its flash and RAM
+  qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
@@ -121,6 +123,7 @@ enum Task {
     QemuMqtt,
     QemuSlip,
     QemuMicrobitSlip,
+    QemuMicrobitSensor,
     QemuSize,
     Demo,
     Chaos {
@@ -174,10 +177,11 @@ impl Task {
                 Some("mqtt") => no_more(rest).map(|()| Self::QemuMqtt),
                 Some("slip") => no_more(rest).map(|()| Self::QemuSlip),
                 Some("microbit-slip") => no_more(rest).map(|()| Self::QemuMicrobitSlip),
+                Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `size` or `conformance`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size` or `conformance`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {

@@ -727,6 +727,109 @@ pub(crate) fn microbit_slip() -> Result<(), String> {
     )
 }
 
+/// The stack the sensor node needs on the micro:bit: its measured peak
+/// (`board::stack_use`, printed by the firmware) is 7.9 KiB.
+const MICROBIT_SENSOR_STACK: u64 = 8 * 1024;
+
+/// `cargo xtask qemu microbit-sensor`: the sensor node (`examples/iot-sensor`'s
+/// application, the micro:bit's entry point) in QEMU's `microbit`, over SLIP
+/// to the hosted SLIP peer (`portnet-conformance`'s `slip_peer`), which
+/// forwards its MQTT connection to mosquitto on the host; `iot-monitor` sees
+/// its QoS 1 telemetry and sends it a command, whose effect the telemetry
+/// then reports.
+pub(crate) fn microbit_sensor() -> Result<(), String> {
+    const DEVICE_ID: &str = "microbit-1";
+    const BOOT: Duration = Duration::from_secs(60);
+    const EVENT: Duration = Duration::from_secs(30);
+    let started = Instant::now();
+    let elf = build_microbit("iot_sensor", &[])?;
+    print_size(
+        "qemu microbit-sensor",
+        &elf,
+        MICROBIT_RAM,
+        MICROBIT_SENSOR_STACK,
+    )?;
+    for args in [
+        &[
+            "build",
+            "-q",
+            "-p",
+            "portnet-conformance",
+            "--example",
+            "slip_peer",
+        ][..],
+        &[
+            "build",
+            "-q",
+            "-p",
+            "portnet-iot-sensor",
+            "--bin",
+            "iot-monitor",
+        ],
+    ] {
+        super::run("cargo", args, &[])?;
+    }
+    let broker = Mosquitto::start()?;
+    let mut peer_command =
+        Command::new(format!("{}/debug/examples/slip_peer", super::target_dir()));
+    peer_command.arg(broker.port.to_string());
+    let mut peer = Watched::spawn(peer_command, "peer")?;
+    let line = peer.wait_for("slip-peer: line on 127.0.0.1:", Duration::from_secs(10))?;
+    let line_port = line
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse::<u16>().ok())
+        .ok_or_else(|| format!("no port in {line:?}"))?;
+    let mut qemu_command = Command::new("qemu-system-arm");
+    qemu_command
+        .args(["-M", "microbit", "-display", "none", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-serial", &format!("tcp:127.0.0.1:{line_port}")])
+        .args(["-kernel", &elf]);
+    let mut board = Watched::spawn(qemu_command, "qemu")?;
+    let booted = Instant::now();
+    board.wait_for(
+        &format!("iot-sensor: subscribed to portnet/{DEVICE_ID}/command"),
+        BOOT,
+    )?;
+    let subscribed = booted.elapsed();
+    let mut monitor_command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
+    monitor_command.args([
+        "--broker",
+        &format!("127.0.0.1:{}", broker.port),
+        "--id",
+        DEVICE_ID,
+    ]);
+    let mut monitor = Watched::spawn(monitor_command, "monitor")?;
+    monitor.wait_for("monitor: connected", EVENT)?;
+    monitor.wait_for("monitor: telemetry {", EVENT)?;
+    monitor.wait_for("monitor: telemetry {", EVENT)?;
+    monitor.type_in("leds 2\n")?;
+    board.wait_containing(&["command \"leds 2\"", "leds 0b10"], EVENT)?;
+    monitor.wait_containing(&["monitor: telemetry", "\"leds\":2"], EVENT)?;
+    monitor.stop();
+    board.stop();
+    peer.stop();
+    let peak = board
+        .seen()
+        .iter()
+        .rev()
+        .find(|line| line.contains("stack peak"))
+        .cloned()
+        .unwrap_or_default();
+    eprintln!(
+        "qemu microbit-sensor: subscribed {:.1} s after boot; QoS 1 telemetry seen by the monitor, \
+         `leds 2` lit LED 2 of the matrix (GPIO OUT read back) and the telemetry reported it; {:.0} s in all",
+        subscribed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "qemu microbit-sensor: {}",
+        peak.trim_start_matches("iot-sensor: ")
+    );
+    Ok(())
+}
+
 /// One firmware build measured by [`size`].
 struct SizeBuild {
     example: &'static str,

@@ -3,6 +3,8 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+pub mod delay;
+pub mod leds;
 pub mod regs;
 pub mod timer;
 pub mod uart;

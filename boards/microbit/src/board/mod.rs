@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 
 pub mod net;
+pub mod stack_use;
 
 use cortex_m::interrupt::InterruptNumber;
 use cortex_m::peripheral::NVIC;
@@ -71,6 +72,54 @@ pub static CLOCK: Clock = Timer::new(TimerAlarm::new(unsafe { Mmio::new(0x4000_8
 
 /// The board's executor, sleeping with WFI.
 pub static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
+
+/// The GPIO port's registers (the LED matrix).
+// SAFETY: the nRF51 maps GPIO at 0x5000_0000, and nothing on the board but
+// the LED pins touches it.
+pub const GPIO: Mmio = unsafe { Mmio::new(0x5000_0000) };
+
+/// The first row of the LED matrix, lit = high.
+pub fn leds() -> [crate::leds::Led<Mmio>; 3] {
+    crate::leds::first_row(GPIO)
+}
+
+/// `embedded-hal-async`'s delay on the board's clock (microsecond
+/// resolution: never shorter than asked).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Delay;
+
+impl Delay {
+    async fn sleep_nanos(nanos: u64) {
+        use portnet::Clock as _;
+        let micros = crate::delay::sleep_micros(nanos);
+        if micros > 0 {
+            CLOCK.sleep(core::time::Duration::from_micros(micros)).await;
+        }
+    }
+}
+
+impl embedded_hal_async::delay::DelayNs for Delay {
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping it gives its place in the timer queue back.
+    async fn delay_ns(&mut self, ns: u32) {
+        Self::sleep_nanos(u64::from(ns)).await;
+    }
+
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as `delay_ns`.
+    async fn delay_us(&mut self, us: u32) {
+        Self::sleep_nanos(u64::from(us) * 1_000).await;
+    }
+
+    /// # Cancel safety
+    ///
+    /// Cancel safe, as `delay_ns`.
+    async fn delay_ms(&mut self, ms: u32) {
+        Self::sleep_nanos(u64::from(ms) * 1_000_000).await;
+    }
+}
 
 /// Starts the clock and the UART, and unmasks their interrupts.
 pub fn init() {
