@@ -69,7 +69,7 @@ impl Memory {
     }
 }
 
-/// Call from `build.rs`: on a bare-metal target, writes `memory`'s
+/// Call from `build.rs`: on a target with no OS, writes `memory`'s
 /// `memory.x` into `OUT_DIR`, puts `OUT_DIR` on the linker's search path and
 /// passes `-Tlink.x` to `targets` only. On any other target it does nothing,
 /// so host builds and tests of the same crate are unaffected.
