@@ -1,22 +1,9 @@
-//! Links the firmware half of the examples with `cortex-m-rt` on bare-metal targets:
-//! writes `memory.x` (QEMU `mps2-an385`: 4 MiB flash at 0, 4 MiB RAM at 0x2000_0000)
-//! and passes `-Tlink.x` to examples only. The library itself is unaffected.
-
-use std::env;
-use std::fs;
-use std::path::PathBuf;
+//! Links the firmware half of the examples with `cortex-m-rt` for QEMU's
+//! `mps2-an385` (the library is unaffected).
 
 fn main() {
-    println!("cargo:rerun-if-changed=build.rs");
-    if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
-        return;
-    }
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(
-        out.join("memory.x"),
-        "MEMORY\n{\n  FLASH : ORIGIN = 0x00000000, LENGTH = 4M\n  RAM : ORIGIN = 0x20000000, LENGTH = 4M\n}\n",
-    )
-    .expect("write memory.x");
-    println!("cargo:rustc-link-search={}", out.display());
-    println!("cargo:rustc-link-arg-examples=-Tlink.x");
+    portnet_build_support::link_firmware(
+        &portnet_build_support::MPS2_AN385,
+        portnet_build_support::Targets::Examples,
+    );
 }

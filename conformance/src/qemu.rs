@@ -1,4 +1,4 @@
-//! The bare-metal row: the suite inside firmware on QEMU's `mps2-an385` board,
+//! The mps2-an385 row: the suite inside firmware on QEMU's `mps2-an385` board,
 //! with the firmware's stack on a TAP device and the peer on the host.
 //!
 //! The runner creates a network namespace with a TAP device (`pnqemu0`,
@@ -35,7 +35,7 @@ use crate::{Capability, Detail, Outcome, cases, default_seed};
 pub const FIRMWARE_ENV: &str = "PORTNET_FIRMWARE";
 
 /// The row's name in the table.
-pub const ROW_NAME: &str = "bare-metal (qemu mps2-an385)";
+pub const ROW_NAME: &str = "mps2-an385 (qemu)";
 
 const TAP_NAME: &str = "pnqemu0";
 
@@ -132,6 +132,11 @@ fn serve_agent(netns: &NetNs, listener: &UnixListener) -> std::io::Result<()> {
 /// no monitor; inside `netns` if given. The caller adds the network and serial
 /// arguments.
 pub fn board_command(netns: Option<&NetNs>, elf: &Path) -> Command {
+    machine_command("mps2-an385", netns, elf)
+}
+
+/// As [`board_command`], on QEMU machine `machine` (`mps2-an385`, `microbit`).
+pub fn machine_command(machine: &str, netns: Option<&NetNs>, elf: &Path) -> Command {
     let mut command = match netns {
         Some(netns) => {
             let mut command = Command::new("ip");
@@ -141,7 +146,7 @@ pub fn board_command(netns: Option<&NetNs>, elf: &Path) -> Command {
         None => Command::new("qemu-system-arm"),
     };
     command
-        .args(["-M", "mps2-an385", "-cpu", "cortex-m3"])
+        .args(["-M", machine])
         .args(["-display", "none", "-monitor", "none"])
         .args(["-semihosting-config", "enable=on,target=native"])
         .arg("-kernel")

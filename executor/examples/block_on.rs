@@ -1,6 +1,6 @@
 //! The smallest useful program: `block_on` of two joined futures.
 //!
-//! On a bare-metal target (`target_os = "none"`) it is a Cortex-M firmware (linked with
+//! On a target with no OS (`target_os = "none"`) it is a Cortex-M firmware (linked with
 //! `cortex-m-rt`, sleeping with `WfiPark`, exiting through semihosting) whose size the
 //! README quotes:
 //!

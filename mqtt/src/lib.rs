@@ -1,6 +1,6 @@
 //! An MQTT 3.1.1 and 5.0 client written only against the [`portnet`] traits: no
 //! runtime, no TCP/IP stack and no allocator named anywhere, so the same client runs
-//! on tokio, smol, smoltcp and bare-metal firmware.
+//! on tokio, smol, smoltcp and microcontroller firmware.
 //!
 //! - [`codec`]: the pure packet encoder/decoder (zero-copy, never panics).
 //! - [`Storage`] → [`Session`] → [`Session::split`] into a [`Driver`] (owns the

@@ -74,7 +74,7 @@ impl Sub for Instant {
 
 /// A monotonic clock with timers.
 ///
-/// Hosted stacks use the runtime's timer; bare-metal ones a hardware alarm; tests a
+/// Hosted stacks use the runtime's timer; firmware a hardware alarm; tests a
 /// virtual clock that advances only when told.
 pub trait Clock {
     /// The current instant. It must never go backwards (case `clock.monotonic`).

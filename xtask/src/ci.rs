@@ -89,11 +89,27 @@ fn no_std() -> Result<(), String> {
         "clippy",
         "-q",
         "-p",
-        "portnet-bare-metal",
+        "portnet-board-mps2-an385",
         "--examples",
         "--release",
         "--target",
         "thumbv7m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
+    // The micro:bit board is Cortex-M0 only (thumbv6m): its lib and firmware
+    // examples, linted for the target they run on (its drivers' host tests run
+    // in the `test` step).
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-board-microbit",
+        "--examples",
+        "--release",
+        "--target",
+        "thumbv6m-none-eabi",
         "--",
         "-D",
         "warnings",
@@ -257,6 +273,8 @@ pub(crate) fn steps() -> Vec<Step> {
                 qemu::echo()
                     .and_then(|()| qemu::mqtt())
                     .and_then(|()| qemu::slip())
+                    .and_then(|()| qemu::microbit_slip())
+                    .and_then(|()| qemu::microbit_sensor())
                     .and_then(|()| qemu::size())
             }),
         },
@@ -390,7 +408,7 @@ fn secs(duration: Duration) -> f64 {
     duration.as_secs_f64()
 }
 
-/// The conformance runner on every backend, the bare-metal row included: builds
+/// The conformance runner on every backend, the board rows included: builds
 /// the conformance firmware first and names it to the runner.
 pub(crate) fn conformance() -> Result<(), String> {
     let firmware = qemu::build("conformance")?;

@@ -48,6 +48,8 @@ fn main() -> ExitCode {
         Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::QemuMqtt) => qemu::mqtt(),
         Ok(Task::QemuSlip) => qemu::slip(),
+        Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
+        Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Soak { args }) => soak::soak(&args),
@@ -79,6 +81,8 @@ tasks:
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
+  qemu microbit-slip          the same on the micro:bit (Cortex-M0, 16 KiB RAM), with its flash and RAM
+  qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
@@ -118,6 +122,8 @@ enum Task {
     QemuEcho,
     QemuMqtt,
     QemuSlip,
+    QemuMicrobitSlip,
+    QemuMicrobitSensor,
     QemuSize,
     Demo,
     Chaos {
@@ -170,10 +176,12 @@ impl Task {
                 Some("echo") => no_more(rest).map(|()| Self::QemuEcho),
                 Some("mqtt") => no_more(rest).map(|()| Self::QemuMqtt),
                 Some("slip") => no_more(rest).map(|()| Self::QemuSlip),
+                Some("microbit-slip") => no_more(rest).map(|()| Self::QemuMicrobitSlip),
+                Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `size` or `conformance`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size` or `conformance`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {

@@ -34,13 +34,13 @@ pub(crate) fn build_bin(package: &str, bin: &str) -> Result<String, String> {
     Ok(format!("{}/{TARGET}/release/{bin}", super::target_dir()))
 }
 
-/// Builds a firmware example of `portnet-bare-metal` in release mode and
+/// Builds a firmware example of `portnet-board-mps2-an385` in release mode and
 /// returns the path of its ELF file.
 pub(crate) fn build(example: &str) -> Result<String, String> {
     build_with(example, "release", &[])
 }
 
-/// Builds a firmware example of `portnet-bare-metal` with cargo profile
+/// Builds a firmware example of `portnet-board-mps2-an385` with cargo profile
 /// `profile` and extra cargo arguments `features` (feature selection), and
 /// returns the path of its ELF file.
 fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String, String> {
@@ -50,7 +50,7 @@ fn build_with(example: &str, profile: &str, features: &[&str]) -> Result<String,
         "--profile",
         profile,
         "-p",
-        "portnet-bare-metal",
+        "portnet-board-mps2-an385",
         "--example",
         example,
         "--target",
@@ -638,6 +638,196 @@ pub(crate) fn slip() -> Result<(), String> {
         ],
         &[("PORTNET_SLIP_FIRMWARE", elf)],
     )
+}
+
+/// The micro:bit's firmware target (Cortex-M0).
+pub(crate) const MICROBIT_TARGET: &str = "thumbv6m-none-eabi";
+
+/// Builds a firmware example of `portnet-board-microbit` in release mode with
+/// extra cargo arguments `features`, and returns the path of its ELF file.
+pub(crate) fn build_microbit(example: &str, features: &[&str]) -> Result<String, String> {
+    let mut args = vec![
+        "build",
+        "-q",
+        "--release",
+        "-p",
+        "portnet-board-microbit",
+        "--example",
+        example,
+        "--target",
+        MICROBIT_TARGET,
+    ];
+    args.extend_from_slice(features);
+    super::run("cargo", &args, &[])?;
+    Ok(format!(
+        "{}/{MICROBIT_TARGET}/release/examples/{example}",
+        super::target_dir()
+    ))
+}
+
+/// Prints a firmware's flash and RAM as `size` does (text, data, bss), and
+/// fails if its statics leave less than `stack_reserve` bytes of the board's
+/// `ram` for the stack.
+pub(crate) fn print_size(
+    label: &str,
+    elf: &str,
+    ram: u64,
+    stack_reserve: u64,
+) -> Result<FirmwareSize, String> {
+    let size = firmware_size(elf)?;
+    let statics = size.data + size.bss;
+    eprintln!(
+        "{label}: {elf}: text {} data {} bss {} (flash {} B, static RAM {} B of {} B, {} B left for the stack)",
+        size.text + size.rodata,
+        size.data,
+        size.bss,
+        size.text + size.rodata + size.data,
+        statics,
+        ram,
+        ram.saturating_sub(statics)
+    );
+    if statics + stack_reserve > ram {
+        return Err(format!(
+            "{label}: {statics} B of statics leave less than {stack_reserve} B of the {ram} B of RAM for the stack"
+        ));
+    }
+    Ok(size)
+}
+
+/// The micro:bit's RAM (QEMU's model enforces it).
+pub(crate) const MICROBIT_RAM: u64 = 16 * 1024;
+/// The stack the micro:bit's firmware needs at least (smoltcp's poll is the
+/// deepest path).
+const MICROBIT_STACK: u64 = 4 * 1024;
+
+/// `cargo xtask qemu microbit-slip`: the generic echo server in firmware on the
+/// micro:bit, over SLIP on its one UART, served to the generic echo client on
+/// a hosted smoltcp stack at the other end of the line.
+pub(crate) fn microbit_slip() -> Result<(), String> {
+    let elf = build_microbit("slip_echo", &[])?;
+    print_size("qemu microbit-slip", &elf, MICROBIT_RAM, MICROBIT_STACK)?;
+    let elf = std::fs::canonicalize(&elf).map_err(|e| format!("{elf}: {e}"))?;
+    let elf = elf.to_str().ok_or("the firmware's path is not UTF-8")?;
+    super::run(
+        "cargo",
+        &[
+            "test",
+            "-q",
+            "-p",
+            "portnet-conformance",
+            "--test",
+            "qemu_slip",
+            "--",
+            "--nocapture",
+        ],
+        &[
+            ("PORTNET_SLIP_FIRMWARE", elf),
+            ("PORTNET_SLIP_MACHINE", "microbit"),
+        ],
+    )
+}
+
+/// The stack the sensor node needs on the micro:bit: its measured peak
+/// (`board::stack_use`, printed by the firmware) is 7.9 KiB.
+const MICROBIT_SENSOR_STACK: u64 = 8 * 1024;
+
+/// `cargo xtask qemu microbit-sensor`: the sensor node (`examples/iot-sensor`'s
+/// application, the micro:bit's entry point) in QEMU's `microbit`, over SLIP
+/// to the hosted SLIP peer (`portnet-conformance`'s `slip_peer`), which
+/// forwards its MQTT connection to mosquitto on the host; `iot-monitor` sees
+/// its QoS 1 telemetry and sends it a command, whose effect the telemetry
+/// then reports.
+pub(crate) fn microbit_sensor() -> Result<(), String> {
+    const DEVICE_ID: &str = "microbit-1";
+    const BOOT: Duration = Duration::from_secs(60);
+    const EVENT: Duration = Duration::from_secs(30);
+    let started = Instant::now();
+    let elf = build_microbit("iot_sensor", &[])?;
+    print_size(
+        "qemu microbit-sensor",
+        &elf,
+        MICROBIT_RAM,
+        MICROBIT_SENSOR_STACK,
+    )?;
+    for args in [
+        &[
+            "build",
+            "-q",
+            "-p",
+            "portnet-conformance",
+            "--example",
+            "slip_peer",
+        ][..],
+        &[
+            "build",
+            "-q",
+            "-p",
+            "portnet-iot-sensor",
+            "--bin",
+            "iot-monitor",
+        ],
+    ] {
+        super::run("cargo", args, &[])?;
+    }
+    let broker = Mosquitto::start()?;
+    let mut peer_command =
+        Command::new(format!("{}/debug/examples/slip_peer", super::target_dir()));
+    peer_command.arg(broker.port.to_string());
+    let mut peer = Watched::spawn(peer_command, "peer")?;
+    let line = peer.wait_for("slip-peer: line on 127.0.0.1:", Duration::from_secs(10))?;
+    let line_port = line
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.trim().parse::<u16>().ok())
+        .ok_or_else(|| format!("no port in {line:?}"))?;
+    let mut qemu_command = Command::new("qemu-system-arm");
+    qemu_command
+        .args(["-M", "microbit", "-display", "none", "-monitor", "none"])
+        .args(["-semihosting-config", "enable=on,target=native"])
+        .args(["-serial", &format!("tcp:127.0.0.1:{line_port}")])
+        .args(["-kernel", &elf]);
+    let mut board = Watched::spawn(qemu_command, "qemu")?;
+    let booted = Instant::now();
+    board.wait_for(
+        &format!("iot-sensor: subscribed to portnet/{DEVICE_ID}/command"),
+        BOOT,
+    )?;
+    let subscribed = booted.elapsed();
+    let mut monitor_command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
+    monitor_command.args([
+        "--broker",
+        &format!("127.0.0.1:{}", broker.port),
+        "--id",
+        DEVICE_ID,
+    ]);
+    let mut monitor = Watched::spawn(monitor_command, "monitor")?;
+    monitor.wait_for("monitor: connected", EVENT)?;
+    monitor.wait_for("monitor: telemetry {", EVENT)?;
+    monitor.wait_for("monitor: telemetry {", EVENT)?;
+    monitor.type_in("leds 2\n")?;
+    board.wait_containing(&["command \"leds 2\"", "leds 0b10"], EVENT)?;
+    monitor.wait_containing(&["monitor: telemetry", "\"leds\":2"], EVENT)?;
+    monitor.stop();
+    board.stop();
+    peer.stop();
+    let peak = board
+        .seen()
+        .iter()
+        .rev()
+        .find(|line| line.contains("stack peak"))
+        .cloned()
+        .unwrap_or_default();
+    eprintln!(
+        "qemu microbit-sensor: subscribed {:.1} s after boot; QoS 1 telemetry seen by the monitor, \
+         `leds 2` lit LED 2 of the matrix (GPIO OUT read back) and the telemetry reported it; {:.0} s in all",
+        subscribed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    eprintln!(
+        "qemu microbit-sensor: {}",
+        peak.trim_start_matches("iot-sensor: ")
+    );
+    Ok(())
 }
 
 /// One firmware build measured by [`size`].

@@ -25,9 +25,10 @@ const APT_PACKAGES: [(&str, &str); 3] = [
 /// Nightly components for Miri.
 const NIGHTLY_COMPONENTS: [&str; 2] = ["miri", "rust-src"];
 
-/// Nightly targets: the board's, for the docs.rs-style build of `portnet-bare-metal`,
-/// whose docs.rs target it is.
-const NIGHTLY_TARGETS: [&str; 1] = ["thumbv7m-none-eabi"];
+/// Nightly targets: the boards', for the docs.rs-style builds of
+/// `portnet-board-mps2-an385` and `portnet-board-microbit`, whose docs.rs targets
+/// they are.
+const NIGHTLY_TARGETS: [&str; 2] = ["thumbv7m-none-eabi", "thumbv6m-none-eabi"];
 
 /// Installs what the checks need, skipping what is present; says what it found and did.
 pub(crate) fn setup() -> Result<(), String> {

@@ -24,6 +24,8 @@ use crate::{Console, Line};
 
 /// The MQTT client's memory for one node: 1 KiB each way, 4 operations in
 /// flight, 4 inbound QoS 2 messages, no topic aliases, 2 messages held.
+/// [`run`] takes any `Storage`: a board short of RAM passes a smaller one
+/// (the node's packets are under 256 bytes).
 pub type NodeStorage = Storage<1024, 1024, 4, 4, 0, 2>;
 
 /// How the node runs.
@@ -153,13 +155,26 @@ pub fn telemetry_json(
 ///
 /// Dropping the future drops the connection; the broker keeps the session.
 #[allow(clippy::too_many_arguments)]
-pub async fn run<S, C, I, D, L, W>(
+pub async fn run<
+    S,
+    C,
+    I,
+    D,
+    L,
+    W,
+    const RX: usize,
+    const TX: usize,
+    const SLOTS: usize,
+    const INBOUND: usize,
+    const ALIASES: usize,
+    const HOLD: usize,
+>(
     stack: S,
     clock: C,
     sensor: &mut Sht3x<I, D>,
     leds: &mut L,
     console: &mut W,
-    storage: &mut NodeStorage,
+    storage: &mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>,
     config: &Config<'_>,
 ) -> Exit
 where

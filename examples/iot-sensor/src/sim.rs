@@ -138,7 +138,7 @@ impl<C: Clock> I2c<SevenBitAddress> for SimulatedSht3x<C> {
 }
 
 /// `embedded-hal-async`'s delay on any [`portnet::Clock`] (for hosts: on the
-/// board, `portnet_bare_metal::board::timer::Delay` is the same thing).
+/// board, `portnet_board_mps2_an385::board::timer::Delay` is the same thing).
 #[derive(Debug, Clone, Copy)]
 pub struct ClockDelay<C>(pub C);
 

@@ -16,7 +16,7 @@ mod firmware {
     use core::net::{IpAddr, Ipv4Addr, SocketAddr};
     use core::time::Duration;
 
-    use portnet_bare_metal::board::{self, CLOCK, UART0, leds, net, timer::Delay};
+    use portnet_board_mps2_an385::board::{self, CLOCK, UART0, leds, net, timer::Delay};
     use portnet_iot_sensor::Console;
     use portnet_iot_sensor::app::{self, Exit, NodeStorage};
     use portnet_iot_sensor::sensor::{DEFAULT_ADDRESS, Sht3x};

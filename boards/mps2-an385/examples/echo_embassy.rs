@@ -22,7 +22,7 @@ mod firmware {
     use embassy_time_queue_utils::Queue;
     use portnet::future::{Either, join, select};
     use portnet::{Clock as _, Instant};
-    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR};
+    use portnet_board_mps2_an385::board::{self, CLOCK, EXECUTOR};
     use static_cell::ConstStaticCell;
 
     const CONNECTIONS: usize = 3;

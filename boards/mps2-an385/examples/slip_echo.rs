@@ -6,7 +6,7 @@
 //! with success.
 //!
 //! ```text
-//! cargo build --release -p portnet-bare-metal --features slip --example slip_echo --target thumbv7m-none-eabi
+//! cargo build --release -p portnet-board-mps2-an385 --features slip --example slip_echo --target thumbv7m-none-eabi
 //! qemu-system-arm -M mps2-an385 -display none -monitor none \
 //!     -semihosting-config enable=on,target=native \
 //!     -serial stdio -serial tcp:127.0.0.1:PORT \
@@ -27,8 +27,8 @@ mod firmware {
     use cortex_m_semihosting::hprintln;
     use portnet::future::{Either, select};
     use portnet::{Clock as _, TcpListen};
-    use portnet_bare_metal::board::{self, CLOCK, UART1, net};
-    use portnet_bare_metal::slip;
+    use portnet_board_mps2_an385::board::{self, CLOCK, UART1, net};
+    use portnet_board_mps2_an385::slip;
     use portnet_smoltcp::{Cidr, Config, StackResources, TcpPool};
     use static_cell::ConstStaticCell;
 

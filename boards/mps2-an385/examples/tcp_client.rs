@@ -14,7 +14,7 @@ mod firmware {
 
     use cortex_m_semihosting::hprintln;
     use portnet::{ReadExt as _, TcpConnect as _, WriteExt as _};
-    use portnet_bare_metal::board::{self, net};
+    use portnet_board_mps2_an385::board::{self, net};
     use portnet_smoltcp::{Cidr, Config, StackResources, TcpPool};
     use static_cell::ConstStaticCell;
 

@@ -4,7 +4,7 @@
 //! semihosting with success (QEMU's exit status).
 //!
 //! ```text
-//! cargo build --release -p portnet-bare-metal --example echo --target thumbv7m-none-eabi
+//! cargo build --release -p portnet-board-mps2-an385 --example echo --target thumbv7m-none-eabi
 //! qemu-system-arm -M mps2-an385 -nographic -semihosting-config enable=on,target=native \
 //!     -netdev user,id=n0,hostfwd=tcp:127.0.0.1:7007-:7 -net nic,netdev=n0,model=lan9118 \
 //!     -kernel target/thumbv7m-none-eabi/release/examples/echo
@@ -21,7 +21,7 @@ mod firmware {
 
     use cortex_m_semihosting::hprintln;
     use portnet::{Clock as _, TcpListen};
-    use portnet_bare_metal::board::{self, CLOCK, net};
+    use portnet_board_mps2_an385::board::{self, CLOCK, net};
     use portnet_smoltcp::driver::{Driver as _, LinkState};
     use portnet_smoltcp::{Config, StackResources, TcpPool, UdpPool};
     use static_cell::ConstStaticCell;

@@ -3,7 +3,7 @@
 //! semihosting, then exits. The figures in docs/backends/smoltcp.md come from it:
 //!
 //! ```text
-//! cargo build --release -p portnet-bare-metal --example footprint --target thumbv7m-none-eabi
+//! cargo build --release -p portnet-board-mps2-an385 --example footprint --target thumbv7m-none-eabi
 //! qemu-system-arm -M mps2-an385 -nographic -semihosting-config enable=on,target=native \
 //!     -kernel target/thumbv7m-none-eabi/release/examples/footprint
 //! ```
@@ -14,7 +14,7 @@ mod firmware {
     use core::mem::size_of;
 
     use cortex_m_semihosting::hprintln;
-    use portnet_bare_metal::board::{self, Clock, Ethernet};
+    use portnet_board_mps2_an385::board::{self, Clock, Ethernet};
     use portnet_smoltcp::{Stack, StackResources, TcpPool, UdpPool};
 
     #[cortex_m_rt::entry]

@@ -17,7 +17,7 @@ mod firmware {
 
     use cortex_m_semihosting::hprintln;
     use portnet::{UdpBind as _, UdpSocketExt as _};
-    use portnet_bare_metal::board::{self, CLOCK, net};
+    use portnet_board_mps2_an385::board::{self, CLOCK, net};
     use portnet_smoltcp::{Cidr, Config, StackResources, UdpPool};
     use static_cell::ConstStaticCell;
 

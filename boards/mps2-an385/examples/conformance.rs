@@ -6,7 +6,7 @@
 //!
 //! The network is a TAP device the runner creates (`remote::tap_net`): the
 //! firmware is 10.9.1.2 / fd09:1::2, the host 10.9.1.1 / fd09:1::1. The runner's
-//! `bare-metal (qemu mps2-an385)` row starts all of it:
+//! `mps2-an385 (qemu)` row starts all of it:
 //! `cargo xtask conformance` (or `cargo xtask qemu conformance`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -20,7 +20,7 @@ mod firmware {
     use cortex_m_semihosting::hprintln;
     use embedded_alloc::LlffHeap as Heap;
     use portnet::future::{Either, select};
-    use portnet_bare_metal::board::{self, CLOCK, EXECUTOR, Ethernet, UART1};
+    use portnet_board_mps2_an385::board::{self, CLOCK, EXECUTOR, Ethernet, UART1};
     use portnet_conformance::remote::{
         Addresses, BlockOn, RemoteHarness, RemotePeer, run_and_report, tap_net,
     };

@@ -17,7 +17,7 @@ mod firmware {
 
     use cortex_m_semihosting::hprintln;
     use portnet::future::join;
-    use portnet_bare_metal::board::{self, CLOCK, net};
+    use portnet_board_mps2_an385::board::{self, CLOCK, net};
     use portnet_mqtt::codec::{QoS, ReasonCode, Subscription, Version};
     use portnet_mqtt::{ConnectOptions, PublishOptions, Session, Storage};
     use portnet_smoltcp::{Config, StackResources, TcpPool, UdpPool};

@@ -1,0 +1,114 @@
+//! The generic echo server of `examples/echo`, unchanged, on the micro:bit:
+//! SLIP (`portnet-slip`) on the UART under the smoltcp backend, the same code
+//! as mps2-an385's `slip_echo` with the board's own sizes. The address is
+//! static, 10.0.0.1/24 (the host end is 10.0.0.2); the firmware serves
+//! `CONNECTIONS` connections on port 7, then exits through semihosting with
+//! success.
+//!
+//! ```text
+//! cargo build --release -p portnet-board-microbit --example slip_echo --target thumbv6m-none-eabi
+//! qemu-system-arm -M microbit -display none -monitor none \
+//!     -semihosting-config enable=on,target=native \
+//!     -serial tcp:127.0.0.1:PORT \
+//!     -kernel target/thumbv6m-none-eabi/release/examples/slip_echo
+//! ```
+//!
+//! `cargo xtask qemu microbit-slip` does this, with the host end of the line
+//! (a hosted smoltcp stack on SLIP) listening on `PORT`, and checks the echoes.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+mod firmware {
+    use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+    use core::pin::pin;
+    use core::time::Duration;
+
+    use cortex_m_semihosting::hprintln;
+    use portnet::future::{Either, select};
+    use portnet::{Clock as _, TcpListen};
+    use portnet_board_microbit::board::{self, CLOCK, UART, net};
+    use portnet_board_microbit::slip;
+    use portnet_smoltcp::{Cidr, Config, StackResources, TcpPool};
+    use static_cell::ConstStaticCell;
+
+    /// How many connections the firmware serves before it exits.
+    const CONNECTIONS: usize = 3;
+    /// The largest IP packet on the line. The stack announces a segment size
+    /// that fits it, so the host end sends no larger packet.
+    const MTU: usize = 576;
+    /// Frames queued each way between the line and the stack.
+    const SLOTS: usize = 2;
+    /// The socket's buffers each way.
+    const TCP_BUFFER: usize = 1024;
+    /// The echo's copy buffer.
+    const ECHO_BUFFER: usize = 256;
+    const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+    static RESOURCES: ConstStaticCell<StackResources<'static, 2>> =
+        ConstStaticCell::new(StackResources::new());
+    static TCP: ConstStaticCell<TcpPool<2, TCP_BUFFER, TCP_BUFFER>> =
+        ConstStaticCell::new(TcpPool::new());
+    static LINK: ConstStaticCell<slip::State<MTU, SLOTS>> =
+        ConstStaticCell::new(slip::State::new());
+
+    #[cortex_m_rt::entry]
+    fn main() -> ! {
+        board::init();
+        let (device, mut line) = LINK.take().split();
+        let sockets = RESOURCES
+            .take()
+            .sockets()
+            .tcp(TCP.take())
+            .unwrap_or_else(|e| board::fail("sockets", e));
+        let mut config = Config::ipv4_static(Cidr::new(ADDRESS, 24), None);
+        config.random_seed = 0x5eed_0006;
+        let stack = net::stack(device, config, sockets).unwrap_or_else(|e| board::fail("stack", e));
+        let served = net::run(&stack, async {
+            let serve = pin!(async {
+                let listener = stack
+                    .listen(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7))
+                    .await
+                    .unwrap_or_else(|e| board::fail("listen", e));
+                hprintln!("portnet-slip-echo ready {}:7", ADDRESS);
+                let mut buf = [0u8; ECHO_BUFFER];
+                let served = portnet_echo::serve(&listener, CONNECTIONS, &mut buf).await;
+                drop(listener);
+                // Exiting stops QEMU at once: first let the last connection
+                // deliver what it still has in flight and finish closing.
+                let closed = async {
+                    while stack.sockets_in_use() > 0 {
+                        CLOCK.sleep(Duration::from_millis(10)).await;
+                    }
+                };
+                let _ = portnet::time::timeout(&CLOCK, Duration::from_secs(10), closed).await;
+                served
+            });
+            match select(serve, pin!(line.run(&UART, &UART))).await {
+                Either::Left(served) => served,
+                Either::Right(stopped) => board::fail("the SLIP line stopped", stopped),
+            }
+        })
+        .unwrap_or_else(|e| board::fail("executor", e));
+        match served {
+            Ok(bytes) => {
+                hprintln!(
+                    "portnet-slip-echo served {} connections, {} bytes",
+                    CONNECTIONS,
+                    bytes
+                );
+                board::exit(true)
+            }
+            Err(e) => board::fail("serve", format_args!("{e:?}")),
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        board::fail("micro:bit SLIP echo firmware panicked", info)
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("this example is firmware: build it with --target thumbv6m-none-eabi");
+}
