@@ -189,6 +189,43 @@ where
     .await
 }
 
+/// Binds a UDP socket connected to `endpoint` (`"pool.ntp.org:123"`,
+/// `"10.0.2.2:5683"`): the UDP counterpart of [`connect_endpoint`], for a client
+/// that talks to one server.
+///
+/// An IP literal is used at once, without a query. A name is resolved as for
+/// [`connect_endpoint`], and [`crate::UdpBind::bind_connected`] is tried on each
+/// address in that order until one binds (a family the stack has no address of
+/// is not the end). UDP has no handshake: the socket is connected to the first
+/// address that binds, whether or not a server answers there.
+/// `OutOfResources` stops at once; otherwise the last address's error is returned.
+/// A stack without DNS passes [`NoDns`] around itself.
+///
+/// # Cancel safety
+///
+/// Cancel safe, as [`Dns::resolve_all`] and [`crate::UdpBind::bind_connected`].
+pub async fn bind_endpoint<'s, S>(
+    stack: &'s S,
+    endpoint: &core_net::Endpoint<'_>,
+) -> Result<<S as crate::UdpBind>::Socket<'s>, S::Error>
+where
+    S: crate::UdpBind + Dns + ?Sized,
+{
+    if let Some(addr) = literal_addr(endpoint) {
+        return stack.bind_connected(addr).await;
+    }
+    let mut ips = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); MAX_ENDPOINT_ADDRS];
+    let name = match endpoint.host() {
+        core_net::Host::Name(name) => name.as_str(),
+        _ => return Err(ErrorKind::InvalidInput.into()),
+    };
+    let n = stack.resolve_all(name, AddrFamily::Any, &mut ips).await?;
+    connect_each(&ips[..n.min(ips.len())], endpoint.port(), |addr| {
+        stack.bind_connected(addr)
+    })
+    .await
+}
+
 /// A stack without a resolver, made a [`Dns`]: IP literals resolve to themselves,
 /// names fail with `Unsupported`. It passes every other capability of the stack
 /// through, so firmware built without DNS can still use [`connect_endpoint`] and

@@ -15,7 +15,7 @@ mod tcp;
 pub mod time;
 mod udp;
 
-pub use dns::{AddrFamily, Dns, MAX_ENDPOINT_ADDRS, NoDns, connect_endpoint};
+pub use dns::{AddrFamily, Dns, MAX_ENDPOINT_ADDRS, NoDns, bind_endpoint, connect_endpoint};
 pub use error::{Error, ErrorKind, ErrorType, ResultExt};
 pub use io::{
     CloseFuture, CopyError, CopyFuture, FlushFuture, Read, ReadExactFuture, ReadExt, ReadFuture,

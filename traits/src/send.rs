@@ -282,6 +282,115 @@ where
     .await
 }
 
+/// As [`crate::bind_endpoint`], over the `Send` traits: its future is `Send`.
+///
+/// # Cancel safety
+///
+/// Cancel safe, as [`Dns::resolve_all`] and [`UdpBind::bind_connected`].
+pub async fn bind_endpoint<'s, S>(
+    stack: &'s S,
+    endpoint: &crate::net::Endpoint<'_>,
+) -> Result<<S as UdpBind>::Socket<'s>, S::Error>
+where
+    S: UdpBind + Dns + ?Sized,
+{
+    if let Some(addr) = literal_addr(endpoint) {
+        return stack.bind_connected(addr).await;
+    }
+    let name = match endpoint.host() {
+        crate::net::Host::Name(name) => name.as_str(),
+        _ => return Err(ErrorKind::InvalidInput.into()),
+    };
+    let mut ips = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); MAX_ENDPOINT_ADDRS];
+    let n = stack.resolve_all(name, AddrFamily::Any, &mut ips).await?;
+    connect_each(&ips[..n.min(ips.len())], endpoint.port(), |addr| {
+        stack.bind_connected(addr)
+    })
+    .await
+}
+
+// `NoDns` around a stack whose futures are `Send` keeps them `Send`, so a
+// library on these traits takes `NoDns<S>` as it takes `S`.
+impl<S: TcpConnect> TcpConnect for crate::NoDns<S> {
+    type Connection<'a>
+        = S::Connection<'a>
+    where
+        Self: 'a;
+    fn connect(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Connection<'_>, Self::Error>> + Send {
+        self.0.connect(remote)
+    }
+}
+
+impl<S: TcpListen> TcpListen for crate::NoDns<S> {
+    type Connection<'a>
+        = S::Connection<'a>
+    where
+        Self: 'a;
+    type Listener<'a>
+        = S::Listener<'a>
+    where
+        Self: 'a;
+    fn listen_with(
+        &self,
+        local: SocketAddr,
+        options: ListenOptions,
+    ) -> impl Future<Output = Result<Self::Listener<'_>, Self::Error>> + Send {
+        self.0.listen_with(local, options)
+    }
+}
+
+impl<S: UdpBind> UdpBind for crate::NoDns<S> {
+    type Socket<'a>
+        = S::Socket<'a>
+    where
+        Self: 'a;
+    fn bind(
+        &self,
+        local: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>> + Send {
+        self.0.bind(local)
+    }
+    fn bind_connected(
+        &self,
+        remote: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Socket<'_>, Self::Error>> + Send {
+        self.0.bind_connected(remote)
+    }
+}
+
+impl<S> Dns for crate::NoDns<S>
+where
+    S: ErrorType<Error: Send + Sync + 'static> + Send + Sync,
+{
+    fn resolve(
+        &self,
+        host: &str,
+        family: AddrFamily,
+    ) -> impl Future<Output = Result<IpAddr, Self::Error>> + Send {
+        crate::Dns::resolve(self, host, family)
+    }
+    fn resolve_all(
+        &self,
+        host: &str,
+        family: AddrFamily,
+        out: &mut [IpAddr],
+    ) -> impl Future<Output = Result<usize, Self::Error>> + Send {
+        crate::Dns::resolve_all(self, host, family, out)
+    }
+}
+
+impl<S: Clock> Clock for crate::NoDns<S> {
+    fn now(&self) -> Instant {
+        self.0.now()
+    }
+    fn sleep_until(&self, deadline: Instant) -> impl Future<Output = ()> + Send {
+        self.0.sleep_until(deadline)
+    }
+}
+
 /// As [`crate::time::timeout`], over a `Send` [`Clock`]: its future is `Send`
 /// when `future` is.
 ///

@@ -190,3 +190,66 @@ async fn an_ip_literal_needs_no_resolver() {
         .unwrap_err();
     assert_eq!(portnet::Error::kind(&err), ErrorKind::Unsupported);
 }
+
+/// `NoDns` around a stack keeps its futures `Send`: the generic fan-out above,
+/// spawned on the multi-threaded runtime, takes `NoDns<Tokio>` with IP literals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_dns_keeps_the_send_traits() {
+    let stack = portnet::NoDns(Tokio::new());
+    let listener = listen(&stack.0).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(serve(listener, 2));
+    let endpoints = vec![format!("127.0.0.1:{port}"), format!("127.0.0.1:{port}")];
+    for (i, result) in fan_out(stack, endpoints).await.into_iter().enumerate() {
+        let mut expected = format!("request {i}").into_bytes();
+        expected.reverse();
+        assert_eq!(result.unwrap(), expected, "answer {i}");
+    }
+    server.await.unwrap().unwrap();
+}
+
+/// A UDP client of one server by name or literal, spawned from generic code:
+/// `send::bind_endpoint` connects the socket, `send`/`recv` talk to the server.
+async fn ask<S>(stack: S, endpoint: String, question: Vec<u8>) -> Result<Vec<u8>, S::Error>
+where
+    S: portnet::send::UdpBind + Dns + Clock,
+{
+    use portnet::UdpSocketExt;
+    let endpoint = portnet::net::Endpoint::parse(&endpoint).map_err(|_| ErrorKind::InvalidInput)?;
+    let socket = portnet::send::bind_endpoint(&stack, &endpoint).await?;
+    socket.send(&question).await?;
+    let mut answer = [0u8; 64];
+    let n = portnet::send::timeout(&stack, Duration::from_secs(10), socket.recv(&mut answer))
+        .await
+        .map_err(ErrorKind::from)??;
+    Ok(answer[..n.min(answer.len())].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bind_endpoint_connects_a_udp_socket_by_name_and_by_literal() {
+    use portnet::{UdpSocket as _, UdpSocketExt as _};
+    let stack = Tokio::new();
+    let server = portnet::UdpBind::bind(&stack, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .await
+        .unwrap();
+    let port = server.local_addr().unwrap().port();
+    let echo = tokio::spawn(async move {
+        for _ in 0..2 {
+            let mut buf = [0u8; 64];
+            let (n, from) = server.recv_from(&mut buf).await.unwrap();
+            buf[..n].reverse();
+            server.send_to(&buf[..n], from).await.unwrap();
+        }
+    });
+    for endpoint in [format!("127.0.0.1:{port}"), format!("localhost:{port}")] {
+        let task = tokio::spawn(ask(stack, endpoint.clone(), b"ping".to_vec()));
+        assert_eq!(task.await.unwrap().unwrap(), b"gnip", "{endpoint}");
+    }
+    echo.await.unwrap();
+    // A name without a resolver is not a guess.
+    let name = portnet::net::Endpoint::parse("localhost:9").unwrap();
+    let err = portnet::bind_endpoint(&portnet::NoDns(stack), &name)
+        .await
+        .unwrap_err();
+    assert_eq!(portnet::Error::kind(&err), ErrorKind::Unsupported);
+}
