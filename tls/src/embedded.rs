@@ -633,6 +633,7 @@ impl<'b, C: TcpConnect, R: CryptoRngCore> TcpConnect for TlsConnect<'b, C, R> {
             state: RefCell::new(State {
                 session: Some(session),
                 pump,
+                failed: None,
             }),
             local,
             peer,
@@ -656,6 +657,8 @@ impl<'b, C: TcpConnect, R: CryptoRngCore> TcpConnect for TlsConnect<'b, C, R> {
 ///   [`TlsKind::PeerAlert`]. What it does not implement (KeyUpdate, a
 ///   ChangeCipherSpec, no or an unknown type inside an encrypted record) fails
 ///   with [`TlsKind::Other`].
+/// - A record that fails (malformed, not decrypting, an alert) fails every read
+///   from then on.
 /// - After the handshake any record that is not encrypted, and any encrypted
 ///   record too short or too long for the suite, fails with
 ///   [`TlsKind::Protocol`] before embedded-tls sees it.
@@ -686,6 +689,9 @@ struct State<'a, 'b, S> {
     /// `None` after `close`.
     session: Option<Session<'a, 'b>>,
     pump: Pump<'a, 'b, S>,
+    /// The session's TLS failure: every later read returns it. embedded-tls
+    /// drops a record that fails to decrypt and would decrypt the next one.
+    failed: Option<TlsError>,
 }
 
 /// Polls an embedded-tls future once; dropping it when it pends is safe because
@@ -703,6 +709,9 @@ impl<S: Read + Write + Unpin> State<'_, '_, S> {
             // embedded-tls ends the whole session on close.
             return Poll::Ready(Err(Error::tls(TlsKind::Closed)));
         };
+        if let Some(e) = &self.failed {
+            return Poll::Ready(Err(Error::Tls(e.clone())));
+        }
         // Each round returns or has staged bytes (or the end) from the stream.
         loop {
             match poll_once(cx, session.read(buf)) {
@@ -718,7 +727,9 @@ impl<S: Read + Write + Unpin> State<'_, '_, S> {
                     } else {
                         session_kind(&e)
                     };
-                    return Poll::Ready(Err(tls_failure(kind, e)));
+                    let failure = TlsError::from_embedded(kind, e);
+                    self.failed = Some(failure.clone());
+                    return Poll::Ready(Err(Error::Tls(failure)));
                 }
                 Poll::Pending => {}
             }

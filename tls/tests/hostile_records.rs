@@ -25,6 +25,8 @@ enum Then {
     Sealed(Vec<u8>),
     /// These bytes as they are: what anyone on the path can inject.
     Raw(Vec<u8>),
+    /// The first bytes as they are, then the second as a sealed inner plaintext.
+    GarbageThenSealed(Vec<u8>, Vec<u8>),
 }
 
 fn sealing_server(ca: &Ca, inner: Vec<u8>) -> SocketAddr {
@@ -63,20 +65,28 @@ fn server(ca: &Ca, then: Then) -> SocketAddr {
                 return;
             }
         }
+        // `hello` and what follows leave in one write, so that the client
+        // reads them together where the stack allows.
         let _ = session.writer().write_all(b"hello");
+        let mut out = Vec::new();
         while session.wants_write() {
-            if session.write_tls(&mut socket).is_err() {
+            if session.write_tls(&mut out).is_err() {
                 return;
             }
         }
         let inner = match then {
             Then::Raw(bytes) => {
-                let _ = socket.write_all(&bytes);
+                out.extend_from_slice(&bytes);
+                let _ = socket.write_all(&out);
                 let mut sink = [0u8; 512];
                 while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
                 return;
             }
             Then::Sealed(inner) => inner,
+            Then::GarbageThenSealed(garbage, inner) => {
+                out.extend_from_slice(&garbage);
+                inner
+            }
         };
         let secrets = session
             .dangerous_extract_secrets()
@@ -102,7 +112,8 @@ fn server(ca: &Ca, then: Then) -> SocketAddr {
             )
             .expect("sealing");
         record.extend_from_slice(&body);
-        let _ = socket.write_all(&record);
+        out.extend_from_slice(&record);
+        let _ = socket.write_all(&out);
         // Until the client closes (bounded by the read timeout).
         let mut sink = [0u8; 512];
         while matches!(socket.read(&mut sink), Ok(n) if n > 0) {}
@@ -117,10 +128,30 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
-/// What a client read after `hello`: the second read's result.
-type AfterHello = Result<usize, Error<std::io::Error>>;
+/// What a client read after `hello`: up to three failed reads, or up to the
+/// first that did not fail.
+type Reads = Vec<Result<Vec<u8>, Error<std::io::Error>>>;
 
-fn embedded_client(ca: &Ca, addr: SocketAddr) -> AfterHello {
+async fn reads_after_hello<S>(conn: &mut S) -> Reads
+where
+    S: portnet::Read + portnet::ErrorType<Error = Error<std::io::Error>> + Unpin,
+{
+    let mut buf = vec![0u8; 20_000];
+    let n = conn.read(&mut buf).await.expect("the data before");
+    assert_eq!(&buf[..n], b"hello");
+    let mut reads = Vec::new();
+    for _ in 0..3 {
+        let read = conn.read(&mut buf).await.map(|n| buf[..n].to_vec());
+        let done = read.is_ok();
+        reads.push(read);
+        if done {
+            break;
+        }
+    }
+    reads
+}
+
+fn embedded_client(ca: &Ca, addr: SocketAddr) -> Reads {
     let ca = Box::leak(ca.der().to_vec().into_boxed_slice());
     let read = Box::leak(vec![0u8; 2 * 16_640].into_boxed_slice());
     let write = Box::leak(vec![0u8; 2 * 4_096].into_boxed_slice());
@@ -135,36 +166,37 @@ fn embedded_client(ca: &Ca, addr: SocketAddr) -> AfterHello {
     runtime().block_on(async {
         tokio::time::timeout(Duration::from_secs(10), async {
             let mut conn = tls.connect(addr).await.expect("an honest handshake");
-            let mut buf = vec![0u8; 20_000];
-            let n = conn.read(&mut buf).await.expect("the data before");
-            assert_eq!(&buf[..n], b"hello");
-            conn.read(&mut buf).await
+            reads_after_hello(&mut conn).await
         })
         .await
         .expect("within 10 s")
     })
 }
 
-fn rustls_client(ca: &Ca, addr: SocketAddr) -> AfterHello {
+fn rustls_client(ca: &Ca, addr: SocketAddr) -> Reads {
     let tls = portnet_tls::TlsConnect::new(Tokio::new(), "localhost", ca.roots()).expect("a name");
     runtime().block_on(async {
         tokio::time::timeout(Duration::from_secs(10), async {
             let mut conn = tls.connect(addr).await.expect("an honest handshake");
-            let mut buf = vec![0u8; 20_000];
-            let n = conn.read(&mut buf).await.expect("the data before");
-            assert_eq!(&buf[..n], b"hello");
-            conn.read(&mut buf).await
+            reads_after_hello(&mut conn).await
         })
         .await
         .expect("within 10 s")
     })
 }
 
+/// The read after `hello` fails with `Protocol`, and so does every read after
+/// it: no data after the failure.
 #[track_caller]
-fn protocol_error(result: AfterHello) {
-    let e = result.expect_err("a hostile record is an error");
+fn protocol_error(reads: Reads) {
+    let e = reads[0].as_ref().expect_err("a hostile record is an error");
     assert_eq!(e.tls_kind(), Some(TlsKind::Protocol), "{e}");
     assert_eq!(e.kind(), ErrorKind::InvalidData, "{e}");
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    for later in &reads[1..] {
+        let e = later.as_ref().expect_err("no data after the failure");
+        assert_eq!(e.tls_kind(), Some(TlsKind::Protocol), "{e}");
+    }
 }
 
 /// A record whose inner plaintext is empty (no content type at all: only the
@@ -197,8 +229,12 @@ fn a_full_sealed_record_is_delivered() {
     let mut inner = vec![b'y'; 16_384];
     inner.push(23);
     for client in [embedded_client, rustls_client] {
-        let n = client(&ca, sealing_server(&ca, inner.clone())).expect("a full record");
-        assert!(n > 0 && n <= 16_384, "{n}");
+        let reads = client(&ca, sealing_server(&ca, inner.clone()));
+        let data = reads[0].as_ref().expect("a full record");
+        assert!(
+            !data.is_empty() && data.iter().all(|&b| b == b'y'),
+            "{data:?}"
+        );
     }
 }
 
@@ -219,4 +255,21 @@ fn injected_plaintext_records_are_protocol_errors() {
         protocol_error(embedded_client(&ca, server(&ca, then.clone())));
         protocol_error(rustls_client(&ca, server(&ca, then)));
     }
+}
+
+/// A record that fails to decrypt, then a good one: the session failed at the
+/// first and stays failed. embedded-tls drops the bad record and decrypted the
+/// next (data after the error); rustls kept the plaintext before a bad record
+/// and handed it out after the error. Now the data before comes first (it was
+/// authenticated: `hello`), then the failure, for good.
+#[test]
+fn after_a_bad_record_no_read_returns_data() {
+    let ca = Ca::new("ca");
+    let mut garbage = vec![23, 3, 3, 0, 40];
+    garbage.extend(0..40);
+    let mut after = b"after".to_vec();
+    after.push(23);
+    let then = Then::GarbageThenSealed(garbage, after);
+    protocol_error(embedded_client(&ca, server(&ca, then.clone())));
+    protocol_error(rustls_client(&ca, server(&ca, then)));
 }
