@@ -25,6 +25,11 @@ for name, m in modes.items():
     seeds[f"{name}-garbage-ciphertext"] = bytes([m]) + bytes([4, 3, 40]) + bytes(range(40)) + bytes([READ])
     seeds[f"{name}-plaintext-handshake"] = bytes([m]) + bytes([4, 1, 1, 8, 2, 0, 0, 4, 3, 3, 0, 0, READ])
     seeds[f"{name}-client-writes"] = bytes([{0: 6, 1: 4, 2: 5}[m]]) + data(3, 4) + bytes([11, 0, 7, READ]) + data(30, 2) + CLOSE
+    seeds[f"{name}-plaintext-close-notify"] = bytes([m]) + data(4) + bytes([4, 1, 0, 2, 1, 0, READ]) + data(4)
+    seeds[f"{name}-plaintext-finished"] = bytes([m]) + data(4) + bytes([4, 1, 1, 36, 20, 0, 0, 32]) + bytes([7] * 32) + bytes([READ]) + data(4)
+    # Good and bad records in one read (chunk 20 000, no read between steps).
+    big = {0: 18, 1: 16, 2: 17}[m]
+    seeds[f"{name}-data-garbage-data-in-one-read"] = bytes([big]) + data(10)[:-1] + bytes([0x40 | READ]) + bytes([4, 3, 40]) + bytes(range(40)) + bytes([0x40 | READ]) + data(6)
     seeds[f"{name}-key-update"] = bytes([m]) + data(4) + bytes([10, 1, READ]) + data(4) + CLOSE
 for name, m in modes.items():
     if name != "sealed":
