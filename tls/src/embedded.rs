@@ -35,6 +35,11 @@ use crate::{Error, TlsError, TlsKind};
 /// Certificate and CertificateVerify messages.
 const CERT_SIZE: usize = 2048;
 
+/// The ciphertext lengths of an encrypted record under TLS_AES_128_GCM_SHA256:
+/// the inner plaintext (content, type, padding: 1 to 2^14 + 1 bytes) and the
+/// 16-byte tag.
+const ENCRYPTED_RECORD: core::ops::RangeInclusive<usize> = 1 + 16..=16_384 + 1 + 16;
+
 /// Sorts an embedded-tls error into a [`TlsKind`].
 pub(crate) fn classify(error: &embedded_tls::TlsError) -> TlsKind {
     use embedded_tls::TlsError as E;
@@ -195,6 +200,8 @@ struct Staging<'b> {
     eof: bool,
     /// A record header that is not TLS was seen.
     malformed: bool,
+    /// The handshake is over: every record from now on is encrypted.
+    established: bool,
     tx: &'b mut [u8],
     tx_start: usize,
     tx_end: usize,
@@ -207,6 +214,7 @@ impl Staging<'_> {
         self.record_left = 0;
         self.eof = false;
         self.malformed = false;
+        self.established = false;
         self.tx_start = 0;
         self.tx_end = 0;
     }
@@ -223,7 +231,21 @@ impl Staging<'_> {
             let length = usize::from(u16::from_be_bytes([header[3], header[4]]));
             // Content types 20..=24, version 3.x, at most 2^14 + 256 bytes of
             // ciphertext: anything else is not TLS (a plaintext server).
-            if !(20..=24).contains(&header[0]) || header[1] != 3 || length > 16_384 + 256 {
+            let not_tls =
+                !(20..=24).contains(&header[0]) || header[1] != 3 || length > 16_384 + 256;
+            // Every encrypted record is TLS_AES_128_GCM_SHA256 (the one suite
+            // offered): a 16-byte tag on an inner plaintext of 1 to 2^14 + 1
+            // bytes (RFC 8446 §5.2, §5.4). embedded-tls checks neither bound:
+            // it panics on an empty inner plaintext and delivers an oversized
+            // one, so those records stop here.
+            let sealed = header[0] == 23 && !(ENCRYPTED_RECORD.contains(&length));
+            // After the handshake every TLS 1.3 record is encrypted
+            // (application_data on the wire, RFC 8446 §5.1, §5.2). embedded-tls
+            // would take a plaintext one as it is: anyone on the path could end
+            // the session with a forged close_notify (a clean end where the data
+            // was cut) or make it panic with a handshake message.
+            let plaintext = self.established && header[0] != 23;
+            if not_tls || sealed || plaintext {
                 self.malformed = true;
                 return Some(Err(embedded_io::ErrorKind::InvalidData));
             }
@@ -405,6 +427,7 @@ impl<'b, C, R: CryptoRngCore> TlsConnect<'b, C, R> {
                 record_left: 0,
                 eof: false,
                 malformed: false,
+                established: false,
                 tx,
                 tx_start: 0,
                 tx_end: 0,
@@ -600,12 +623,17 @@ impl<'b, C: TcpConnect, R: CryptoRngCore> TcpConnect for TlsConnect<'b, C, R> {
         }
         drop(provider);
         drop(rng);
+        match self.staging.try_borrow_mut() {
+            Ok(mut staging) => staging.established = true,
+            Err(_) => return Err(Error::tls(TlsKind::InUse)),
+        }
         // The handshake's last flight (Finished) is staged: send it.
         poll_fn(|cx| pump.poll_send(cx)).await?;
         Ok(TlsStream {
             state: RefCell::new(State {
                 session: Some(session),
                 pump,
+                failed: None,
             }),
             local,
             peer,
@@ -624,6 +652,21 @@ impl<'b, C: TcpConnect, R: CryptoRngCore> TcpConnect for TlsConnect<'b, C, R> {
 ///   with [`TlsKind::Closed`].
 /// - [`TcpStream::abort`] drops the TCP connection (embedded-tls does not give
 ///   the stream back without `close_notify`).
+/// - After the handshake, embedded-tls reports a fatal alert from the peer as an
+///   internal error: reading fails with [`TlsKind::Protocol`], not
+///   [`TlsKind::PeerAlert`]. What it does not implement (KeyUpdate, a
+///   ChangeCipherSpec, no or an unknown type inside an encrypted record) fails
+///   with [`TlsKind::Other`].
+/// - A record that fails (malformed, not decrypting, an alert) fails every read
+///   from then on.
+/// - After the handshake any record that is not encrypted, and any encrypted
+///   record too short or too long for the suite, fails with
+///   [`TlsKind::Protocol`] before embedded-tls sees it.
+/// - embedded-tls 0.19 panics (`unimplemented!()`) on an encrypted handshake
+///   message after the handshake other than NewSessionTicket (a second
+///   ServerHello, a Finished, …). Only the authenticated server can send one,
+///   and this wrapper cannot see inside it to stop it (docs/reliability.md,
+///   "Fuzzing").
 pub struct TlsStream<'a, 'b, S> {
     // Declared before `_lease`: dropped before the buffers are given back.
     state: RefCell<State<'a, 'b, S>>,
@@ -646,6 +689,9 @@ struct State<'a, 'b, S> {
     /// `None` after `close`.
     session: Option<Session<'a, 'b>>,
     pump: Pump<'a, 'b, S>,
+    /// The session's TLS failure: every later read returns it. embedded-tls
+    /// drops a record that fails to decrypt and would decrypt the next one.
+    failed: Option<TlsError>,
 }
 
 /// Polls an embedded-tls future once; dropping it when it pends is safe because
@@ -663,6 +709,9 @@ impl<S: Read + Write + Unpin> State<'_, '_, S> {
             // embedded-tls ends the whole session on close.
             return Poll::Ready(Err(Error::tls(TlsKind::Closed)));
         };
+        if let Some(e) = &self.failed {
+            return Poll::Ready(Err(Error::Tls(e.clone())));
+        }
         // Each round returns or has staged bytes (or the end) from the stream.
         loop {
             match poll_once(cx, session.read(buf)) {
@@ -678,7 +727,9 @@ impl<S: Read + Write + Unpin> State<'_, '_, S> {
                     } else {
                         session_kind(&e)
                     };
-                    return Poll::Ready(Err(tls_failure(kind, e)));
+                    let failure = TlsError::from_embedded(kind, e);
+                    self.failed = Some(failure.clone());
+                    return Poll::Ready(Err(Error::Tls(failure)));
                 }
                 Poll::Pending => {}
             }

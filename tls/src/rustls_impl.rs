@@ -191,6 +191,7 @@ impl<C> TlsConnect<C> {
                 io,
                 tls: session,
                 close_sent: false,
+                failed: None,
             }),
         };
         let state = stream.state_mut();
@@ -204,6 +205,8 @@ impl<C> TlsConnect<C> {
 /// - Reading returns the decrypted data; end of stream (`Ok(0)`) after the
 ///   peer's `close_notify`. A transport that ends without `close_notify` fails
 ///   with [`TlsKind::Truncated`] instead: the end may have been forged.
+/// - A record that fails (malformed, not decrypting, an alert) fails every read
+///   from then on, after the data of the records before it.
 /// - [`Write::poll_close`] sends `close_notify`, then closes the TCP write half.
 ///   Reading stays possible.
 /// - Nothing is written from the read side: what TLS wants to send in answer to
@@ -223,6 +226,8 @@ struct State<S> {
     io: S,
     tls: ClientConnection,
     close_sent: bool,
+    /// The session's TLS failure: every later read returns it.
+    failed: Option<TlsError>,
 }
 
 impl<S> TlsStream<S> {
@@ -368,7 +373,8 @@ impl<S: Read + Write + Unpin> State<S> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        // Each round either returns or has taken bytes (or the end) from the stream.
+        // Each round either returns, or has taken bytes (or the end) from the
+        // stream, or has recorded the failure (then the next round returns).
         loop {
             match io::Read::read(&mut self.tls.reader(), buf) {
                 // 0: the peer's close_notify, the end of the stream.
@@ -379,7 +385,17 @@ impl<S: Read + Write + Unpin> State<S> {
                 }
                 Err(_) => return Poll::Ready(Err(Error::tls(TlsKind::Other))),
             }
-            ready!(self.poll_receive(cx))?;
+            // rustls keeps the plaintext of the records before a bad one, and
+            // would hand it out after the failure was returned: it goes first
+            // (it was authenticated), then the failure, for good.
+            if let Some(e) = &self.failed {
+                return Poll::Ready(Err(Error::Tls(e.clone())));
+            }
+            match ready!(self.poll_receive(cx)) {
+                Ok(_) => {}
+                Err(Error::Tls(e)) => self.failed = Some(e),
+                Err(e) => return Poll::Ready(Err(e)),
+            }
         }
     }
 

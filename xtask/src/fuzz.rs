@@ -4,12 +4,14 @@ use crate::run;
 
 /// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
 /// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
-const FUZZ_TARGETS: [(&str, &str); 5] = [
+const FUZZ_TARGETS: [(&str, &str); 7] = [
     ("core-net/fuzz", "parse_endpoint"),
     ("mqtt/fuzz", "decode"),
     ("mqtt/fuzz", "broker"),
     ("backends/smoltcp/fuzz", "frames"),
     ("drivers/slip/fuzz", "slip_decode"),
+    ("tls/fuzz", "records"),
+    ("tls/fuzz", "records_embedded"),
 ];
 
 /// Seconds each fuzz target runs in `cargo xtask ci`.

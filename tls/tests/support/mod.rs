@@ -78,7 +78,7 @@ impl Ca {
         server_config_for(cert.der().clone(), &key)
     }
 
-    fn server_pair(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
+    pub fn server_pair(&self, names: &[&str]) -> (rcgen::Certificate, KeyPair) {
         let key = KeyPair::generate().expect("server key");
         let cert = server_params(names)
             .signed_by(&key, &self.issuer)
