@@ -119,6 +119,15 @@ impl portnet::Write for PortnetConn {
     }
 }
 
+impl portnet::SocketOptions for PortnetConn {
+    fn set_option(&self, _: portnet::SocketOption) -> Result<(), Self::Error> {
+        Err(portnet::ErrorKind::Unsupported)
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> Result<portnet::SocketOption, Self::Error> {
+        Err(portnet::ErrorKind::Unsupported)
+    }
+}
+
 impl portnet::TcpStream for PortnetConn {
     type ReadHalf<'a> = &'a mut Self;
     type WriteHalf<'a> = Sink;
