@@ -54,6 +54,7 @@ unsafe extern "C" {
     fn portnet_tcp_connect(pcb: *mut c_void, ip: u32, port: u16, done: TcpConnectedFn) -> Err;
     fn portnet_tcp_sndbuf(pcb: *const c_void) -> u16;
     fn portnet_tcp_sndqueuelen(pcb: *const c_void) -> u16;
+    fn portnet_tcp_unsent(pcb: *const c_void) -> c_int;
     fn portnet_tcp_local(pcb: *const c_void, ip: *mut u32, port: *mut u16);
     fn portnet_tcp_remote(pcb: *const c_void, ip: *mut u32, port: *mut u16);
     fn portnet_tcp_set_nodelay(pcb: *mut c_void, on: c_int);
@@ -130,8 +131,17 @@ pub(crate) fn init(seed: u32) {
     unsafe { portnet_udp_set_handler(on_udp_recv) };
 }
 
+/// The latest `sys_now` given to lwIP.
+static NOW: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// lwIP's `sys_now` as last set.
+pub(crate) fn now() -> u32 {
+    NOW.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Sets lwIP's `sys_now` to `ms`.
 pub(crate) fn set_now(ms: u32) {
+    NOW.store(ms, core::sync::atomic::Ordering::Relaxed);
     // SAFETY: stores an integer.
     unsafe { portnet_set_now(ms) };
 }
@@ -233,6 +243,11 @@ impl TcpPcb {
         } else {
             usize::from(buf)
         }
+    }
+    /// Whether written bytes wait that lwIP has not sent once yet.
+    pub(crate) fn has_unsent(self) -> bool {
+        // SAFETY: a live pcb.
+        unsafe { portnet_tcp_unsent(self.0.as_ptr()) != 0 }
     }
     pub(crate) fn write(self, data: &[u8]) -> Err {
         let len = data.len().min(usize::from(u16::MAX)) as u16;

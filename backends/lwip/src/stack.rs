@@ -83,6 +83,12 @@ pub struct Stack<D, C> {
     pub(crate) driver: RefCell<D>,
     pub(crate) clock: C,
     pub(crate) address: Ipv4Addr,
+    /// lwIP's `sys_now` when the stack was made, and the clock then: lwIP's
+    /// timer list outlives a stack, so its time must not restart with a new
+    /// stack's clock (timers set by the last stack would then wait for the
+    /// old time to come back, and retransmissions with them).
+    time_base: u32,
+    clock_epoch: portnet::Instant,
     _single_thread: PhantomData<*const ()>,
 }
 
@@ -121,7 +127,11 @@ impl<D: Driver, C: Clock> Stack<D, C> {
             u32::MAX << (32 - u32::from(config.prefix))
         };
         ffi::init(config.random_seed);
-        ffi::set_now(clock.now().as_millis() as u32);
+        // A little past the last stack's time, so no timer of lwIP's is due
+        // twice and none waits for a time already gone.
+        let time_base = ffi::now().wrapping_add(1);
+        let clock_epoch = clock.now();
+        ffi::set_now(time_base);
         if let Ok(mut st) = ffi::state().try_borrow_mut() {
             st.reset();
         }
@@ -141,6 +151,8 @@ impl<D: Driver, C: Clock> Stack<D, C> {
             driver: RefCell::new(driver),
             clock,
             address: config.address,
+            time_base,
+            clock_epoch,
             _single_thread: PhantomData,
         })
     }
@@ -176,7 +188,7 @@ impl<D: Driver, C: Clock> Stack<D, C> {
     /// One round: frames in, timers, frames out; returns when to run again.
     fn poll_once(&self, cx: &mut Context<'_>) -> Option<portnet::Instant> {
         let now = self.clock.now();
-        ffi::set_now(now.as_millis() as u32);
+        self.tick_at(now);
         if let Ok(mut st) = ffi::state().try_borrow_mut() {
             match &mut st.runner {
                 Some(w) => w.clone_from(cx.waker()),
@@ -198,7 +210,11 @@ impl<D: Driver, C: Clock> Stack<D, C> {
                 break;
             };
             // A frame lwIP has no pbuf for is dropped, as a full NIC would.
-            rx.consume(|frame| ffi::netif_input(frame));
+            rx.consume(|frame| {
+                if arp_is_consistent(frame) {
+                    let _ = ffi::netif_input(frame);
+                }
+            });
         }
         let sleep_ms = ffi::check_timeouts();
         self.flush(&mut driver, cx);
@@ -253,10 +269,36 @@ impl<D: Driver, C: Clock> Stack<D, C> {
     }
 }
 
+/// Whether a frame that is not ARP, or an ARP packet whose sender hardware
+/// address is the frame's source address.
+///
+/// ARP has no checksum, and lwIP believes an ARP packet's sender address
+/// until the entry ages out (minutes): one flipped bit there (a link without
+/// a frame check sequence, such as the lossy in-memory link) sends every
+/// later frame for that peer to a station that does not exist, and its
+/// connections time out. A flip in one of the two copies shows; the frame is
+/// dropped and ARP asks again.
+fn arp_is_consistent(frame: &[u8]) -> bool {
+    const ETHERTYPE_ARP: [u8; 2] = [0x08, 0x06];
+    if frame.get(12..14) != Some(&ETHERTYPE_ARP[..]) {
+        return true;
+    }
+    let Some(arp) = frame.get(14..42) else {
+        return false;
+    };
+    // Ethernet/IPv4 ARP: hardware type 1, protocol 0x0800, lengths 6 and 4.
+    arp[..6] == [0, 1, 8, 0, 6, 4] && arp[8..14] == frame[6..12]
+}
+
 impl<D, C: Clock> Stack<D, C> {
     /// Brings lwIP's `sys_now` to the clock before a call into lwIP.
     pub(crate) fn tick(&self) {
-        ffi::set_now(self.clock.now().as_millis() as u32);
+        self.tick_at(self.clock.now());
+    }
+
+    fn tick_at(&self, now: portnet::Instant) {
+        let elapsed = now.saturating_duration_since(self.clock_epoch).as_millis() as u32;
+        ffi::set_now(self.time_base.wrapping_add(elapsed));
     }
 }
 

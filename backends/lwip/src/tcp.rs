@@ -300,6 +300,21 @@ fn poll_close(i: usize, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
             }
         }
     };
+    if pcb.has_unsent() {
+        // The FIN goes in a segment of its own, after every byte went out once:
+        // lwIP would set it on the last unsent data segment, and retransmits a
+        // segment whole even when the peer holds part of it; a peer that
+        // drops a FIN arriving with data it already has (smoltcp 0.14 does,
+        // docs/backends/lwip.md) then never sees the FIN.
+        // Frames it sends wake the runner; waking it here for nothing would
+        // spin an executor that polls the runner and this future together.
+        let _ = pcb.output();
+        match ffi::state().try_borrow_mut() {
+            Ok(mut st) => st.tcp[i].write_waker = Some(cx.waker().clone()),
+            Err(_) => cx.waker().wake_by_ref(),
+        }
+        return Poll::Pending;
+    }
     match pcb.shutdown_tx() {
         ERR_OK => {}
         ffi::ERR_MEM => {

@@ -16,8 +16,8 @@ fn pattern(i: usize) -> u8 {
 
 /// Sends `total` bytes from the lwIP stack to the peer and back the other way,
 /// checking every byte.
-fn bulk(faults: Faults, total: usize) {
-    let pair = Pair::new(faults, 7);
+fn bulk(faults: Faults, total: usize, seed: u64) {
+    let pair = Pair::new(faults, seed);
     let result = pair.run(async {
         let listener = pair
             .b
@@ -86,13 +86,17 @@ fn bulk(faults: Faults, total: usize) {
 
 #[test]
 fn bulk_clean() {
-    bulk(Faults::NONE, 1 << 20);
+    bulk(Faults::NONE, 1 << 20, 7);
 }
 
 #[test]
-#[ignore = "under investigation: the connect times out on the lossy link"]
 fn bulk_lossy() {
-    bulk(Faults::LOSSY, 256 << 10);
+    // Seed 7 loses the segment before the last one: the FIN then arrived out
+    // of order and, piggybacked on data, was never taken (docs/backends/lwip.md).
+    bulk(Faults::LOSSY, 256 << 10, 7);
+    for seed in 1..=6 {
+        bulk(Faults::LOSSY, 64 << 10, seed);
+    }
 }
 
 #[test]
@@ -103,6 +107,7 @@ fn bulk_latency() {
             ..Faults::NONE
         },
         64 << 10,
+        7,
     );
 }
 
