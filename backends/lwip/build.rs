@@ -76,7 +76,9 @@ fn find_source() -> Option<PathBuf> {
         return valid(&dir).then_some(dir);
     }
     let out = PathBuf::from(env::var_os("OUT_DIR")?);
+    // `a/target/…` finds the workspace's cache from a nested project's target
+    // directory (the fuzz project's).
     out.ancestors()
-        .map(|a| a.join(CACHE))
+        .flat_map(|a| [a.join(CACHE), a.join("target").join(CACHE)])
         .find(|candidate| valid(candidate))
 }

@@ -8,10 +8,11 @@ use crate::run;
 // 3.1.1 QoS 2 session where client and broker wait for each other;
 // docs/reliability.md): a CI run of it could find that, not a regression.
 // `cargo +nightly fuzz run broker` in `mqtt/fuzz` runs it.
-const FUZZ_TARGETS: [(&str, &str); 4] = [
+const FUZZ_TARGETS: [(&str, &str); 5] = [
     ("core-net/fuzz", "parse_endpoint"),
     ("mqtt/fuzz", "decode"),
     ("backends/smoltcp/fuzz", "frames"),
+    ("backends/lwip/fuzz", "frames"),
     ("drivers/slip/fuzz", "slip_decode"),
 ];
 
