@@ -83,6 +83,9 @@ pub struct Stack<D, C> {
     pub(crate) driver: RefCell<D>,
     pub(crate) clock: C,
     pub(crate) address: Ipv4Addr,
+    /// The subnet mask (host order) and whether a gateway is configured.
+    mask: u32,
+    has_gateway: bool,
     /// lwIP's `sys_now` when the stack was made, and the clock then: lwIP's
     /// timer list outlives a stack, so its time must not restart with a new
     /// stack's clock (timers set by the last stack would then wait for the
@@ -151,6 +154,8 @@ impl<D: Driver, C: Clock> Stack<D, C> {
             driver: RefCell::new(driver),
             clock,
             address: config.address,
+            mask,
+            has_gateway: config.gateway.is_some(),
             time_base,
             clock_epoch,
             _single_thread: PhantomData,
@@ -288,6 +293,18 @@ fn arp_is_consistent(frame: &[u8]) -> bool {
     };
     // Ethernet/IPv4 ARP: hardware type 1, protocol 0x0800, lengths 6 and 4.
     arp[..6] == [0, 1, 8, 0, 6, 4] && arp[8..14] == frame[6..12]
+}
+
+impl<D, C> Stack<D, C> {
+    /// Whether `remote` has a route: on the interface's subnet, or through the
+    /// gateway. lwIP's one netif takes every destination and only its ARP layer
+    /// finds out there is no route, which a connection then waits out as a
+    /// timeout; the answer is known here, at once.
+    pub(crate) fn routes_to(&self, remote: Ipv4Addr) -> bool {
+        self.has_gateway
+            || remote.is_broadcast()
+            || (u32::from(remote) & self.mask) == (u32::from(self.address) & self.mask)
+    }
 }
 
 impl<D, C: Clock> Stack<D, C> {

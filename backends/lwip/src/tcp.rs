@@ -71,6 +71,9 @@ impl<D, C: portnet::Clock> portnet::TcpConnect for Stack<D, C> {
             return Err(ErrorKind::InvalidInput.into());
         }
         let remote = v4(remote)?;
+        if !self.routes_to(*remote.ip()) {
+            return Err(ErrorKind::NetworkUnreachable.into());
+        }
         self.tick();
         let i = with(|st| {
             let i = st.tcp.iter().position(|s| !s.used)?;

@@ -123,13 +123,15 @@ impl<D, C> portnet::UdpSocket for UdpSocket<'_, D, C> {
         buf: &[u8],
         remote: SocketAddr,
     ) -> Poll<Result<(), Error>> {
-        let _ = self.stack;
         let remote = match v4(remote) {
             Ok(r) => r,
             Err(e) => return Poll::Ready(Err(e)),
         };
         if remote.ip().is_unspecified() || remote.port() == 0 || buf.len() > MAX_DATAGRAM {
             return Poll::Ready(Err(ErrorKind::InvalidInput.into()));
+        }
+        if !self.stack.routes_to(*remote.ip()) {
+            return Poll::Ready(Err(ErrorKind::NetworkUnreachable.into()));
         }
         let pcb = match pcb_of(self.slot) {
             Ok(pcb) => pcb,

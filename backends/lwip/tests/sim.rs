@@ -161,6 +161,17 @@ fn refused_reset_and_errors_have_their_kinds() {
     pair.run(async {
         let refused = pair.a.connect(SocketAddr::new(B_V4.into(), 9)).await;
         assert_eq!(refused.kind().err(), Some(ErrorKind::ConnectionRefused));
+        // Off the link's subnet, and no gateway: lwIP finds no route (ERR_RTE).
+        let no_route = pair
+            .a
+            .connect(SocketAddr::from(([192, 168, 7, 1], 80)))
+            .await;
+        assert_eq!(no_route.kind().err(), Some(ErrorKind::NetworkUnreachable));
+        let v6 = pair
+            .a
+            .connect(SocketAddr::from(([0xfd00, 0, 0, 0, 0, 0, 0, 2], 80)))
+            .await;
+        assert_eq!(v6.kind().err(), Some(ErrorKind::Unsupported));
         let invalid = pair.a.connect(SocketAddr::new(B_V4.into(), 0)).await;
         assert_eq!(invalid.kind().err(), Some(ErrorKind::InvalidInput));
         let listener = pair
