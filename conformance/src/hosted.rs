@@ -297,6 +297,16 @@ pub fn backends() -> Vec<Backend> {
             foreign: false,
         },
         Backend {
+            name: "lwip-memory",
+            run: run_backend::<crate::lwip::MemoryHarness>,
+            foreign: false,
+        },
+        Backend {
+            name: "lwip-lossy",
+            run: run_backend::<crate::lwip::LossyHarness>,
+            foreign: false,
+        },
+        Backend {
             name: "smoltcp-slip",
             run: run_backend::<crate::slip::SlipHarness>,
             foreign: false,

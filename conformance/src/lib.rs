@@ -27,6 +27,8 @@ mod support;
 pub mod embassy;
 #[cfg(feature = "runner")]
 pub mod hosted;
+#[cfg(feature = "runner")]
+pub mod lwip;
 #[cfg(all(feature = "runner", target_os = "linux"))]
 pub mod qemu;
 #[cfg(feature = "std")]

@@ -202,6 +202,18 @@ pub(crate) fn steps() -> Vec<Step> {
             action: Action::Commands(vec![cargo(&["test", "--workspace"])]),
         },
         Step {
+            // lwIP's C and the FFI layer under memcheck: the simulation's tests
+            // against smoltcp, each byte of their transfers checked.
+            name: "lwip-valgrind",
+            action: Action::Commands(vec![Cmd {
+                envs: vec![(
+                    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER",
+                    "valgrind --error-exitcode=1 -q",
+                )],
+                ..cargo(&["test", "-q", "-p", "portnet-lwip", "--test", "sim"])
+            }]),
+        },
+        Step {
             name: "guide",
             // The snippets are doc tests of `portnet-guide` (step `test`); this
             // builds the book itself.

@@ -4,11 +4,12 @@ use crate::run;
 
 /// Fuzz targets CI runs for a bounded time: (fuzz project directory, target).
 /// Each starts from its checked-in corpus, copied so the run leaves the tree clean.
-const FUZZ_TARGETS: [(&str, &str); 7] = [
+const FUZZ_TARGETS: [(&str, &str); 8] = [
     ("core-net/fuzz", "parse_endpoint"),
     ("mqtt/fuzz", "decode"),
     ("mqtt/fuzz", "broker"),
     ("backends/smoltcp/fuzz", "frames"),
+    ("backends/lwip/fuzz", "frames"),
     ("drivers/slip/fuzz", "slip_decode"),
     ("tls/fuzz", "records"),
     ("tls/fuzz", "records_embedded"),

@@ -16,10 +16,14 @@ pub(crate) const MSRV: &str = "1.91";
 
 /// Debian packages the tests need: the broker for MQTT tests, QEMU for firmware,
 /// valgrind for the full benchmark's instruction counts.
-const APT_PACKAGES: [(&str, &str); 3] = [
+/// The cross C compiler and its C library headers build lwIP for the thumb targets
+/// (`portnet-lwip`).
+const APT_PACKAGES: [(&str, &str); 5] = [
     ("mosquitto", "mosquitto"),
     ("qemu-system-arm", "qemu-system-arm"),
     ("valgrind", "valgrind"),
+    ("gcc-arm-none-eabi", "arm-none-eabi-gcc"),
+    ("libnewlib-arm-none-eabi", "libnewlib-arm-none-eabi"),
 ];
 
 /// Nightly components for Miri.
@@ -121,7 +125,69 @@ pub(crate) fn setup() -> Result<(), String> {
             &[],
         )?;
     }
-    apt_install()
+    apt_install()?;
+    lwip_source()
+}
+
+/// The crates.io package whose tarball carries lwIP's source tree (its `src/`:
+/// lwIP 2.2.1 in development, see `src/include/lwip/init.h`). Only that tree is
+/// used, never the crate's Rust code; `portnet-lwip` compiles it.
+const LWIP_CRATE: &str = "lwip";
+const LWIP_CRATE_VERSION: &str = "0.3.15";
+/// SHA-256 of `lwip-0.3.15.crate` as crates.io serves it.
+const LWIP_CRATE_SHA256: &str = "fb7051f756d2ad2ee15f003ce2178646908a9d50bc966bd37dcd1eea8ce2bb13";
+
+/// Where `lwip_source` unpacks lwIP: `<target>/lwip-src/lwip-<version>/src`, the
+/// default place `backends/lwip/build.rs` looks (`PORTNET_LWIP_SRC` overrides it).
+pub(crate) fn lwip_source_dir() -> String {
+    format!(
+        "{}/lwip-src/{LWIP_CRATE}-{LWIP_CRATE_VERSION}/src",
+        crate::target_dir()
+    )
+}
+
+/// Downloads the pinned lwIP tarball from crates.io, checks its hash, and unpacks
+/// lwIP's `src/` for `portnet-lwip`; skipped when it is already unpacked.
+fn lwip_source() -> Result<(), String> {
+    let dir = lwip_source_dir();
+    if std::path::Path::new(&dir)
+        .join("include/lwip/init.h")
+        .is_file()
+    {
+        eprintln!("present: lwIP source ({dir})");
+        return Ok(());
+    }
+    let cache = format!("{}/lwip-src", crate::target_dir());
+    std::fs::create_dir_all(&cache).map_err(|e| format!("cannot create {cache}: {e}"))?;
+    let tarball = format!("{cache}/{LWIP_CRATE}-{LWIP_CRATE_VERSION}.crate");
+    let url = format!(
+        "https://static.crates.io/crates/{LWIP_CRATE}/{LWIP_CRATE}-{LWIP_CRATE_VERSION}.crate"
+    );
+    run(
+        "curl",
+        &["-sSfL", "--retry", "3", "-o", &tarball, &url],
+        &[],
+    )?;
+    let sum = output("sha256sum", &[&tarball]).ok_or("sha256sum failed")?;
+    let sum = sum.split_whitespace().next().unwrap_or_default();
+    if sum != LWIP_CRATE_SHA256 {
+        // A tarball that is not the pinned one must not be built, nor stay.
+        let _ = std::fs::remove_file(&tarball);
+        return Err(format!(
+            "{url}: SHA-256 {sum}, expected {LWIP_CRATE_SHA256}; not unpacked"
+        ));
+    }
+    run(
+        "tar",
+        &[
+            "-xzf",
+            &tarball,
+            "-C",
+            &cache,
+            &format!("{LWIP_CRATE}-{LWIP_CRATE_VERSION}/src"),
+        ],
+        &[],
+    )
 }
 
 /// Whether `rustup component list --installed` lists `component` (`clippy-x86_64-…`).
