@@ -12,6 +12,7 @@ mod growth;
 mod mqtt;
 mod size;
 mod stacks;
+mod wake;
 
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use core::pin::pin;
@@ -475,6 +476,11 @@ fn main() -> std::process::ExitCode {
         if (!quick && only.is_none()) || only.as_deref() == Some("cpu") {
             rows.extend(overhead_instructions()?);
             rows.extend(mqtt::instructions(if quick { 2_000 } else { 20_000 })?);
+            rows.extend(wake::instructions()?);
+        }
+        // The detail behind docs/backends/smoltcp.md's wake figures; no rows.
+        if only.as_deref() == Some("wake") {
+            wake::report()?;
         }
         if wanted("stacks") {
             rows.extend(stacks::run(stack_bytes, settings.repeats)?);

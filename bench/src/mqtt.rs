@@ -33,7 +33,7 @@ pub(crate) struct MqttSettings {
     pub(crate) repeats: usize,
 }
 
-fn err(e: impl core::fmt::Debug) -> io::Error {
+pub(crate) fn err(e: impl core::fmt::Debug) -> io::Error {
     io::Error::other(format!("{e:?}"))
 }
 
@@ -422,6 +422,7 @@ pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result
         "tcp-tokio" => return runtime.block_on(crate::bulk_tokio(n)).map(drop),
         "pp-portnet" => return runtime.block_on(crate::ping_pong_portnet(n)).map(drop),
         "pp-tokio" => return runtime.block_on(crate::ping_pong_tokio(n)).map(drop),
+        "wake-bulk" | "wake-idle" => return crate::wake::workload(workload, n).map(drop),
         _ => {}
     }
     let addr: SocketAddr = addr.parse().map_err(err)?;
@@ -438,12 +439,27 @@ pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result
 /// Instructions the client process executes for one workload of `n` messages
 /// (callgrind's total for the whole process; mosquitto is not traced).
 pub(crate) fn count(workload: &str, addr: &str, n: usize) -> io::Result<u64> {
+    count_in(workload, addr, n, None)
+}
+
+/// [`count`], or with `only` (a callgrind function pattern) the instructions
+/// executed inside the functions it names, their callees included.
+pub(crate) fn count_in(
+    workload: &str,
+    addr: &str,
+    n: usize,
+    only: Option<&str>,
+) -> io::Result<u64> {
     let out = std::env::temp_dir().join(format!(
         "portnet-bench-callgrind-{}-{workload}-{n}.out",
         std::process::id()
     ));
-    let status = std::process::Command::new("valgrind")
-        .arg("--tool=callgrind")
+    let mut valgrind = std::process::Command::new("valgrind");
+    valgrind.arg("--tool=callgrind");
+    if let Some(pattern) = only {
+        valgrind.arg(format!("--toggle-collect={pattern}"));
+    }
+    let status = valgrind
         .arg(format!("--callgrind-out-file={}", out.display()))
         .arg(std::env::current_exe()?)
         .args(["--callgrind-child", workload, addr, &n.to_string()])

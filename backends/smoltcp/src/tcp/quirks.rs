@@ -1,14 +1,22 @@
 //! Workarounds for two smoltcp 0.14 stalls, applied to frames before smoltcp
-//! sees them (see `docs/backends/smoltcp.md`).
+//! sees them (see `docs/backends/smoltcp.md`, which also says what to report).
 //!
-//! Upstream: neither stall was found reported as such (searched 2026-12-04).
-//! Nearest threads: smoltcp-rs/smoltcp#851 (a listening socket takes a segment
-//! meant for another socket of the same port, the family of the duplicate-SYN
-//! stall) and smoltcp-rs/smoltcp#233 (2018: fast retransmit only "for data to
-//! send", which is where the FIN case now stops the retransmission timer).
-//! Both are still to be reported, each with the lossy-link reproduction of
-//! `connect_close_cycles_survive_a_lossy_link`; remove the filter when a
-//! smoltcp release fixes its stall.
+//! Upstream: neither stall is reported on smoltcp-rs/smoltcp (issues and pull
+//! requests searched 2026-12-04 and 2026-12-07; this session cannot post
+//! there, so the report is still to be filed). The nearest threads:
+//!
+//! - duplicate SYN: <https://github.com/smoltcp-rs/smoltcp/issues/851> (open:
+//!   a listening socket takes an RST meant for another socket of the port) and
+//!   <https://github.com/smoltcp-rs/smoltcp/pull/1058> (merged 2025, in 0.14:
+//!   listening sockets refuse RSTs). The same first-socket-wins dispatch still
+//!   hands a SYN without ACK to any listening socket, ahead of its owner.
+//! - FIN after duplicate ACKs: <https://github.com/smoltcp-rs/smoltcp/pull/233>
+//!   (2018, closed: fast retransmit only "for data to send"), which is the
+//!   path where 0.14 now drops the retransmission timer of a lone FIN.
+//!
+//! Canaries: `tests/quirks_canary.rs` reproduces each stall on plain smoltcp
+//! (no filter) and fails once a smoltcp release fixes it; then remove that
+//! filter here, with its canary.
 
 use core::net::{IpAddr, SocketAddr};
 
