@@ -10,55 +10,8 @@ use portnet_async_std::AsyncStd;
 use portnet_smol::Smol;
 use portnet_tokio::Tokio;
 
+use crate::host::{BlackHole, open_socket_fds};
 use crate::{Family, Harness, report::Row};
-
-/// A loopback listener whose accept queue is full, so the kernel drops new SYNs:
-/// connecting to it neither succeeds nor fails, as with a host that is gone. It
-/// sends nothing off the machine.
-#[derive(Debug)]
-pub(crate) struct BlackHole {
-    _listener: socket2::Socket,
-    _queued: Vec<std::net::TcpStream>,
-    pub(crate) addr: SocketAddr,
-}
-
-impl BlackHole {
-    pub(crate) fn new() -> std::io::Result<Self> {
-        use socket2::{Domain, Socket, Type};
-        let listener = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-        listener.bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())?;
-        // Backlog 0: the kernel queues one connection, then drops SYNs.
-        listener.listen(0)?;
-        let addr = listener
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| std::io::Error::other("listener has no IP address"))?;
-        let mut queued = Vec::new();
-        for _ in 0..2 {
-            if let Ok(stream) =
-                std::net::TcpStream::connect_timeout(&addr, core::time::Duration::from_millis(300))
-            {
-                queued.push(stream);
-            }
-        }
-        Ok(Self {
-            _listener: listener,
-            _queued: queued,
-            addr,
-        })
-    }
-}
-
-/// Open socket descriptors of this process, from `/proc/self/fd` (Linux).
-pub(crate) fn open_socket_fds() -> Option<usize> {
-    let entries = std::fs::read_dir("/proc/self/fd").ok()?;
-    Some(
-        entries
-            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-            .filter(|target| target.to_string_lossy().starts_with("socket:"))
-            .count(),
-    )
-}
 
 /// Loopback on both families: where the host stack under test and its peer live.
 pub(crate) fn loopback(family: Family) -> Option<IpAddr> {
@@ -160,7 +113,7 @@ where
         self.black_hole
             .get_or_init(|| BlackHole::new().ok())
             .as_ref()
-            .map(|hole| hole.addr)
+            .map(BlackHole::addr)
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()
@@ -242,7 +195,7 @@ impl Harness for StdEmbeddedNalHarness {
         self.black_hole
             .get_or_init(|| BlackHole::new().ok())
             .as_ref()
-            .map(|hole| hole.addr)
+            .map(BlackHole::addr)
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()

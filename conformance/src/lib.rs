@@ -25,6 +25,8 @@ mod support;
 
 #[cfg(feature = "runner")]
 pub mod embassy;
+#[cfg(all(feature = "std", any(unix, windows)))]
+pub mod host;
 #[cfg(feature = "runner")]
 pub mod hosted;
 #[cfg(feature = "runner")]

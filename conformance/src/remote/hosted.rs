@@ -18,7 +18,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use super::{Addresses, BlockOn, RemoteHarness, RemotePeer};
 use crate::Family;
-use crate::hosted::{BlackHole, loopback, open_socket_fds};
+use crate::host::{BlackHole, open_socket_fds};
+use crate::hosted::loopback;
 
 /// An `embedded-io-async` byte stream over a tokio stream half: how the
 /// [`RemotePeer`] driver reaches its agent on the host.
@@ -139,7 +140,7 @@ impl Default for RemotePeerHarness {
         let harness = RemoteHarness::new(stack, stack, peer, driver, executor, loopback)
             .with_open_sockets(|_| open_socket_fds().unwrap_or(0));
         match BLACK_HOLE.get_or_init(|| BlackHole::new().ok()) {
-            Some(hole) => harness.with_black_hole(hole.addr),
+            Some(hole) => harness.with_black_hole(hole.addr()),
             None => harness,
         }
     }
