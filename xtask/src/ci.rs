@@ -379,6 +379,9 @@ pub(crate) fn ci(only: &[String], skip: &[String]) -> Result<(), String> {
             Action::Call(function) => function(),
         };
         let took = start.elapsed();
+        if let Some(free) = free_disk() {
+            eprintln!("== disk: {free} free after step `{}`", step.name);
+        }
         match result {
             Ok(()) => {
                 eprintln!("== ci step `{}` passed in {:.1} s", step.name, secs(took));
@@ -414,6 +417,24 @@ pub(crate) fn ci(only: &[String], skip: &[String]) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Free space on the file system of the working directory, as `df -h` prints it. A CI
+/// machine's disk is finite and the target directory is the largest thing a run makes; the
+/// figure after each step shows which step to slim when a run ends with "No space left on
+/// device". `None` where `df` is missing.
+fn free_disk() -> Option<String> {
+    let out = std::process::Command::new("df")
+        .args(["-Ph", "."])
+        .output()
+        .ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    // POSIX output: a header line, then "filesystem size used available capacity mount".
+    text.lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)
+        .map(str::to_owned)
 }
 
 fn secs(duration: Duration) -> f64 {
