@@ -13,9 +13,9 @@ use std::time::Instant;
 
 use portnet::future::join;
 use portnet::{ReadExt, TcpConnect, TcpListen, TcpListener, WriteExt};
-use portnet_conformance::embassy::EmbassyNetHarness;
-use portnet_conformance::smoltcp::MemoryHarness;
 use portnet_conformance::{Family, Harness};
+use portnet_conformance_runner::embassy::EmbassyNetHarness;
+use portnet_conformance_runner::smoltcp::MemoryHarness;
 
 use crate::{Row, median};
 

@@ -128,3 +128,10 @@ pub trait Harness {
     /// stack (an interface poller, a simulated link) alongside.
     fn run<F: Future>(&self, future: F) -> F::Output;
 }
+
+/// Runs a future to completion: the executor a harness runs its cases on (a
+/// runtime's `block_on` on a host, the firmware's executor on a board).
+pub trait BlockOn {
+    /// Runs `future` until it is ready.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+}

@@ -1,6 +1,27 @@
-//! Helpers for the harness of a stack on an operating system (for stack
-//! authors): a black hole on loopback for `Harness::black_hole`, and the count
-//! of the process's sockets for `Harness::open_sockets`.
+//! The harness of a stack on an operating system (for stack authors): a stack
+//! that uses the host's kernel sockets runs the whole suite against itself over
+//! loopback with [`LoopbackHarness`], given its executor:
+//!
+//! ```ignore
+//! use portnet_conformance::BlockOn;
+//! use portnet_conformance::host::LoopbackHarness;
+//!
+//! #[derive(Debug, Default)]
+//! struct CurrentThread;
+//!
+//! impl BlockOn for CurrentThread {
+//!     fn block_on<F: core::future::Future>(&self, future: F) -> F::Output {
+//!         my_runtime::block_on(future)
+//!     }
+//! }
+//!
+//! portnet_conformance::conformance_tests!(LoopbackHarness<my_stack::Stack, CurrentThread>);
+//! ```
+//!
+//! A harness written by hand (a stack with its own addresses, or a peer that is
+//! not the stack itself) uses the same two helpers [`LoopbackHarness`] does: a
+//! black hole on loopback for `Harness::black_hole`, and the count of the
+//! process's sockets for `Harness::open_sockets`.
 //!
 //! ```no_run
 //! use portnet_conformance::host::{BlackHole, open_socket_fds};
@@ -12,7 +33,102 @@
 //! ```
 
 use alloc::vec::Vec;
-use core::net::{Ipv4Addr, SocketAddr};
+use core::future::Future;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::OnceLock;
+
+use crate::{BlockOn, Family, Harness};
+
+/// A stack on the host's kernel against itself over loopback: each case's peer
+/// is a second use of the same stack, both families on `127.0.0.1` and `::1`,
+/// `localhost` as the name to resolve, a [`BlackHole`] for the connect
+/// timeouts, and [`open_socket_fds`] as the socket count (the process's
+/// sockets, the peer's included, which is what catches a leaked descriptor).
+///
+/// `S` is the stack (made with `Default`), `E` the executor that runs each case.
+/// The peer being the stack itself means a bug shared by both ends can hide;
+/// where another stack on the same kernel exists (`portnet-tokio`), a
+/// hand-written harness with that one as the peer blames the right end.
+#[derive(Debug, Default)]
+pub struct LoopbackHarness<S, E> {
+    stack: S,
+    executor: E,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl<S, E> LoopbackHarness<S, E> {
+    /// The harness of `stack`, whose cases run on `executor`.
+    pub fn new(stack: S, executor: E) -> Self {
+        Self {
+            stack,
+            executor,
+            black_hole: OnceLock::new(),
+        }
+    }
+}
+
+/// Loopback on `family`.
+pub fn loopback(family: Family) -> IpAddr {
+    match family {
+        Family::V4 => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Family::V6 => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    }
+}
+
+impl<S, E> Harness for LoopbackHarness<S, E>
+where
+    S: portnet::TcpConnect + portnet::TcpListen + portnet::UdpBind + portnet::Dns + portnet::Clock,
+    E: BlockOn,
+{
+    type Connect = S;
+    type Listen = S;
+    type Udp = S;
+    type Dns = S;
+    type Peer = S;
+    type Clock = S;
+
+    fn connector(&self) -> Option<&S> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&S> {
+        Some(&self.stack)
+    }
+    fn udp(&self) -> Option<&S> {
+        Some(&self.stack)
+    }
+    fn dns(&self) -> Option<&S> {
+        Some(&self.stack)
+    }
+    fn dns_name(&self) -> Option<&str> {
+        Some("localhost")
+    }
+    fn peer(&self) -> &S {
+        &self.stack
+    }
+    fn clock(&self) -> &S {
+        &self.stack
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(BlackHole::addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        // Cases are large futures in debug builds; on the heap they leave the
+        // test thread's stack to the executor.
+        self.executor.block_on(alloc::boxed::Box::pin(future))
+    }
+}
 
 /// A loopback listener whose accept queue is full, so the kernel drops new SYNs:
 /// connecting to it neither succeeds nor fails, as with a host that is gone. It

@@ -23,29 +23,15 @@ pub mod remote;
 mod run;
 mod support;
 
-#[cfg(feature = "runner")]
-pub mod embassy;
 #[cfg(all(feature = "std", any(unix, windows)))]
 pub mod host;
-#[cfg(feature = "runner")]
-pub mod hosted;
-#[cfg(feature = "runner")]
-pub mod lwip;
-#[cfg(all(feature = "runner", target_os = "linux"))]
-pub mod qemu;
 #[cfg(feature = "std")]
 pub mod report;
-#[cfg(feature = "runner")]
-pub mod slip;
-#[cfg(feature = "runner")]
-pub mod smoltcp;
-#[cfg(all(feature = "runner", target_os = "linux"))]
-pub mod tap;
 #[cfg(feature = "std")]
 #[doc(hidden)]
 pub mod test_support;
 
-pub use harness::{Family, Harness, Missing};
+pub use harness::{BlockOn, Family, Harness, Missing};
 pub use outcome::{Capability, CaseResult, Detail, Outcome};
 pub use run::{CASE_DEADLINE, Case, Mode, default_seed};
 
@@ -54,35 +40,53 @@ pub mod __private {
     pub use crate::run::{chaos_harness, chaos_rng, run_adversarial, run_plain};
 }
 
-/// Expands to one `#[test]` per case for harness `$harness` (which must implement
-/// [`Harness`] and `Default`), plus one per case in adversarial mode (module
-/// `adversarial`). Needs the crate's `std` feature.
+/// Expands to one `#[test]` per case for harness `$harness`, plus one per case
+/// in adversarial mode (module `adversarial`). Needs the crate's `std` feature.
+///
+/// Each test makes a fresh harness: with `Default` when only the type is given,
+/// or by calling the second argument, a `fn() -> $harness`, for a harness that
+/// needs more than a default (addresses, a peer process, a link to set up).
+/// Invoked inside a module, the tests are that module's, so one file can run the
+/// suite on several harnesses.
 ///
 /// ```ignore
 /// portnet_conformance::conformance_tests!(MyHarness);
+/// mod lossy {
+///     portnet_conformance::conformance_tests!(my_stack::Harness, || my_stack::Harness::lossy(0.1));
+/// }
 /// ```
 ///
-/// A failing case panics with its id and the reason; an adversarial failure also
-/// prints its seed and the command that replays it. A skipped case prints the
-/// capability it lacks and passes.
+/// A failing case panics with its id, the rule it checks and what went wrong;
+/// an adversarial failure also prints its seed and the command that replays it.
+/// A skipped case writes `SKIPPED` and the capability it lacks to the test
+/// process's stderr, where a plain `cargo test` run shows it.
 #[macro_export]
 macro_rules! conformance_tests {
     ($harness:ty) => {
-        $crate::__with_cases!($crate::__emit_tests, $harness);
+        $crate::__with_cases!(
+            $crate::__emit_tests,
+            $harness,
+            <$harness as ::core::default::Default>::default
+        );
+    };
+    ($harness:ty, $make:expr) => {
+        $crate::__with_cases!($crate::__emit_tests, $harness, $make);
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __emit_tests {
-    ($harness:ty; $( $name:ident $id:literal )*) => {
+    ($harness:ty, $make:expr; $( $name:ident $id:literal )*) => {
         $(
             #[test]
             fn $name() {
                 $crate::test_support::run_test::<$harness>(
+                    $make,
                     $id,
                     false,
                     ::core::env!("CARGO_PKG_NAME"),
+                    ::core::module_path!(),
                     ::core::stringify!($name),
                 );
             }
@@ -94,10 +98,12 @@ macro_rules! __emit_tests {
                 #[test]
                 fn $name() {
                     $crate::test_support::run_test::<$harness>(
+                        $make,
                         $id,
                         true,
                         ::core::env!("CARGO_PKG_NAME"),
-                        ::core::concat!("adversarial::", ::core::stringify!($name)),
+                        ::core::module_path!(),
+                        ::core::stringify!($name),
                     );
                 }
             )*

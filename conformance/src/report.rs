@@ -35,9 +35,10 @@ impl Row {
     }
 }
 
-/// Runs every case matching `filter` on a fresh `H` per case, plainly and
-/// adversarially. The backend name is filled in by the caller.
-pub fn run_backend<H: Harness + Default>(filter: &str) -> Vec<Row> {
+/// Runs every case whose id contains `filter` (all for `""`) on a fresh `H` per
+/// case, plainly and adversarially: the rows of `backend`, named `backend` and
+/// `backend+chaos`, ready for [`print_table`] and [`to_json`].
+pub fn run_backend<H: Harness + Default>(backend: &str, filter: &str) -> Vec<Row> {
     let mut rows = Vec::new();
     for case in cases::all::<H>() {
         if !case.id.contains(filter) {
@@ -64,7 +65,7 @@ pub fn run_backend<H: Harness + Default>(filter: &str) -> Vec<Row> {
             });
             let suffix = if adversarial { "+chaos" } else { "" };
             rows.push(Row {
-                backend: String::from(suffix),
+                backend: format!("{backend}{suffix}"),
                 case: case.id,
                 outcome,
                 seed,

@@ -17,9 +17,22 @@ pub fn seed_for(id: &str) -> u64 {
         .unwrap_or_else(|| default_seed(id))
 }
 
-/// Runs case `id` on a new `H`; panics with the reason (and for adversarial runs the
-/// seed and the command that replays it) if it fails.
-pub fn run_test<H: Harness + Default>(id: &str, adversarial: bool, package: &str, test_name: &str) {
+/// Runs case `id` on a harness from `make`; panics with the reason (and for
+/// adversarial runs the seed and the command that replays it) if it fails.
+/// `module` is the test's `module_path!()` and `name` its function name: the
+/// test's name for `cargo test --exact` is the path without the crate.
+pub fn run_test<H: Harness>(
+    make: impl FnOnce() -> H,
+    id: &str,
+    adversarial: bool,
+    package: &str,
+    module: &str,
+    name: &str,
+) {
+    let test_name = match module.split_once("::") {
+        Some((_crate, path)) => std::format!("{path}::{name}"),
+        None => std::string::String::from(name),
+    };
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -33,7 +46,7 @@ pub fn run_test<H: Harness + Default>(id: &str, adversarial: bool, package: &str
     } else {
         Mode::Plain
     };
-    let harness = H::default();
+    let harness = make();
     match (case.run)(&harness, mode) {
         Outcome::Pass => {}
         Outcome::Skip(capability) => {

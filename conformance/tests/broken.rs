@@ -18,9 +18,10 @@ use portnet::{
     AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, Read, TcpConnect, TcpListen,
     TcpListener, TcpStream, UdpBind, UdpSocket, Write,
 };
-use portnet_conformance::hosted::TokioHarness;
+mod tokio_harness;
 use portnet_conformance::{Family, Harness, Mode, Outcome, cases};
 use portnet_tokio::Tokio;
+use tokio_harness::TokioHarness;
 
 /// One broken contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

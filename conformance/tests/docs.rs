@@ -2,7 +2,8 @@
 //! fall behind the suite.
 
 use portnet_conformance::cases;
-use portnet_conformance::hosted::TokioHarness;
+mod tokio_harness;
+use tokio_harness::TokioHarness;
 
 #[test]
 fn every_case_is_documented_with_its_rule() {

@@ -453,7 +453,7 @@ pub(crate) fn conformance() -> Result<(), String> {
             "-q",
             "--release",
             "-p",
-            "portnet-conformance",
+            "portnet-conformance-runner",
             "--",
             "--json",
             &report,

@@ -618,8 +618,8 @@ pub(crate) fn mqtt() -> Result<(), String> {
 
 /// `cargo xtask qemu slip`: the generic echo server in firmware over SLIP on
 /// the board's UART1, served to the generic echo client on a hosted smoltcp
-/// stack at the other end of the line (a test of `portnet-conformance`, which
-/// has the host end).
+/// stack at the other end of the line (a test of `portnet-conformance-runner`,
+/// which has the host end).
 pub(crate) fn slip() -> Result<(), String> {
     let elf = build_with("slip_echo", "release", &["--features", "slip"])?;
     let elf = std::fs::canonicalize(&elf).map_err(|e| format!("{elf}: {e}"))?;
@@ -630,7 +630,7 @@ pub(crate) fn slip() -> Result<(), String> {
             "test",
             "-q",
             "-p",
-            "portnet-conformance",
+            "portnet-conformance-runner",
             "--test",
             "qemu_slip",
             "--",
@@ -714,7 +714,7 @@ pub(crate) fn microbit_slip() -> Result<(), String> {
             "test",
             "-q",
             "-p",
-            "portnet-conformance",
+            "portnet-conformance-runner",
             "--test",
             "qemu_slip",
             "--",
@@ -733,7 +733,7 @@ const MICROBIT_SENSOR_STACK: u64 = 8 * 1024;
 
 /// `cargo xtask qemu microbit-sensor`: the sensor node (`examples/iot-sensor`'s
 /// application, the micro:bit's entry point) in QEMU's `microbit`, over SLIP
-/// to the hosted SLIP peer (`portnet-conformance`'s `slip_peer`), which
+/// to the hosted SLIP peer (`portnet-conformance-runner`'s `slip_peer`), which
 /// forwards its MQTT connection to mosquitto on the host; `iot-monitor` sees
 /// its QoS 1 telemetry and sends it a command, whose effect the telemetry
 /// then reports.
@@ -754,7 +754,7 @@ pub(crate) fn microbit_sensor() -> Result<(), String> {
             "build",
             "-q",
             "-p",
-            "portnet-conformance",
+            "portnet-conformance-runner",
             "--example",
             "slip_peer",
         ][..],

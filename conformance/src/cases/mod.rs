@@ -48,8 +48,8 @@ macro_rules! case_table {
         #[doc(hidden)]
         #[macro_export]
         macro_rules! __with_cases {
-            ($d callback:path, $d harness:ty) => {
-                $d callback!($d harness; $( $name $id )*);
+            ($d callback:path, $d harness:ty, $d make:expr) => {
+                $d callback!($d harness, $d make; $( $name $id )*);
             };
         }
     };

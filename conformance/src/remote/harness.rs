@@ -13,13 +13,7 @@ use core::task::Poll;
 use portnet::{Clock, TcpConnect, TcpListen, UdpBind};
 
 use super::{LinkError, RemotePeer};
-use crate::{Family, Harness, Mode, Outcome, cases, default_seed};
-
-/// Runs a future to completion: the firmware's executor.
-pub trait BlockOn {
-    /// Runs `future` until it is ready.
-    fn block_on<F: Future>(&self, future: F) -> F::Output;
-}
+use crate::{BlockOn, Family, Harness, Mode, Outcome, cases, default_seed};
 
 /// The addresses of the stack under test and of the peer, per family.
 #[derive(Debug, Clone, Copy, Default)]

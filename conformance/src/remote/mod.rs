@@ -12,15 +12,12 @@
 //! does not read sees `Pending`, and a dropped connection still delivers what was
 //! written before the drop.
 
-#[cfg(feature = "runner")]
-pub mod agent;
 mod harness;
-#[cfg(feature = "runner")]
-pub mod hosted;
 mod peer;
 pub mod wire;
 
-pub use harness::{Addresses, BlockOn, LINE_PREFIX, RemoteHarness, run_and_report};
+pub use crate::BlockOn;
+pub use harness::{Addresses, LINE_PREFIX, RemoteHarness, run_and_report};
 pub use peer::{
     LinkError, RemoteConnection, RemoteError, RemoteListener, RemotePeer, RemoteReadHalf,
     RemoteSocket, RemoteWriteHalf,

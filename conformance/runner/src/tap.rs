@@ -5,8 +5,6 @@
 //! tokio backend as the peer; the smoltcp stack is 10.9.0.2 / fd09::2. Nothing
 //! leaves the namespace.
 
-extern crate std;
-
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -21,7 +19,7 @@ use portnet_smoltcp::{Cidr, Config, Ipv6Config, Stack, StackResources, TcpPool, 
 use portnet_tokio::Tokio;
 
 use crate::hosted::BlockOn;
-use crate::{Family, Harness};
+use portnet_conformance::{Family, Harness};
 
 const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
 const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);

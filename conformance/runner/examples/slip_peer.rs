@@ -22,8 +22,8 @@ use portnet::future::{Either, select};
 use portnet::{
     ReadExt as _, TcpConnect as _, TcpListen as _, TcpListener as _, TcpStream as _, WriteExt as _,
 };
-use portnet_conformance::hosted::BlockOn as _;
-use portnet_conformance::slip::SlipEnd;
+use portnet_conformance_runner::hosted::BlockOn as _;
+use portnet_conformance_runner::slip::SlipEnd;
 use portnet_smoltcp::{Cidr, Config};
 use portnet_tokio::Tokio;
 

@@ -11,8 +11,8 @@
 
 use std::sync::Mutex;
 
-use portnet_conformance::hosted::StdEmbeddedNalHarness;
 use portnet_conformance::{Capability, Mode, Outcome, cases, default_seed};
+use portnet_conformance_runner::hosted::StdEmbeddedNalHarness;
 
 /// Cases that fail, each with the reason (checked in plain mode only: four of them
 /// end in the suite's 30 s hang deadline, and the reason does not depend on the mode).

@@ -4,8 +4,6 @@
 //! here is what makes the remote peer trustworthy where it is needed: as the
 //! peer of firmware in an emulator.
 
-extern crate std;
-
 use alloc::boxed::Box;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
@@ -16,10 +14,11 @@ use std::thread::JoinHandle;
 use portnet_tokio::Tokio;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
-use super::{Addresses, BlockOn, RemoteHarness, RemotePeer};
-use crate::Family;
-use crate::host::{BlackHole, open_socket_fds};
-use crate::hosted::loopback;
+use portnet_conformance::BlockOn;
+use portnet_conformance::Family;
+use portnet_conformance::host::loopback;
+use portnet_conformance::host::{BlackHole, open_socket_fds};
+use portnet_conformance::remote::{Addresses, RemoteHarness, RemotePeer};
 
 /// An `embedded-io-async` byte stream over a tokio stream half: how the
 /// [`RemotePeer`] driver reaches its agent on the host.
@@ -105,44 +104,44 @@ impl Drop for TokioBlockOn {
 /// Unix socket pair.
 pub type RemotePeerHarness = RemoteHarness<Tokio, Tokio, TokioBlockOn>;
 
-impl Default for RemotePeerHarness {
-    fn default() -> Self {
-        let (near, far) = UnixStream::pair().expect("a Unix socket pair");
-        // The agent's sockets borrow its stack for as long as they live.
-        let agent_stack: &'static Tokio = Box::leak(Box::new(Tokio::new()));
-        let agent = std::thread::Builder::new()
-            .name("remote-peer-agent".into())
-            .spawn(move || super::agent::run_unix(agent_stack, far))
-            .expect("the agent thread");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let peer = RemotePeer::new();
-        let driver = {
-            let _context = runtime.enter();
-            near.set_nonblocking(true).expect("a non-blocking socket");
-            let near = tokio::net::UnixStream::from_std(near).expect("a tokio Unix stream");
-            let (rx, tx) = near.into_split();
-            peer.driver(TokioIo(rx), TokioIo(tx))
-        };
-        let stack: &'static Tokio = Box::leak(Box::new(Tokio::new()));
-        let loopback = Addresses {
-            stack_v4: loopback(Family::V4),
-            peer_v4: loopback(Family::V4),
-            stack_v6: loopback(Family::V6),
-            peer_v6: loopback(Family::V6),
-        };
-        let executor = TokioBlockOn {
-            runtime,
-            agent: Some(agent),
-        };
-        let harness = RemoteHarness::new(stack, stack, peer, driver, executor, loopback)
-            .with_open_sockets(|_| open_socket_fds().unwrap_or(0));
-        match BLACK_HOLE.get_or_init(|| BlackHole::new().ok()) {
-            Some(hole) => harness.with_black_hole(hole.addr()),
-            None => harness,
-        }
+/// A new [`RemotePeerHarness`]: a stack, a peer with its agent thread, and the
+/// link between them.
+pub fn remote_peer_harness() -> RemotePeerHarness {
+    let (near, far) = UnixStream::pair().expect("a Unix socket pair");
+    // The agent's sockets borrow its stack for as long as they live.
+    let agent_stack: &'static Tokio = Box::leak(Box::new(Tokio::new()));
+    let agent = std::thread::Builder::new()
+        .name("remote-peer-agent".into())
+        .spawn(move || crate::agent::run_unix(agent_stack, far))
+        .expect("the agent thread");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let peer = RemotePeer::new();
+    let driver = {
+        let _context = runtime.enter();
+        near.set_nonblocking(true).expect("a non-blocking socket");
+        let near = tokio::net::UnixStream::from_std(near).expect("a tokio Unix stream");
+        let (rx, tx) = near.into_split();
+        peer.driver(TokioIo(rx), TokioIo(tx))
+    };
+    let stack: &'static Tokio = Box::leak(Box::new(Tokio::new()));
+    let loopback = Addresses {
+        stack_v4: Some(loopback(Family::V4)),
+        peer_v4: Some(loopback(Family::V4)),
+        stack_v6: Some(loopback(Family::V6)),
+        peer_v6: Some(loopback(Family::V6)),
+    };
+    let executor = TokioBlockOn {
+        runtime,
+        agent: Some(agent),
+    };
+    let harness = RemoteHarness::new(stack, stack, peer, driver, executor, loopback)
+        .with_open_sockets(|_| open_socket_fds().unwrap_or(0));
+    match BLACK_HOLE.get_or_init(|| BlackHole::new().ok()) {
+        Some(hole) => harness.with_black_hole(hole.addr()),
+        None => harness,
     }
 }
 

@@ -3,13 +3,14 @@
 //! backends (a foreign stack's failures are reported, not gating).
 //!
 //! ```text
-//! cargo run --release -p portnet-conformance [-- [--backend NAME] [--case TEXT] [--json FILE] [--list]]
+//! cargo run --release -p portnet-conformance-runner [-- [--backend NAME] [--case TEXT] [--json FILE] [--list]]
 //! ```
 
 use std::process::ExitCode;
 
-use portnet_conformance::hosted::backends;
 use portnet_conformance::report::{print_table, to_json};
+use portnet_conformance_runner::hosted::TokioHarness;
+use portnet_conformance_runner::rows::ROWS;
 
 struct Args {
     backend: Option<String>,
@@ -53,18 +54,17 @@ fn main() -> ExitCode {
         }
     };
     if args.list {
-        for case in portnet_conformance::cases::all::<portnet_conformance::hosted::TokioHarness>() {
+        for case in portnet_conformance::cases::all::<TokioHarness>() {
             println!("{:40} {}", case.id, case.rule);
         }
         return ExitCode::SUCCESS;
     }
-    let known = backends();
-    let selected: Vec<_> = known
+    let named: Vec<_> = ROWS
         .iter()
         .filter(|b| args.backend.as_deref().is_none_or(|name| b.name == name))
         .collect();
-    if selected.is_empty() {
-        let names: Vec<_> = known.iter().map(|b| b.name).collect();
+    if named.is_empty() {
+        let names: Vec<_> = ROWS.iter().map(|b| b.name).collect();
         eprintln!(
             "no backend named {:?}; known: {}",
             args.backend.unwrap_or_default(),
@@ -72,12 +72,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     }
+    let selected = named.into_iter().filter(|b| match (b.available)() {
+        Ok(()) => true,
+        Err(reason) => {
+            eprintln!("{}: skipped, this machine cannot run it: {reason}", b.name);
+            false
+        }
+    });
     let mut rows = Vec::new();
     let mut gating_failure = false;
     for backend in selected {
         eprintln!("running the suite on {} …", backend.name);
-        for mut row in (backend.run)(&args.case) {
-            row.backend = format!("{}{}", backend.name, row.backend);
+        for row in (backend.run)(backend.name, &args.case) {
             gating_failure |= !backend.foreign && row.outcome.is_fail();
             rows.push(row);
         }

@@ -7,8 +7,6 @@
 //! `-chardev socket,…`), or, in [`SlipHarness`], the other end of a loopback
 //! connection with a second `SlipEnd` on it.
 
-extern crate std;
-
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
@@ -25,7 +23,7 @@ use portnet_smoltcp::{Config, Stack, StackResources, TcpPool, UdpPool};
 use portnet_tokio::Tokio;
 
 use crate::hosted::BlockOn;
-use crate::{Family, Harness};
+use portnet_conformance::{Family, Harness};
 
 /// The largest IP packet on the link (Ethernet's, so TCP segments are as
 /// large as on the other smoltcp rows).

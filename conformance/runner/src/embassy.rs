@@ -52,7 +52,7 @@ use portnet::{Clock, ErrorKind, ErrorType, Instant};
 use portnet_links::{Faults, Limits, Link, Port, VirtualClock};
 use portnet_smoltcp::sim::{A_V4, A_V6, B_V4, B_V6, SimStack};
 
-use crate::{Family, Harness};
+use portnet_conformance::{Family, Harness};
 
 // ---------------------------------------------------------------------------
 // The embassy-time driver over the virtual clock.
@@ -977,7 +977,7 @@ impl Harness for EmbassyNetHarness {
     type Connect = EmbassyStack;
     type Listen = EmbassyStack;
     type Udp = EmbassyStack;
-    type Dns = crate::Missing;
+    type Dns = portnet_conformance::Missing;
     type Peer = SimStack;
     type Clock = VirtualClock;
 

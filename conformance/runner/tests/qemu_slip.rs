@@ -18,9 +18,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use portnet::future::{Either, select};
-use portnet_conformance::hosted::BlockOn as _;
-use portnet_conformance::qemu::{Qemu, machine_command};
-use portnet_conformance::slip::SlipEnd;
+use portnet_conformance_runner::hosted::BlockOn as _;
+use portnet_conformance_runner::qemu::{Qemu, machine_command};
+use portnet_conformance_runner::slip::SlipEnd;
 use portnet_smoltcp::{Cidr, Config};
 use portnet_tokio::Tokio;
 

@@ -7,12 +7,12 @@
 #[cfg(target_os = "linux")]
 #[test]
 fn the_suite_passes_against_the_linux_kernel_over_tap() {
-    use portnet_conformance::tap::TapHarness;
+    use portnet_conformance_runner::tap::TapHarness;
     if let Err(reason) = TapHarness::available() {
         eprintln!("SKIPPED: smoltcp over TAP needs a network namespace: {reason}");
         return;
     }
-    let rows = portnet_conformance::report::run_backend::<TapHarness>("");
+    let rows = portnet_conformance::report::run_backend::<TapHarness>("smoltcp-tap", "");
     let failures: Vec<String> = rows
         .iter()
         // The stack in the namespace has no DNS server configured: the three
@@ -28,7 +28,7 @@ fn the_suite_passes_against_the_linux_kernel_over_tap() {
                     )
             )
         })
-        .map(|row| format!("{}{}: {}", row.case, row.backend, row.detail()))
+        .map(|row| format!("{} on {}: {}", row.case, row.backend, row.detail()))
         .collect();
     assert_eq!(rows.len(), 2 * portnet_conformance::cases::COUNT);
     assert!(

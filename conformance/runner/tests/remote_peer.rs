@@ -2,4 +2,6 @@
 //! Unix socket pair): the check that the remote peer keeps every contract before
 //! firmware relies on it.
 
-portnet_conformance::conformance_tests!(portnet_conformance::remote::hosted::RemotePeerHarness);
+use portnet_conformance_runner::remote_hosted::{RemotePeerHarness, remote_peer_harness};
+
+portnet_conformance::conformance_tests!(RemotePeerHarness, remote_peer_harness);

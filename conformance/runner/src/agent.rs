@@ -1,11 +1,9 @@
-//! The agent: serves a [`super::RemotePeer`]'s requests on a real stack.
+//! The agent: serves a [`RemotePeer`](portnet_conformance::remote::RemotePeer)'s requests on a real stack.
 //!
 //! One local task per socket; a connection's reads and writes run concurrently
 //! (each in request order), as they would on the socket itself. A connection's
 //! drop waits for its earlier writes, as closing a kernel socket keeps its send
 //! buffer; an abort does not.
-
-extern crate std;
 
 use alloc::boxed::Box;
 use alloc::string::ToString;
@@ -25,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::task::JoinHandle;
 
-use super::wire::{MAX_DATA, Reply, Request, op, split_frame};
+use portnet_conformance::remote::wire::{MAX_DATA, Reply, Request, op, split_frame};
 
 /// A stack the agent can serve every request on.
 pub trait PeerStack: TcpConnect + TcpListen + UdpBind + 'static {}

@@ -12,7 +12,7 @@ use core::pin::pin;
 use portnet::future::join;
 use portnet::{Clock, ReadExt, TcpConnect, TcpListen, TcpListener, WriteExt};
 use portnet_conformance::Harness;
-use portnet_conformance::slip::SlipHarness;
+use portnet_conformance_runner::slip::SlipHarness;
 use portnet_smoltcp::sim::A_V4;
 
 const BULK: usize = 1 << 20;

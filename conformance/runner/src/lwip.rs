@@ -10,7 +10,7 @@ use portnet_links::{Faults, VirtualClock};
 use portnet_lwip::sim::{A_V4, B_V4, Pair, PeerStack, SimStack};
 
 use crate::smoltcp::{Clean, LinkProfile, Lossy, link_seed};
-use crate::{Family, Harness, Missing};
+use portnet_conformance::{Family, Harness, Missing};
 
 /// lwIP against smoltcp on one link with the faults of `P`.
 #[derive(Debug)]

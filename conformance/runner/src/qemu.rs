@@ -2,15 +2,13 @@
 //! with the firmware's stack on a TAP device and the peer on the host.
 //!
 //! The runner creates a network namespace with a TAP device (`pnqemu0`,
-//! [`tap_net`](crate::remote::tap_net)'s host addresses), starts the agent (the
+//! [`tap_net`](portnet_conformance::remote::tap_net)'s host addresses), starts the agent (the
 //! tokio backend as the peer, inside the namespace) on a Unix socket that QEMU
 //! joins to the board's UART1, starts QEMU inside the namespace, and reads the
-//! firmware's report lines ([`run_and_report`](crate::remote::run_and_report))
+//! firmware's report lines ([`run_and_report`](portnet_conformance::remote::run_and_report))
 //! from QEMU's output. QEMU's user networking would let the firmware reach the
 //! host, but not the host reach listeners the firmware opens on ports chosen at
 //! run time; a TAP device lets both sides reach each other as on a wire.
-
-extern crate std;
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -26,9 +24,9 @@ use std::time::Instant;
 use portnet_links::tap::NetNs;
 use portnet_tokio::Tokio;
 
-use crate::remote::LINE_PREFIX;
-use crate::report::Row;
-use crate::{Capability, Detail, Outcome, cases, default_seed};
+use portnet_conformance::remote::LINE_PREFIX;
+use portnet_conformance::report::Row;
+use portnet_conformance::{Capability, Detail, Outcome, cases, default_seed};
 
 /// The environment variable naming the conformance firmware's ELF file; the
 /// row runs when it is set (`cargo xtask conformance` sets it).
@@ -53,7 +51,7 @@ pub fn firmware() -> Option<PathBuf> {
 /// The row's rows, for the runner: runs the firmware named by [`FIRMWARE_ENV`]
 /// and keeps the cases whose id contains `filter`. A run that cannot start is
 /// one failing row naming why.
-pub fn rows(filter: &str) -> Vec<Row> {
+pub fn rows(backend: &str, filter: &str) -> Vec<Row> {
     let result = match firmware() {
         Some(elf) => run(&elf),
         None => Err(format!("{FIRMWARE_ENV} is not set")),
@@ -62,9 +60,13 @@ pub fn rows(filter: &str) -> Vec<Row> {
         Ok(rows) => rows
             .into_iter()
             .filter(|row| row.case.contains(filter))
+            .map(|row| Row {
+                backend: format!("{backend}{}", row.backend),
+                ..row
+            })
             .collect(),
         Err(reason) => alloc::vec![Row {
-            backend: String::new(),
+            backend: String::from(backend),
             case: "(firmware)",
             outcome: Outcome::Fail(Detail::from_args(format_args!("{reason}"))),
             seed: None,
@@ -124,7 +126,7 @@ fn serve_agent(netns: &NetNs, listener: &UnixListener) -> std::io::Result<()> {
     let _inside = netns.enter()?;
     let (stream, _) = listener.accept()?;
     let stack: &'static Tokio = alloc::boxed::Box::leak(alloc::boxed::Box::new(Tokio::new()));
-    crate::remote::agent::run_unix(stack, stream)
+    crate::agent::run_unix(stack, stream)
 }
 
 /// `qemu-system-arm` on the `mps2-an385` board with `elf` as its kernel,

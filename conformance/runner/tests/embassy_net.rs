@@ -10,8 +10,8 @@
 
 use std::sync::Mutex;
 
-use portnet_conformance::embassy::EmbassyNetHarness;
 use portnet_conformance::{Capability, Mode, Outcome, cases, default_seed};
+use portnet_conformance_runner::embassy::EmbassyNetHarness;
 
 /// Cases that fail, each with the reason.
 const EXPECTED_FAILURES: [(&str, &str); 8] = [

@@ -8,7 +8,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use portnet_links::{Faults, VirtualClock};
 use portnet_smoltcp::sim::{A_V4, A_V6, B_V4, B_V6, Pair, SimStack};
 
-use crate::{Family, Harness};
+use portnet_conformance::{Family, Harness};
 
 /// What the link between the two stacks does to frames.
 pub trait LinkProfile {

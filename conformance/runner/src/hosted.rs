@@ -1,0 +1,149 @@
+//! Harnesses of the hosted backends: tokio, smol and async-std against
+//! themselves over loopback (the suite's [`LoopbackHarness`]), and the foreign
+//! std-embedded-nal-async with tokio as its peer.
+
+use core::future::Future;
+use core::marker::PhantomData;
+use core::net::{IpAddr, SocketAddr};
+use std::sync::OnceLock;
+
+use portnet_async_std::AsyncStd;
+use portnet_smol::Smol;
+use portnet_tokio::Tokio;
+
+use portnet_conformance::host::{BlackHole, LoopbackHarness, loopback, open_socket_fds};
+use portnet_conformance::{Family, Harness};
+
+/// The tokio backend against itself, on a current-thread runtime per case.
+pub type TokioHarness = LoopbackHarness<Tokio, Executor<Tokio>>;
+
+/// The smol backend against itself, on async-io's `block_on`.
+pub type SmolHarness = LoopbackHarness<Smol, Executor<Smol>>;
+
+/// The async-std backend against itself, on async-std's `block_on`.
+pub type AsyncStdHarness = LoopbackHarness<AsyncStd, Executor<AsyncStd>>;
+
+/// How a backend runs a future to completion, for the rigs of this crate that
+/// run a future outside a harness (a SLIP or TAP peer, the QEMU row).
+pub trait BlockOn {
+    /// Runs `future` on this backend's executor.
+    fn block_on<F: Future>(future: F) -> F::Output;
+}
+
+/// `S`'s executor as the suite's [`portnet_conformance::BlockOn`].
+#[derive(Debug)]
+pub struct Executor<S>(PhantomData<S>);
+
+impl<S> Default for Executor<S> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<S: BlockOn> portnet_conformance::BlockOn for Executor<S> {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        S::block_on(future)
+    }
+}
+
+impl BlockOn for Tokio {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(future)
+    }
+}
+
+impl BlockOn for Smol {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        async_io::block_on(future)
+    }
+}
+
+impl BlockOn for AsyncStd {
+    fn block_on<F: Future>(future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+}
+
+/// The foreign stack std-embedded-nal-async (the async half of the
+/// std-embedded-nal project: the host's sockets behind the embedded-nal-async
+/// traits) seen through `portnet-embedded`'s embedded-nal-async → portnet adapters:
+/// [`PortnetTcp`](portnet_embedded::PortnetTcp) for `TcpConnect` and
+/// [`PortnetUdp`](portnet_embedded::PortnetUdp) for `UdpBind`.
+/// embedded-nal-async has no listening sockets, so `Listen` is [`portnet_conformance::Missing`].
+///
+/// The peer and the clock are the tokio backend; cases run on a current-thread
+/// tokio runtime, and std-embedded-nal-async's async-io sources are driven by
+/// async-io's own reactor thread.
+///
+/// TCP uses [`WakePolicy::Registered`](portnet_embedded::WakePolicy): its reads and
+/// writes are futures-io polls that keep their waker in the socket. UDP uses
+/// [`WakePolicy::Rewake`](portnet_embedded::WakePolicy): its futures are built on
+/// async-io's `readable()`/`writable()`, which remove the waker when dropped, so a
+/// poll bridge that drops them would never be woken.
+#[derive(Debug)]
+pub struct StdEmbeddedNalHarness {
+    tcp: portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>,
+    udp: portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>,
+    peer: Tokio,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl Default for StdEmbeddedNalHarness {
+    fn default() -> Self {
+        use portnet_embedded::{PortnetTcp, PortnetUdp, WakePolicy};
+        use std_embedded_nal_async::Stack;
+        Self {
+            tcp: PortnetTcp::with_policy(Stack::default(), WakePolicy::Registered),
+            udp: PortnetUdp::with_policy(Stack::default(), WakePolicy::Rewake),
+            peer: Tokio::new(),
+            black_hole: OnceLock::new(),
+        }
+    }
+}
+
+impl Harness for StdEmbeddedNalHarness {
+    type Connect = portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>;
+    type Listen = portnet_conformance::Missing;
+    type Udp = portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>;
+    type Dns = portnet_conformance::Missing;
+    type Peer = Tokio;
+    type Clock = Tokio;
+
+    fn connector(&self) -> Option<&Self::Connect> {
+        Some(&self.tcp)
+    }
+    fn listener(&self) -> Option<&portnet_conformance::Missing> {
+        None
+    }
+    fn udp(&self) -> Option<&Self::Udp> {
+        Some(&self.udp)
+    }
+    fn peer(&self) -> &Tokio {
+        &self.peer
+    }
+    fn clock(&self) -> &Tokio {
+        &self.peer
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(BlackHole::addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        Tokio::block_on(alloc::boxed::Box::pin(future))
+    }
+}

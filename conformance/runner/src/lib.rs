@@ -1,0 +1,27 @@
+//! The conformance suite on every stack of this repository: the harnesses of the
+//! rows (the hosted backends, smoltcp and lwIP on the in-memory link, SLIP, a TAP
+//! device, firmware in QEMU, and the foreign stacks std-embedded-nal-async and
+//! embassy-net), the agent that serves a remote peer, and the runner binary that
+//! prints the case × row table and writes the JSON report.
+//!
+//! Not published: a stack author depends on `portnet-conformance` alone and runs
+//! `conformance_tests!` with a harness of their own. Each of this repository's
+//! backends does the same from its `tests/conformance.rs`; the harnesses that need
+//! more than the backend itself (a simulated link, a second stack as the peer)
+//! come from here.
+
+extern crate alloc;
+
+pub mod agent;
+pub mod embassy;
+pub mod hosted;
+pub mod lwip;
+#[cfg(target_os = "linux")]
+pub mod qemu;
+#[cfg(unix)]
+pub mod remote_hosted;
+pub mod rows;
+pub mod slip;
+pub mod smoltcp;
+#[cfg(target_os = "linux")]
+pub mod tap;

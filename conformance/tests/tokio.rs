@@ -1,3 +1,0 @@
-//! The whole suite on the tokio backend, one `#[test]` per case and mode.
-
-portnet_conformance::conformance_tests!(portnet_conformance::hosted::TokioHarness);
