@@ -56,6 +56,9 @@ pub trait Write: ErrorType {
     ///   `ConnectionReset` or `BrokenPipe` (never hang, never panic). After the local
     ///   write half was closed, an error of kind `BrokenPipe` or `NotConnected` (cases
     ///   `tcp.reset.write_after_peer_reset`, `tcp.close.write_after_close`).
+    /// - `Pending` must take nothing: no byte of `buf` is the stack's until a call
+    ///   returns `Ready(Ok(n))`, so a write dropped after `Pending` has sent nothing
+    ///   and the caller may offer other bytes next (case `tcp.cancel.write`).
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -81,6 +84,12 @@ pub trait Write: ErrorType {
     /// - Reading stays possible after closing the write half (half-close).
     /// - Calling it again after it returned `Ready(Ok(()))` must return `Ready(Ok(()))`
     ///   (case `tcp.close.idempotent`).
+    /// - On the write half of [`TcpStream::split`](crate::TcpStream::split) it must do
+    ///   what it does on the whole connection (the FIN after every byte written), and
+    ///   the read half must keep reading (no case checks it yet).
+    /// - After the peer reset the connection it must complete at once, with `Ok(())`
+    ///   or an error of kind `ConnectionReset`, `BrokenPipe` or `NotConnected`, and
+    ///   never hang (no case checks it yet).
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
 }
 

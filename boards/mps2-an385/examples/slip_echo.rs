@@ -14,7 +14,7 @@
 //! ```
 //!
 //! `cargo xtask qemu slip` does this, with the host end of the line (a hosted
-//! smoltcp stack on SLIP, `portnet_conformance::slip::SlipEnd`) listening on
+//! smoltcp stack on SLIP, `portnet_conformance_runner::slip::SlipEnd`) listening on
 //! `PORT`, and checks the echoes.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
