@@ -30,8 +30,8 @@ pub fn run_test<H: Harness>(
     name: &str,
 ) {
     let test_name = match module.split_once("::") {
-        Some((_crate, path)) => std::format!("{path}::{name}"),
-        None => std::string::String::from(name),
+        Some((_crate, path)) => alloc::format!("{path}::{name}"),
+        None => alloc::string::String::from(name),
     };
     let _serial = SERIAL
         .lock()
