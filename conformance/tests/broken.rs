@@ -60,6 +60,10 @@ enum Flaw {
     LateWrite,
     /// The two halves of a split connection share one waker slot.
     SharedSplitWaker,
+    /// Closing the write half of a split connection sends no FIN.
+    SplitCloseSendsNothing,
+    /// Once a read has failed, `close` stays `Pending` for good (no wake).
+    CloseHangsAfterReset,
     /// `send`/`recv` of a connected socket fail with `NotConnected`.
     NoConnectedIo,
     /// `bind_connected` binds but does not connect.
@@ -184,6 +188,7 @@ struct Conn {
     first_waker: Option<Waker>,
     first_write_waker: Option<Waker>,
     eof_seen: bool,
+    read_failed: bool,
     closed: bool,
     split_slot: Arc<SharedSlot>,
     _claim: Option<Claim>,
@@ -198,6 +203,7 @@ impl Conn {
             first_waker: None,
             first_write_waker: None,
             eof_seen: false,
+            read_failed: false,
             closed: false,
             split_slot: Arc::default(),
             _claim: claim,
@@ -242,8 +248,10 @@ impl Read for Conn {
             this.first_waker = Some(waker.clone());
         }
         let result = Pin::new(&mut this.inner).poll_read(&mut Context::from_waker(&waker), buf);
-        if let Poll::Ready(Ok(0)) = result {
-            this.eof_seen = !buf.is_empty();
+        match &result {
+            Poll::Ready(Ok(0)) => this.eof_seen = !buf.is_empty(),
+            Poll::Ready(Err(_)) => this.read_failed = true,
+            _ => {}
         }
         if this.flaw == Flaw::SpuriousWakes && result.is_pending() {
             cx.waker().wake_by_ref();
@@ -331,6 +339,9 @@ impl Write for Conn {
         if this.flaw == Flaw::CloseNotIdempotent && this.closed {
             return Poll::Ready(Err(io::Error::from(ErrorKind::NotConnected)));
         }
+        if this.flaw == Flaw::CloseHangsAfterReset && this.read_failed {
+            return Poll::Pending;
+        }
         if matches!(this.flaw, Flaw::UnboundedBuffering | Flaw::LateWrite) {
             while !this.held.is_empty() {
                 match Pin::new(&mut this.inner).poll_write(cx, &this.held) {
@@ -356,6 +367,8 @@ struct Half<T> {
     inner: T,
     /// With `SharedSplitWaker`, the slot both halves register in.
     slot: Option<Arc<SharedSlot>>,
+    /// With `SplitCloseSendsNothing` (the write half): `close` claims success.
+    close_sends_nothing: bool,
 }
 
 impl<T> Half<T> {
@@ -400,6 +413,9 @@ impl<T: Write + Unpin> Write for Half<T> {
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), T::Error>> {
         let this = self.get_mut();
+        if this.close_sends_nothing {
+            return Poll::Ready(Ok(()));
+        }
         let waker = this.waker(cx);
         Pin::new(&mut this.inner).poll_close(&mut Context::from_waker(&waker))
     }
@@ -452,8 +468,13 @@ impl TcpStream for Conn {
             Half {
                 inner: read,
                 slot: slot.clone(),
+                close_sends_nothing: false,
             },
-            Half { inner: write, slot },
+            Half {
+                inner: write,
+                slot,
+                close_sends_nothing: self.flaw == Flaw::SplitCloseSendsNothing,
+            },
         )
     }
     fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -1009,6 +1030,16 @@ fn writes_after_close_are_caught() {
 #[test]
 fn a_close_that_is_not_idempotent_is_caught() {
     caught(Flaw::CloseNotIdempotent, "tcp.close.idempotent");
+}
+
+#[test]
+fn a_split_write_half_whose_close_sends_nothing_is_caught() {
+    caught(Flaw::SplitCloseSendsNothing, "tcp.close.split_write_half");
+}
+
+#[test]
+fn a_close_that_hangs_after_a_reset_is_caught() {
+    caught(Flaw::CloseHangsAfterReset, "tcp.close.after_peer_reset");
 }
 
 #[test]

@@ -86,10 +86,10 @@ pub trait Write: ErrorType {
     ///   (case `tcp.close.idempotent`).
     /// - On the write half of [`TcpStream::split`](crate::TcpStream::split) it must do
     ///   what it does on the whole connection (the FIN after every byte written), and
-    ///   the read half must keep reading (no case checks it yet).
+    ///   the read half must keep reading (case `tcp.close.split_write_half`).
     /// - After the peer reset the connection it must complete at once, with `Ok(())`
     ///   or an error of kind `ConnectionReset`, `BrokenPipe` or `NotConnected`, and
-    ///   never hang (no case checks it yet).
+    ///   never hang (case `tcp.close.after_peer_reset`).
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>>;
 }
 

@@ -97,7 +97,7 @@ fn the_lists_name_real_cases() {
     for (id, _) in EXPECTED_SKIPS {
         assert!(ids.contains(&id), "unknown case {id}");
     }
-    assert_eq!(expected_passes().len(), 56);
+    assert_eq!(expected_passes().len(), 58);
 }
 
 #[test]

@@ -16,7 +16,7 @@ use portnet_conformance_runner::hosted::StdEmbeddedNalHarness;
 
 /// Cases that fail, each with the reason (checked in plain mode only: four of them
 /// end in the suite's 30 s hang deadline, and the reason does not depend on the mode).
-const EXPECTED_FAILURES: [(&str, &str); 15] = [
+const EXPECTED_FAILURES: [(&str, &str); 17] = [
     // embedded-io has no half-close: the adapter's `close` is `Unsupported`, the
     // echo peer never sees EOF, and the echo client waits for it until the deadline.
     ("tcp.echo.ipv4", "did not finish"),
@@ -30,6 +30,8 @@ const EXPECTED_FAILURES: [(&str, &str); 15] = [
     ("tcp.close.write_after_close", "Unsupported"),
     ("tcp.close.idempotent", "Unsupported"),
     ("tcp.cancel.write", "Unsupported"),
+    ("tcp.close.split_write_half", "Unsupported"),
+    ("tcp.close.after_peer_reset", "got kind Unsupported"),
     // embedded-nal-async has no abort: dropping the connection sends a FIN.
     ("tcp.reset.abort_sends_rst", "got success (0)"),
     // std-embedded-nal-async's uniquely bound sockets report the copied length of a

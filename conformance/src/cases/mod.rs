@@ -136,6 +136,10 @@ case_table! { $
         => "Closing again after a successful close succeeds, before and after the peer's FIN.";
     tcp_cancel_write "tcp.cancel.write" tcp::cancel_write
         => "A poll_write that returned Pending took no byte.";
+    tcp_close_split_write_half "tcp.close.split_write_half" tcp::close_split_write_half
+        => "Closing the write half of a split connection sends the FIN after every byte written, and the read half keeps reading.";
+    tcp_close_after_peer_reset "tcp.close.after_peer_reset" tcp::close_after_peer_reset
+        => "Closing a connection the peer reset completes at once, with Ok or ConnectionReset, BrokenPipe or NotConnected.";
     udp_bind_ephemeral_port "udp.bind.ephemeral_port" udp::bind_ephemeral_port
         => "Binding UDP port 0 picks a free port and reports it.";
     udp_bind_addr_in_use "udp.bind.addr_in_use" udp::bind_addr_in_use

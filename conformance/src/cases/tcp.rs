@@ -1123,6 +1123,59 @@ pub async fn close_idempotent<H: Harness>(h: &H) -> CaseResult {
     Ok(())
 }
 
+/// Case `tcp.close.split_write_half`: closing the write half of a split
+/// connection sends the FIN after every byte written through it, and the read
+/// half keeps reading what the peer sends afterwards.
+pub async fn close_split_write_half<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    let (mut reader, mut writer) = conn.split();
+    writer
+        .write_all(b"before")
+        .await
+        .check("write through the write half")?;
+    prompt(h, "close the write half", writer.close()).await?;
+    let mut buf = [0u8; 6];
+    prompt(h, "peer read", peer_conn.read_exact(&mut buf)).await?;
+    ensure!(
+        &buf == b"before",
+        "the bytes written before the write half's close did not arrive intact"
+    );
+    expect_eof(h, &mut peer_conn, "peer read after the write half's close").await?;
+    peer_conn.write_all(b"reply").await.check("peer write")?;
+    peer_conn.close().await.check("peer close")?;
+    let mut buf = [0u8; 5];
+    prompt(
+        h,
+        "read through the read half after the write half's close",
+        reader.read_exact(&mut buf),
+    )
+    .await?;
+    ensure!(&buf == b"reply", "wrong data on the read half");
+    expect_eof(h, &mut reader, "read half at the end").await
+}
+
+/// Case `tcp.close.after_peer_reset`: closing a connection the peer reset
+/// completes at once, with `Ok` or an error of kind `ConnectionReset`,
+/// `BrokenPipe` or `NotConnected`; it never hangs.
+pub async fn close_after_peer_reset<H: Harness>(h: &H) -> CaseResult {
+    let (mut conn, peer_conn, _listener) = stack_to_peer(h, V4).await?;
+    peer_conn.abort();
+    // The read is the event that says the RST arrived.
+    let _ = read_to_end_or_error(h, &mut conn, &[]).await?;
+    match within(h, PROMPT, "close after the peer's reset", conn.close()).await? {
+        Ok(()) => Ok(()),
+        Err(e) => expect_error(
+            Err::<(), _>(e),
+            &[
+                ErrorKind::ConnectionReset,
+                ErrorKind::BrokenPipe,
+                ErrorKind::NotConnected,
+            ],
+            "close after the peer's reset",
+        ),
+    }
+}
+
 /// Case `tcp.cancel.write`: a `poll_write` that returned `Pending` took no byte:
 /// the stream goes on from the last accepted byte, and the peer receives
 /// exactly what the writes that returned `Ready` accepted.
