@@ -27,11 +27,25 @@ pub struct Client<'r> {
     session: &'r Session<'r>,
 }
 
-/// The reason codes of a SUBACK or UNSUBACK, one per filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The reason codes of a SUBACK or UNSUBACK, one per filter. Its `Debug` shows
+/// the codes received, not the unused slots, and two are equal when their
+/// codes are (whatever an unused slot kept from an earlier acknowledgement).
+#[derive(Clone, Copy, Eq)]
 pub struct AckCodes {
     codes: [ReasonCode; MAX_FILTERS],
     len: u8,
+}
+
+impl PartialEq for AckCodes {
+    fn eq(&self, other: &Self) -> bool {
+        self.codes() == other.codes()
+    }
+}
+
+impl core::fmt::Debug for AckCodes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("AckCodes").field(&self.codes()).finish()
+    }
 }
 
 impl AckCodes {
@@ -803,4 +817,30 @@ fn copy_text<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     let dst = buf.get_mut(..text.len())?;
     dst.copy_from_slice(text.as_bytes());
     core::str::from_utf8(dst).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+
+    use super::*;
+
+    /// `Debug` shows the codes received only; equality ignores what unused
+    /// slots kept.
+    #[test]
+    fn ack_codes_debug_shows_used_slots_only() {
+        let mut codes = [ReasonCode::SUCCESS; MAX_FILTERS];
+        codes[0] = ReasonCode(1);
+        codes[1] = ReasonCode(0x87);
+        let two = AckCodes { codes, len: 2 };
+        assert_eq!(
+            format!("{two:?}"),
+            "AckCodes([ReasonCode(0x01 Granted QoS 1), ReasonCode(0x87 Not authorized)])"
+        );
+        codes[5] = ReasonCode(2);
+        assert_eq!(two, AckCodes { codes, len: 2 });
+        let none = AckCodes { codes, len: 0 };
+        assert_eq!(format!("{none:?}"), "AckCodes([])");
+    }
 }

@@ -102,18 +102,28 @@ impl AliasSlot {
 /// The memory of one client, sized at compile time; nothing is allocated.
 ///
 /// - `RX`: receive buffer, the largest packet the client accepts (advertised as
-///   5.0 maximum packet size);
+///   5.0 maximum packet size, unless
+///   [`ConnectOptions::maximum_packet_size`](crate::ConnectOptions::maximum_packet_size)
+///   advertises less);
 /// - `TX`: transmit buffer, at least the largest packet the client sends;
 /// - `SLOTS`: publishes (QoS 1/2), subscribes and unsubscribes in flight at once;
 /// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
-///   maximum);
-/// - `ALIASES`: 5.0 topic aliases each way, each storing a topic of up to
-///   [`ALIAS_TOPIC_LEN`] bytes. Incoming: advertised as the topic alias maximum.
-///   Outgoing: the client uses up to the broker's topic alias maximum of them
-///   (least recently used topic replaced first; see [`crate::Client::publish`]);
+///   maximum, unless
+///   [`ConnectOptions::receive_maximum`](crate::ConnectOptions::receive_maximum)
+///   advertises less);
+/// - `ALIASES`: 5.0 topic aliases the broker may set for its messages to the
+///   client, each storing a topic of up to [`ALIAS_TOPIC_LEN`] bytes; advertised
+///   as the topic alias maximum (or less:
+///   [`ConnectOptions::topic_alias_maximum`](crate::ConnectOptions::topic_alias_maximum));
 /// - `HOLD`: incoming messages the application can hold at once (1 to
 ///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
-///   from the receive buffer, so the driver reads on while they are held.
+///   from the receive buffer, so the driver reads on while they are held;
+/// - `OUT_ALIASES` (default: `ALIASES`): 5.0 topic aliases the client sets for its
+///   own publishes, each storing a topic of up to [`ALIAS_TOPIC_LEN`] bytes; the
+///   client uses up to the broker's topic alias maximum of them (least recently
+///   used topic replaced first; see [`crate::Client::publish`]). Independent of
+///   `ALIASES`: a device that publishes much and receives little sets
+///   `ALIASES = 0` and a few `OUT_ALIASES`, or the other way round.
 ///
 /// Its `Debug` shows the sizes only: the buffers hold what went over the wire,
 /// the CONNECT with its password among it.
@@ -124,6 +134,7 @@ pub struct Storage<
     const INBOUND: usize = 16,
     const ALIASES: usize = 0,
     const HOLD: usize = 1,
+    const OUT_ALIASES: usize = ALIASES,
 > {
     rx: [u8; RX],
     tx: [u8; TX],
@@ -133,7 +144,7 @@ pub struct Storage<
     slot_wakers: [Option<Waker>; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
-    out_aliases: [AliasSlot; ALIASES],
+    out_aliases: [AliasSlot; OUT_ALIASES],
     assigned_id: [u8; ASSIGNED_ID_LEN],
     held: [[u8; RX]; HOLD],
 }
@@ -145,7 +156,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     /// Zeroed storage; `const`, so that firmware can place it in a `static`.
     pub const fn new() -> Self {
@@ -156,7 +168,7 @@ impl<
             slot_wakers: [const { None }; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
-            out_aliases: [AliasSlot::EMPTY; ALIASES],
+            out_aliases: [AliasSlot::EMPTY; OUT_ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
             held: [[0; RX]; HOLD],
         }
@@ -170,7 +182,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Storage")
@@ -180,6 +193,7 @@ impl<
             .field("inbound", &INBOUND)
             .field("aliases", &ALIASES)
             .field("hold", &HOLD)
+            .field("out_aliases", &OUT_ALIASES)
             .finish_non_exhaustive()
     }
 }
@@ -191,7 +205,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     fn default() -> Self {
         Self::new()
@@ -524,8 +539,9 @@ impl<'r> Session<'r> {
         const INBOUND: usize,
         const ALIASES: usize,
         const HOLD: usize,
+        const OUT_ALIASES: usize,
     >(
-        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>,
+        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>,
     ) -> Self {
         const {
             assert!(
