@@ -220,6 +220,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.ping_due = false;
             state.ping_outstanding = false;
             state.disconnect = None;
+            state.disconnect_len = 0;
+            state.connect_session_expiry = options.session_expiry;
             state.disconnect_written = false;
             state.reset_out_aliases();
             // (A re-authentication cut off by the last connection's end was
@@ -442,6 +444,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         }
         let info = &mut state.info;
         info.session_present = a.session_present;
+        info.server = crate::session::ServerProperties::of(&a.properties);
         for p in a.properties.iter() {
             match p {
                 Property::ReceiveMaximum(n) => info.receive_maximum = n,
@@ -697,11 +700,19 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             progress = true;
         }
         if let (Some(reason), false) = (state.disconnect, state.disconnect_written) {
-            let d = Packet::Disconnect(Disconnect {
-                reason: if v5 { reason } else { ReasonCode::SUCCESS },
-                properties: Properties::empty(),
-            });
-            if state.push(&d)? == Push::NoRoom {
+            let pushed = if state.disconnect_len > 0 {
+                // Copied out: the bytes live in the state `push_encoded` appends to.
+                let mut packet = [0u8; crate::session::MAX_DISCONNECT_LEN];
+                let len = state.disconnect_len.min(packet.len());
+                packet[..len].copy_from_slice(&state.disconnect_packet[..len]);
+                state.push_encoded(&packet[..len])?
+            } else {
+                state.push(&Packet::Disconnect(Disconnect {
+                    reason: if v5 { reason } else { ReasonCode::SUCCESS },
+                    properties: Properties::empty(),
+                }))?
+            };
+            if pushed == Push::NoRoom {
                 return Ok(progress);
             }
             state.disconnect_written = true;

@@ -3,7 +3,7 @@
 use core::net::SocketAddr;
 use core::time::Duration;
 
-use crate::codec::{Property, QoS, Version, Will};
+use crate::codec::{Property, QoS, ReasonCode, Version, Will};
 
 /// How to connect; given to every [`Driver::run`](crate::Driver::run), so that a
 /// reconnect may change it. Its `Debug` shows the password as `<redacted>`, so
@@ -313,5 +313,60 @@ impl<'a> PublishOptions<'a> {
     pub const fn properties(mut self, properties: &'a [Property<'a>]) -> Self {
         self.properties = properties;
         self
+    }
+}
+
+/// The client's DISCONNECT ([`Client::disconnect_with`](crate::Client::disconnect_with)):
+/// a reason code and, in 5.0, a session expiry interval, a reason string and
+/// user properties.
+#[derive(Debug, Clone, Copy)]
+pub struct DisconnectOptions<'a> {
+    /// The reason (0x00 normal, 0x04 "with will message", …; 3.1.1 sends none).
+    pub reason: ReasonCode,
+    /// 5.0: a new session expiry interval, in seconds. Refused if the CONNECT's
+    /// was 0 (MQTT 5.0 3.14.2.2.2: the broker treats it as a protocol error).
+    pub session_expiry: Option<u32>,
+    /// 5.0: a human-readable reason for the broker's log.
+    pub reason_string: Option<&'a str>,
+    /// 5.0: more DISCONNECT properties, user properties in practice; the codec
+    /// refuses those a DISCONNECT may not carry and repeats of the two above.
+    pub properties: &'a [Property<'a>],
+}
+
+impl<'a> DisconnectOptions<'a> {
+    /// A DISCONNECT with `reason` and no properties.
+    pub const fn new(reason: ReasonCode) -> Self {
+        Self {
+            reason,
+            session_expiry: None,
+            reason_string: None,
+            properties: &[],
+        }
+    }
+
+    /// Sets the session expiry interval the session keeps after this connection.
+    #[must_use]
+    pub const fn session_expiry(mut self, seconds: u32) -> Self {
+        self.session_expiry = Some(seconds);
+        self
+    }
+
+    /// Sets the reason string.
+    #[must_use]
+    pub const fn reason_string(mut self, reason: &'a str) -> Self {
+        self.reason_string = Some(reason);
+        self
+    }
+
+    /// Sets more properties (user properties).
+    #[must_use]
+    pub const fn properties(mut self, properties: &'a [Property<'a>]) -> Self {
+        self.properties = properties;
+        self
+    }
+
+    /// True when there is a 5.0 property to send.
+    pub(crate) const fn has_properties(&self) -> bool {
+        self.session_expiry.is_some() || self.reason_string.is_some() || !self.properties.is_empty()
     }
 }
