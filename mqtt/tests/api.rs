@@ -80,12 +80,10 @@ async fn listener() -> (TcpListener, SocketAddr) {
     (l, addr)
 }
 
-fn bounded<F: std::future::Future>(f: F) -> impl std::future::Future<Output = F::Output> {
-    async {
-        tokio::time::timeout(Duration::from_secs(10), f)
-            .await
-            .expect("no hang")
-    }
+async fn bounded<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("no hang")
 }
 
 /// The builders put every setting on the wire: clean start, session expiry,
