@@ -10,7 +10,7 @@ use crate::codec::{
     Unsubscribe, Version,
 };
 use crate::session::{Conn, ConnectionInfo, Held, Kind, MAX_FILTERS, Phase, Push, Session, Slot};
-use crate::{Error, PublishOptions};
+use crate::{DisconnectOptions, Error, PublishOptions};
 
 /// The handle an application publishes and subscribes with. It is `Copy`: every
 /// task of the application may hold one; all of them share the session.
@@ -27,11 +27,25 @@ pub struct Client<'r> {
     session: &'r Session<'r>,
 }
 
-/// The reason codes of a SUBACK or UNSUBACK, one per filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The reason codes of a SUBACK or UNSUBACK, one per filter. Its `Debug` shows
+/// the codes received, not the unused slots, and two are equal when their
+/// codes are (whatever an unused slot kept from an earlier acknowledgement).
+#[derive(Clone, Copy, Eq)]
 pub struct AckCodes {
     codes: [ReasonCode; MAX_FILTERS],
     len: u8,
+}
+
+impl PartialEq for AckCodes {
+    fn eq(&self, other: &Self) -> bool {
+        self.codes() == other.codes()
+    }
+}
+
+impl core::fmt::Debug for AckCodes {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("AckCodes").field(&self.codes()).finish()
+    }
 }
 
 impl AckCodes {
@@ -599,6 +613,102 @@ impl<'r> Client<'r> {
         {
             state.disconnect = Some(reason);
         }
+        self.wait_disconnected().await;
+    }
+
+    /// As [`disconnect`](Self::disconnect), with the 5.0 properties of
+    /// `options`: a session expiry interval (how long the broker keeps the
+    /// session after this connection), a reason string, user properties.
+    ///
+    /// The DISCONNECT is encoded at once through the codec, with the checks its
+    /// decoder makes (properties a DISCONNECT may carry, none repeated, valid
+    /// values), and the driver writes it after the acknowledgements it still
+    /// owes, as for `disconnect`.
+    ///
+    /// # Errors
+    ///
+    /// Before anything is sent, and the connection then stays up:
+    /// [`Error::Unsupported`] for properties on a 3.1.1 connection;
+    /// [`Error::InvalidInput`] for a non-zero session expiry after a CONNECT
+    /// with 0 (a protocol error at the broker), or a server reference (the
+    /// server's property); [`Error::Encode`] for properties the codec refuses
+    /// (not allowed in a DISCONNECT, given twice, an invalid string);
+    /// [`Error::TooLarge`] for a DISCONNECT longer than
+    /// [`MAX_DISCONNECT_LEN`](crate::MAX_DISCONNECT_LEN) bytes. Without a
+    /// connection it returns `Ok(())` at once.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: once it returned `Pending` the request stays made; the
+    /// driver disconnects anyway.
+    pub async fn disconnect_with(&self, options: &DisconnectOptions<'_>) -> Result<(), Error> {
+        if let Ok(mut state) = self.session.state.try_borrow_mut()
+            && state.conn == Conn::Up
+        {
+            let state = &mut *state;
+            let v5 = state.info.version == Version::V5;
+            if options.has_properties() {
+                if !v5 {
+                    return Err(Error::Unsupported("DISCONNECT properties need MQTT 5.0"));
+                }
+                if options.session_expiry.is_some_and(|s| s > 0)
+                    && state.connect_session_expiry == 0
+                {
+                    return Err(Error::InvalidInput(
+                        "a DISCONNECT may not set a session expiry when the CONNECT's was 0",
+                    ));
+                }
+                if options
+                    .properties
+                    .iter()
+                    .any(|p| matches!(p, Property::ServerReference(_)))
+                {
+                    return Err(Error::InvalidInput(
+                        "a server reference is the server's DISCONNECT property",
+                    ));
+                }
+                let mut own = [Property::ReasonString(""); 2];
+                let mut n = 0;
+                if let Some(s) = options.session_expiry {
+                    own[n] = Property::SessionExpiryInterval(s);
+                    n += 1;
+                }
+                if let Some(r) = options.reason_string {
+                    own[n] = Property::ReasonString(r);
+                    n += 1;
+                }
+                let packet = Packet::Disconnect(codec::Disconnect {
+                    reason: options.reason,
+                    properties: List::chain(&own[..n], options.properties),
+                });
+                // Encoded aside first: a refused request leaves an earlier one whole.
+                let mut bytes = [0u8; crate::MAX_DISCONNECT_LEN];
+                let len = match packet.encode(Version::V5, &mut bytes) {
+                    Ok(len) => len,
+                    Err(codec::EncodeError::BufferTooSmall { .. }) => {
+                        return Err(Error::TooLarge);
+                    }
+                    Err(e) => return Err(Error::Encode(e)),
+                };
+                // Refused here rather than by the driver, which would end the
+                // connection with the error instead of disconnecting.
+                if u32::try_from(len).map_or(true, |l| l > state.info.maximum_packet_size) {
+                    return Err(Error::TooLarge);
+                }
+                state.disconnect_packet = bytes;
+                state.disconnect_len = len;
+            } else {
+                state.disconnect_len = 0;
+            }
+            state.disconnect = Some(options.reason);
+        }
+        self.wait_disconnected().await;
+        Ok(())
+    }
+
+    /// Wakes the driver (which writes the DISCONNECT asked for) and waits until
+    /// the connection is down.
+    async fn wait_disconnected(&self) {
         self.session.wake_driver();
         poll_fn(|cx| match self.session.state.try_borrow() {
             Ok(state) if state.conn == Conn::Down => Poll::Ready(()),
@@ -803,4 +913,30 @@ fn copy_text<'b>(text: &str, buf: &'b mut [u8]) -> Option<&'b str> {
     let dst = buf.get_mut(..text.len())?;
     dst.copy_from_slice(text.as_bytes());
     core::str::from_utf8(dst).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::format;
+
+    use super::*;
+
+    /// `Debug` shows the codes received only; equality ignores what unused
+    /// slots kept.
+    #[test]
+    fn ack_codes_debug_shows_used_slots_only() {
+        let mut codes = [ReasonCode::SUCCESS; MAX_FILTERS];
+        codes[0] = ReasonCode(1);
+        codes[1] = ReasonCode(0x87);
+        let two = AckCodes { codes, len: 2 };
+        assert_eq!(
+            format!("{two:?}"),
+            "AckCodes([ReasonCode(0x01 Granted QoS 1), ReasonCode(0x87 Not authorized)])"
+        );
+        codes[5] = ReasonCode(2);
+        assert_eq!(two, AckCodes { codes, len: 2 });
+        let none = AckCodes { codes, len: 0 };
+        assert_eq!(format!("{none:?}"), "AckCodes([])");
+    }
 }

@@ -191,20 +191,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let session = self.session;
         // The application may advertise tighter limits than the storage's
         // (checked by `check_connect_properties`); the client then enforces those.
-        let own = |id: u8| {
-            options
-                .properties
-                .iter()
-                .find(|p| p.id() == id)
-                .and_then(|p| match *p {
-                    Property::ReceiveMaximum(n) | Property::TopicAliasMaximum(n) => {
-                        Some(usize::from(n))
-                    }
-                    Property::MaximumPacketSize(n) => usize::try_from(n).ok(),
-                    _ => None,
-                })
+        let own = |id: u8| options.advertised(id);
+        // The application's value goes out in its `properties` (if it came
+        // from there) or from the typed field (then the client writes it).
+        let in_props = |id: u8| {
+            options.version == Version::V5 && options.properties.iter().any(|p| p.id() == id)
         };
-        let app_sets = |id: u8| options.version == Version::V5 && own(id).is_some();
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
@@ -228,6 +220,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             state.ping_due = false;
             state.ping_outstanding = false;
             state.disconnect = None;
+            state.disconnect_len = 0;
+            state.connect_session_expiry = options.session_expiry;
             state.disconnect_written = false;
             state.reset_out_aliases();
             // (A re-authentication cut off by the last connection's end was
@@ -261,11 +255,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             if version == Version::V5 {
                 // Each property once (MQTT 5.0 2.2.2.2): where the application
                 // gives a limit, its value goes out instead of the client's.
-                if !app_sets(0x21) {
-                    auto[n] = Property::ReceiveMaximum(sat16(state.inbound.len()).max(1));
+                if !in_props(0x21) {
+                    let limit = own(0x21).unwrap_or(state.inbound.len());
+                    auto[n] = Property::ReceiveMaximum(sat16(limit).max(1));
                     n += 1;
                 }
-                if !app_sets(0x27) {
+                if !in_props(0x27) {
                     auto[n] =
                         Property::MaximumPacketSize(u32::try_from(rx_len).unwrap_or(u32::MAX));
                     n += 1;
@@ -274,7 +269,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     auto[n] = Property::SessionExpiryInterval(options.session_expiry);
                     n += 1;
                 }
-                if alias_max > 0 && !app_sets(0x22) {
+                if alias_max > 0 && !in_props(0x22) {
                     auto[n] = Property::TopicAliasMaximum(sat16(alias_max));
                     n += 1;
                 }
@@ -449,6 +444,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         }
         let info = &mut state.info;
         info.session_present = a.session_present;
+        info.server = crate::session::ServerProperties::of(&a.properties);
         for p in a.properties.iter() {
             match p {
                 Property::ReceiveMaximum(n) => info.receive_maximum = n,
@@ -704,11 +700,19 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             progress = true;
         }
         if let (Some(reason), false) = (state.disconnect, state.disconnect_written) {
-            let d = Packet::Disconnect(Disconnect {
-                reason: if v5 { reason } else { ReasonCode::SUCCESS },
-                properties: Properties::empty(),
-            });
-            if state.push(&d)? == Push::NoRoom {
+            let pushed = if state.disconnect_len > 0 {
+                // Copied out: the bytes live in the state `push_encoded` appends to.
+                let mut packet = [0u8; crate::session::MAX_DISCONNECT_LEN];
+                let len = state.disconnect_len.min(packet.len());
+                packet[..len].copy_from_slice(&state.disconnect_packet[..len]);
+                state.push_encoded(&packet[..len])?
+            } else {
+                state.push(&Packet::Disconnect(Disconnect {
+                    reason: if v5 { reason } else { ReasonCode::SUCCESS },
+                    properties: Properties::empty(),
+                }))?
+            };
+            if pushed == Push::NoRoom {
                 return Ok(progress);
             }
             state.disconnect_written = true;
@@ -1158,10 +1162,14 @@ fn check_connect_properties(
     session: &Session<'_>,
     options: &ConnectOptions<'_>,
 ) -> Result<(), Error> {
-    if options.properties.is_empty() {
+    if options.properties.is_empty()
+        && options.receive_maximum.is_none()
+        && options.maximum_packet_size.is_none()
+        && options.topic_alias_maximum.is_none()
+    {
         return Ok(());
     }
-    if options.version != Version::V5 {
+    if options.version != Version::V5 && !options.properties.is_empty() {
         return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
     }
     let (rx_len, aliases) = session
@@ -1175,6 +1183,19 @@ fn check_connect_properties(
         .map(|s| s.inbound.len())
         .map_err(|_| protocol("busy"))?;
     for p in options.properties {
+        let typed = match p.id() {
+            0x21 => options.receive_maximum.is_some(),
+            0x22 => options.topic_alias_maximum.is_some(),
+            0x27 => options.maximum_packet_size.is_some(),
+            _ => false,
+        };
+        if typed {
+            // Sent once only (MQTT 5.0 2.2.2.2), and two values would leave
+            // the application unsure which one the client enforces.
+            return Err(Error::InvalidInput(
+                "CONNECT properties: a limit given both as a property and by its ConnectOptions field",
+            ));
+        }
         match *p {
             Property::SessionExpiryInterval(_) => {
                 return Err(Error::InvalidInput(
@@ -1187,23 +1208,34 @@ fn check_connect_properties(
                     "CONNECT properties: authentication goes through Driver::run_with_auth",
                 ));
             }
-            Property::ReceiveMaximum(n) if usize::from(n) > inbound.max(1) => {
-                return Err(Error::InvalidInput(
-                    "CONNECT properties: receive maximum above the storage's INBOUND",
-                ));
-            }
-            Property::MaximumPacketSize(n) if usize::try_from(n).map_or(true, |n| n > rx_len) => {
-                return Err(Error::InvalidInput(
-                    "CONNECT properties: maximum packet size above the storage's RX",
-                ));
-            }
-            Property::TopicAliasMaximum(n) if usize::from(n) > aliases => {
-                return Err(Error::InvalidInput(
-                    "CONNECT properties: topic alias maximum above the storage's ALIASES",
-                ));
-            }
             _ => {}
         }
+    }
+    // The limits, wherever they came from. Zero is refused by the codec's
+    // value rules too, but as an encoding error after connecting; here it is
+    // the application's input, refused before anything is sent.
+    match options.advertised(0x21) {
+        Some(0) => return Err(Error::InvalidInput("receive maximum of 0")),
+        Some(n) if n > inbound.max(1) => {
+            return Err(Error::InvalidInput(
+                "receive maximum above the storage's INBOUND (the QoS 2 identifiers it stores)",
+            ));
+        }
+        _ => {}
+    }
+    match options.advertised(0x27) {
+        Some(0) => return Err(Error::InvalidInput("maximum packet size of 0")),
+        Some(n) if n > rx_len => {
+            return Err(Error::InvalidInput(
+                "maximum packet size above the storage's RX (the receive buffer)",
+            ));
+        }
+        _ => {}
+    }
+    if options.advertised(0x22).is_some_and(|n| n > aliases) {
+        return Err(Error::InvalidInput(
+            "topic alias maximum above the storage's ALIASES",
+        ));
     }
     Ok(())
 }

@@ -29,11 +29,11 @@ pub use auth::Authenticator;
 pub use client::{AckCodes, Client, Message, Receiver};
 pub use driver::Driver;
 pub use error::{Error, ErrorKind};
-pub use options::{ConnectOptions, PublishOptions};
+pub use options::{ConnectOptions, DisconnectOptions, PublishOptions};
 pub use owned::owned;
 pub use session::{
-    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_FILTERS, MAX_HOLD, SERVER_TEXT_LEN,
-    Session, Storage,
+    ALIAS_TOPIC_LEN, ASSIGNED_ID_LEN, ConnectionInfo, MAX_DISCONNECT_LEN, MAX_FILTERS, MAX_HOLD,
+    SERVER_TEXT_LEN, ServerProperties, Session, Storage,
 };
 
 // The examples of `docs/mqtt.md` that are not marked `ignore` compile as doc tests.

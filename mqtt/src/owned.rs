@@ -38,6 +38,7 @@ pub async fn owned<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
+    const OUT_ALIASES: usize,
 >(
     mut storage: B,
     stack: S,
@@ -45,7 +46,7 @@ pub async fn owned<
     app: impl for<'r> AsyncFnOnce(Driver<'r, S, C>, Client<'r>, Receiver<'r>) -> T,
 ) -> T
 where
-    B: BorrowMut<Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>>,
+    B: BorrowMut<Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>>,
     S: TcpConnect,
     C: Clock,
 {

@@ -18,6 +18,9 @@ pub const MAX_HOLD: usize = 8;
 /// Longest reason string, server reference or response information the client
 /// keeps from the broker, in bytes (longer ones are cut at a character boundary).
 pub const SERVER_TEXT_LEN: usize = 128;
+/// Longest DISCONNECT the client sends with properties
+/// ([`Client::disconnect_with`](crate::Client::disconnect_with)), in bytes.
+pub const MAX_DISCONNECT_LEN: usize = 128;
 const WAITERS: usize = 16;
 const CTRL: usize = 16;
 
@@ -102,18 +105,28 @@ impl AliasSlot {
 /// The memory of one client, sized at compile time; nothing is allocated.
 ///
 /// - `RX`: receive buffer, the largest packet the client accepts (advertised as
-///   5.0 maximum packet size);
+///   5.0 maximum packet size, unless
+///   [`ConnectOptions::maximum_packet_size`](crate::ConnectOptions::maximum_packet_size)
+///   advertises less);
 /// - `TX`: transmit buffer, at least the largest packet the client sends;
 /// - `SLOTS`: publishes (QoS 1/2), subscribes and unsubscribes in flight at once;
 /// - `INBOUND`: incoming QoS 2 messages awaiting PUBREL (advertised as 5.0 receive
-///   maximum);
-/// - `ALIASES`: 5.0 topic aliases each way, each storing a topic of up to
-///   [`ALIAS_TOPIC_LEN`] bytes. Incoming: advertised as the topic alias maximum.
-///   Outgoing: the client uses up to the broker's topic alias maximum of them
-///   (least recently used topic replaced first; see [`crate::Client::publish`]);
+///   maximum, unless
+///   [`ConnectOptions::receive_maximum`](crate::ConnectOptions::receive_maximum)
+///   advertises less);
+/// - `ALIASES`: 5.0 topic aliases the broker may set for its messages to the
+///   client, each storing a topic of up to [`ALIAS_TOPIC_LEN`] bytes; advertised
+///   as the topic alias maximum (or less:
+///   [`ConnectOptions::topic_alias_maximum`](crate::ConnectOptions::topic_alias_maximum));
 /// - `HOLD`: incoming messages the application can hold at once (1 to
 ///   [`MAX_HOLD`]); each has a buffer of `RX` bytes. Messages are copied there
-///   from the receive buffer, so the driver reads on while they are held.
+///   from the receive buffer, so the driver reads on while they are held;
+/// - `OUT_ALIASES` (default: `ALIASES`): 5.0 topic aliases the client sets for its
+///   own publishes, each storing a topic of up to [`ALIAS_TOPIC_LEN`] bytes; the
+///   client uses up to the broker's topic alias maximum of them (least recently
+///   used topic replaced first; see [`crate::Client::publish`]). Independent of
+///   `ALIASES`: a device that publishes much and receives little sets
+///   `ALIASES = 0` and a few `OUT_ALIASES`, or the other way round.
 ///
 /// Its `Debug` shows the sizes only: the buffers hold what went over the wire,
 /// the CONNECT with its password among it.
@@ -124,6 +137,7 @@ pub struct Storage<
     const INBOUND: usize = 16,
     const ALIASES: usize = 0,
     const HOLD: usize = 1,
+    const OUT_ALIASES: usize = ALIASES,
 > {
     rx: [u8; RX],
     tx: [u8; TX],
@@ -133,7 +147,7 @@ pub struct Storage<
     slot_wakers: [Option<Waker>; SLOTS],
     inbound: [u16; INBOUND],
     aliases: [AliasSlot; ALIASES],
-    out_aliases: [AliasSlot; ALIASES],
+    out_aliases: [AliasSlot; OUT_ALIASES],
     assigned_id: [u8; ASSIGNED_ID_LEN],
     held: [[u8; RX]; HOLD],
 }
@@ -145,7 +159,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     /// Zeroed storage; `const`, so that firmware can place it in a `static`.
     pub const fn new() -> Self {
@@ -156,7 +171,7 @@ impl<
             slot_wakers: [const { None }; SLOTS],
             inbound: [0; INBOUND],
             aliases: [AliasSlot::EMPTY; ALIASES],
-            out_aliases: [AliasSlot::EMPTY; ALIASES],
+            out_aliases: [AliasSlot::EMPTY; OUT_ALIASES],
             assigned_id: [0; ASSIGNED_ID_LEN],
             held: [[0; RX]; HOLD],
         }
@@ -170,7 +185,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> core::fmt::Debug for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Storage")
@@ -180,6 +196,7 @@ impl<
             .field("inbound", &INBOUND)
             .field("aliases", &ALIASES)
             .field("hold", &HOLD)
+            .field("out_aliases", &OUT_ALIASES)
             .finish_non_exhaustive()
     }
 }
@@ -191,7 +208,8 @@ impl<
     const INBOUND: usize,
     const ALIASES: usize,
     const HOLD: usize,
-> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>
+    const OUT_ALIASES: usize,
+> Default for Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>
 {
     fn default() -> Self {
         Self::new()
@@ -235,6 +253,71 @@ pub struct ConnectionInfo {
     pub subscription_identifiers: bool,
     /// The broker supports shared subscriptions.
     pub shared_subscriptions: bool,
+    /// What the CONNACK itself said: each limit or capability the broker sent,
+    /// `None` for those it left out (the fields above then hold the protocol's
+    /// default or the client's own request).
+    pub server: ServerProperties,
+}
+
+/// The limits and capabilities a 5.0 CONNACK carried, each `None` when the
+/// broker did not send it (always `None` for 3.1.1), so that an application can
+/// tell "the broker said 65535" from "the broker said nothing".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ServerProperties {
+    /// Receive maximum (0x21).
+    pub receive_maximum: Option<u16>,
+    /// Maximum QoS (0x24).
+    pub maximum_qos: Option<QoS>,
+    /// Retain available (0x25).
+    pub retain_available: Option<bool>,
+    /// Maximum packet size (0x27).
+    pub maximum_packet_size: Option<u32>,
+    /// Topic alias maximum (0x22).
+    pub topic_alias_maximum: Option<u16>,
+    /// Server keep alive (0x13).
+    pub server_keep_alive: Option<u16>,
+    /// Session expiry interval (0x11).
+    pub session_expiry_interval: Option<u32>,
+    /// Wildcard subscription available (0x28).
+    pub wildcard_subscription_available: Option<bool>,
+    /// Subscription identifiers available (0x29).
+    pub subscription_identifier_available: Option<bool>,
+    /// Shared subscription available (0x2A).
+    pub shared_subscription_available: Option<bool>,
+}
+
+impl ServerProperties {
+    /// Nothing sent.
+    pub(crate) const NONE: Self = Self {
+        receive_maximum: None,
+        maximum_qos: None,
+        retain_available: None,
+        maximum_packet_size: None,
+        topic_alias_maximum: None,
+        server_keep_alive: None,
+        session_expiry_interval: None,
+        wildcard_subscription_available: None,
+        subscription_identifier_available: None,
+        shared_subscription_available: None,
+    };
+
+    /// What the properties of a CONNACK say.
+    pub(crate) fn of(p: &Properties<'_>) -> Self {
+        Self {
+            receive_maximum: p.receive_maximum(),
+            maximum_qos: p.maximum_qos().and_then(QoS::from_bits),
+            retain_available: p.retain_available().map(|b| b == 1),
+            maximum_packet_size: p.maximum_packet_size(),
+            topic_alias_maximum: p.topic_alias_maximum(),
+            server_keep_alive: p.server_keep_alive(),
+            session_expiry_interval: p.session_expiry_interval(),
+            wildcard_subscription_available: p.wildcard_subscription_available().map(|b| b == 1),
+            subscription_identifier_available: p
+                .subscription_identifier_available()
+                .map(|b| b == 1),
+            shared_subscription_available: p.shared_subscription_available().map(|b| b == 1),
+        }
+    }
 }
 
 impl ConnectionInfo {
@@ -253,6 +336,7 @@ impl ConnectionInfo {
             wildcard_subscriptions: true,
             subscription_identifiers: true,
             shared_subscriptions: true,
+            server: ServerProperties::NONE,
         }
     }
 }
@@ -373,6 +457,14 @@ pub(crate) struct State<'r> {
     pub(crate) ping_due: bool,
     pub(crate) ping_outstanding: bool,
     pub(crate) disconnect: Option<ReasonCode>,
+    /// The application's DISCONNECT, encoded when it asked for it (properties
+    /// borrowed from its call cannot wait for the driver); empty: the driver
+    /// encodes one from `disconnect` alone.
+    pub(crate) disconnect_packet: [u8; MAX_DISCONNECT_LEN],
+    pub(crate) disconnect_len: usize,
+    /// The session expiry interval of the last CONNECT: a DISCONNECT may not
+    /// set a non-zero one if it was 0 (MQTT 5.0 3.14.2.2.2).
+    pub(crate) connect_session_expiry: u32,
     pub(crate) disconnect_written: bool,
     pub(crate) had_session: bool,
     pub(crate) connections: u32,
@@ -524,8 +616,9 @@ impl<'r> Session<'r> {
         const INBOUND: usize,
         const ALIASES: usize,
         const HOLD: usize,
+        const OUT_ALIASES: usize,
     >(
-        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD>,
+        storage: &'r mut Storage<RX, TX, SLOTS, INBOUND, ALIASES, HOLD, OUT_ALIASES>,
     ) -> Self {
         const {
             assert!(
@@ -571,6 +664,9 @@ impl<'r> Session<'r> {
                 ping_due: false,
                 ping_outstanding: false,
                 disconnect: None,
+                disconnect_packet: [0; MAX_DISCONNECT_LEN],
+                disconnect_len: 0,
+                connect_session_expiry: 0,
                 disconnect_written: false,
                 had_session: false,
                 connections: 0,
@@ -677,6 +773,7 @@ impl<'r> Session<'r> {
         if let Ok(mut state) = self.state.try_borrow_mut() {
             state.conn = Conn::Down;
             state.disconnect = None;
+            state.disconnect_len = 0;
             if matches!(
                 state.reauth,
                 crate::auth::ReAuth::Requested | crate::auth::ReAuth::Sent
@@ -776,6 +873,27 @@ pub(crate) enum Push {
 
 impl State<'_> {
     /// Appends `packet` to the transmit buffer if it fits now.
+    /// Appends a packet encoded before (the application's DISCONNECT).
+    pub(crate) fn push_encoded(&mut self, bytes: &[u8]) -> Result<Push, Error> {
+        let len = bytes.len();
+        if len > self.tx.len()
+            || u32::try_from(len).map_or(true, |l| l > self.info.maximum_packet_size)
+        {
+            return Err(Error::TooLarge);
+        }
+        if self.tx.len() - self.tx_end < len && self.tx_start > 0 {
+            self.tx.copy_within(self.tx_start..self.tx_end, 0);
+            self.tx_end -= self.tx_start;
+            self.tx_start = 0;
+        }
+        let Some(dst) = self.tx.get_mut(self.tx_end..self.tx_end + len) else {
+            return Ok(Push::NoRoom);
+        };
+        dst.copy_from_slice(bytes);
+        self.tx_end += len;
+        Ok(Push::Written)
+    }
+
     pub(crate) fn push(&mut self, packet: &Packet<'_>) -> Result<Push, Error> {
         let version = self.info.version;
         let len = packet.encoded_len(version)?;

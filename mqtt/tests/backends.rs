@@ -206,9 +206,9 @@ async fn v5_properties<S: TcpConnect + Clock + Copy>(stack: S, broker: SocketAdd
         let message = rx.recv().await;
         let p = message.properties();
         assert_eq!(p.user_properties().collect::<Vec<_>>(), [("trace", "abc")]);
-        assert_eq!(p.find(0x08), Some(Property::ResponseTopic("resp/1")));
-        assert_eq!(p.find(0x09), Some(Property::CorrelationData(b"\x01\x02")));
-        assert_eq!(p.find(0x03), Some(Property::ContentType("text/plain")));
+        assert_eq!(p.response_topic(), Some("resp/1"));
+        assert_eq!(p.correlation_data(), Some(&b"\x01\x02"[..]));
+        assert_eq!(p.content_type(), Some("text/plain"));
         assert_eq!(message.subscription_identifiers().collect::<Vec<_>>(), [42]);
         drop(message);
         client.disconnect(ReasonCode::SUCCESS).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::Mosquitto;
 use portnet_mqtt::codec::{Properties, Property, QoS, ReasonCode, Subscription, Version, Will};
-use portnet_mqtt::{ConnectOptions, Error, PublishOptions, Session, Storage};
+use portnet_mqtt::{ConnectOptions, DisconnectOptions, Error, PublishOptions, Session, Storage};
 use portnet_tokio::Tokio;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -297,9 +297,9 @@ async fn v5_properties_travel_end_to_end() {
         let m = rx.recv().await;
         let p = m.properties();
         assert_eq!(p.user_properties().collect::<Vec<_>>(), [("trace", "abc")]);
-        assert_eq!(p.find(0x08), Some(Property::ResponseTopic("resp/1")));
-        assert_eq!(p.find(0x09), Some(Property::CorrelationData(b"\x01\x02")));
-        assert_eq!(p.find(0x03), Some(Property::ContentType("text/plain")));
+        assert_eq!(p.response_topic(), Some("resp/1"));
+        assert_eq!(p.correlation_data(), Some(&b"\x01\x02"[..]));
+        assert_eq!(p.content_type(), Some("text/plain"));
         assert_eq!(m.subscription_identifiers().collect::<Vec<_>>(), [42]);
         drop(m);
         client.disconnect(ReasonCode::SUCCESS).await;
@@ -873,4 +873,45 @@ fn owned_client_runs_as_a_spawned_task() {
         .expect("the task ran to its end")
         .expect("run");
     assert_eq!(got, ("owned/t".to_owned(), b"spawned".to_vec()));
+}
+
+/// A DISCONNECT's session expiry replaces the CONNECT's at mosquitto: a
+/// session made to last an hour, ended with `session_expiry(0)`, is gone at the
+/// next connect (no session present), while one ended with a plain DISCONNECT
+/// is resumed.
+#[tokio::test]
+async fn disconnect_session_expiry_ends_the_session_at_mosquitto() {
+    let broker = Mosquitto::start();
+    let stack = Tokio::new();
+    let mut storage = Store::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, _rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(broker.addr(), "expiry-by-disconnect")
+        .clean_start(false)
+        .session_expiry(3600);
+    let user = [Property::UserProperty("why", "test")];
+    for (end_now, resumed_next) in [(false, true), (true, false)] {
+        let app = async {
+            let info = client.connected().await.expect("connected");
+            let d = DisconnectOptions::new(ReasonCode::SUCCESS)
+                .reason_string("done")
+                .properties(&user);
+            let d = if end_now { d.session_expiry(0) } else { d };
+            client.disconnect_with(&d).await.expect("disconnected");
+            info
+        };
+        let (run, _) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+        run.expect("a clean end");
+        let app = async {
+            let info = client.connected().await.expect("connected");
+            client.disconnect(ReasonCode::SUCCESS).await;
+            info
+        };
+        let (run, info) = bounded(async { tokio::join!(driver.run(&opts), app) }).await;
+        run.expect("a clean end");
+        assert_eq!(
+            info.session_present, resumed_next,
+            "session_expiry(0): {end_now}"
+        );
+    }
 }

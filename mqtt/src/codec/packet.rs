@@ -65,6 +65,34 @@ pub struct Will<'a> {
     pub properties: Properties<'a>,
 }
 
+impl<'a> Will<'a> {
+    /// A will of `payload` to `topic` at QoS `qos`, not retained, without properties.
+    pub const fn new(topic: &'a str, payload: &'a [u8], qos: QoS) -> Self {
+        Self {
+            topic,
+            payload,
+            qos,
+            retain: false,
+            properties: List::empty(),
+        }
+    }
+
+    /// Sets whether the will is retained.
+    #[must_use]
+    pub const fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// Sets the 5.0 will properties (will delay interval, message expiry,
+    /// content type, user properties, …); checked when the CONNECT is encoded.
+    #[must_use]
+    pub const fn properties(mut self, properties: &'a [Property<'a>]) -> Self {
+        self.properties = List::new(properties);
+        self
+    }
+}
+
 /// CONNECT. Its `Debug` shows the password as `<redacted>`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Connect<'a> {
@@ -179,6 +207,38 @@ pub struct SubscriptionOptions {
 }
 
 impl SubscriptionOptions {
+    /// Maximum QoS `qos`; local messages received, retain flag cleared, retained
+    /// messages sent at subscribe time (the protocol's defaults).
+    pub const fn new(qos: QoS) -> Self {
+        Self {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+
+    /// 5.0: do not receive the messages this client publishes itself.
+    #[must_use]
+    pub const fn no_local(mut self, no_local: bool) -> Self {
+        self.no_local = no_local;
+        self
+    }
+
+    /// 5.0: keep the retain flag messages were published with (bridges need it).
+    #[must_use]
+    pub const fn retain_as_published(mut self, keep: bool) -> Self {
+        self.retain_as_published = keep;
+        self
+    }
+
+    /// 5.0: when the broker sends retained messages for this subscription.
+    #[must_use]
+    pub const fn retain_handling(mut self, handling: RetainHandling) -> Self {
+        self.retain_handling = handling;
+        self
+    }
+
     fn to_byte(self) -> u8 {
         self.qos as u8
             | u8::from(self.no_local) << 2
@@ -222,13 +282,36 @@ impl<'a> Subscription<'a> {
     pub const fn new(filter: &'a str, qos: QoS) -> Self {
         Self {
             filter,
-            options: SubscriptionOptions {
-                qos,
-                no_local: false,
-                retain_as_published: false,
-                retain_handling: RetainHandling::SendAtSubscribe,
-            },
+            options: SubscriptionOptions::new(qos),
         }
+    }
+
+    /// Replaces the options (see [`SubscriptionOptions`]'s builder methods).
+    #[must_use]
+    pub const fn options(mut self, options: SubscriptionOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// 5.0: do not receive the messages this client publishes itself.
+    #[must_use]
+    pub const fn no_local(mut self, no_local: bool) -> Self {
+        self.options = self.options.no_local(no_local);
+        self
+    }
+
+    /// 5.0: keep the retain flag messages were published with.
+    #[must_use]
+    pub const fn retain_as_published(mut self, keep: bool) -> Self {
+        self.options = self.options.retain_as_published(keep);
+        self
+    }
+
+    /// 5.0: when the broker sends retained messages for this subscription.
+    #[must_use]
+    pub const fn retain_handling(mut self, handling: RetainHandling) -> Self {
+        self.options = self.options.retain_handling(handling);
+        self
     }
 }
 

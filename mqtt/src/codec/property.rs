@@ -369,14 +369,18 @@ pub(crate) fn write_properties(
     props.write(w)
 }
 
-/// Typed access to the properties a packet carries.
+/// Typed access to the properties a packet carries, so that an application reads
+/// `props.message_expiry_interval()` rather than matching `find(0x02)`. Each
+/// single-valued accessor returns the property's value if the packet carried it
+/// (a decoded packet carries each at most once: the decoder refuses repeats), and
+/// `None` if not, so "absent" is never confused with a default value.
 impl<'a> Properties<'a> {
     /// The first property with identifier `id`.
     pub fn find(&self, id: u8) -> Option<Property<'a>> {
         self.iter().find(|p| p.id() == id)
     }
 
-    /// The user properties, in order.
+    /// The user properties (name, value), in order.
     pub fn user_properties(&self) -> impl Iterator<Item = (&'a str, &'a str)> + use<'a> {
         self.iter().filter_map(|p| match p {
             Property::UserProperty(k, v) => Some((k, v)),
@@ -384,11 +388,83 @@ impl<'a> Properties<'a> {
         })
     }
 
-    /// The reason string, if any.
-    pub fn reason_string(&self) -> Option<&'a str> {
-        match self.find(0x1F) {
-            Some(Property::ReasonString(s)) => Some(s),
+    /// The subscription identifiers (a PUBLISH carries one per matching
+    /// subscription that had one), in order.
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + use<'a> {
+        self.iter().filter_map(|p| match p {
+            Property::SubscriptionIdentifier(id) => Some(id),
             _ => None,
-        }
+        })
     }
+}
+
+/// Generates one accessor per single-valued property: a `find` by identifier and
+/// a match on the variant, written once here instead of by every caller.
+macro_rules! accessors {
+    ($($(#[$doc:meta])* $name:ident: $variant:ident = $id:literal -> $ty:ty;)*) => {
+        impl<'a> Properties<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Option<$ty> {
+                    match self.find($id) {
+                        Some(Property::$variant(v)) => Some(v),
+                        _ => None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+accessors! {
+    /// 0x01: the payload format indicator (0 unspecified bytes, 1 UTF-8).
+    payload_format_indicator: PayloadFormatIndicator = 0x01 -> u8;
+    /// 0x02: the message expiry interval in seconds.
+    message_expiry_interval: MessageExpiryInterval = 0x02 -> u32;
+    /// 0x03: the content type of the payload.
+    content_type: ContentType = 0x03 -> &'a str;
+    /// 0x08: the response topic of a request.
+    response_topic: ResponseTopic = 0x08 -> &'a str;
+    /// 0x09: the correlation data of a request or response.
+    correlation_data: CorrelationData = 0x09 -> &'a [u8];
+    /// 0x11: the session expiry interval in seconds.
+    session_expiry_interval: SessionExpiryInterval = 0x11 -> u32;
+    /// 0x12: the client identifier the server assigned.
+    assigned_client_identifier: AssignedClientIdentifier = 0x12 -> &'a str;
+    /// 0x13: the keep alive the server imposes, in seconds.
+    server_keep_alive: ServerKeepAlive = 0x13 -> u16;
+    /// 0x15: the authentication method.
+    authentication_method: AuthenticationMethod = 0x15 -> &'a str;
+    /// 0x16: the authentication data.
+    authentication_data: AuthenticationData = 0x16 -> &'a [u8];
+    /// 0x17: request problem information (0 or 1).
+    request_problem_information: RequestProblemInformation = 0x17 -> u8;
+    /// 0x18: the will delay interval in seconds.
+    will_delay_interval: WillDelayInterval = 0x18 -> u32;
+    /// 0x19: request response information (0 or 1).
+    request_response_information: RequestResponseInformation = 0x19 -> u8;
+    /// 0x1A: the response information.
+    response_information: ResponseInformation = 0x1A -> &'a str;
+    /// 0x1C: another server to use.
+    server_reference: ServerReference = 0x1C -> &'a str;
+    /// 0x1F: the human-readable reason string.
+    reason_string: ReasonString = 0x1F -> &'a str;
+    /// 0x21: the receive maximum.
+    receive_maximum: ReceiveMaximum = 0x21 -> u16;
+    /// 0x22: the topic alias maximum.
+    topic_alias_maximum: TopicAliasMaximum = 0x22 -> u16;
+    /// 0x23: the topic alias.
+    topic_alias: TopicAlias = 0x23 -> u16;
+    /// 0x24: the maximum QoS (0 or 1; absent means 2).
+    maximum_qos: MaximumQoS = 0x24 -> u8;
+    /// 0x25: retain available (0 or 1).
+    retain_available: RetainAvailable = 0x25 -> u8;
+    /// 0x27: the maximum packet size.
+    maximum_packet_size: MaximumPacketSize = 0x27 -> u32;
+    /// 0x28: wildcard subscription available (0 or 1).
+    wildcard_subscription_available: WildcardSubscriptionAvailable = 0x28 -> u8;
+    /// 0x29: subscription identifiers available (0 or 1).
+    subscription_identifier_available: SubscriptionIdentifierAvailable = 0x29 -> u8;
+    /// 0x2A: shared subscription available (0 or 1).
+    shared_subscription_available: SharedSubscriptionAvailable = 0x2A -> u8;
 }

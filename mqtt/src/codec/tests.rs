@@ -1262,3 +1262,162 @@ mod encodable_prop {
         }
     }
 }
+
+/// Every single-valued property has a typed accessor that reads it from a
+/// decoded packet, and returns `None` when the packet did not carry it.
+#[test]
+fn typed_property_accessors() {
+    let props = [
+        Property::PayloadFormatIndicator(1),
+        Property::MessageExpiryInterval(30),
+        Property::ContentType("text/plain"),
+        Property::ResponseTopic("reply/1"),
+        Property::CorrelationData(b"c-7"),
+        Property::SubscriptionIdentifier(3),
+        Property::SubscriptionIdentifier(9),
+        Property::UserProperty("a", "1"),
+        Property::UserProperty("a", "2"),
+        Property::TopicAlias(4),
+    ];
+    let publish = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: "t",
+        packet_id: None,
+        properties: Properties::new(&props),
+        payload: b"x",
+    });
+    let bytes = round_trip(&publish, V5);
+    let Some((Packet::Publish(p), _)) = decode(&bytes, V5).unwrap() else {
+        panic!("a publish")
+    };
+    let got = p.properties;
+    assert_eq!(got.payload_format_indicator(), Some(1));
+    assert_eq!(got.message_expiry_interval(), Some(30));
+    assert_eq!(got.content_type(), Some("text/plain"));
+    assert_eq!(got.response_topic(), Some("reply/1"));
+    assert_eq!(got.correlation_data(), Some(&b"c-7"[..]));
+    assert_eq!(got.topic_alias(), Some(4));
+    assert_eq!(got.subscription_identifiers().collect::<Vec<_>>(), [3, 9]);
+    assert_eq!(
+        got.user_properties().collect::<Vec<_>>(),
+        [("a", "1"), ("a", "2")]
+    );
+    assert_eq!(got.reason_string(), None);
+    assert_eq!(got.session_expiry_interval(), None);
+
+    let connack_props = [
+        Property::SessionExpiryInterval(60),
+        Property::ReceiveMaximum(5),
+        Property::MaximumQoS(1),
+        Property::RetainAvailable(0),
+        Property::MaximumPacketSize(1000),
+        Property::AssignedClientIdentifier("auto-1"),
+        Property::TopicAliasMaximum(3),
+        Property::ReasonString("hi"),
+        Property::WildcardSubscriptionAvailable(0),
+        Property::SubscriptionIdentifierAvailable(1),
+        Property::SharedSubscriptionAvailable(0),
+        Property::ServerKeepAlive(20),
+        Property::ResponseInformation("r/"),
+        Property::ServerReference("other:1883"),
+        Property::AuthenticationMethod("SCRAM"),
+        Property::AuthenticationData(b"d"),
+    ];
+    let connack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason: ReasonCode::SUCCESS,
+        properties: Properties::new(&connack_props),
+    });
+    let bytes = round_trip(&connack, V5);
+    let Some((Packet::ConnAck(a), _)) = decode(&bytes, V5).unwrap() else {
+        panic!("a connack")
+    };
+    let got = a.properties;
+    assert_eq!(got.session_expiry_interval(), Some(60));
+    assert_eq!(got.receive_maximum(), Some(5));
+    assert_eq!(got.maximum_qos(), Some(1));
+    assert_eq!(got.retain_available(), Some(0));
+    assert_eq!(got.maximum_packet_size(), Some(1000));
+    assert_eq!(got.assigned_client_identifier(), Some("auto-1"));
+    assert_eq!(got.topic_alias_maximum(), Some(3));
+    assert_eq!(got.reason_string(), Some("hi"));
+    assert_eq!(got.wildcard_subscription_available(), Some(0));
+    assert_eq!(got.subscription_identifier_available(), Some(1));
+    assert_eq!(got.shared_subscription_available(), Some(0));
+    assert_eq!(got.server_keep_alive(), Some(20));
+    assert_eq!(got.response_information(), Some("r/"));
+    assert_eq!(got.server_reference(), Some("other:1883"));
+    assert_eq!(got.authentication_method(), Some("SCRAM"));
+    assert_eq!(got.authentication_data(), Some(&b"d"[..]));
+    assert_eq!(got.content_type(), None);
+
+    let will_props = [Property::WillDelayInterval(5), Property::ContentType("x")];
+    let connect_props = [
+        Property::RequestProblemInformation(0),
+        Property::RequestResponseInformation(1),
+    ];
+    let connect = Packet::Connect(Connect {
+        version: V5,
+        clean_start: true,
+        keep_alive: 0,
+        client_id: "c",
+        will: Some(
+            Will::new("w", b"gone", QoS::AtLeastOnce)
+                .retain(true)
+                .properties(&will_props),
+        ),
+        username: None,
+        password: None,
+        properties: Properties::new(&connect_props),
+    });
+    let bytes = round_trip(&connect, V5);
+    let Some((Packet::Connect(c), _)) = decode(&bytes, V5).unwrap() else {
+        panic!("a connect")
+    };
+    assert_eq!(c.properties.request_problem_information(), Some(0));
+    assert_eq!(c.properties.request_response_information(), Some(1));
+    let will = c.will.expect("a will");
+    assert!(will.retain);
+    assert_eq!(will.qos, QoS::AtLeastOnce);
+    assert_eq!(will.properties.will_delay_interval(), Some(5));
+}
+
+/// The subscription option builders set exactly the bits of MQTT 5.0 3.8.3.1.
+#[test]
+fn subscription_option_builders() {
+    let plain = Subscription::new("a/#", QoS::AtLeastOnce);
+    assert_eq!(plain.options, SubscriptionOptions::new(QoS::AtLeastOnce));
+    assert_eq!(
+        plain.options,
+        SubscriptionOptions {
+            qos: QoS::AtLeastOnce,
+            ..Default::default()
+        }
+    );
+    let all = Subscription::new("a/#", QoS::ExactlyOnce)
+        .no_local(true)
+        .retain_as_published(true)
+        .retain_handling(RetainHandling::DoNotSend);
+    let same = Subscription::new("a/#", QoS::AtMostOnce).options(
+        SubscriptionOptions::new(QoS::ExactlyOnce)
+            .no_local(true)
+            .retain_as_published(true)
+            .retain_handling(RetainHandling::DoNotSend),
+    );
+    assert_eq!(all, same);
+    let subs = [
+        all,
+        Subscription::new("b", QoS::AtMostOnce).retain_handling(RetainHandling::SendIfNew),
+    ];
+    let subscribe = Packet::Subscribe(Subscribe {
+        packet_id: 1,
+        properties: Properties::empty(),
+        subscriptions: List::new(&subs),
+    });
+    let bytes = round_trip(&subscribe, V5);
+    // ... "a/#" then options: QoS 2 | no local 0x04 | RAP 0x08 | RH 2 << 4.
+    assert!(bytes.windows(4).any(|w| w == b"a/#\x2e"), "{bytes:x?}");
+    assert!(bytes.ends_with(b"b\x10"), "{bytes:x?}");
+}
