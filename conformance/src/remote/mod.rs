@@ -4,7 +4,8 @@
 //!
 //! [`RemotePeer`] is the peer as the cases see it: a full portnet stack
 //! (`TcpConnect + TcpListen + UdpBind`) whose operations travel as [`wire`]
-//! requests to the [`agent`], which performs them on a real stack and sends back
+//! requests to an agent (this repository's is `portnet_conformance_runner::agent`,
+//! on the tokio backend), which performs them on a real stack and sends back
 //! the results. The data of the peer's connections travels over the same stream.
 //! Every operation keeps its contract across the link: reads and accepts are
 //! cancel safe (a reply that arrives after its future was dropped waits for the

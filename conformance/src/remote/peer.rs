@@ -373,7 +373,7 @@ impl Shared {
 /// A peer stack reached through an agent over a byte stream (a serial port, a
 /// socket): what a harness uses as its [`crate::Harness::Peer`] where the cases run
 /// in one place (firmware in an emulator) and the peer's stack in another (the
-/// host). The agent is [`crate::remote::agent`].
+/// host). This repository's agent is `portnet_conformance_runner::agent`.
 ///
 /// Nothing moves until [`RemotePeer::driver`]'s future is polled alongside.
 #[derive(Debug, Clone, Default)]
