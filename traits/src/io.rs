@@ -28,8 +28,10 @@ pub trait Read: ErrorType {
     ///   (case `tcp.stream.zero_length`).
     /// - `Pending` must only be returned after the waker of `cx` has been registered
     ///   to be woken when the stream becomes readable; only the waker of the most
-    ///   recent call needs to be woken (cases `tcp.wake.latest_waker`,
-    ///   `tcp.wake.split_halves`).
+    ///   recent call needs to be woken. A stack on an edge-triggered reactor (epoll
+    ///   with `EPOLLET`, an interrupt) checks readiness again after registering,
+    ///   since an edge between its first check and the registration wakes nobody
+    ///   (cases `tcp.wake.latest_waker`, `tcp.wake.split_halves`).
     /// - An error must carry the kind that describes it (`ConnectionReset` after a
     ///   reset, …), and must never be a panic, whatever the peer sent (case
     ///   `tcp.reset.read_after_peer_reset`).

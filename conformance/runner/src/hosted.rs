@@ -147,3 +147,83 @@ impl Harness for StdEmbeddedNalHarness {
         Tokio::block_on(alloc::boxed::Box::pin(future))
     }
 }
+
+/// The foreign stack edge-nal-std (edge-net's host implementation of the
+/// edge-nal traits: the host's sockets on async-io) seen through
+/// `portnet-embedded`'s edge-nal → portnet adapter
+/// [`PortnetEdge`](portnet_embedded::PortnetEdge), which gives `TcpConnect` and
+/// `Dns`. The adapter has no listening or UDP side, so `Listen` and `Udp` are
+/// [`portnet_conformance::Missing`]; the peer and the clock are the tokio
+/// backend, and cases run on a current-thread tokio runtime while async-io's own
+/// reactor thread drives edge-nal-std's sockets.
+pub struct EdgeNalStdHarness {
+    stack: portnet_embedded::PortnetEdge<edge_nal_std::Stack>,
+    peer: Tokio,
+    black_hole: OnceLock<Option<BlackHole>>,
+}
+
+impl core::fmt::Debug for EdgeNalStdHarness {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // edge-nal-std's stack has nothing to show (and no `Debug`).
+        f.debug_struct("EdgeNalStdHarness").finish_non_exhaustive()
+    }
+}
+
+impl Default for EdgeNalStdHarness {
+    fn default() -> Self {
+        Self {
+            stack: portnet_embedded::PortnetEdge::new(edge_nal_std::Stack::new()),
+            peer: Tokio::new(),
+            black_hole: OnceLock::new(),
+        }
+    }
+}
+
+impl Harness for EdgeNalStdHarness {
+    type Connect = portnet_embedded::PortnetEdge<edge_nal_std::Stack>;
+    type Listen = portnet_conformance::Missing;
+    type Udp = portnet_conformance::Missing;
+    type Dns = portnet_embedded::PortnetEdge<edge_nal_std::Stack>;
+    type Peer = Tokio;
+    type Clock = Tokio;
+
+    fn connector(&self) -> Option<&Self::Connect> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&portnet_conformance::Missing> {
+        None
+    }
+    fn udp(&self) -> Option<&portnet_conformance::Missing> {
+        None
+    }
+    fn dns(&self) -> Option<&Self::Dns> {
+        Some(&self.stack)
+    }
+    fn dns_name(&self) -> Option<&str> {
+        Some("localhost")
+    }
+    fn peer(&self) -> &Tokio {
+        &self.peer
+    }
+    fn clock(&self) -> &Tokio {
+        &self.peer
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(loopback(family))
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        self.black_hole
+            .get_or_init(|| BlackHole::new().ok())
+            .as_ref()
+            .map(BlackHole::addr)
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        open_socket_fds()
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        Tokio::block_on(alloc::boxed::Box::pin(future))
+    }
+}

@@ -4,7 +4,9 @@ use alloc::vec::Vec;
 
 use portnet_conformance::report::{Row, run_backend};
 
-use crate::hosted::{AsyncStdHarness, SmolHarness, StdEmbeddedNalHarness, TokioHarness};
+use crate::hosted::{
+    AsyncStdHarness, EdgeNalStdHarness, SmolHarness, StdEmbeddedNalHarness, TokioHarness,
+};
 
 /// A row the runner knows: its name and how to run the suite on it.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +84,10 @@ pub const ROWS: &[Backend] = &[
     Backend {
         foreign: true,
         ..row("std-embedded-nal", run_backend::<StdEmbeddedNalHarness>)
+    },
+    Backend {
+        foreign: true,
+        ..row("edge-nal-std", run_backend::<EdgeNalStdHarness>)
     },
     Backend {
         foreign: true,
