@@ -1,6 +1,6 @@
 //! The suite on a foreign stack: embassy-net, driven through its
 //! embassy-net-driver on the in-memory link, with portnet's smoltcp backend as
-//! peer, in virtual time (`portnet_conformance::embassy`).
+//! peer, in virtual time (`portnet_conformance_runner::embassy`, over the adapter crate `portnet-embassy-net`).
 //!
 //! embassy-net does not keep every contract (see `docs/conformance.md`, "A
 //! foreign stack"), so this file pins the **exact** outcome of every case, as
