@@ -31,7 +31,7 @@ pub fn run_test<H: Harness>(
 ) {
     let test_name = match module.split_once("::") {
         Some((_crate, path)) => std::format!("{path}::{name}"),
-        None => std::string::String::from(name),
+        None => alloc::string::String::from(name),
     };
     let _serial = SERIAL
         .lock()
