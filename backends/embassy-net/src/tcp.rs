@@ -301,10 +301,15 @@ fn arm(socket: &mut TcpSocket<'_>, local: IpListenEndpoint) -> Result<(), Error>
 impl<'s, 'd> EmbassyListener<'s, 'd> {
     /// This listener's sockets, with their arrival (0: none yet).
     fn accepting(&self) -> impl Iterator<Item = (&'s TcpSlot<'d>, u64)> + use<'s, 'd, '_> {
-        self.pools.tcp.iter().filter_map(|slot| match slot.state.get() {
-            Use::Accepting { listener, arrival } if listener == self.id => Some((slot, arrival)),
-            _ => None,
-        })
+        self.pools
+            .tcp
+            .iter()
+            .filter_map(|slot| match slot.state.get() {
+                Use::Accepting { listener, arrival } if listener == self.id => {
+                    Some((slot, arrival))
+                }
+                _ => None,
+            })
     }
 
     /// Tops the accepting sockets up to the backlog, as far as the pool allows;

@@ -60,10 +60,7 @@ impl<'d, const TCP: usize, const UDP: usize> portnet::UdpBind for EmbassyStack<'
                 slot,
                 peer: None,
             };
-            slot.socket
-                .borrow_mut()
-                .bind(local)
-                .map_err(Error::Bind)?;
+            slot.socket.borrow_mut().bind(local).map_err(Error::Bind)?;
             Ok(socket)
         })();
         core::future::ready(result)

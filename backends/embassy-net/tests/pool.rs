@@ -41,7 +41,9 @@ async fn until(harness: &EmbassyNetHarness, done: impl Fn() -> bool) -> bool {
         if clock.now() >= deadline {
             return false;
         }
-        clock.sleep_until(clock.now() + Duration::from_millis(10)).await;
+        clock
+            .sleep_until(clock.now() + Duration::from_millis(10))
+            .await;
     }
     true
 }
@@ -58,7 +60,7 @@ fn connect_on_a_full_pool_is_out_of_resources_until_a_socket_is_back() {
         assert_eq!(stack.sockets_in_use(), 1);
 
         let second = stack.connect(peer_addr(&harness, 7000)).await;
-        let e = second.err().expect("a second connect on a pool of one");
+        let e = second.expect_err("a second connect on a pool of one");
         assert_eq!(e, Error::NoSocket);
         assert_eq!(e.kind(), ErrorKind::OutOfResources);
 
@@ -152,9 +154,21 @@ fn an_empty_pool_refuses_everything_with_out_of_resources() {
     let stack = small::<0, 0>(&harness);
     harness.run(async {
         let kinds = [
-            stack.connect(peer_addr(&harness, 7)).await.err().map(|e| e.kind()),
-            stack.listen(stack_addr(&harness, 7)).await.err().map(|e| e.kind()),
-            stack.bind(stack_addr(&harness, 7)).await.err().map(|e| e.kind()),
+            stack
+                .connect(peer_addr(&harness, 7))
+                .await
+                .err()
+                .map(|e| e.kind()),
+            stack
+                .listen(stack_addr(&harness, 7))
+                .await
+                .err()
+                .map(|e| e.kind()),
+            stack
+                .bind(stack_addr(&harness, 7))
+                .await
+                .err()
+                .map(|e| e.kind()),
         ];
         assert_eq!(kinds, [Some(ErrorKind::OutOfResources); 3]);
     });
