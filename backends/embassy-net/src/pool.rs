@@ -68,7 +68,23 @@ impl<
 
     /// Zeroed buffers. A size that could never carry data is refused at
     /// compile time, where a pool of sockets that cannot move a byte would
-    /// otherwise only show up as connections that hang.
+    /// otherwise only show up as connections that hang:
+    ///
+    /// ```compile_fail
+    /// // error: TCP_BUF must be at least 1 byte
+    /// static POOL: portnet_embassy_net::Resources<1, 0, 0> = portnet_embassy_net::Resources::new();
+    /// ```
+    ///
+    /// ```compile_fail
+    /// // error: UDP_BUF and UDP_PACKETS must be at least 1
+    /// static POOL: portnet_embassy_net::Resources<0, 1, 1024, 512, 0> =
+    ///     portnet_embassy_net::Resources::new();
+    /// ```
+    ///
+    /// ```
+    /// // No TCP at all, or no UDP, is fine.
+    /// static POOL: portnet_embassy_net::Resources<0, 2> = portnet_embassy_net::Resources::new();
+    /// ```
     pub const fn new() -> Self {
         const {
             assert!(
