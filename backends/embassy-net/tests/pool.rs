@@ -204,18 +204,6 @@ fn a_connected_udp_socket_hears_only_its_peer() {
     });
 }
 
-#[cfg(not(feature = "proto-ipv6"))]
-#[test]
-fn ipv6_without_the_feature_is_unsupported() {
-    let harness = EmbassyNetHarness::default();
-    let stack = small::<1, 0>(&harness);
-    harness.run(async {
-        let v6 = SocketAddr::new(core::net::IpAddr::V6(core::net::Ipv6Addr::LOCALHOST), 7);
-        let e = stack.connect(v6).await.unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Unsupported);
-    });
-}
-
 #[test]
 fn errors_say_what_happened() {
     assert_eq!(
