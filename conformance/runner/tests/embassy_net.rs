@@ -1,9 +1,9 @@
 //! The suite on a foreign stack: embassy-net, driven through its
 //! embassy-net-driver on the in-memory link, with portnet's smoltcp backend as
-//! peer, in virtual time (`portnet_conformance::embassy`).
+//! peer, in virtual time (`portnet_conformance_runner::embassy`, over the adapter crate `portnet-embassy-net`).
 //!
-//! embassy-net does not keep every contract (see `docs/conformance.md`, "A
-//! foreign stack"), so this file pins the **exact** outcome of every case, as
+//! embassy-net does not keep every contract (see `docs/backends/embassy-net.md`,
+//! "Conformance"), so this file pins the **exact** outcome of every case, as
 //! `std_embedded_nal.rs` does: the passing cases must pass in both modes, and
 //! each known failure must still fail, for its reason, in both modes. A change in
 //! either direction fails a test, and the lists below are updated.
