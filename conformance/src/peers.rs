@@ -4,10 +4,9 @@
 
 use core::pin::pin;
 
-use portnet::future::join;
 use portnet::{Read, ReadExt, TcpStream, Write, WriteExt};
 
-use crate::support::{Check, check_pattern, fill_pattern};
+use crate::support::{Check, both, check_pattern, fill_pattern};
 use crate::{CaseResult, ensure};
 
 /// Echo: writes back every byte it reads until EOF, then closes.
@@ -55,8 +54,7 @@ pub async fn echo_client<C: TcpStream>(conn: &mut C, len: usize, chunk: usize) -
         ensure!(received == len, "echo returned {received} bytes of {len}");
         Ok(())
     });
-    let (sent, received) = join(send, receive).await;
-    sent.and(received)
+    both(send, receive).await
 }
 
 /// Write and read sizes the pattern behaviours cycle through.

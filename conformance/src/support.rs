@@ -7,7 +7,7 @@ use core::net::{IpAddr, SocketAddr};
 use core::pin::pin;
 use core::time::Duration;
 
-use portnet::future::join;
+use portnet::future::{Either, join, select};
 use portnet::{Error, ErrorKind, TcpConnect, TcpListen, TcpListener};
 
 use crate::{Capability, Detail, Family, Harness, Outcome};
@@ -210,4 +210,27 @@ pub(crate) async fn peer_to_stack<'s, H: Harness>(
     let (listener, addr) = stack_listener(h, family).await?;
     let (peer_conn, conn, _) = connect_accept(h, h.peer(), &listener, addr).await?;
     Ok((conn, peer_conn, listener))
+}
+
+/// Runs the two halves of a case at once and ends with the first failure as soon
+/// as either half fails: a side that failed (a wrong error on a read at EOF, say)
+/// usually leaves the other waiting for bytes that never come, and joining both
+/// would report that wait as a hang instead of the error that caused it.
+pub(crate) async fn both<A, B>(a: A, b: B) -> Result<(), Outcome>
+where
+    A: Future<Output = Result<(), Outcome>>,
+    B: Future<Output = Result<(), Outcome>>,
+{
+    let mut a = pin!(a);
+    let mut b = pin!(b);
+    match select(a.as_mut(), b.as_mut()).await {
+        Either::Left(first) => {
+            first?;
+            b.await
+        }
+        Either::Right(first) => {
+            first?;
+            a.await
+        }
+    }
 }

@@ -36,6 +36,8 @@ enum Flaw {
     UnboundedBuffering,
     /// After EOF, the next reads fail instead of returning 0.
     EofNotSticky,
+    /// A read at EOF fails with `ConnectionReset` instead of returning 0.
+    EofIsError,
     /// Wakes the reader on every poll (a busy loop).
     SpuriousWakes,
     /// `abort` closes gracefully (FIN) instead of resetting.
@@ -248,6 +250,10 @@ impl Read for Conn {
             this.first_waker = Some(waker.clone());
         }
         let result = Pin::new(&mut this.inner).poll_read(&mut Context::from_waker(&waker), buf);
+        if this.flaw == Flaw::EofIsError && matches!(result, Poll::Ready(Ok(0))) && !buf.is_empty()
+        {
+            return Poll::Ready(Err(io::Error::from(ErrorKind::ConnectionReset)));
+        }
         match &result {
             Poll::Ready(Ok(0)) => this.eof_seen = !buf.is_empty(),
             Poll::Ready(Err(_)) => this.read_failed = true,
@@ -1030,6 +1036,26 @@ fn writes_after_close_are_caught() {
 #[test]
 fn a_close_that_is_not_idempotent_is_caught() {
     caught(Flaw::CloseNotIdempotent, "tcp.close.idempotent");
+}
+
+#[test]
+fn an_error_at_eof_is_reported_as_itself_not_as_a_hang() {
+    for id in ["tcp.echo.ipv4", "tcp.echo.ipv6"] {
+        assert_eq!(
+            outcome(&FlawedHarness::with_pool(Flaw::None, None), id),
+            Outcome::Pass
+        );
+        match outcome(&FlawedHarness::with_pool(Flaw::EofIsError, None), id) {
+            Outcome::Fail(detail) => {
+                let detail = format!("{detail}");
+                assert!(
+                    detail.contains("echo read") && detail.contains("ConnectionReset"),
+                    "{id}: the failure does not name the read's error: {detail}"
+                );
+            }
+            other => panic!("{id} did not catch an error at EOF: {other:?}"),
+        }
+    }
 }
 
 #[test]

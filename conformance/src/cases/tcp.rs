@@ -16,7 +16,7 @@ use portnet::{
 use crate::peers::{echo_client, receive_pattern, send_pattern, serve_echo};
 use crate::probe::WakeProbe;
 use crate::support::{
-    Check, PROMPT, connect_accept, expect_error, fill_pattern, ips, need, peer_listener,
+    Check, PROMPT, both, connect_accept, expect_error, fill_pattern, ips, need, peer_listener,
     peer_to_stack, prompt, stack_listener, stack_to_peer, within,
 };
 use crate::{Capability, CaseResult, Detail, Family, Harness, Outcome, ensure, fail};
@@ -266,20 +266,18 @@ async fn echo<H: Harness>(h: &H, family: Family) -> CaseResult {
     let len = 64 * 1024;
     if h.listener().is_some() {
         let (mut conn, mut peer_conn, _listener) = peer_to_stack(h, family).await?;
-        let (served, client) = join(
-            pin!(serve_echo(&mut conn)),
-            pin!(echo_client(&mut peer_conn, len, 1000)),
+        both(
+            serve_echo(&mut conn),
+            echo_client(&mut peer_conn, len, 1000),
         )
-        .await;
-        served.and(client)
+        .await
     } else {
         let (mut conn, mut peer_conn, _listener) = stack_to_peer(h, family).await?;
-        let (served, client) = join(
-            pin!(serve_echo(&mut peer_conn)),
-            pin!(echo_client(&mut conn, len, 1000)),
+        both(
+            serve_echo(&mut peer_conn),
+            echo_client(&mut conn, len, 1000),
         )
-        .await;
-        served.and(client)
+        .await
     }
 }
 
@@ -301,14 +299,15 @@ pub async fn stream_bulk<H: Harness>(h: &H) -> CaseResult {
     let len = h.bulk_bytes();
     let (mut reader, mut writer) = conn.split();
     let (mut peer_reader, mut peer_writer) = peer_conn.split();
-    let stack_send = pin!(send_pattern(&mut writer, len, "stack send"));
-    let peer_receive = pin!(receive_pattern(&mut peer_reader, len, "peer receive"));
-    let peer_send = pin!(send_pattern(&mut peer_writer, len, "peer send"));
-    let stack_receive = pin!(receive_pattern(&mut reader, len, "stack receive"));
-    let up = join(stack_send, peer_receive);
-    let down = join(peer_send, stack_receive);
-    let ((a, b), (c, d)) = join(up, down).await;
-    a.and(b).and(c).and(d)
+    let up = both(
+        send_pattern(&mut writer, len, "stack send"),
+        receive_pattern(&mut peer_reader, len, "peer receive"),
+    );
+    let down = both(
+        send_pattern(&mut peer_writer, len, "peer send"),
+        receive_pattern(&mut reader, len, "stack receive"),
+    );
+    both(up, down).await
 }
 
 /// Case `tcp.stream.partial_read`: a read returns as soon as some bytes are there,
