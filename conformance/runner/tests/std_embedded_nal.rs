@@ -20,8 +20,14 @@ const EXPECTED_FAILURES: [(&str, &str); 17] = [
     // embedded-io has no half-close: the adapter's `close` is `Unsupported`, and
     // the echo client's close fails (reported as it happens, not as the hang of
     // the echo peer that never sees EOF).
-    ("tcp.echo.ipv4", "echo client close: error of kind Unsupported"),
-    ("tcp.echo.ipv6", "echo client close: error of kind Unsupported"),
+    (
+        "tcp.echo.ipv4",
+        "echo client close: error of kind Unsupported",
+    ),
+    (
+        "tcp.echo.ipv6",
+        "echo client close: error of kind Unsupported",
+    ),
     ("tcp.stream.backpressure", "Unsupported"),
     ("tcp.close.half_close_local", "Unsupported"),
     ("tcp.close.half_close_remote", "Unsupported"),
