@@ -3,17 +3,14 @@
 
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
-use core::task::{Context, Poll, ready};
 use core::time::Duration;
 use std::io;
-use std::net::UdpSocket as StdUdp;
 use std::time::Instant as StdInstant;
 
-use async_io::Async;
 use async_std::net::{TcpListener as AsyncListener, TcpStream as AsyncStream, ToSocketAddrs};
 use portnet::{
     AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, ListenOptions, SocketOption,
-    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind, UdpSocket,
+    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind,
 };
 use portnet_os::{Kind, check_remote, error};
 use socket2::SockRef;
@@ -94,71 +91,12 @@ impl UdpBind for AsyncStd {
     type Socket<'a> = Datagram;
 
     async fn bind(&self, local: SocketAddr) -> io::Result<Datagram> {
-        Ok(Datagram {
-            inner: Async::<StdUdp>::bind(local)?,
-            peer: None,
-        })
+        Datagram::bind(local)
     }
 }
 
 /// A UDP socket of the [`AsyncStd`] stack (on async-io, async-std's reactor).
-#[derive(Debug)]
-pub struct Datagram {
-    inner: Async<StdUdp>,
-    peer: Option<SocketAddr>,
-}
-
-impl ErrorType for Datagram {
-    type Error = io::Error;
-}
-
-impl UdpSocket for Datagram {
-    fn poll_send_to(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        remote: SocketAddr,
-    ) -> Poll<io::Result<()>> {
-        check_remote(remote)?;
-        loop {
-            ready!(self.inner.poll_writable(cx))?;
-            match self.inner.get_ref().send_to(buf, remote) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Poll::Ready(Err(e)),
-                Ok(sent) if sent == buf.len() => return Poll::Ready(Ok(())),
-                Ok(_) => return Poll::Ready(Err(error(ErrorKind::Other))),
-            }
-        }
-    }
-
-    fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        loop {
-            ready!(self.inner.poll_readable(cx))?;
-            match portnet_os::recv_from_truncating(&self.inner, buf) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                result => return Poll::Ready(result),
-            }
-        }
-    }
-
-    fn connect(&mut self, remote: SocketAddr) -> io::Result<()> {
-        portnet_os::connect_udp(&self.inner, remote)?;
-        self.peer = Some(remote);
-        Ok(())
-    }
-
-    fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
-    }
-}
+pub type Datagram = portnet_os::AsyncIoDatagram;
 
 impl Dns for AsyncStd {
     async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
@@ -208,16 +146,6 @@ impl SocketOptions for Listener {
 
     fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
         portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
-    }
-}
-
-impl SocketOptions for Datagram {
-    fn set_option(&self, option: SocketOption) -> io::Result<()> {
-        portnet_os::set_option(SockRef::from(&self.inner), Kind::Udp, option)
-    }
-
-    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
-        portnet_os::get_option(SockRef::from(&self.inner), Kind::Udp, name)
     }
 }
 

@@ -7,9 +7,13 @@ use std::os::fd::AsFd;
 
 use portnet::ErrorKind;
 
+#[cfg(feature = "async-io")]
+mod async_io;
 mod options;
 mod stream;
 
+#[cfg(feature = "async-io")]
+pub use async_io::AsyncIoDatagram;
 pub use options::{Kind, get as get_option, set as set_option};
 pub use stream::{ReadHalf, Stream, WriteHalf};
 

@@ -3,16 +3,15 @@
 
 use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
-use core::task::{Context, Poll, ready};
 use core::time::Duration;
 use std::io;
-use std::net::{TcpListener as StdListener, TcpStream as StdStream, UdpSocket as StdUdp};
+use std::net::{TcpListener as StdListener, TcpStream as StdStream};
 use std::time::Instant as StdInstant;
 
 use async_io::{Async, Timer};
 use portnet::{
     AddrFamily, Clock, Dns, ErrorKind, ErrorType, Instant, ListenOptions, SocketOption,
-    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind, UdpSocket,
+    SocketOptionName, SocketOptions, TcpConnect, TcpListen, TcpListener, UdpBind,
 };
 use portnet_os::{Kind, check_remote, error};
 use socket2::SockRef;
@@ -94,87 +93,12 @@ impl UdpBind for Smol {
     type Socket<'a> = Datagram;
 
     async fn bind(&self, local: SocketAddr) -> io::Result<Datagram> {
-        Ok(Datagram {
-            inner: Async::<StdUdp>::bind(local)?,
-            peer: None,
-        })
+        Datagram::bind(local)
     }
 }
 
 /// A UDP socket of the [`Smol`] stack.
-#[derive(Debug)]
-pub struct Datagram {
-    inner: Async<StdUdp>,
-    peer: Option<SocketAddr>,
-}
-
-impl ErrorType for Datagram {
-    type Error = io::Error;
-}
-
-/// Retries a non-blocking socket call until it stops saying `WouldBlock`, waiting
-/// for readiness with `poll_ready` (which registers the waker).
-fn poll_io<T>(
-    cx: &mut Context<'_>,
-    mut poll_ready: impl FnMut(&mut Context<'_>) -> Poll<io::Result<()>>,
-    mut op: impl FnMut() -> io::Result<T>,
-) -> Poll<io::Result<T>> {
-    loop {
-        ready!(poll_ready(cx))?;
-        match op() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            result => return Poll::Ready(result),
-        }
-    }
-}
-
-impl UdpSocket for Datagram {
-    fn poll_send_to(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-        remote: SocketAddr,
-    ) -> Poll<io::Result<()>> {
-        check_remote(remote)?;
-        let sent = ready!(poll_io(
-            cx,
-            |cx| self.inner.poll_writable(cx),
-            || self.inner.get_ref().send_to(buf, remote)
-        ))?;
-        // The kernel sends a datagram whole or fails; anything else is a broken OS.
-        Poll::Ready(if sent == buf.len() {
-            Ok(())
-        } else {
-            Err(error(ErrorKind::Other))
-        })
-    }
-
-    fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        poll_io(
-            cx,
-            |cx| self.inner.poll_readable(cx),
-            || portnet_os::recv_from_truncating(&self.inner, buf),
-        )
-    }
-
-    fn connect(&mut self, remote: SocketAddr) -> io::Result<()> {
-        portnet_os::connect_udp(&self.inner, remote)?;
-        self.peer = Some(remote);
-        Ok(())
-    }
-
-    fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
-    }
-}
+pub type Datagram = portnet_os::AsyncIoDatagram;
 
 impl Dns for Smol {
     async fn resolve(&self, host: &str, family: AddrFamily) -> io::Result<IpAddr> {
@@ -229,16 +153,6 @@ impl SocketOptions for Listener {
 
     fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
         portnet_os::get_option(SockRef::from(&self.inner), Kind::Tcp, name)
-    }
-}
-
-impl SocketOptions for Datagram {
-    fn set_option(&self, option: SocketOption) -> io::Result<()> {
-        portnet_os::set_option(SockRef::from(&self.inner), Kind::Udp, option)
-    }
-
-    fn option(&self, name: SocketOptionName) -> io::Result<SocketOption> {
-        portnet_os::get_option(SockRef::from(&self.inner), Kind::Udp, name)
     }
 }
 
