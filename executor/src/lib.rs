@@ -20,7 +20,7 @@ pub use park::ThreadPark;
 #[cfg(all(feature = "cortex-m", target_arch = "arm"))]
 pub use park::WfiPark;
 pub use park::{Park, SpinPark};
-pub use task::{TASK_ALIGN, TaskPool};
+pub use task::{TASK_ALIGN, TaskFn, TaskPool, task_size};
 #[cfg(feature = "std")]
 pub use timer::StdAlarm;
 pub use timer::{Alarm, Sleep, Timer};

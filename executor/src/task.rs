@@ -9,6 +9,7 @@
 
 use core::cell::{Cell, UnsafeCell};
 use core::future::Future;
+use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::pin::Pin;
 use core::ptr::NonNull;
@@ -34,32 +35,42 @@ pub(crate) trait Schedule: Sync {
     fn notify(&self);
 }
 
-/// Type-erased operations on a task's future.
-#[derive(Clone, Copy)]
+/// Type-erased operations on a task's future: one `static` table per future type,
+/// shared by every task of that type, so a task stores one pointer to it.
 pub(crate) struct FutureVtable {
     poll: unsafe fn(*mut (), &mut Context<'_>) -> Poll<()>,
     drop: unsafe fn(*mut ()),
 }
 
+/// The vtable of `F`, as an associated constant so that `&VtableOf::<F>::VTABLE`
+/// is promoted to a `'static` table built at compile time.
+struct VtableOf<F>(PhantomData<F>);
+
+impl<F: Future<Output = ()>> VtableOf<F> {
+    const VTABLE: FutureVtable = FutureVtable {
+        poll: poll_future::<F>,
+        drop: drop_future::<F>,
+    };
+}
+
+/// # Safety
+/// `ptr` points to a live, pinned `F` that nothing else accesses meanwhile.
+unsafe fn poll_future<F: Future<Output = ()>>(ptr: *mut (), cx: &mut Context<'_>) -> Poll<()> {
+    // SAFETY: per this function's contract; the future never moves (it lives in a
+    // static slot or a heap task until dropped in place).
+    unsafe { Pin::new_unchecked(&mut *ptr.cast::<F>()) }.poll(cx)
+}
+
+/// # Safety
+/// `ptr` points to a live `F` that is never used again.
+unsafe fn drop_future<F>(ptr: *mut ()) {
+    // SAFETY: per this function's contract.
+    unsafe { ptr.cast::<F>().drop_in_place() }
+}
+
 impl FutureVtable {
-    fn of<F: Future<Output = ()>>() -> Self {
-        /// # Safety
-        /// `ptr` points to a live, pinned `F` that nothing else accesses meanwhile.
-        unsafe fn poll<F: Future<Output = ()>>(ptr: *mut (), cx: &mut Context<'_>) -> Poll<()> {
-            // SAFETY: per this function's contract; the future never moves (it lives
-            // in a static slot or a heap task until dropped in place).
-            unsafe { Pin::new_unchecked(&mut *ptr.cast::<F>()) }.poll(cx)
-        }
-        /// # Safety
-        /// `ptr` points to a live `F` that is never used again.
-        unsafe fn drop<F>(ptr: *mut ()) {
-            // SAFETY: per this function's contract.
-            unsafe { ptr.cast::<F>().drop_in_place() }
-        }
-        Self {
-            poll: poll::<F>,
-            drop: drop::<F>,
-        }
+    fn of<F: Future<Output = ()>>() -> &'static Self {
+        &VtableOf::<F>::VTABLE
     }
 }
 
@@ -67,7 +78,7 @@ impl FutureVtable {
 #[derive(Clone, Copy)]
 pub(crate) struct Job {
     future: *mut (),
-    vtable: FutureVtable,
+    vtable: &'static FutureVtable,
 }
 
 // SAFETY: a `Job` is only stored (inside a critical section) and handed to the
@@ -101,7 +112,9 @@ struct State {
     next: Option<TaskRef>,
     scheduler: Option<&'static dyn Schedule>,
     job: Option<Job>,
-    /// Live wakers of a heap task (not counting the one lent to `poll`).
+    /// Live wakers of a heap task (not counting the one lent to `poll`). Pool
+    /// slots live forever and need no count: without `alloc` it is not kept.
+    #[cfg(feature = "alloc")]
     wakers: usize,
 }
 
@@ -111,6 +124,7 @@ impl State {
         next: None,
         scheduler: None,
         job: None,
+        #[cfg(feature = "alloc")]
         wakers: 0,
     };
 }
@@ -119,14 +133,17 @@ impl State {
 pub(crate) struct Header {
     state: Mutex<Cell<State>>,
     /// Frees a heap task (`None` for pool slots, which live forever).
+    #[cfg(feature = "alloc")]
     free: Option<unsafe fn(TaskRef)>,
 }
 
 impl Header {
-    const fn new(free: Option<unsafe fn(TaskRef)>) -> Self {
+    /// The header of a pool slot.
+    const fn pool() -> Self {
         Self {
             state: Mutex::new(Cell::new(State::FREE)),
-            free,
+            #[cfg(feature = "alloc")]
+            free: None,
         }
     }
 
@@ -139,8 +156,16 @@ impl Header {
     }
 
     /// A heap task nobody refers to any more: not spawned, not queued, no waker.
+    #[cfg(feature = "alloc")]
     fn is_dead(&self, state: &State) -> bool {
         self.free.is_some() && state.flags == 0 && state.wakers == 0
+    }
+
+    /// Without `alloc` every task is a pool slot, which is never freed.
+    #[cfg(not(feature = "alloc"))]
+    #[expect(clippy::unused_self, reason = "the same signature as with `alloc`")]
+    fn is_dead(&self, _state: &State) -> bool {
+        false
     }
 }
 
@@ -212,6 +237,7 @@ impl TaskRef {
     /// The task was reported dead by `dequeue`, `finish` or a waker drop, and this is
     /// the only call for it.
     pub(crate) unsafe fn free(self) {
+        #[cfg(feature = "alloc")]
         if let Some(free) = self.header().free {
             // SAFETY: per this function's contract nothing refers to the task any more.
             unsafe { free(self) }
@@ -241,9 +267,13 @@ unsafe fn task_of(ptr: *const ()) -> TaskRef {
 }
 
 unsafe fn waker_clone(ptr: *const ()) -> RawWaker {
-    // SAFETY: called by `Waker` on one of our task wakers.
-    let task = unsafe { task_of(ptr) };
-    critical_section::with(|cs| task.header().update(cs, |s| s.wakers += 1));
+    // Only heap tasks count their wakers (a pool slot is never freed).
+    #[cfg(feature = "alloc")]
+    {
+        // SAFETY: called by `Waker` on one of our task wakers.
+        let task = unsafe { task_of(ptr) };
+        critical_section::with(|cs| task.header().update(cs, |s| s.wakers += 1));
+    }
     RawWaker::new(ptr, &TASK_WAKER)
 }
 
@@ -263,6 +293,10 @@ unsafe fn waker_wake_by_ref(ptr: *const ()) {
     }
 }
 
+#[cfg(not(feature = "alloc"))]
+unsafe fn waker_drop(_ptr: *const ()) {}
+
+#[cfg(feature = "alloc")]
 unsafe fn waker_drop(ptr: *const ()) {
     // SAFETY: called by `Waker` on one of our task wakers, which it gives up.
     let task = unsafe { task_of(ptr) };
@@ -282,6 +316,57 @@ unsafe fn waker_drop(ptr: *const ()) {
 /// Storage for one future of at most `SIZE` bytes, aligned to [`TASK_ALIGN`].
 #[repr(C, align(8))]
 struct Storage<const SIZE: usize>([MaybeUninit<u8>; SIZE]);
+
+/// A function that makes a task: an `async fn` (or any function returning a
+/// `Future<Output = ()>`) taking `Args`, a tuple of up to eight arguments. It names
+/// the type of the future, which stable Rust cannot write for an `async fn`, so that
+/// [`task_size`] can size a [`TaskPool`] exactly.
+pub trait TaskFn<Args> {
+    /// The future a call returns.
+    type Future: Future<Output = ()>;
+}
+
+macro_rules! task_fn {
+    ($($arg:ident),*) => {
+        impl<F, Fut, $($arg,)*> TaskFn<($($arg,)*)> for F
+        where
+            F: FnOnce($($arg),*) -> Fut,
+            Fut: Future<Output = ()>,
+        {
+            type Future = Fut;
+        }
+    };
+}
+
+task_fn!();
+task_fn!(A);
+task_fn!(A, B);
+task_fn!(A, B, C);
+task_fn!(A, B, C, D);
+task_fn!(A, B, C, D, E);
+task_fn!(A, B, C, D, E, G);
+task_fn!(A, B, C, D, E, G, H);
+task_fn!(A, B, C, D, E, G, H, I);
+
+/// The slot size, in bytes, of the futures `task` returns: the `SIZE` of a
+/// [`TaskPool`] that holds exactly those tasks, computed at compile time.
+///
+/// ```
+/// use portnet_executor::{TaskPool, task_size};
+///
+/// async fn blink(times: u32) {
+///     for _ in 0..times {
+///         core::future::ready(()).await;
+///     }
+/// }
+///
+/// static BLINKERS: TaskPool<2, { task_size(&blink) }> = TaskPool::new();
+/// assert!(TaskPool::<2, { task_size(&blink) }>::fits::<core::future::Ready<()>>());
+/// # let _ = &BLINKERS;
+/// ```
+pub const fn task_size<F: TaskFn<Args>, Args>(_task: &F) -> usize {
+    size_of::<F::Future>()
+}
 
 /// One slot of a [`TaskPool`].
 struct Slot<const SIZE: usize> {
@@ -327,7 +412,7 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
         Self {
             slots: [const {
                 Slot {
-                    header: Header::new(None),
+                    header: Header::pool(),
                     future: UnsafeCell::new(Storage([MaybeUninit::uninit(); SIZE])),
                 }
             }; N],
@@ -406,6 +491,7 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
                     future: ptr.cast(),
                     vtable: FutureVtable::of::<F>(),
                 }),
+                #[cfg(feature = "alloc")]
                 wakers: s.wakers,
             };
         });
@@ -458,7 +544,10 @@ pub(crate) fn spawn_boxed<F: Future<Output = ()> + 'static>(
         drop(unsafe { alloc::boxed::Box::from_raw(task.0.cast::<HeapTask<F>>().as_ptr()) });
     }
     let boxed = alloc::boxed::Box::new(HeapTask {
-        header: Header::new(Some(free::<F>)),
+        header: Header {
+            state: Mutex::new(Cell::new(State::FREE)),
+            free: Some(free::<F>),
+        },
         future: UnsafeCell::new(MaybeUninit::new(future)),
     });
     let raw = NonNull::from(alloc::boxed::Box::leak(boxed));

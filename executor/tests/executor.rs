@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use portnet::future::{Either, join, select};
 use portnet::{Clock, Instant};
-use portnet_executor::{Alarm, Executor, SpawnError, StdAlarm, TaskPool, ThreadPark, Timer};
+use portnet_executor::{
+    Alarm, Executor, SpawnError, StdAlarm, TaskPool, ThreadPark, Timer, task_size,
+};
 
 /// Scales loop counts down under Miri, which is slow.
 const fn scaled(n: usize) -> usize {
@@ -219,6 +221,44 @@ fn a_future_too_large_is_an_error() {
         assert!(matches!(err, SpawnError::FutureTooLarge { size, .. } if size >= 64));
         assert!(POOL.is_empty());
     });
+}
+
+/// A task that keeps `N` bytes across an await, and counts its runs.
+async fn holds_bytes<const N: usize>(ran: &'static AtomicUsize) {
+    let kept = [7u8; N];
+    yield_now().await;
+    core::hint::black_box(kept);
+    ran.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn task_size_sizes_a_pool_exactly() {
+    static RAN: AtomicUsize = AtomicUsize::new(0);
+    const EXACT: usize = task_size(&holds_bytes::<100>);
+    static POOL: TaskPool<1, EXACT> = TaskPool::new();
+    static SHORT: TaskPool<1, { EXACT - 1 }> = TaskPool::new();
+    assert!(EXACT >= 100, "the kept bytes are part of the future: {EXACT}");
+    let executor = executor!();
+    executor.run(|spawner| async move {
+        let err = spawner.spawn(&SHORT, holds_bytes::<100>(&RAN)).unwrap_err();
+        assert_eq!(
+            err,
+            SpawnError::FutureTooLarge {
+                size: EXACT,
+                align: align_of_val(&holds_bytes::<100>(&RAN)),
+            }
+        );
+        spawner.spawn(&POOL, holds_bytes::<100>(&RAN)).unwrap();
+        // The task needs two polls; the bound only keeps a broken pool from hanging.
+        for _ in 0..100 {
+            if RAN.load(Ordering::SeqCst) != 0 {
+                break;
+            }
+            yield_now().await;
+        }
+    });
+    assert_eq!(RAN.load(Ordering::SeqCst), 1);
+    assert!(POOL.is_empty());
 }
 
 #[test]

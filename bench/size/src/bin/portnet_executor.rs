@@ -7,7 +7,7 @@
 use core::ptr::addr_of_mut;
 
 use portnet::Clock;
-use portnet_executor::{Alarm, Executor, TaskPool, Timer, WfiPark};
+use portnet_executor::{Alarm, Executor, TaskPool, Timer, WfiPark, task_size};
 use portnet_size_skeletons::{now_micros, wire_write};
 
 struct StubAlarm;
@@ -27,8 +27,9 @@ impl Alarm for StubAlarm {
 
 static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
 static TIMER: Timer<StubAlarm, 2> = Timer::new(StubAlarm);
-static POOL_A: TaskPool<1, 128> = TaskPool::new();
-static POOL_B: TaskPool<1, 128> = TaskPool::new();
+// Sized to the ticker's future, as embassy's `#[task]` sizes its pool.
+static POOL_A: TaskPool<1, { task_size(&ticker) }> = TaskPool::new();
+static POOL_B: TaskPool<1, { task_size(&ticker) }> = TaskPool::new();
 
 async fn ticker(byte: u8, period: core::time::Duration) {
     loop {
