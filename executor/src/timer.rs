@@ -42,16 +42,39 @@ impl<A: Alarm + ?Sized> Alarm for &A {
     }
 }
 
-/// One place in the timer queue.
-enum Entry {
-    Free,
-    /// A sleep waits for `deadline`.
-    Waiting {
-        deadline: u64,
-        waker: Waker,
-    },
-    /// The alarm woke the sleep; the place stays its own until it completes or drops.
-    Fired,
+/// One place in the timer queue: 16 bytes on a 32-bit target, where an enum of the
+/// three states below would take 24.
+///
+/// - a waker: a sleep waits for `deadline`;
+/// - no waker and deadline 0: the place is free (all zeros, so a `Timer` lives in
+///   `.bss`);
+/// - no waker and any other deadline: the alarm woke the sleep; the place stays its
+///   own until it completes or drops. A sleep registers only while its deadline is
+///   still ahead of `now`, so that deadline is never 0.
+struct Entry {
+    deadline: u64,
+    waker: Option<Waker>,
+}
+
+impl Entry {
+    /// The deadline of a free place: no registered sleep has it.
+    const FREE_DEADLINE: u64 = 0;
+
+    const fn free() -> Self {
+        Self {
+            deadline: Self::FREE_DEADLINE,
+            waker: None,
+        }
+    }
+
+    fn is_free(&self) -> bool {
+        self.waker.is_none() && self.deadline == Self::FREE_DEADLINE
+    }
+
+    /// The deadline of a waiting sleep.
+    fn waiting(&self) -> Option<u64> {
+        self.waker.as_ref().map(|_| self.deadline)
+    }
 }
 
 /// A timer queue of `N` places on an [`Alarm`]; it implements [`portnet::Clock`].
@@ -86,7 +109,7 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
     pub const fn new(alarm: A) -> Self {
         Self {
             alarm,
-            entries: Mutex::new(RefCell::new([const { Entry::Free }; N])),
+            entries: Mutex::new(RefCell::new([const { Entry::free() }; N])),
             overflows: Mutex::new(Cell::new(0)),
         }
     }
@@ -110,7 +133,7 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
     pub fn len(&self) -> usize {
         critical_section::with(|cs| {
             let entries = self.entries.borrow_ref(cs);
-            entries.iter().filter(|e| !matches!(e, Entry::Free)).count()
+            entries.iter().filter(|e| !e.is_free()).count()
         })
     }
 
@@ -141,10 +164,11 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
                 let now = self.alarm.now();
                 let mut entries = self.entries.borrow_ref_mut(cs);
                 for entry in entries.iter_mut() {
-                    if matches!(entry, Entry::Waiting { deadline, .. } if *deadline <= now)
-                        && let Entry::Waiting { waker, .. } =
-                            core::mem::replace(entry, Entry::Fired)
+                    if entry.waiting().is_some_and(|deadline| deadline <= now)
+                        && let Some(waker) = entry.waker.take()
                     {
+                        // The place is now woken: it keeps its deadline, which is
+                        // not `FREE_DEADLINE`.
                         return Step::Wake(waker);
                     }
                 }
@@ -170,10 +194,7 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
         let entries = self.entries.borrow_ref(cs);
         let earliest = entries
             .iter()
-            .filter_map(|e| match e {
-                Entry::Waiting { deadline, .. } => Some(*deadline),
-                _ => None,
-            })
+            .filter_map(Entry::waiting)
             .min();
         drop(entries);
         earliest.is_none_or(|at| self.alarm.set_alarm(at))
@@ -232,7 +253,7 @@ impl<A: Alarm, const N: usize> Sleep<'_, A, N> {
             let old = critical_section::with(|cs| {
                 core::mem::replace(
                     &mut self.timer.entries.borrow_ref_mut(cs)[place],
-                    Entry::Free,
+                    Entry::free(),
                 )
             });
             drop(old);
@@ -255,20 +276,14 @@ impl<A: Alarm, const N: usize> Future for Sleep<'_, A, N> {
             let mut entries = timer.entries.borrow_ref_mut(cs);
             let place = this
                 .place
-                .or_else(|| entries.iter().position(|e| matches!(e, Entry::Free)));
+                .or_else(|| entries.iter().position(Entry::is_free));
             let mut replaced = None;
             if let Some(place) = place {
                 this.place = Some(place);
                 let entry = &mut entries[place];
-                match entry {
-                    Entry::Waiting { waker, .. } if waker.will_wake(cx.waker()) => {}
-                    _ => {
-                        let new = Entry::Waiting {
-                            deadline,
-                            waker: cx.waker().clone(),
-                        };
-                        replaced = Some(core::mem::replace(entry, new));
-                    }
+                if !entry.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    entry.deadline = deadline;
+                    replaced = entry.waker.replace(cx.waker().clone());
                 }
             } else {
                 let overflows = timer.overflows.borrow(cs);

@@ -237,7 +237,7 @@ fn task_size_sizes_a_pool_exactly() {
     const EXACT: usize = task_size(&holds_bytes::<100>);
     static POOL: TaskPool<1, EXACT> = TaskPool::new();
     static SHORT: TaskPool<1, { EXACT - 1 }> = TaskPool::new();
-    assert!(EXACT >= 100, "the kept bytes are part of the future: {EXACT}");
+    const { assert!(EXACT >= 100, "the kept bytes are part of the future") };
     let executor = executor!();
     executor.run(|spawner| async move {
         let err = spawner.spawn(&SHORT, holds_bytes::<100>(&RAN)).unwrap_err();
