@@ -5,13 +5,14 @@ use core::fmt;
 use core::future::Future;
 use core::marker::PhantomData;
 use core::pin::pin;
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use critical_section::{CriticalSection, Mutex};
 
 use crate::park::Park;
-use crate::task::{Schedule, TaskPool, TaskRef};
+use crate::task::{TaskPool, TaskRef};
 
 /// A single-threaded executor that sleeps through a [`Park`] when nothing is ready.
 ///
@@ -35,12 +36,12 @@ use crate::task::{Schedule, TaskPool, TaskRef};
 /// assert_eq!(runner.block_on(async { 1 + 1 }), 2);
 /// # }
 /// ```
+// `repr(C)` with the run queue first: a `Scheduler` points to the whole executor
+// and reads it as its `RunQueue` (see `Scheduler`).
+#[repr(C)]
 pub struct Executor<P> {
+    queue: RunQueue,
     park: P,
-    /// Head and tail of the run queue of tasks.
-    queue: Mutex<Cell<(Option<TaskRef>, Option<TaskRef>)>>,
-    /// Something was woken since the executor last looked: what `has_work` reads.
-    work: AtomicBool,
     /// The main future was woken.
     main_woken: AtomicBool,
     /// A `run` is in progress.
@@ -53,9 +54,12 @@ impl<P: Park> Executor<P> {
     /// An executor that idles through `park`.
     pub const fn new(park: P) -> Self {
         Self {
+            queue: RunQueue {
+                tasks: Mutex::new(Cell::new((None, None))),
+                work: AtomicBool::new(false),
+                signal: signal_park::<P>,
+            },
             park,
-            queue: Mutex::new(Cell::new((None, None))),
-            work: AtomicBool::new(false),
             main_woken: AtomicBool::new(false),
             running: Mutex::new(Cell::new(false)),
             claimed: Mutex::new(Cell::new(false)),
@@ -79,10 +83,16 @@ impl<P: Park + 'static> Executor<P> {
         })
     }
 
+    /// The thin pointer its tasks keep, with the provenance of the whole executor
+    /// (`signal_park` reads the `Park` through it).
+    fn scheduler(&'static self) -> Scheduler {
+        Scheduler(NonNull::from(self).cast())
+    }
+
     fn run<F: Future>(&'static self, main: impl FnOnce(Spawner) -> F) -> F::Output {
         let _guard = self.enter();
         let spawner = Spawner {
-            scheduler: self,
+            scheduler: self.scheduler(),
             _not_send: PhantomData,
         };
         let mut future = pin!(main(spawner));
@@ -91,7 +101,7 @@ impl<P: Park + 'static> Executor<P> {
         self.main_woken.store(true, Ordering::SeqCst);
         loop {
             // Clear first: a wake-up from here on sets it again and ends the next wait.
-            self.work.store(false, Ordering::SeqCst);
+            self.queue.work.store(false, Ordering::SeqCst);
             if self.main_woken.load(Ordering::SeqCst) {
                 self.main_woken.store(false, Ordering::SeqCst);
                 if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
@@ -100,7 +110,7 @@ impl<P: Park + 'static> Executor<P> {
             }
             self.poll_tasks();
             self.park
-                .wait_for_event(&|| self.work.load(Ordering::SeqCst));
+                .wait_for_event(&|| self.queue.work.load(Ordering::SeqCst));
         }
     }
 
@@ -108,7 +118,7 @@ impl<P: Park + 'static> Executor<P> {
     /// (so a task that always wakes itself cannot starve the others or the main future).
     fn poll_tasks(&self) {
         let mut batch = critical_section::with(|cs| {
-            let (head, _) = self.queue.borrow(cs).replace((None, None));
+            let (head, _) = self.queue.tasks.borrow(cs).replace((None, None));
             head
         });
         while let Some(task) = batch {
@@ -122,7 +132,7 @@ impl<P: Park + 'static> Executor<P> {
                     // SAFETY: this executor dequeued the task and it is spawned: the
                     // future is live; only the executor that spawned a task polls it,
                     // and this executor is not re-entered (`enter`).
-                    let poll = unsafe { job.poll(&mut cx) };
+                    let poll = unsafe { job.poll(task, &mut cx) };
                     poll.is_ready() && critical_section::with(|cs| task.finish(cs))
                 }
                 None => dead,
@@ -170,15 +180,64 @@ impl<P: Park + 'static> Executor<P> {
         // SAFETY: `ptr` is the `&'static Executor<P>` of `main_waker`.
         let this = unsafe { &*ptr.cast::<Self>() };
         this.main_woken.store(true, Ordering::SeqCst);
-        this.notify();
+        this.scheduler().notify();
     }
 
     fn main_drop(_: *const ()) {}
 }
 
-impl<P: Park + 'static> Schedule for Executor<P> {
-    fn push(&self, cs: CriticalSection<'_>, task: TaskRef) {
-        let queue = self.queue.borrow(cs);
+/// The part of an executor that its tasks and wakers use, the same for every
+/// [`Park`]: tasks keep a thin pointer to it ([`Scheduler`]) rather than a `&dyn`.
+struct RunQueue {
+    /// Head and tail of the run queue of tasks.
+    tasks: Mutex<Cell<(Option<TaskRef>, Option<TaskRef>)>>,
+    /// Something was woken since the executor last looked: what `has_work` reads.
+    work: AtomicBool,
+    /// Signals the executor's `Park` (`signal_park::<P>`).
+    #[allow(unsafe_code)]
+    signal: unsafe fn(Scheduler),
+}
+
+/// Calls `P::signal` on the executor behind `scheduler`.
+///
+/// # Safety
+/// `scheduler` points to an `Executor<P>`.
+#[allow(unsafe_code)]
+unsafe fn signal_park<P: Park>(scheduler: Scheduler) {
+    // SAFETY: per this function's contract; `Scheduler` pointers are made from a
+    // `&'static Executor<P>` (`Executor::scheduler`), so they have its provenance.
+    let executor = unsafe { scheduler.0.cast::<Executor<P>>().as_ref() };
+    executor.park.signal();
+}
+
+/// Where a task is queued when woken, and whose `Park` is then signalled: a pointer
+/// to a `static` executor (4 bytes on a 32-bit target, where a `&dyn` is 8), read as
+/// its first field, the [`RunQueue`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scheduler(NonNull<RunQueue>);
+
+// SAFETY: the executor behind the pointer is `'static`, and every field of its
+// `RunQueue` that is written is an atomic or behind a critical-section mutex; the
+// `signal` function only calls `Park::signal`, which the `Park` contract allows from
+// any thread and interrupt handler.
+#[allow(unsafe_code)]
+unsafe impl Send for Scheduler {}
+// SAFETY: as for `Send`.
+#[allow(unsafe_code)]
+unsafe impl Sync for Scheduler {}
+
+impl Scheduler {
+    #[allow(unsafe_code)]
+    fn queue(&self) -> &RunQueue {
+        // SAFETY: the pointer comes from a `&'static Executor<P>`, whose first field
+        // is its `RunQueue` (`repr(C)`).
+        unsafe { self.0.as_ref() }
+    }
+
+    /// Appends `task` to the run queue. Called inside a critical section, once per
+    /// transition of the task to `QUEUED`.
+    pub(crate) fn push(self, cs: CriticalSection<'_>, task: TaskRef) {
+        let queue = self.queue().tasks.borrow(cs);
         let (head, tail) = queue.get();
         match tail {
             Some(tail) => {
@@ -189,9 +248,15 @@ impl<P: Park + 'static> Schedule for Executor<P> {
         }
     }
 
-    fn notify(&self) {
-        self.work.store(true, Ordering::SeqCst);
-        self.park.signal();
+    /// Signals the executor's idle hook, outside the critical section.
+    pub(crate) fn notify(self) {
+        let queue = self.queue();
+        queue.work.store(true, Ordering::SeqCst);
+        // SAFETY: `signal` is `signal_park::<P>` of the executor this points to.
+        #[allow(unsafe_code)]
+        unsafe {
+            (queue.signal)(self);
+        }
     }
 }
 
@@ -267,7 +332,7 @@ impl<P: Park + fmt::Debug + 'static> fmt::Debug for Runner<P> {
 /// be `Send`.
 #[derive(Clone, Copy)]
 pub struct Spawner {
-    scheduler: &'static dyn Schedule,
+    scheduler: Scheduler,
     _not_send: PhantomData<*const ()>,
 }
 

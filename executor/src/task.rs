@@ -17,6 +17,8 @@ use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 use critical_section::{CriticalSection, Mutex};
 
+use crate::executor::Scheduler;
+
 /// The task holds a live future.
 pub(crate) const SPAWNED: u8 = 1;
 /// The task is in its executor's run queue.
@@ -26,20 +28,13 @@ pub(crate) const QUEUED: u8 = 2;
 /// not fit ([`SpawnError::FutureTooLarge`](crate::SpawnError::FutureTooLarge)).
 pub const TASK_ALIGN: usize = 8;
 
-/// The executor side of a task: where a woken task is queued.
-pub(crate) trait Schedule: Sync {
-    /// Appends `task` to the run queue. Called inside a critical section, once per
-    /// transition of the task to `QUEUED`.
-    fn push(&self, cs: CriticalSection<'_>, task: TaskRef);
-    /// Signals the idle hook, outside the critical section.
-    fn notify(&self);
-}
-
 /// Type-erased operations on a task's future: one `static` table per future type,
-/// shared by every task of that type, so a task stores one pointer to it.
-pub(crate) struct FutureVtable {
-    poll: unsafe fn(*mut (), &mut Context<'_>) -> Poll<()>,
-    drop: unsafe fn(*mut ()),
+/// shared by every task of that type, so a task stores one pointer to it. Both take
+/// the task's header: the future sits at a fixed place after it
+/// ([`future_offset`]), so a task keeps no pointer to its own future.
+struct FutureVtable {
+    poll: unsafe fn(TaskRef, &mut Context<'_>) -> Poll<()>,
+    drop: unsafe fn(TaskRef),
 }
 
 /// The vtable of `F`, as an associated constant so that `&VtableOf::<F>::VTABLE`
@@ -53,53 +48,65 @@ impl<F: Future<Output = ()>> VtableOf<F> {
     };
 }
 
+/// Where a task's future of type `F` lives, in bytes after its header. A pool slot
+/// ([`Slot`]) and a heap task ([`HeapTask`]) are both `repr(C)`, the header first,
+/// then the future aligned to at least [`TASK_ALIGN`] (a pool takes no future
+/// aligned to more).
+const fn future_offset<F>() -> usize {
+    let align = if align_of::<F>() > TASK_ALIGN {
+        align_of::<F>()
+    } else {
+        TASK_ALIGN
+    };
+    size_of::<Header>().next_multiple_of(align)
+}
+
 /// # Safety
-/// `ptr` points to a live, pinned `F` that nothing else accesses meanwhile.
-unsafe fn poll_future<F: Future<Output = ()>>(ptr: *mut (), cx: &mut Context<'_>) -> Poll<()> {
+/// `task` is a pool slot or heap task holding an `F` (see [`future_offset`]), and
+/// its pointer has the provenance of the whole slot or task.
+unsafe fn future_of<F>(task: TaskRef) -> *mut F {
+    // SAFETY: per this function's contract the future is inside the same allocation
+    // as the header, `future_offset::<F>()` bytes after it.
+    unsafe { task.0.as_ptr().byte_add(future_offset::<F>()) }.cast()
+}
+
+/// # Safety
+/// `task` holds a live, pinned `F` that nothing else accesses meanwhile.
+unsafe fn poll_future<F: Future<Output = ()>>(task: TaskRef, cx: &mut Context<'_>) -> Poll<()> {
     // SAFETY: per this function's contract; the future never moves (it lives in a
     // static slot or a heap task until dropped in place).
-    unsafe { Pin::new_unchecked(&mut *ptr.cast::<F>()) }.poll(cx)
+    unsafe { Pin::new_unchecked(&mut *future_of::<F>(task)) }.poll(cx)
 }
 
 /// # Safety
-/// `ptr` points to a live `F` that is never used again.
-unsafe fn drop_future<F>(ptr: *mut ()) {
+/// `task` holds a live `F` that is never used again.
+unsafe fn drop_future<F>(task: TaskRef) {
     // SAFETY: per this function's contract.
-    unsafe { ptr.cast::<F>().drop_in_place() }
+    unsafe { future_of::<F>(task).drop_in_place() }
 }
 
-impl FutureVtable {
-    fn of<F: Future<Output = ()>>() -> &'static Self {
-        &VtableOf::<F>::VTABLE
-    }
-}
-
-/// A pointer to a task's future and how to poll it.
+/// How to poll and drop a task's future.
 #[derive(Clone, Copy)]
-pub(crate) struct Job {
-    future: *mut (),
-    vtable: &'static FutureVtable,
-}
-
-// SAFETY: a `Job` is only stored (inside a critical section) and handed to the
-// executor that owns the task; the future behind it is only dereferenced by that
-// executor (see `Job::poll`), so sending the pointer itself is harmless.
-unsafe impl Send for Job {}
+pub(crate) struct Job(&'static FutureVtable);
 
 impl Job {
-    /// Polls the future; on `Ready` drops it in place.
+    fn of<F: Future<Output = ()>>() -> Self {
+        Self(&VtableOf::<F>::VTABLE)
+    }
+
+    /// Polls the future of `task`; on `Ready` drops it in place.
     ///
     /// # Safety
     ///
-    /// The caller is the executor that dequeued the task and the task is `SPAWNED`:
-    /// the future is live and nothing else touches it during the call.
-    pub(crate) unsafe fn poll(self, cx: &mut Context<'_>) -> Poll<()> {
+    /// The caller is the executor that dequeued `task`, whose job this is, and the task
+    /// is `SPAWNED`: the future is live and nothing else touches it during the call.
+    pub(crate) unsafe fn poll(self, task: TaskRef, cx: &mut Context<'_>) -> Poll<()> {
         // SAFETY: per this function's contract.
-        let poll = unsafe { (self.vtable.poll)(self.future, cx) };
+        let poll = unsafe { (self.0.poll)(task, cx) };
         if poll.is_ready() {
             // SAFETY: the future has completed and the caller marks the task finished
             // right after, so it is never polled again.
-            unsafe { (self.vtable.drop)(self.future) };
+            unsafe { (self.0.drop)(task) };
         }
         poll
     }
@@ -110,7 +117,7 @@ impl Job {
 struct State {
     flags: u8,
     next: Option<TaskRef>,
-    scheduler: Option<&'static dyn Schedule>,
+    scheduler: Option<Scheduler>,
     job: Option<Job>,
     /// Live wakers of a heap task (not counting the one lent to `poll`). Pool
     /// slots live forever and need no count: without `alloc` it is not kept.
@@ -188,7 +195,7 @@ impl TaskRef {
 
     /// Marks the task woken: queues it on its executor unless it is already queued
     /// or not running. Returns the executor to notify.
-    fn wake(self, cs: CriticalSection<'_>) -> Option<&'static dyn Schedule> {
+    fn wake(self, cs: CriticalSection<'_>) -> Option<Scheduler> {
         let scheduler = self.header().update(cs, |s| {
             if s.flags & SPAWNED != 0 && s.flags & QUEUED == 0 {
                 s.flags |= QUEUED;
@@ -368,7 +375,8 @@ pub const fn task_size<F: TaskFn<Args>, Args>(_task: &F) -> usize {
     size_of::<F::Future>()
 }
 
-/// One slot of a [`TaskPool`].
+/// One slot of a [`TaskPool`]: `repr(C)`, the layout [`future_offset`] relies on.
+#[repr(C)]
 struct Slot<const SIZE: usize> {
     header: Header,
     future: UnsafeCell<Storage<SIZE>>,
@@ -449,7 +457,7 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
     pub(crate) fn spawn<F: Future<Output = ()> + 'static>(
         &'static self,
         cs: CriticalSection<'_>,
-        scheduler: &'static dyn Schedule,
+        scheduler: Scheduler,
         future: F,
     ) -> Result<(), F> {
         debug_assert!(Self::fits::<F>());
@@ -461,13 +469,7 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
             let state = slot.header.state.borrow(cs).get();
             let reusable = match state.flags {
                 0 => Some(false),
-                QUEUED
-                    if state
-                        .scheduler
-                        .is_some_and(|s| core::ptr::addr_eq(s, scheduler)) =>
-                {
-                    Some(true)
-                }
+                QUEUED if state.scheduler.is_some_and(|s| s == scheduler) => Some(true),
                 _ => None,
             };
             reusable.map(|queued| (slot, queued))
@@ -481,16 +483,20 @@ impl<const N: usize, const SIZE: usize> TaskPool<N, SIZE> {
         // and this one claims the slot; `F` fits the storage in size and alignment
         // (checked by the caller, `Storage` is aligned to `TASK_ALIGN`).
         unsafe { ptr.write(future) };
-        let task = TaskRef(NonNull::from(&slot.header));
+        // From the whole slot, not its header field: the job reaches the future
+        // through this pointer (`future_of`).
+        let task = TaskRef(NonNull::from(slot).cast::<Header>());
+        debug_assert_eq!(
+            ptr.addr(),
+            task.0.as_ptr().addr() + future_offset::<F>(),
+            "the future sits where `future_of` looks for it"
+        );
         slot.header.update(cs, |s| {
             *s = State {
                 flags: SPAWNED | QUEUED,
                 next: s.next,
                 scheduler: Some(scheduler),
-                job: Some(Job {
-                    future: ptr.cast(),
-                    vtable: FutureVtable::of::<F>(),
-                }),
+                job: Some(Job::of::<F>()),
                 #[cfg(feature = "alloc")]
                 wakers: s.wakers,
             };
@@ -524,14 +530,20 @@ impl<const N: usize, const SIZE: usize> core::fmt::Debug for TaskPool<N, SIZE> {
 #[repr(C)]
 struct HeapTask<F> {
     header: Header,
-    future: UnsafeCell<MaybeUninit<F>>,
+    future: UnsafeCell<HeapFuture<F>>,
 }
+
+/// A heap task's future, aligned to at least [`TASK_ALIGN`] like a pool slot's, so
+/// that [`future_offset`] finds it in both.
+#[cfg(feature = "alloc")]
+#[repr(C, align(8))]
+struct HeapFuture<F>(MaybeUninit<F>);
 
 /// Allocates a task for `future` and queues it on `scheduler`.
 #[cfg(feature = "alloc")]
 pub(crate) fn spawn_boxed<F: Future<Output = ()> + 'static>(
     cs: CriticalSection<'_>,
-    scheduler: &'static dyn Schedule,
+    scheduler: Scheduler,
     future: F,
 ) {
     /// # Safety
@@ -548,22 +560,24 @@ pub(crate) fn spawn_boxed<F: Future<Output = ()> + 'static>(
             state: Mutex::new(Cell::new(State::FREE)),
             free: Some(free::<F>),
         },
-        future: UnsafeCell::new(MaybeUninit::new(future)),
+        future: UnsafeCell::new(HeapFuture(MaybeUninit::new(future))),
     });
     let raw = NonNull::from(alloc::boxed::Box::leak(boxed));
     // SAFETY: `raw` points to the live allocation just made; taking a field's address
     // creates no reference.
     let future = unsafe { &raw mut (*raw.as_ptr()).future };
     let task = TaskRef(raw.cast::<Header>());
+    debug_assert_eq!(
+        future.addr(),
+        task.0.as_ptr().addr() + future_offset::<F>(),
+        "the future sits where `future_of` looks for it"
+    );
     task.header().update(cs, |s| {
         *s = State {
             flags: SPAWNED | QUEUED,
             next: None,
             scheduler: Some(scheduler),
-            job: Some(Job {
-                future: UnsafeCell::raw_get(future).cast(),
-                vtable: FutureVtable::of::<F>(),
-            }),
+            job: Some(Job::of::<F>()),
             wakers: 0,
         };
     });

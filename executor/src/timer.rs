@@ -107,6 +107,7 @@ enum Step {
 impl<A: Alarm, const N: usize> Timer<A, N> {
     /// A timer queue on `alarm`.
     pub const fn new(alarm: A) -> Self {
+        const { assert!(N <= u16::MAX as usize, "a Timer has at most 65 535 places") };
         Self {
             alarm,
             entries: Mutex::new(RefCell::new([const { Entry::free() }; N])),
@@ -192,10 +193,7 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
     /// has already passed (the caller must run `on_alarm`'s loop).
     fn rearm(&self, cs: CriticalSection<'_>) -> bool {
         let entries = self.entries.borrow_ref(cs);
-        let earliest = entries
-            .iter()
-            .filter_map(Entry::waiting)
-            .min();
+        let earliest = entries.iter().filter_map(Entry::waiting).min();
         drop(entries);
         earliest.is_none_or(|at| self.alarm.set_alarm(at))
     }
@@ -238,8 +236,9 @@ impl<A: Alarm, const N: usize> Clock for Timer<A, N> {
 pub struct Sleep<'a, A: Alarm, const N: usize> {
     timer: &'a Timer<A, N>,
     deadline: u64,
-    /// Index of this sleep's place in the queue.
-    place: Option<usize>,
+    /// Index of this sleep's place in the queue (a `u16` keeps the future 8 bytes
+    /// smaller on a 32-bit target; `Timer::new` refuses more places).
+    place: Option<u16>,
 }
 
 impl<A: Alarm, const N: usize> Sleep<'_, A, N> {
@@ -252,7 +251,7 @@ impl<A: Alarm, const N: usize> Sleep<'_, A, N> {
         if let Some(place) = self.place.take() {
             let old = critical_section::with(|cs| {
                 core::mem::replace(
-                    &mut self.timer.entries.borrow_ref_mut(cs)[place],
+                    &mut self.timer.entries.borrow_ref_mut(cs)[usize::from(place)],
                     Entry::free(),
                 )
             });
@@ -274,14 +273,19 @@ impl<A: Alarm, const N: usize> Future for Sleep<'_, A, N> {
         let deadline = this.deadline;
         let (registered, replaced, armed) = critical_section::with(|cs| {
             let mut entries = timer.entries.borrow_ref_mut(cs);
-            let place = this
-                .place
-                .or_else(|| entries.iter().position(Entry::is_free));
+            let place = this.place.or_else(|| {
+                let free = entries.iter().position(Entry::is_free)?;
+                u16::try_from(free).ok()
+            });
             let mut replaced = None;
             if let Some(place) = place {
                 this.place = Some(place);
-                let entry = &mut entries[place];
-                if !entry.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                let entry = &mut entries[usize::from(place)];
+                if !entry
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
                     entry.deadline = deadline;
                     replaced = entry.waker.replace(cx.waker().clone());
                 }

@@ -285,6 +285,39 @@ fn a_task_waker_kept_after_completion_is_harmless() {
     });
 }
 
+/// Bytes aligned to 64, more than a pool slot's alignment.
+#[repr(align(64))]
+struct OverAligned([u8; 64]);
+
+#[test]
+fn an_over_aligned_future_runs_on_the_heap_not_in_a_pool() {
+    static POOL: TaskPool<1, 1024> = TaskPool::new();
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let task = || async {
+        let kept = OverAligned([9; 64]);
+        yield_now().await;
+        // Where the task finds its future is right, or this reads other bytes.
+        assert_eq!(core::ptr::from_ref(&kept).addr() % 64, 0);
+        SEEN.fetch_add(
+            kept.0.iter().map(|&b| usize::from(b)).sum(),
+            Ordering::SeqCst,
+        );
+    };
+    let executor = executor!();
+    executor.run(|spawner| async move {
+        let err = spawner.spawn(&POOL, task()).unwrap_err();
+        assert!(matches!(err, SpawnError::FutureTooLarge { align: 64, .. }));
+        spawner.spawn_boxed(task());
+        for _ in 0..100 {
+            if SEEN.load(Ordering::SeqCst) != 0 {
+                break;
+            }
+            yield_now().await;
+        }
+    });
+    assert_eq!(SEEN.load(Ordering::SeqCst), 9 * 64);
+}
+
 #[test]
 fn boxed_tasks_run_and_are_freed() {
     static DONE: AtomicUsize = AtomicUsize::new(0);
