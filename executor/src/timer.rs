@@ -192,10 +192,14 @@ impl<A: Alarm, const N: usize> Timer<A, N> {
     /// Arms the alarm for the earliest waiting deadline; `false` if that deadline
     /// has already passed (the caller must run `on_alarm`'s loop).
     fn rearm(&self, cs: CriticalSection<'_>) -> bool {
+        // One pass with `u64::MAX` as "none" (`filter_map().min()` compiles to two
+        // loops): a sleep until `u64::MAX` never fires, so it needs no alarm either.
         let entries = self.entries.borrow_ref(cs);
-        let earliest = entries.iter().filter_map(Entry::waiting).min();
+        let earliest = entries
+            .iter()
+            .fold(u64::MAX, |min, e| e.waiting().map_or(min, |d| d.min(min)));
         drop(entries);
-        earliest.is_none_or(|at| self.alarm.set_alarm(at))
+        earliest == u64::MAX || self.alarm.set_alarm(earliest)
     }
 }
 
