@@ -114,23 +114,24 @@ fn no_std() -> Result<(), String> {
         "-D",
         "warnings",
     ]));
-    // The IoT sensor node: its no_std library and its firmware binary, linted
-    // for the board (the hosted binaries are linted by the `clippy` step).
-    no_std.push(cargo(&[
-        "clippy",
-        "-q",
-        "-p",
-        "portnet-iot-sensor",
-        "--lib",
-        "--bin",
-        "iot-sensor-firmware",
-        "--release",
-        "--target",
-        "thumbv7m-none-eabi",
-        "--",
-        "-D",
-        "warnings",
-    ]));
+    // The IoT sensor node's no_std library, linted for both thumb targets
+    // (its entry points are the boards' examples above and the kits; the
+    // hosted binaries are linted by the `clippy` step).
+    for target in THUMB_TARGETS {
+        no_std.push(cargo(&[
+            "clippy",
+            "-q",
+            "-p",
+            "portnet-iot-sensor",
+            "--lib",
+            "--release",
+            "--target",
+            target,
+            "--",
+            "-D",
+            "warnings",
+        ]));
+    }
     no_std.iter().try_for_each(Cmd::run)
 }
 
