@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, publish, qemu, run, target_dir};
+use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -226,6 +226,11 @@ pub(crate) fn steps() -> Vec<Step> {
         Step {
             name: "no-std",
             action: Action::Call(no_std),
+        },
+        Step {
+            // The kits' firmware (boards/kits, a workspace of its own).
+            name: "kits",
+            action: Action::Call(kits::kits),
         },
         Step {
             // Minimal feature sets build; impossible ones fail with their message.

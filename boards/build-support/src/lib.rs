@@ -39,6 +39,17 @@ pub const MICROBIT: Memory = Memory {
     ram_length: 16 << 10,
 };
 
+/// ST's NUCLEO-F429ZI (STM32F429ZI, Cortex-M4F): 2 MiB of flash at
+/// 0x0800_0000 and the 192 KiB of SRAM1–3 at 0x2000_0000, which the Ethernet
+/// DMA reaches (the 64 KiB of CCM at 0x1000_0000, which it does not, are left
+/// out).
+pub const NUCLEO_F429ZI: Memory = Memory {
+    flash_origin: 0x0800_0000,
+    flash_length: 2 << 20,
+    ram_origin: 0x2000_0000,
+    ram_length: 192 << 10,
+};
+
 /// Which of the crate's targets are firmware (get `-Tlink.x`); the others,
 /// the library above all, must not be linked with `cortex-m-rt`'s script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
