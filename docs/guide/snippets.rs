@@ -40,6 +40,18 @@ pub mod iot_sensor {}
 #[doc = include_str!("src/porting.md")]
 pub mod porting {}
 
+/// Chapter "Kit: Raspberry Pi Pico W".
+#[doc = include_str!("src/kit-pico-w.md")]
+pub mod kit_pico_w {}
+
+/// Chapter "Kit: WIZnet W5500-EVB-Pico".
+#[doc = include_str!("src/kit-w5500-evb-pico.md")]
+pub mod kit_w5500_evb_pico {}
+
+/// Chapter "Kit: ST NUCLEO-F429ZI".
+#[doc = include_str!("src/kit-nucleo-f429zi.md")]
+pub mod kit_nucleo_f429zi {}
+
 /// Chapter "Design rationale".
 #[doc = include_str!("src/rationale.md")]
 pub mod rationale {}

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, publish, qemu, run, target_dir};
+use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -114,23 +114,24 @@ fn no_std() -> Result<(), String> {
         "-D",
         "warnings",
     ]));
-    // The IoT sensor node: its no_std library and its firmware binary, linted
-    // for the board (the hosted binaries are linted by the `clippy` step).
-    no_std.push(cargo(&[
-        "clippy",
-        "-q",
-        "-p",
-        "portnet-iot-sensor",
-        "--lib",
-        "--bin",
-        "iot-sensor-firmware",
-        "--release",
-        "--target",
-        "thumbv7m-none-eabi",
-        "--",
-        "-D",
-        "warnings",
-    ]));
+    // The IoT sensor node's no_std library, linted for both thumb targets
+    // (its entry points are the boards' examples above and the kits; the
+    // hosted binaries are linted by the `clippy` step).
+    for target in THUMB_TARGETS {
+        no_std.push(cargo(&[
+            "clippy",
+            "-q",
+            "-p",
+            "portnet-iot-sensor",
+            "--lib",
+            "--release",
+            "--target",
+            target,
+            "--",
+            "-D",
+            "warnings",
+        ]));
+    }
     no_std.iter().try_for_each(Cmd::run)
 }
 
@@ -225,6 +226,11 @@ pub(crate) fn steps() -> Vec<Step> {
         Step {
             name: "no-std",
             action: Action::Call(no_std),
+        },
+        Step {
+            // The kits' firmware (boards/kits, a workspace of its own).
+            name: "kits",
+            action: Action::Call(kits::kits),
         },
         Step {
             // Minimal feature sets build; impossible ones fail with their message.

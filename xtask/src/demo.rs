@@ -49,7 +49,7 @@ pub(crate) fn demo() -> Result<(), String> {
         1,
         "build the firmware (thumbv7m-none-eabi) and the monitor (host)",
     );
-    let elf = qemu::build_bin("portnet-iot-sensor", "iot-sensor-firmware")?;
+    let elf = qemu::build("iot_sensor")?;
     crate::run(
         "cargo",
         &[

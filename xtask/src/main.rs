@@ -7,6 +7,7 @@
 //!                              every check CI runs, in order, with a timing summary
 //! cargo xtask conformance      the main job: the suite on every hosted backend, table + JSON
 //! cargo xtask demo             the IoT sensor node in QEMU with mosquitto, every stage checked
+//! cargo xtask kits             the kits' firmware (boards/kits): lint, build, flash/RAM figures
 //! cargo xtask bench [--quick] [--json FILE]
 //! ```
 //!
@@ -22,6 +23,7 @@ mod demo;
 mod docsrs;
 mod features;
 mod fuzz;
+mod kits;
 mod matrix;
 mod publish;
 mod qemu;
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
+        Ok(Task::Kits) => setup().and_then(|()| kits::kits()),
         Ok(Task::Soak { args }) => soak::soak(&args),
         Ok(Task::Chaos { minutes }) => soak::chaos(minutes),
         Err(message) => {
@@ -87,6 +90,8 @@ tasks:
   qemu conformance            the same as `conformance`
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
                               a broker restart, a reboot; checks every stage, stops everything
+  kits                        the kits' firmware (boards/kits: Pico W, W5500-EVB-Pico, NUCLEO-F429ZI):
+                              fmt, clippy, release build per target, flash/RAM of each; not run
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C,
                               --messages K (200 MQTT QoS 1/2 messages to mosquitto), --cuts X (3)
@@ -126,6 +131,7 @@ enum Task {
     QemuMicrobitSensor,
     QemuSize,
     Demo,
+    Kits,
     Chaos {
         minutes: u64,
     },
@@ -143,6 +149,7 @@ impl Task {
             "fmt" => no_more(rest).map(|()| Self::Fmt),
             "conformance" => no_more(rest).map(|()| Self::Conformance),
             "demo" => no_more(rest).map(|()| Self::Demo),
+            "kits" => no_more(rest).map(|()| Self::Kits),
             "ci" => {
                 let (mut only, mut skip) = (Vec::new(), Vec::new());
                 while let Some(arg) = rest.next() {
@@ -288,6 +295,7 @@ mod tests {
         assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
         assert_eq!(parse(&["demo"]), Ok(Task::Demo));
+        assert_eq!(parse(&["kits"]), Ok(Task::Kits));
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {

@@ -13,27 +13,6 @@ use super::output;
 /// The firmware target.
 pub(crate) const TARGET: &str = "thumbv7m-none-eabi";
 
-/// Builds a firmware binary `bin` of `package` in release mode and returns the
-/// path of its ELF file.
-pub(crate) fn build_bin(package: &str, bin: &str) -> Result<String, String> {
-    super::run(
-        "cargo",
-        &[
-            "build",
-            "-q",
-            "--release",
-            "-p",
-            package,
-            "--bin",
-            bin,
-            "--target",
-            TARGET,
-        ],
-        &[],
-    )?;
-    Ok(format!("{}/{TARGET}/release/{bin}", super::target_dir()))
-}
-
 /// Builds a firmware example of `portnet-board-mps2-an385` in release mode and
 /// returns the path of its ELF file.
 pub(crate) fn build(example: &str) -> Result<String, String> {

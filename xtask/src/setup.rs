@@ -5,7 +5,8 @@ use crate::{in_ci, output, run};
 /// Rust targets every `no_std` crate is built for.
 pub(crate) const THUMB_TARGETS: [&str; 2] = ["thumbv6m-none-eabi", "thumbv7m-none-eabi"];
 
-/// The Cortex-M4F target of the benchmarks' code-size skeletons (`bench/size`).
+/// The Cortex-M4F target of the benchmarks' code-size skeletons (`bench/size`)
+/// and of the NUCLEO-F429ZI kit (`boards/kits`); the other kits are thumbv6m.
 const SIZE_TARGET: &str = "thumbv7em-none-eabihf";
 
 /// The mdBook release that builds the guide (`docs/guide`).

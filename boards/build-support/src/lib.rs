@@ -39,6 +39,17 @@ pub const MICROBIT: Memory = Memory {
     ram_length: 16 << 10,
 };
 
+/// ST's NUCLEO-F429ZI (STM32F429ZI, Cortex-M4F): 2 MiB of flash at
+/// 0x0800_0000 and the 192 KiB of SRAM1–3 at 0x2000_0000, which the Ethernet
+/// DMA reaches (the 64 KiB of CCM at 0x1000_0000, which it does not, are left
+/// out).
+pub const NUCLEO_F429ZI: Memory = Memory {
+    flash_origin: 0x0800_0000,
+    flash_length: 2 << 20,
+    ram_origin: 0x2000_0000,
+    ram_length: 192 << 10,
+};
+
 /// Which of the crate's targets are firmware (get `-Tlink.x`); the others,
 /// the library above all, must not be linked with `cortex-m-rt`'s script.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,18 +89,53 @@ impl Memory {
 ///
 /// Outside a build script (no `OUT_DIR`), or if `memory.x` cannot be written.
 pub fn link_firmware(memory: &Memory, targets: Targets) {
+    link_memory_x(&memory.memory_x(), targets);
+}
+
+/// The Raspberry Pi RP2040 (Pico W, W5500-EVB-Pico): 2 MiB of QSPI flash at
+/// 0x1000_0000 whose first 256 bytes are the second-stage boot loader
+/// (`BOOT2`, which `embassy-rp`'s `link-rp.x` fills), and 264 KiB of SRAM.
+pub const RP2040_MEMORY_X: &str = "MEMORY\n{\n  \
+    BOOT2 : ORIGIN = 0x10000000, LENGTH = 256\n  \
+    FLASH : ORIGIN = 0x10000100, LENGTH = 2096896\n  \
+    RAM : ORIGIN = 0x20000000, LENGTH = 270336\n}\n";
+
+/// As [`link_firmware`], with the text of `memory.x` given whole: for chips
+/// whose map has more than `FLASH` and `RAM` (the RP2040's `BOOT2`).
+///
+/// # Panics
+///
+/// Outside a build script (no `OUT_DIR`), or if `memory.x` cannot be written.
+pub fn link_memory_x(memory_x: &str, targets: Targets) {
     println!("cargo:rerun-if-changed=build.rs");
     if env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("none") {
         return;
     }
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(out.join("memory.x"), memory.memory_x()).expect("write memory.x");
+    fs::write(out.join("memory.x"), memory_x).expect("write memory.x");
     println!("cargo:rustc-link-search={}", out.display());
     let kind = match targets {
         Targets::Examples => "examples",
         Targets::Binaries => "bins",
     };
     println!("cargo:rustc-link-arg-{kind}=-Tlink.x");
+}
+
+/// Call from `build.rs` for a setting the firmware reads with `option_env!`:
+/// rebuilds when `name` changes, and fails the build with a message naming
+/// `name` and `what` it must be if its value is set and `valid` rejects it
+/// (so a typo is a build error, not firmware that cannot start).
+///
+/// # Panics
+///
+/// With that message, when the value is set and not valid.
+pub fn check_env(name: &str, what: &str, valid: impl Fn(&str) -> bool) {
+    println!("cargo:rerun-if-env-changed={name}");
+    if let Ok(value) = env::var(name)
+        && !valid(&value)
+    {
+        panic!("{name}={value:?} is not {what}");
+    }
 }
 
 #[cfg(test)]
@@ -104,5 +150,13 @@ mod tests {
              RAM : ORIGIN = 0x20000000, LENGTH = 16384\n}\n"
         );
         assert!(MPS2_AN385.memory_x().contains("LENGTH = 4194304"));
+    }
+
+    #[test]
+    fn the_rp2040_map_leaves_boot2_its_256_bytes() {
+        assert!(RP2040_MEMORY_X.contains("BOOT2 : ORIGIN = 0x10000000, LENGTH = 256\n"));
+        // 2 MiB of flash less BOOT2, 264 KiB of SRAM.
+        assert!(RP2040_MEMORY_X.contains(&format!("LENGTH = {}\n", (2 << 20) - 256)));
+        assert!(RP2040_MEMORY_X.contains(&format!("LENGTH = {}\n", 264 << 10)));
     }
 }

@@ -8,7 +8,8 @@
 //! broker is the host's loopback, 10.0.2.2 under QEMU's user networking. A
 //! `reboot` command resets the chip (SYSRESETREQ); QEMU restarts the firmware.
 //!
-//! `cargo xtask demo` builds and runs it.
+//! `cargo xtask demo` builds and runs it; the application is the library of
+//! `examples/iot-sensor`, as on every other board.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -136,5 +137,5 @@ mod firmware {
 
 #[cfg(not(target_os = "none"))]
 fn main() {
-    eprintln!("iot-sensor-firmware is firmware: build it with --target thumbv7m-none-eabi");
+    eprintln!("this example is firmware: build it with --target thumbv7m-none-eabi");
 }
