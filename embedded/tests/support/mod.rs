@@ -128,3 +128,88 @@ impl Drop for Broker {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A real HTTP server in the namespace (`python3 -m http.server`, Debian package
+/// `python3`) serving a directory of files the test wrote, stopped by PID when
+/// dropped.
+pub struct Server {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Server {
+    /// Writes `files` (name, content) into a fresh directory and serves it on
+    /// `addr` from `netns`; returns once `addr` accepts a connection from this
+    /// thread (which is in the namespace).
+    pub fn http(netns: &NetNs, label: &str, files: &[(&str, &[u8])], addr: SocketAddr) -> Self {
+        let dir = std::env::temp_dir().join(format!("portnet-http-{label}-{}", std::process::id()));
+        let root = dir.join("root");
+        std::fs::create_dir_all(&root).expect("temp dir");
+        for (name, content) in files {
+            std::fs::write(root.join(name), content).expect("write a served file");
+        }
+        let log = std::fs::File::create(dir.join("server.log")).expect("server log");
+        // `ip netns exec` executes python3 in place: the child's PID is the server's.
+        let child = Command::new("ip")
+            .args(["netns", "exec", netns.name()])
+            .arg(python3_binary())
+            .args(["-m", "http.server", "--bind"])
+            .arg(addr.ip().to_string())
+            .arg("--directory")
+            .arg(&root)
+            .arg(addr.port().to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("start python3 -m http.server");
+        let mut server = Self { child, dir };
+        server.wait_ready(addr);
+        server
+    }
+
+    /// What the server wrote: its access log (one line per request, with the
+    /// client's address).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self, addr: SocketAddr) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the HTTP server exited with {status}: {}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the HTTP server did not accept connections within 10 s: {}",
+                self.log()
+            );
+            // Bounded poll between connection attempts while the server starts.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Debian's python3 (not a user-level shim: `ip netns exec` runs as root with
+/// a plain environment).
+pub fn python3_binary() -> PathBuf {
+    ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("python3 not found: run `cargo xtask setup` (Debian package `python3`)")
+        })
+}
