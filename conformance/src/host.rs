@@ -53,18 +53,24 @@ use crate::{BlockOn, Family, Harness};
 pub struct LoopbackHarness<S, E> {
     stack: S,
     executor: E,
-    black_hole: OnceLock<Option<BlackHole>>,
 }
 
 impl<S, E> LoopbackHarness<S, E> {
     /// The harness of `stack`, whose cases run on `executor`.
     pub fn new(stack: S, executor: E) -> Self {
-        Self {
-            stack,
-            executor,
-            black_hole: OnceLock::new(),
-        }
+        Self { stack, executor }
     }
+}
+
+/// The address of one [`BlackHole`] for the whole process, made on first use
+/// (`None` when loopback refuses it): every harness on the host can share it,
+/// since no case changes its state, and a harness made per case then opens no
+/// listener of its own each time.
+pub fn shared_black_hole() -> Option<SocketAddr> {
+    static HOLE: OnceLock<Option<BlackHole>> = OnceLock::new();
+    HOLE.get_or_init(|| BlackHole::new().ok())
+        .as_ref()
+        .map(BlackHole::addr)
 }
 
 /// Loopback on `family`.
@@ -115,10 +121,7 @@ where
         Some(loopback(family))
     }
     fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole
-            .get_or_init(|| BlackHole::new().ok())
-            .as_ref()
-            .map(BlackHole::addr)
+        shared_black_hole()
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()

@@ -22,7 +22,8 @@ use portnet::future::{Either, select};
 use portnet::{
     ReadExt as _, TcpConnect as _, TcpListen as _, TcpListener as _, TcpStream as _, WriteExt as _,
 };
-use portnet_conformance_runner::hosted::BlockOn as _;
+use portnet_conformance::BlockOn as _;
+use portnet_conformance_runner::hosted::TokioCurrentThread;
 use portnet_conformance_runner::slip::SlipEnd;
 use portnet_smoltcp::{Cidr, Config};
 use portnet_tokio::Tokio;
@@ -68,7 +69,7 @@ fn main() -> Result<(), String> {
     let mut end = SlipEnd::new(line, Config::ipv4_static(Cidr::new(HOST, 24), None))?;
     let stack = end.stack();
     let upstream = Tokio::new();
-    Tokio::block_on(async {
+    TokioCurrentThread.block_on(async {
         let forward = pin!(async {
             let listener = stack
                 .listen(SocketAddr::from((HOST, MQTT)))

@@ -178,20 +178,21 @@ impl<F: Future> Future for WokenOnly<F> {
 
 /// embassy-net at 10.0.0.1 / fd00::1 on side 0 of a clean in-memory link, with
 /// portnet's smoltcp backend at 10.0.0.2 / fd00::2 on side 1 as its peer, in
-/// virtual time.
-pub struct EmbassyNetHarness {
+/// virtual time: what a row on embassy-net stands on, whichever layer above
+/// embassy-net it judges (this crate's `embassy-net` and `edge-nal-embassy`
+/// rows).
+pub struct EmbassyRig {
     clock: VirtualClock,
     link: &'static Link<VirtualClock>,
-    stack: RowStack,
+    net: embassy_net::Stack<'static>,
     runner: RefCell<embassy_net::Runner<'static, Port<VirtualClock>>>,
     peer: &'static SimStack,
 }
 
-impl fmt::Debug for EmbassyNetHarness {
+impl fmt::Debug for EmbassyRig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EmbassyNetHarness")
+        f.debug_struct("EmbassyRig")
             .field("clock", &self.clock)
-            .field("stack", &self.stack)
             .finish_non_exhaustive()
     }
 }
@@ -211,16 +212,17 @@ fn embassy_config() -> embassy_net::Config {
     config
 }
 
-impl Default for EmbassyNetHarness {
+impl Default for EmbassyRig {
     fn default() -> Self {
         let seed = crate::smoltcp::link_seed();
         let clock = VirtualClock::new();
         use_clock(&clock);
+        // A rig lives as long as a test case: its link and buffers are leaked.
         let link: &'static Link<VirtualClock> =
             Box::leak(Box::new(Link::new(clock.clone(), Faults::NONE, seed)));
         let resources: &'static mut embassy_net::StackResources<16> =
             Box::leak(Box::new(embassy_net::StackResources::new()));
-        let (stack, runner) = embassy_net::new(
+        let (net, runner) = embassy_net::new(
             link.port(0, [0x02, 0, 0, 0, 0, 0x01]),
             embassy_config(),
             resources,
@@ -234,67 +236,53 @@ impl Default for EmbassyNetHarness {
         Self {
             clock,
             link,
-            // A harness lives as long as a test case: its buffers are leaked.
-            stack: EmbassyStack::new(stack, Box::leak(Box::new(RowResources::new()))),
+            net,
             runner: RefCell::new(runner),
             peer,
         }
     }
 }
 
-impl EmbassyNetHarness {
-    /// The stack under test.
-    pub fn stack(&self) -> &RowStack {
-        &self.stack
+impl EmbassyRig {
+    /// embassy-net's stack, on side 0 of the link (16 sockets in its set).
+    pub fn net(&self) -> embassy_net::Stack<'static> {
+        self.net
     }
-}
 
-impl Harness for EmbassyNetHarness {
-    type Connect = RowStack;
-    type Listen = RowStack;
-    type Udp = RowStack;
-    type Dns = portnet_conformance::Missing;
-    type Peer = SimStack;
-    type Clock = VirtualClock;
-
-    fn connector(&self) -> Option<&RowStack> {
-        Some(&self.stack)
-    }
-    fn listener(&self) -> Option<&RowStack> {
-        Some(&self.stack)
-    }
-    fn udp(&self) -> Option<&RowStack> {
-        Some(&self.stack)
-    }
-    fn peer(&self) -> &SimStack {
+    /// The peer: portnet's smoltcp backend on side 1.
+    pub fn peer(&self) -> &'static SimStack {
         self.peer
     }
-    fn clock(&self) -> &VirtualClock {
+
+    /// The link's virtual clock.
+    pub fn clock(&self) -> &VirtualClock {
         &self.clock
     }
-    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
-        Some(match family {
+
+    /// The address of embassy-net's side.
+    pub fn stack_ip(family: Family) -> IpAddr {
+        match family {
             Family::V4 => A_V4.into(),
             Family::V6 => A_V6.into(),
-        })
+        }
     }
-    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
-        Some(match family {
+
+    /// The address of the peer's side.
+    pub fn peer_ip(family: Family) -> IpAddr {
+        match family {
             Family::V4 => B_V4.into(),
             Family::V6 => B_V6.into(),
-        })
+        }
     }
-    fn black_hole(&self) -> Option<SocketAddr> {
-        // On the link's subnet, but no station answers for it.
-        Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99)), 9))
+
+    /// On the link's subnet, but no station answers for it.
+    pub fn black_hole() -> SocketAddr {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 99)), 9)
     }
-    fn open_sockets(&self) -> Option<usize> {
-        Some(self.stack.sockets_in_use())
-    }
-    fn listen_pool(&self) -> usize {
-        LISTEN_BACKLOG
-    }
-    fn run<F: Future>(&self, future: F) -> F::Output {
+
+    /// Runs `future` next to embassy-net's runner, the peer and the link, in
+    /// the link's virtual time; panics when the simulation stalls.
+    pub fn run<F: Future>(&self, future: F) -> F::Output {
         use_clock(&self.clock);
         let mut runner = self.runner.borrow_mut();
         // Each part is polled only when its own waker fired: every socket call
@@ -324,5 +312,79 @@ impl Harness for EmbassyNetHarness {
                 self.link.stats()
             ),
         }
+    }
+}
+
+/// The adapter `portnet-embassy-net` on an [`EmbassyRig`]: the `embassy-net` row.
+pub struct EmbassyNetHarness {
+    rig: EmbassyRig,
+    stack: RowStack,
+}
+
+impl fmt::Debug for EmbassyNetHarness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmbassyNetHarness")
+            .field("rig", &self.rig)
+            .field("stack", &self.stack)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EmbassyNetHarness {
+    fn default() -> Self {
+        let rig = EmbassyRig::default();
+        // A harness lives as long as a test case: its buffers are leaked.
+        let stack = EmbassyStack::new(rig.net(), Box::leak(Box::new(RowResources::new())));
+        Self { rig, stack }
+    }
+}
+
+impl EmbassyNetHarness {
+    /// The stack under test.
+    pub fn stack(&self) -> &RowStack {
+        &self.stack
+    }
+}
+
+impl Harness for EmbassyNetHarness {
+    type Connect = RowStack;
+    type Listen = RowStack;
+    type Udp = RowStack;
+    type Dns = portnet_conformance::Missing;
+    type Peer = SimStack;
+    type Clock = VirtualClock;
+
+    fn connector(&self) -> Option<&RowStack> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&RowStack> {
+        Some(&self.stack)
+    }
+    fn udp(&self) -> Option<&RowStack> {
+        Some(&self.stack)
+    }
+    fn peer(&self) -> &SimStack {
+        self.rig.peer()
+    }
+    fn clock(&self) -> &VirtualClock {
+        self.rig.clock()
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(EmbassyRig::stack_ip(family))
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(EmbassyRig::peer_ip(family))
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        Some(EmbassyRig::black_hole())
+    }
+    fn open_sockets(&self) -> Option<usize> {
+        Some(self.stack.sockets_in_use())
+    }
+    fn listen_pool(&self) -> usize {
+        LISTEN_BACKLOG
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.rig.run(future)
     }
 }

@@ -3,51 +3,31 @@
 //! std-embedded-nal-async with tokio as its peer.
 
 use core::future::Future;
-use core::marker::PhantomData;
 use core::net::{IpAddr, SocketAddr};
-use std::sync::OnceLock;
 
 use portnet_async_std::AsyncStd;
 use portnet_smol::Smol;
 use portnet_tokio::Tokio;
 
-use portnet_conformance::host::{BlackHole, LoopbackHarness, loopback, open_socket_fds};
-use portnet_conformance::{Family, Harness};
+use portnet_conformance::host::{LoopbackHarness, loopback, open_socket_fds, shared_black_hole};
+use portnet_conformance::{BlockOn, Family, Harness};
 
 /// The tokio backend against itself, on a current-thread runtime per case.
-pub type TokioHarness = LoopbackHarness<Tokio, Executor<Tokio>>;
+pub type TokioHarness = LoopbackHarness<Tokio, TokioCurrentThread>;
 
 /// The smol backend against itself, on async-io's `block_on`.
-pub type SmolHarness = LoopbackHarness<Smol, Executor<Smol>>;
+pub type SmolHarness = LoopbackHarness<Smol, AsyncIo>;
 
 /// The async-std backend against itself, on async-std's `block_on`.
-pub type AsyncStdHarness = LoopbackHarness<AsyncStd, Executor<AsyncStd>>;
+pub type AsyncStdHarness = LoopbackHarness<AsyncStd, AsyncStdTask>;
 
-/// How a backend runs a future to completion, for the rigs of this crate that
-/// run a future outside a harness (a SLIP or TAP peer, the QEMU row).
-pub trait BlockOn {
-    /// Runs `future` on this backend's executor.
-    fn block_on<F: Future>(future: F) -> F::Output;
-}
+/// A new current-thread tokio runtime for each `block_on`: how the tokio rows
+/// and the rigs beside a row (a SLIP or TAP peer, the QEMU row) run a future.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioCurrentThread;
 
-/// `S`'s executor as the suite's [`portnet_conformance::BlockOn`].
-#[derive(Debug)]
-pub struct Executor<S>(PhantomData<S>);
-
-impl<S> Default for Executor<S> {
-    fn default() -> Self {
-        Self(PhantomData)
-    }
-}
-
-impl<S: BlockOn> portnet_conformance::BlockOn for Executor<S> {
+impl BlockOn for TokioCurrentThread {
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        S::block_on(future)
-    }
-}
-
-impl BlockOn for Tokio {
-    fn block_on<F: Future>(future: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -56,14 +36,22 @@ impl BlockOn for Tokio {
     }
 }
 
-impl BlockOn for Smol {
-    fn block_on<F: Future>(future: F) -> F::Output {
+/// async-io's `block_on` (smol's executor of a single future).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AsyncIo;
+
+impl BlockOn for AsyncIo {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
         async_io::block_on(future)
     }
 }
 
-impl BlockOn for AsyncStd {
-    fn block_on<F: Future>(future: F) -> F::Output {
+/// async-std's `task::block_on`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AsyncStdTask;
+
+impl BlockOn for AsyncStdTask {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
         async_std::task::block_on(future)
     }
 }
@@ -89,7 +77,6 @@ pub struct StdEmbeddedNalHarness {
     tcp: portnet_embedded::PortnetTcp<std_embedded_nal_async::Stack>,
     udp: portnet_embedded::PortnetUdp<std_embedded_nal_async::Stack>,
     peer: Tokio,
-    black_hole: OnceLock<Option<BlackHole>>,
 }
 
 impl Default for StdEmbeddedNalHarness {
@@ -100,7 +87,6 @@ impl Default for StdEmbeddedNalHarness {
             tcp: PortnetTcp::with_policy(Stack::default(), WakePolicy::Registered),
             udp: PortnetUdp::with_policy(Stack::default(), WakePolicy::Rewake),
             peer: Tokio::new(),
-            black_hole: OnceLock::new(),
         }
     }
 }
@@ -135,16 +121,13 @@ impl Harness for StdEmbeddedNalHarness {
         Some(loopback(family))
     }
     fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole
-            .get_or_init(|| BlackHole::new().ok())
-            .as_ref()
-            .map(BlackHole::addr)
+        shared_black_hole()
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
-        Tokio::block_on(alloc::boxed::Box::pin(future))
+        TokioCurrentThread.block_on(alloc::boxed::Box::pin(future))
     }
 }
 
@@ -159,7 +142,6 @@ impl Harness for StdEmbeddedNalHarness {
 pub struct EdgeNalStdHarness {
     stack: portnet_embedded::PortnetEdge<edge_nal_std::Stack>,
     peer: Tokio,
-    black_hole: OnceLock<Option<BlackHole>>,
 }
 
 impl core::fmt::Debug for EdgeNalStdHarness {
@@ -174,7 +156,6 @@ impl Default for EdgeNalStdHarness {
         Self {
             stack: portnet_embedded::PortnetEdge::new(edge_nal_std::Stack::new()),
             peer: Tokio::new(),
-            black_hole: OnceLock::new(),
         }
     }
 }
@@ -215,15 +196,12 @@ impl Harness for EdgeNalStdHarness {
         Some(loopback(family))
     }
     fn black_hole(&self) -> Option<SocketAddr> {
-        self.black_hole
-            .get_or_init(|| BlackHole::new().ok())
-            .as_ref()
-            .map(BlackHole::addr)
+        shared_black_hole()
     }
     fn open_sockets(&self) -> Option<usize> {
         open_socket_fds()
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
-        Tokio::block_on(alloc::boxed::Box::pin(future))
+        TokioCurrentThread.block_on(alloc::boxed::Box::pin(future))
     }
 }

@@ -1,8 +1,9 @@
 //! The conformance suite on every stack of this repository: the harnesses of the
 //! rows (the hosted backends, smoltcp and lwIP on the in-memory link, SLIP, a TAP
-//! device, firmware in QEMU, and the foreign stacks std-embedded-nal-async and
-//! embassy-net), the agent that serves a remote peer, and the runner binary that
-//! prints the case × row table and writes the JSON report.
+//! device, firmware in QEMU, and the foreign stacks std-embedded-nal-async,
+//! edge-nal-std, embassy-net and edge-nal-embassy), the agent that serves a
+//! remote peer, and the runner binary that prints the case × row table and
+//! writes the JSON report.
 //!
 //! Not published: a stack author depends on `portnet-conformance` alone and runs
 //! `conformance_tests!` with a harness of their own. Each of this repository's
@@ -13,6 +14,7 @@
 extern crate alloc;
 
 pub mod agent;
+pub mod edge_embassy;
 pub mod embassy;
 pub mod hosted;
 pub mod lwip;

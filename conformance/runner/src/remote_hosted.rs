@@ -8,7 +8,6 @@ use alloc::boxed::Box;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use std::os::unix::net::UnixStream;
-use std::sync::OnceLock;
 use std::thread::JoinHandle;
 
 use portnet_tokio::Tokio;
@@ -17,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use portnet_conformance::BlockOn;
 use portnet_conformance::Family;
 use portnet_conformance::host::loopback;
-use portnet_conformance::host::{BlackHole, open_socket_fds};
+use portnet_conformance::host::{open_socket_fds, shared_black_hole};
 use portnet_conformance::remote::{Addresses, RemoteHarness, RemotePeer};
 
 /// An `embedded-io-async` byte stream over a tokio stream half: how the
@@ -139,11 +138,8 @@ pub fn remote_peer_harness() -> RemotePeerHarness {
     };
     let harness = RemoteHarness::new(stack, stack, peer, driver, executor, loopback)
         .with_open_sockets(|_| open_socket_fds().unwrap_or(0));
-    match BLACK_HOLE.get_or_init(|| BlackHole::new().ok()) {
-        Some(hole) => harness.with_black_hole(hole.addr()),
+    match shared_black_hole() {
+        Some(hole) => harness.with_black_hole(hole),
         None => harness,
     }
 }
-
-/// One black hole for every harness of the process: it holds no state a case changes.
-static BLACK_HOLE: OnceLock<Option<BlackHole>> = OnceLock::new();

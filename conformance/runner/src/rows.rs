@@ -96,4 +96,11 @@ pub const ROWS: &[Backend] = &[
             run_backend::<crate::embassy::EmbassyNetHarness>,
         )
     },
+    Backend {
+        foreign: true,
+        ..row(
+            "edge-nal-embassy",
+            run_backend::<crate::edge_embassy::EdgeNalEmbassyHarness>,
+        )
+    },
 ];

@@ -22,7 +22,8 @@ use portnet_smoltcp::sim::{A_V4, A_V6, B_V4, B_V6};
 use portnet_smoltcp::{Config, Stack, StackResources, TcpPool, UdpPool};
 use portnet_tokio::Tokio;
 
-use crate::hosted::BlockOn;
+use crate::hosted::TokioCurrentThread;
+use portnet_conformance::BlockOn as _;
 use portnet_conformance::{Family, Harness};
 
 /// The largest IP packet on the link (Ethernet's, so TCP segments are as
@@ -239,7 +240,7 @@ impl Harness for SlipHarness {
     fn run<F: Future>(&self, future: F) -> F::Output {
         let mut ends = self.ends.borrow_mut();
         let (a, b) = &mut *ends;
-        Tokio::block_on(Box::pin(async move {
+        TokioCurrentThread.block_on(Box::pin(async move {
             let links = pin!(async {
                 let a = pin!(a.run());
                 let b = pin!(b.run());

@@ -18,7 +18,8 @@ use portnet_links::tap::{Entered, NetNs, Tap};
 use portnet_smoltcp::{Cidr, Config, Ipv6Config, Stack, StackResources, TcpPool, UdpPool};
 use portnet_tokio::Tokio;
 
-use crate::hosted::BlockOn;
+use crate::hosted::TokioCurrentThread;
+use portnet_conformance::BlockOn as _;
 use portnet_conformance::{Family, Harness};
 
 const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
@@ -175,7 +176,7 @@ impl Harness for TapHarness {
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         let stack = self.stack;
-        Tokio::block_on(Box::pin(async move {
+        TokioCurrentThread.block_on(Box::pin(async move {
             let runner = pin!(stack.run());
             match select(pin!(future), runner).await {
                 Either::Left(output) => output,

@@ -2,28 +2,17 @@
 //! the edge-nal traits) through portnet-embedded's `PortnetEdge` adapter, with
 //! the tokio backend as peer.
 //!
-//! As in `std_embedded_nal.rs`, this file pins the **exact** outcome of every
+//! As the other foreign rows' tests do (on `pinned/mod.rs`), this file pins the **exact** outcome of every
 //! case in both modes: each case below must end as written (a failure for its
 //! reason, a skip naming its capability), and every other case must pass. A
 //! change in either direction fails the test, and the table and
 //! `docs/conformance.md` are updated.
 
-use portnet_conformance::report::run_backend;
-use portnet_conformance::{Capability, Outcome, cases};
+mod pinned;
+
+use pinned::Expected::{self, Fail, HostDependent, Skip};
+use portnet_conformance::Capability;
 use portnet_conformance_runner::hosted::EdgeNalStdHarness;
-
-/// What a case that does not pass ends as.
-enum Expected {
-    /// A failure whose reason contains the text.
-    Fail(&'static str),
-    /// A skip naming the capability.
-    Skip(Capability),
-    /// A pass, or a failure whose reason contains the text: the outcome depends
-    /// on the machine, not on the stack.
-    HostDependent(&'static str),
-}
-
-use Expected::{Fail, HostDependent, Skip};
 
 /// Every case that does not pass, in both modes alike.
 const NOT_PASSING: [(&str, Expected); 35] = [
@@ -79,38 +68,5 @@ const NOT_PASSING: [(&str, Expected); 35] = [
 
 #[test]
 fn every_case_ends_as_pinned_in_both_modes() {
-    let ids: Vec<_> = cases::all::<EdgeNalStdHarness>()
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    for (id, _) in &NOT_PASSING {
-        assert!(ids.contains(id), "unknown case {id}");
-    }
-    let rows = run_backend::<EdgeNalStdHarness>("edge-nal-std", "");
-    assert_eq!(rows.len(), 2 * cases::COUNT);
-    let mut unexpected = Vec::new();
-    for row in &rows {
-        let expected = NOT_PASSING.iter().find(|(id, _)| *id == row.case);
-        let as_pinned = match (expected, &row.outcome) {
-            (Some((_, Fail(reason))), Outcome::Fail(detail)) => {
-                format!("{detail}").contains(reason)
-            }
-            (Some((_, Skip(capability))), Outcome::Skip(c)) => c == capability,
-            (Some((_, HostDependent(_))), Outcome::Pass) => true,
-            (Some((_, HostDependent(reason))), Outcome::Fail(detail)) => {
-                format!("{detail}").contains(reason)
-            }
-            (None, Outcome::Pass) => true,
-            _ => false,
-        };
-        if !as_pinned {
-            unexpected.push(format!("{} on {}: {}", row.case, row.backend, row.detail()));
-        }
-    }
-    assert!(
-        unexpected.is_empty(),
-        "cases that no longer end as pinned: {unexpected:#?}"
-    );
-    let passing = ids.len() - NOT_PASSING.len();
-    assert_eq!(passing, 39, "the passing count in docs/conformance.md");
+    pinned::check::<EdgeNalStdHarness>("edge-nal-std", &NOT_PASSING, 39);
 }

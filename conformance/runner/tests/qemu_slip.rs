@@ -18,11 +18,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use portnet::future::{Either, select};
-use portnet_conformance_runner::hosted::BlockOn as _;
+use portnet_conformance::BlockOn as _;
+use portnet_conformance_runner::hosted::TokioCurrentThread;
 use portnet_conformance_runner::qemu::{Qemu, machine_command};
 use portnet_conformance_runner::slip::SlipEnd;
 use portnet_smoltcp::{Cidr, Config};
-use portnet_tokio::Tokio;
 
 /// The firmware's address on the line, and this end's.
 const FIRMWARE: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -85,25 +85,26 @@ fn the_generic_echo_server_in_firmware_serves_a_host_client_over_slip() {
     let stack = end.stack();
     let mut end = end;
     let server = SocketAddr::from((FIRMWARE, 7));
-    let took = Tokio::block_on(async {
-        let clients = pin!(async {
-            let mut took = Vec::new();
-            for len in lengths {
-                let data: Vec<u8> = (0..len).map(pattern).collect();
-                let started = Instant::now();
-                portnet_echo::exchange(stack, server, &data)
-                    .await
-                    .map_err(|e| format!("echo of {len} bytes: {e:?}"))?;
-                took.push(started.elapsed());
+    let took = TokioCurrentThread
+        .block_on(async {
+            let clients = pin!(async {
+                let mut took = Vec::new();
+                for len in lengths {
+                    let data: Vec<u8> = (0..len).map(pattern).collect();
+                    let started = Instant::now();
+                    portnet_echo::exchange(stack, server, &data)
+                        .await
+                        .map_err(|e| format!("echo of {len} bytes: {e:?}"))?;
+                    took.push(started.elapsed());
+                }
+                Ok::<_, String>(took)
+            });
+            match select(clients, pin!(end.run())).await {
+                Either::Left(result) => result,
+                Either::Right(stopped) => Err(stopped),
             }
-            Ok::<_, String>(took)
-        });
-        match select(clients, pin!(end.run())).await {
-            Either::Left(result) => result,
-            Either::Right(stopped) => Err(stopped),
-        }
-    })
-    .expect("every echo came back intact");
+        })
+        .expect("every echo came back intact");
     let (lines, status) = qemu.finish(Duration::from_secs(30)).expect("QEMU ends");
     assert!(
         status.success(),

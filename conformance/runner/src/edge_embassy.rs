@@ -1,0 +1,99 @@
+//! The foreign stack edge-nal-embassy under the suite: edge-net's edge-nal
+//! implementation over embassy-net, on the same rig as the `embassy-net` row
+//! ([`EmbassyRig`]: embassy-net on the in-memory link, portnet's smoltcp
+//! backend as the peer, virtual time through this crate's embassy-time driver),
+//! seen by the suite through `portnet-embedded`'s edge-nal → portnet adapter
+//! [`PortnetEdge`].
+//!
+//! The two rows share embassy-net, its driver and its peer: what differs
+//! between their tables is what edge-nal-embassy (and the adapter) make of
+//! embassy-net's sockets. `docs/conformance.md` lists the findings.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::future::Future;
+use core::net::{IpAddr, SocketAddr};
+
+use portnet_conformance::{Family, Harness};
+use portnet_embedded::PortnetEdge;
+use portnet_links::VirtualClock;
+use portnet_smoltcp::sim::SimStack;
+
+use crate::embassy::{EmbassyRig, TCP_BUFFER, TCP_SOCKETS};
+
+/// edge-nal-embassy's TCP factory with this row's buffers (as many sockets as
+/// the `embassy-net` row's pool, each with its buffer size).
+pub type EdgeTcp = edge_nal_embassy::Tcp<'static>;
+
+/// The stack under test: edge-nal-embassy's TCP factory through the adapter.
+pub type RowStack = PortnetEdge<EdgeTcp>;
+
+/// edge-nal-embassy over embassy-net at 10.0.0.1 / fd00::1 on a clean
+/// in-memory link, portnet's smoltcp backend at 10.0.0.2 / fd00::2 its peer.
+pub struct EdgeNalEmbassyHarness {
+    rig: EmbassyRig,
+    stack: RowStack,
+}
+
+impl fmt::Debug for EdgeNalEmbassyHarness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // edge-nal-embassy's factories have no `Debug`.
+        f.debug_struct("EdgeNalEmbassyHarness")
+            .field("rig", &self.rig)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for EdgeNalEmbassyHarness {
+    fn default() -> Self {
+        let rig = EmbassyRig::default();
+        // A harness lives as long as a test case: its buffers are leaked.
+        let buffers: &'static edge_nal_embassy::TcpBuffers<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> =
+            Box::leak(Box::new(edge_nal_embassy::TcpBuffers::new()));
+        let tcp = edge_nal_embassy::Tcp::new(rig.net(), buffers);
+        Self {
+            rig,
+            stack: PortnetEdge::new(tcp),
+        }
+    }
+}
+
+impl Harness for EdgeNalEmbassyHarness {
+    type Connect = RowStack;
+    type Listen = portnet_conformance::Missing;
+    type Udp = portnet_conformance::Missing;
+    type Dns = portnet_conformance::Missing;
+    type Peer = SimStack;
+    type Clock = VirtualClock;
+
+    fn connector(&self) -> Option<&RowStack> {
+        Some(&self.stack)
+    }
+    fn listener(&self) -> Option<&portnet_conformance::Missing> {
+        None
+    }
+    fn udp(&self) -> Option<&portnet_conformance::Missing> {
+        None
+    }
+    fn peer(&self) -> &SimStack {
+        self.rig.peer()
+    }
+    fn clock(&self) -> &VirtualClock {
+        self.rig.clock()
+    }
+    fn stack_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(EmbassyRig::stack_ip(family))
+    }
+    fn peer_ip(&self, family: Family) -> Option<IpAddr> {
+        Some(EmbassyRig::peer_ip(family))
+    }
+    fn black_hole(&self) -> Option<SocketAddr> {
+        Some(EmbassyRig::black_hole())
+    }
+    fn tcp_pool(&self) -> Option<usize> {
+        Some(TCP_SOCKETS)
+    }
+    fn run<F: Future>(&self, future: F) -> F::Output {
+        self.rig.run(future)
+    }
+}

@@ -1,0 +1,88 @@
+//! The suite on a foreign stack: edge-nal-embassy (edge-net's edge-nal
+//! implementation over embassy-net) through portnet-embedded's `PortnetEdge`
+//! adapter, on the `embassy-net` row's rig: embassy-net on the in-memory link,
+//! portnet's smoltcp backend as peer, in virtual time.
+//!
+//! This file pins the **exact** outcome of every case in both modes (the
+//! scaffolding is `pinned/mod.rs`): each case below must end as written, and
+//! every other case must pass. `docs/conformance.md` explains each finding.
+
+mod pinned;
+
+use pinned::Expected::{self, Fail, Skip};
+use portnet_conformance::Capability;
+use portnet_conformance_runner::edge_embassy::EdgeNalEmbassyHarness;
+
+/// Every case that does not pass, in both modes alike.
+const NOT_PASSING: [(&str, Expected); 41] = [
+    // edge-nal-embassy's `TcpError` reports every embassy-net error as the
+    // embedded-io kind `Other` (`Connect(ConnectionReset)` for a refused
+    // connect, `General(ConnectionReset)` after a reset): the adapter can only
+    // pass `Other` on.
+    (
+        "tcp.connect.refused",
+        Fail("got kind Other (Stack(Connect(ConnectionReset)))"),
+    ),
+    (
+        "tcp.reset.write_after_peer_reset",
+        Fail("got kind Other (Stack(General(ConnectionReset)))"),
+    ),
+    (
+        "tcp.reset.read_after_peer_reset",
+        Fail("got kind Other (Stack(General(ConnectionReset)))"),
+    ),
+    // edge-nal-embassy's `abort` marks the socket for a reset and then waits
+    // for embassy-net to send it; portnet's `abort` cannot wait, and dropping
+    // the socket removes it from embassy-net's set before the RST leaves: the
+    // peer never hears of the connection again.
+    (
+        "tcp.reset.abort_sends_rst",
+        Fail("peer read after abort: no result within"),
+    ),
+    // The adapter has no listening side.
+    ("tcp.listen.ephemeral_port", Skip(Capability::TcpListen)),
+    ("tcp.listen.addr_in_use", Skip(Capability::TcpListen)),
+    ("tcp.listen.drop_frees_port", Skip(Capability::TcpListen)),
+    ("tcp.accept.order_serial", Skip(Capability::TcpListen)),
+    ("tcp.accept.order_backlog", Skip(Capability::TcpListen)),
+    ("tcp.accept.pool", Skip(Capability::TcpListen)),
+    ("tcp.addresses", Skip(Capability::TcpListen)),
+    ("tcp.cancel.accept", Skip(Capability::TcpListen)),
+    ("tcp.listen.backlog", Skip(Capability::TcpListen)),
+    ("tcp.listen.addr_not_available", Skip(Capability::TcpListen)),
+    ("tcp.accept.concurrent", Skip(Capability::TcpListen)),
+    ("options.listener.read_back", Skip(Capability::TcpListen)),
+    // Nor a UDP side.
+    ("udp.bind.ephemeral_port", Skip(Capability::Udp)),
+    ("udp.bind.addr_in_use", Skip(Capability::Udp)),
+    ("udp.sender_address", Skip(Capability::Udp)),
+    ("udp.boundaries", Skip(Capability::Udp)),
+    ("udp.empty_datagram", Skip(Capability::Udp)),
+    ("udp.truncate", Skip(Capability::Udp)),
+    ("udp.connected_filter", Skip(Capability::Udp)),
+    ("udp.unreachable_port", Skip(Capability::Udp)),
+    ("udp.cancel.recv", Skip(Capability::Udp)),
+    ("udp.connected.send_recv", Skip(Capability::Udp)),
+    ("udp.connected.not_connected", Skip(Capability::Udp)),
+    ("udp.connected.bind_connected", Skip(Capability::Udp)),
+    ("udp.connected.refused_once", Skip(Capability::Udp)),
+    ("udp.send.too_large", Skip(Capability::Udp)),
+    ("udp.bind.drop_frees_port", Skip(Capability::Udp)),
+    ("udp.bind.pool_exhausted", Skip(Capability::Udp)),
+    ("options.udp.read_back", Skip(Capability::Udp)),
+    ("options.set_only", Skip(Capability::Udp)),
+    // edge-nal-embassy's buffer pool has no count of sockets in use to read.
+    ("tcp.resources.no_leak", Skip(Capability::SocketCount)),
+    // No `Dns`: the rig has no DNS server on the link.
+    ("dns.resolve.literal", Skip(Capability::Dns)),
+    ("dns.resolve.invalid_name", Skip(Capability::Dns)),
+    ("dns.resolve.no_such_name", Skip(Capability::Dns)),
+    ("dns.resolve.no_answer", Skip(Capability::Dns)),
+    ("dns.resolve_all.order", Skip(Capability::Dns)),
+    ("dns.resolve_all.empty_out", Skip(Capability::Dns)),
+];
+
+#[test]
+fn every_case_ends_as_pinned_in_both_modes() {
+    pinned::check::<EdgeNalEmbassyHarness>("edge-nal-embassy", &NOT_PASSING, 33);
+}
