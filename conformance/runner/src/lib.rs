@@ -1,6 +1,6 @@
 //! The conformance suite on every stack of this repository: the harnesses of the
 //! rows (the hosted backends, smoltcp and lwIP on the in-memory link, SLIP, a TAP
-//! device, firmware in QEMU, and the foreign stacks std-embedded-nal-async and
+//! device (smoltcp and lwIP), firmware in QEMU, and the foreign stacks std-embedded-nal-async and
 //! embassy-net), the agent that serves a remote peer, and the runner binary that
 //! prints the case × row table and writes the JSON report.
 //!
@@ -16,6 +16,8 @@ pub mod agent;
 pub mod embassy;
 pub mod hosted;
 pub mod lwip;
+#[cfg(target_os = "linux")]
+pub mod lwip_tap;
 #[cfg(target_os = "linux")]
 pub mod qemu;
 #[cfg(unix)]
