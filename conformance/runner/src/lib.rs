@@ -1,9 +1,9 @@
 //! The conformance suite on every stack of this repository: the harnesses of the
 //! rows (the hosted backends, smoltcp and lwIP on the in-memory link, SLIP, a TAP
-//! device, firmware in QEMU, and the foreign stacks std-embedded-nal-async,
-//! edge-nal-std, embassy-net and edge-nal-embassy), the agent that serves a
-//! remote peer, and the runner binary that prints the case × row table and
-//! writes the JSON report.
+//! device (smoltcp and lwIP), firmware in QEMU, and the foreign stacks
+//! std-embedded-nal-async, edge-nal-std, embassy-net and edge-nal-embassy), the
+//! agent that serves a remote peer, and the runner binary that prints the case ×
+//! row table and writes the JSON report.
 //!
 //! Not published: a stack author depends on `portnet-conformance` alone and runs
 //! `conformance_tests!` with a harness of their own. Each of this repository's
@@ -18,6 +18,8 @@ pub mod edge_embassy;
 pub mod embassy;
 pub mod hosted;
 pub mod lwip;
+#[cfg(target_os = "linux")]
+pub mod lwip_tap;
 #[cfg(target_os = "linux")]
 pub mod qemu;
 #[cfg(unix)]

@@ -37,6 +37,13 @@ fn tap() -> Result<(), alloc::string::String> {
     crate::tap::TapHarness::available()
 }
 
+/// A network namespace with a TAP device, for lwIP (one stack per process:
+/// the check makes and drops it like every case of the row).
+#[cfg(target_os = "linux")]
+fn lwip_tap() -> Result<(), alloc::string::String> {
+    crate::lwip_tap::LwipTapHarness::available()
+}
+
 /// The conformance firmware, and a TAP device for its network.
 #[cfg(target_os = "linux")]
 fn firmware() -> Result<(), alloc::string::String> {
@@ -74,6 +81,11 @@ pub const ROWS: &[Backend] = &[
     Backend {
         available: tap,
         ..row("smoltcp-tap", run_backend::<crate::tap::TapHarness>)
+    },
+    #[cfg(target_os = "linux")]
+    Backend {
+        available: lwip_tap,
+        ..row("lwip-tap", run_backend::<crate::lwip_tap::LwipTapHarness>)
     },
     row("smoltcp-slip", run_backend::<crate::slip::SlipHarness>),
     #[cfg(target_os = "linux")]

@@ -22,11 +22,16 @@ use crate::hosted::TokioCurrentThread;
 use portnet_conformance::BlockOn as _;
 use portnet_conformance::{Family, Harness};
 
-const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
-const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
-const KERNEL_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 0, 0, 0, 0, 0, 0, 1);
-const STACK_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 0, 0, 0, 0, 0, 0, 2);
-const TAP_NAME: &str = "pntap0";
+/// The kernel's IPv4 address on the TAP device.
+pub const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 1);
+/// The stack under test's IPv4 address.
+pub const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 0, 2);
+/// The kernel's IPv6 address on the TAP device.
+pub const KERNEL_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 0, 0, 0, 0, 0, 0, 1);
+/// The stack under test's IPv6 address.
+pub const STACK_V6: Ipv6Addr = Ipv6Addr::new(0xfd09, 0, 0, 0, 0, 0, 0, 2);
+/// The TAP device's name in its namespace.
+pub const TAP_NAME: &str = "pntap0";
 
 /// The smoltcp stack on a TAP device.
 pub type TapStack = Stack<'static, Tap, Tokio>;
@@ -54,33 +59,7 @@ impl TapHarness {
     /// Why not, where this machine cannot (no permission to create network
     /// namespaces, no `/dev/net/tun`, no `ip` command).
     pub fn new() -> Result<Self, String> {
-        let name = format!(
-            "portnet-{}-{}",
-            std::process::id(),
-            NAMESPACES.fetch_add(1, Ordering::Relaxed)
-        );
-        let netns = NetNs::create(&name).map_err(|e| format!("network namespace: {e}"))?;
-        let entered = netns.enter().map_err(|e| format!("entering {name}: {e}"))?;
-        let tap = Tap::open(TAP_NAME, [0x02, 0, 0, 0, 0x09, 0x02])
-            .map_err(|e| format!("TAP device: {e}"))?;
-        for command in [
-            &["ip", "addr", "add", "10.9.0.1/24", "dev", TAP_NAME][..],
-            &[
-                "ip",
-                "-6",
-                "addr",
-                "add",
-                "fd09::1/64",
-                "dev",
-                TAP_NAME,
-                "nodad",
-            ],
-            &["ip", "link", "set", TAP_NAME, "up"],
-        ] {
-            netns
-                .exec(command)
-                .map_err(|e| format!("configuring {TAP_NAME}: {e}"))?;
-        }
+        let (netns, entered, tap) = namespace()?;
         let kernel = Tokio::new();
         let mut config = Config::ipv4_static(Cidr::new(STACK_V4, 24), None);
         config.ipv6 = Ipv6Config::Static {
@@ -115,6 +94,45 @@ impl TapHarness {
     pub fn available() -> Result<(), String> {
         Self::new().map(drop)
     }
+}
+
+/// A fresh namespace, entered by this thread, holding the TAP device
+/// [`TAP_NAME`] whose kernel side is 10.9.0.1/24 and fd09::1/64: the network of
+/// every TAP row (the stack under test takes 10.9.0.2 / fd09::2).
+///
+/// # Errors
+///
+/// Why not, where this machine cannot (no permission to create network
+/// namespaces, no `/dev/net/tun`, no `ip` command).
+pub fn namespace() -> Result<(NetNs, Entered, Tap), String> {
+    let name = format!(
+        "portnet-{}-{}",
+        std::process::id(),
+        NAMESPACES.fetch_add(1, Ordering::Relaxed)
+    );
+    let netns = NetNs::create(&name).map_err(|e| format!("network namespace: {e}"))?;
+    let entered = netns.enter().map_err(|e| format!("entering {name}: {e}"))?;
+    let tap =
+        Tap::open(TAP_NAME, [0x02, 0, 0, 0, 0x09, 0x02]).map_err(|e| format!("TAP device: {e}"))?;
+    for command in [
+        &["ip", "addr", "add", "10.9.0.1/24", "dev", TAP_NAME][..],
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "fd09::1/64",
+            "dev",
+            TAP_NAME,
+            "nodad",
+        ],
+        &["ip", "link", "set", TAP_NAME, "up"],
+    ] {
+        netns
+            .exec(command)
+            .map_err(|e| format!("configuring {TAP_NAME}: {e}"))?;
+    }
+    Ok((netns, entered, tap))
 }
 
 impl Default for TapHarness {
