@@ -14,8 +14,9 @@ use portnet_links::tap::{Entered, NetNs, Tap};
 use portnet_lwip::{Config, Stack};
 use portnet_tokio::Tokio;
 
-use crate::hosted::BlockOn;
+use crate::hosted::TokioCurrentThread;
 use crate::tap::{KERNEL_V4, STACK_V4, namespace};
+use portnet_conformance::BlockOn as _;
 use portnet_conformance::{Family, Harness, Missing};
 
 /// The lwIP stack on a TAP device.
@@ -119,7 +120,7 @@ impl Harness for LwipTapHarness {
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         let stack = &self.stack;
-        Tokio::block_on(async move {
+        TokioCurrentThread.block_on(async move {
             let runner = pin!(stack.run());
             match select(pin!(future), runner).await {
                 Either::Left(output) => output,
