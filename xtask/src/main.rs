@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSize) => qemu::size(),
+        Ok(Task::QemuConformanceLwip) => setup().and_then(|()| ci::conformance_lwip()),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Soak { args }) => soak::soak(&args),
         Ok(Task::Chaos { minutes }) => soak::chaos(minutes),
@@ -85,6 +86,7 @@ tasks:
   qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
+  qemu conformance-lwip       the suite in the lwIP firmware alone (row `mps2-an385 lwip (qemu)`)
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
                               a broker restart, a reboot; checks every stage, stops everything
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
@@ -125,6 +127,7 @@ enum Task {
     QemuMicrobitSlip,
     QemuMicrobitSensor,
     QemuSize,
+    QemuConformanceLwip,
     Demo,
     Chaos {
         minutes: u64,
@@ -180,8 +183,9 @@ impl Task {
                 Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
+                Some("conformance-lwip") => no_more(rest).map(|()| Self::QemuConformanceLwip),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size` or `conformance`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {
@@ -288,6 +292,10 @@ mod tests {
         assert_eq!(parse(&["fmt"]), Ok(Task::Fmt));
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
         assert_eq!(parse(&["demo"]), Ok(Task::Demo));
+        assert_eq!(
+            parse(&["qemu", "conformance-lwip"]),
+            Ok(Task::QemuConformanceLwip)
+        );
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {
