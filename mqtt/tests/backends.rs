@@ -1,6 +1,6 @@
 //! The same client code, unchanged, on every backend: tokio, smol, async-std, and
-//! the smoltcp backend on a TAP device (a user-space TCP/IP stack talking to the
-//! Linux kernel's), each against a real mosquitto. The suite is written once
+//! the smoltcp and lwIP backends on a TAP device (user-space TCP/IP stacks talking
+//! to the Linux kernel's), each against a real mosquitto. The suite is written once
 //! against the portnet traits (`TcpConnect` + `Clock`): QoS 0, 1 and 2 both ways
 //! on MQTT 3.1.1 and 5.0, many publishes in flight at once, a retained message
 //! for a later subscriber, and 5.0 properties end to end. `broker.rs` has the
@@ -309,6 +309,59 @@ fn on_smoltcp_over_tap() {
     let log = broker.log();
     assert!(
         log.contains("as smoltcp-tap-many") && log.contains(&format!("from {STACK}:")),
+        "{log}"
+    );
+}
+
+/// The lwIP backend (10.9.5.2) on a TAP device in a network namespace the test
+/// creates, the broker in the same namespace on the kernel's side (10.9.5.1):
+/// the suite unchanged on a C stack. Where namespaces or TAP devices cannot be
+/// made, it prints `SKIPPED:` with the reason and passes.
+#[cfg(target_os = "linux")]
+#[test]
+fn on_lwip_over_tap() {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use portnet::future::{Either, select};
+    use portnet_lwip::{Config, Stack};
+    use portnet_tokio::Tokio;
+
+    const KERNEL: Ipv4Addr = Ipv4Addr::new(10, 9, 5, 1);
+    const STACK: Ipv4Addr = Ipv4Addr::new(10, 9, 5, 2);
+    const PORT: u16 = 1883;
+
+    let (netns, _entered, tap) = match netns::namespace(
+        "mqtt-lwip",
+        "pnmqttl0",
+        [0x02, 0, 0, 0, 0x09, 0x52],
+        "10.9.5.1/24",
+    ) {
+        Ok(parts) => parts,
+        Err(reason) => {
+            println!("SKIPPED: cannot create a network namespace with a TAP device: {reason}");
+            return;
+        }
+    };
+    let addr = SocketAddr::new(IpAddr::V4(KERNEL), PORT);
+    let broker = netns::Broker::start(
+        &netns,
+        "mqtt-suite-lwip",
+        &format!("listener {PORT} {KERNEL}\n"),
+        addr,
+    );
+    let stack = Stack::new(tap, Tokio::new(), Config::ipv4_static(STACK, 24, None))
+        .expect("the only lwIP stack of this test binary");
+    let stack = &stack;
+    on_tokio_runtime(async {
+        match select(pin!(suite(stack, addr, "lwip-tap")), pin!(stack.run())).await {
+            Either::Left(()) => {}
+            Either::Right(never) => match never {},
+        }
+    });
+    // The broker saw the clients, from the lwIP stack's address.
+    let log = broker.log();
+    assert!(
+        log.contains("as lwip-tap-many") && log.contains(&format!("from {STACK}:")),
         "{log}"
     );
 }

@@ -449,8 +449,12 @@ fn secs(duration: Duration) -> f64 {
 
 /// The conformance runner on every backend, the board rows included: builds
 /// the conformance firmware first and names it to the runner.
+/// The lwIP variant of the firmware (`examples/conformance_lwip.rs`, row
+/// `mps2-an385 lwip (qemu)`) is one more QEMU run after the first, never beside
+/// it: about 40 s on 2 cores, so CI runs it whole.
 pub(crate) fn conformance() -> Result<(), String> {
     let firmware = qemu::build("conformance")?;
+    let lwip = qemu::build("conformance_lwip")?;
     let report = format!("{}/conformance.json", target_dir());
     run(
         "cargo",
@@ -464,7 +468,29 @@ pub(crate) fn conformance() -> Result<(), String> {
             "--json",
             &report,
         ],
-        &[("PORTNET_FIRMWARE", firmware.as_str())],
+        &[
+            ("PORTNET_FIRMWARE", firmware.as_str()),
+            ("PORTNET_FIRMWARE_LWIP", lwip.as_str()),
+        ],
+    )
+}
+
+/// The lwIP firmware's row alone (`cargo xtask qemu conformance-lwip`).
+pub(crate) fn conformance_lwip() -> Result<(), String> {
+    let lwip = qemu::build("conformance_lwip")?;
+    run(
+        "cargo",
+        &[
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "portnet-conformance-runner",
+            "--",
+            "--backend",
+            "mps2-an385 lwip (qemu)",
+        ],
+        &[("PORTNET_FIRMWARE_LWIP", lwip.as_str())],
     )
 }
 

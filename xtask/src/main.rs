@@ -53,6 +53,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSize) => qemu::size(),
+        Ok(Task::QemuConformanceLwip) => setup().and_then(|()| ci::conformance_lwip()),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
         Ok(Task::Kits) => setup().and_then(|()| kits::kits()),
         Ok(Task::Soak { args }) => soak::soak(&args),
@@ -88,6 +89,7 @@ tasks:
   qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
+  qemu conformance-lwip       the suite in the lwIP firmware alone (row `mps2-an385 lwip (qemu)`)
   demo                        the IoT sensor node in QEMU with mosquitto: telemetry, commands,
                               a broker restart, a reboot; checks every stage, stops everything
   kits                        the kits' firmware (boards/kits: Pico W, W5500-EVB-Pico, NUCLEO-F429ZI):
@@ -130,6 +132,7 @@ enum Task {
     QemuMicrobitSlip,
     QemuMicrobitSensor,
     QemuSize,
+    QemuConformanceLwip,
     Demo,
     Kits,
     Chaos {
@@ -187,8 +190,9 @@ impl Task {
                 Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
+                Some("conformance-lwip") => no_more(rest).map(|()| Self::QemuConformanceLwip),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size` or `conformance`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {
@@ -296,6 +300,10 @@ mod tests {
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
         assert_eq!(parse(&["demo"]), Ok(Task::Demo));
         assert_eq!(parse(&["kits"]), Ok(Task::Kits));
+        assert_eq!(
+            parse(&["qemu", "conformance-lwip"]),
+            Ok(Task::QemuConformanceLwip)
+        );
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {

@@ -35,6 +35,14 @@ pub const FIRMWARE_ENV: &str = "PORTNET_FIRMWARE";
 /// The row's name in the table.
 pub const ROW_NAME: &str = "mps2-an385 (qemu)";
 
+/// The environment variable naming the lwIP variant of the conformance
+/// firmware (`examples/conformance_lwip.rs`): the row [`LWIP_ROW_NAME`] runs
+/// when it is set (`cargo xtask conformance` sets it).
+pub const LWIP_FIRMWARE_ENV: &str = "PORTNET_FIRMWARE_LWIP";
+
+/// The lwIP firmware row's name in the table.
+pub const LWIP_ROW_NAME: &str = "mps2-an385 lwip (qemu)";
+
 const TAP_NAME: &str = "pnqemu0";
 
 /// How long the firmware may go without printing a line.
@@ -48,13 +56,28 @@ pub fn firmware() -> Option<PathBuf> {
     std::env::var_os(FIRMWARE_ENV).map(PathBuf::from)
 }
 
+/// The lwIP firmware named by [`LWIP_FIRMWARE_ENV`], if set.
+pub fn lwip_firmware() -> Option<PathBuf> {
+    std::env::var_os(LWIP_FIRMWARE_ENV).map(PathBuf::from)
+}
+
 /// The row's rows, for the runner: runs the firmware named by [`FIRMWARE_ENV`]
 /// and keeps the cases whose id contains `filter`. A run that cannot start is
 /// one failing row naming why.
 pub fn rows(backend: &str, filter: &str) -> Vec<Row> {
-    let result = match firmware() {
+    rows_of(firmware(), FIRMWARE_ENV, backend, filter)
+}
+
+/// As [`rows`], for the lwIP firmware named by [`LWIP_FIRMWARE_ENV`] (the same
+/// network, agent and report; only the stack inside differs).
+pub fn lwip_rows(backend: &str, filter: &str) -> Vec<Row> {
+    rows_of(lwip_firmware(), LWIP_FIRMWARE_ENV, backend, filter)
+}
+
+fn rows_of(elf: Option<PathBuf>, env: &str, backend: &str, filter: &str) -> Vec<Row> {
+    let result = match elf {
         Some(elf) => run(&elf),
-        None => Err(format!("{FIRMWARE_ENV} is not set")),
+        None => Err(format!("{env} is not set")),
     };
     match result {
         Ok(rows) => rows
@@ -112,7 +135,7 @@ pub fn run(elf: &Path) -> Result<Vec<Row>, String> {
         // Unblocks an agent still waiting for QEMU (which then never came).
         let _ = UnixStream::connect(&socket);
         if let Ok(Err(e)) = agent.join() {
-            std::eprintln!("{ROW_NAME}: agent: {e}");
+            std::eprintln!("mps2-an385 row: agent: {e}");
         }
         output
     });

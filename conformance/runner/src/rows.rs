@@ -56,6 +56,18 @@ fn firmware() -> Result<(), alloc::string::String> {
     }
 }
 
+/// The lwIP conformance firmware, and a TAP device for its network.
+#[cfg(target_os = "linux")]
+fn lwip_firmware() -> Result<(), alloc::string::String> {
+    match crate::qemu::lwip_firmware() {
+        Some(_) => tap(),
+        None => Err(alloc::format!(
+            "no lwIP firmware: `cargo xtask conformance` builds it and sets {}",
+            crate::qemu::LWIP_FIRMWARE_ENV
+        )),
+    }
+}
+
 const fn row(name: &'static str, run: fn(&str, &str) -> Vec<Row>) -> Backend {
     Backend {
         name,
@@ -92,6 +104,11 @@ pub const ROWS: &[Backend] = &[
     Backend {
         available: firmware,
         ..row(crate::qemu::ROW_NAME, crate::qemu::rows)
+    },
+    #[cfg(target_os = "linux")]
+    Backend {
+        available: lwip_firmware,
+        ..row(crate::qemu::LWIP_ROW_NAME, crate::qemu::lwip_rows)
     },
     Backend {
         foreign: true,
