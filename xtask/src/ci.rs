@@ -98,6 +98,23 @@ fn no_std() -> Result<(), String> {
         "-D",
         "warnings",
     ]));
+    // The sensor node's lwIP variant (the board's feature `lwip`).
+    no_std.push(cargo(&[
+        "clippy",
+        "-q",
+        "-p",
+        "portnet-board-mps2-an385",
+        "--example",
+        "iot_sensor",
+        "--features",
+        "lwip",
+        "--release",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--",
+        "-D",
+        "warnings",
+    ]));
     // The micro:bit board is Cortex-M0 only (thumbv6m): its lib and firmware
     // examples, linted for the target they run on (its drivers' host tests run
     // in the `test` step).
@@ -293,6 +310,7 @@ pub(crate) fn steps() -> Vec<Step> {
                     .and_then(|()| qemu::slip())
                     .and_then(|()| qemu::microbit_slip())
                     .and_then(|()| qemu::microbit_sensor())
+                    .and_then(|()| qemu::sensor_lwip())
                     .and_then(|()| qemu::size())
             }),
         },

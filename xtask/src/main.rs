@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuSlip) => qemu::slip(),
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
+        Ok(Task::QemuSensorLwip) => qemu::sensor_lwip(),
         Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::QemuConformanceLwip) => setup().and_then(|()| ci::conformance_lwip()),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
@@ -87,6 +88,7 @@ tasks:
   qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
   qemu microbit-slip          the same on the micro:bit (Cortex-M0, 16 KiB RAM), with its flash and RAM
   qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
+  qemu sensor-lwip            the sensor node on mps2-an385 on lwIP (feature `lwip`) to mosquitto on the host
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
   qemu conformance-lwip       the suite in the lwIP firmware alone (row `mps2-an385 lwip (qemu)`)
@@ -131,6 +133,7 @@ enum Task {
     QemuSlip,
     QemuMicrobitSlip,
     QemuMicrobitSensor,
+    QemuSensorLwip,
     QemuSize,
     QemuConformanceLwip,
     Demo,
@@ -188,11 +191,12 @@ impl Task {
                 Some("slip") => no_more(rest).map(|()| Self::QemuSlip),
                 Some("microbit-slip") => no_more(rest).map(|()| Self::QemuMicrobitSlip),
                 Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
+                Some("sensor-lwip") => no_more(rest).map(|()| Self::QemuSensorLwip),
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 Some("conformance-lwip") => no_more(rest).map(|()| Self::QemuConformanceLwip),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `sensor-lwip`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {
@@ -304,6 +308,7 @@ mod tests {
             parse(&["qemu", "conformance-lwip"]),
             Ok(Task::QemuConformanceLwip)
         );
+        assert_eq!(parse(&["qemu", "sensor-lwip"]), Ok(Task::QemuSensorLwip));
         assert_eq!(
             parse(&["soak", "--seeds", "3"]),
             Ok(Task::Soak {

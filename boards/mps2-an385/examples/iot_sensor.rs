@@ -10,6 +10,15 @@
 //!
 //! `cargo xtask demo` builds and runs it; the application is the library of
 //! `examples/iot-sensor`, as on every other board.
+//!
+//! With the board's feature `lwip` the same firmware runs on the lwIP backend
+//! instead of smoltcp: only the stack's construction below differs (lwIP's
+//! port has no DHCP, so the node takes 10.0.2.15, the address QEMU's DHCP
+//! server leases). `cargo xtask qemu sensor-lwip` builds and runs that variant:
+//!
+//! ```text
+//! cargo build --release -p portnet-board-mps2-an385 --example iot_sensor --features lwip --target thumbv7m-none-eabi
+//! ```
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -17,12 +26,15 @@ mod firmware {
     use core::net::{IpAddr, Ipv4Addr, SocketAddr};
     use core::time::Duration;
 
-    use portnet_board_mps2_an385::board::{self, CLOCK, UART0, leds, net, timer::Delay};
+    #[cfg(feature = "lwip")]
+    use portnet_board_mps2_an385::board::lwip as net;
+    #[cfg(not(feature = "lwip"))]
+    use portnet_board_mps2_an385::board::net;
+    use portnet_board_mps2_an385::board::{self, CLOCK, UART0, leds, timer::Delay};
     use portnet_iot_sensor::Console;
     use portnet_iot_sensor::app::{self, Exit, NodeStorage};
     use portnet_iot_sensor::sensor::{DEFAULT_ADDRESS, Sht3x};
     use portnet_iot_sensor::sim::SimulatedSht3x;
-    use portnet_smoltcp::{Config, StackResources, TcpPool};
     use static_cell::ConstStaticCell;
 
     /// The host's loopback, seen from QEMU's user networking.
@@ -64,36 +76,79 @@ mod firmware {
         u16::try_from(port).map_err(|_| "port out of range")
     }
 
-    static RESOURCES: ConstStaticCell<StackResources<'static, 8>> =
-        ConstStaticCell::new(StackResources::new());
-    // Three sockets: a reconnect may start before the last connection's socket
-    // has finished closing.
-    static TCP: ConstStaticCell<TcpPool<3, 2048, 2048>> = ConstStaticCell::new(TcpPool::new());
     static STORAGE: ConstStaticCell<NodeStorage> = ConstStaticCell::new(NodeStorage::new());
+
+    /// The node's stack on smoltcp: socket pools of its own, address by DHCP.
+    #[cfg(not(feature = "lwip"))]
+    mod stack {
+        use portnet_board_mps2_an385::board::{self, Ethernet, net};
+        use portnet_smoltcp::{Config, StackResources, TcpPool};
+        use static_cell::ConstStaticCell;
+
+        static RESOURCES: ConstStaticCell<StackResources<'static, 8>> =
+            ConstStaticCell::new(StackResources::new());
+        // Three sockets: a reconnect may start before the last connection's
+        // socket has finished closing.
+        static TCP: ConstStaticCell<TcpPool<3, 2048, 2048>> = ConstStaticCell::new(TcpPool::new());
+
+        pub(super) fn start(ethernet: Ethernet, seed: u64) -> net::BoardStack<Ethernet> {
+            let sockets = RESOURCES
+                .take()
+                .sockets()
+                .tcp(TCP.take())
+                .unwrap_or_else(|e| board::fail("sockets", e));
+            let mut config = Config::dhcpv4();
+            config.random_seed = seed;
+            net::stack(ethernet, config, sockets).unwrap_or_else(|e| board::fail("stack", e))
+        }
+
+        pub(super) async fn address(
+            stack: &net::BoardStack<Ethernet>,
+        ) -> (core::net::Ipv4Addr, &'static str) {
+            (stack.wait_ipv4().await, "DHCP, smoltcp")
+        }
+    }
+
+    /// The node's stack on lwIP: its pools are lwIP's own statics; the address
+    /// is the one QEMU's user networking leases, set statically.
+    #[cfg(feature = "lwip")]
+    mod stack {
+        use core::net::Ipv4Addr;
+
+        use portnet_board_mps2_an385::board::lwip::{self as net, Config};
+        use portnet_board_mps2_an385::board::{self, Ethernet};
+
+        const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
+        const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
+
+        pub(super) fn start(ethernet: Ethernet, seed: u64) -> net::BoardStack<Ethernet> {
+            let mut config = Config::ipv4_static(ADDRESS, 24, Some(GATEWAY));
+            // lwIP's generator takes 32 bits; the low ones change at every boot.
+            config.random_seed = seed as u32;
+            net::stack(ethernet, config).unwrap_or_else(|e| board::fail("stack", e))
+        }
+
+        pub(super) async fn address(stack: &net::BoardStack<Ethernet>) -> (Ipv4Addr, &'static str) {
+            (stack.ipv4_address(), "static, lwIP")
+        }
+    }
 
     #[cortex_m_rt::entry]
     fn main() -> ! {
         let mut console = Uart0;
         let ethernet = board::init().unwrap_or_else(|e| board::fail("ethernet", e));
         console.line("iot-sensor: firmware starting on mps2-an385");
-        let sockets = RESOURCES
-            .take()
-            .sockets()
-            .tcp(TCP.take())
-            .unwrap_or_else(|e| board::fail("sockets", e));
-        let mut config = Config::dhcpv4();
         // Different at every boot (the timer has run for a while by now), so a
         // restarted node does not reuse its last connection's local port.
-        config.random_seed = SEED as u64 ^ portnet::Clock::now(&&CLOCK).as_micros();
-        let stack =
-            net::stack(ethernet, config, sockets).unwrap_or_else(|e| board::fail("stack", e));
+        let seed = u64::from(SEED) ^ portnet::Clock::now(&&CLOCK).as_micros();
+        let stack = stack::start(ethernet, seed);
         let storage = STORAGE.take();
         let exit = net::run(&stack, async {
-            let address = stack.wait_ipv4().await;
+            let (address, how) = stack::address(&stack).await;
             let mut line = portnet_iot_sensor::Line::<64>::new();
             let _ = core::fmt::Write::write_fmt(
                 &mut line,
-                format_args!("iot-sensor: address {address} (DHCP), broker port?"),
+                format_args!("iot-sensor: address {address} ({how}), broker port?"),
             );
             console.line(line.as_str());
             let port = read_port()

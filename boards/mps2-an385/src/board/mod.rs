@@ -15,6 +15,9 @@
 #![allow(unsafe_code)]
 
 pub mod leds;
+#[cfg(feature = "lwip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lwip")))]
+pub mod lwip;
 pub mod net;
 pub mod timer;
 pub mod uart;
