@@ -320,25 +320,35 @@ pub(crate) fn steps() -> Vec<Step> {
         },
         Step {
             name: "soak",
-            // A short fixed set of seeds; `cargo xtask soak` runs the full one.
-            action: Action::Commands(vec![cargo(&[
-                "run",
-                "-q",
-                "--release",
-                "-p",
-                "portnet-reliability",
-                "--bin",
-                "soak",
-                "--",
-                "--seeds",
-                "20",
-                "--bytes",
-                "2097152",
-                "--cycles",
-                "20",
-                "--messages",
-                "200",
-            ])]),
+            // A short fixed set of seeds on each stack; `cargo xtask soak`
+            // runs the full one.
+            action: Action::Commands(
+                ["smoltcp", "lwip"]
+                    .into_iter()
+                    .map(|stack| {
+                        cargo(&[
+                            "run",
+                            "-q",
+                            "--release",
+                            "-p",
+                            "portnet-reliability",
+                            "--bin",
+                            "soak",
+                            "--",
+                            "--stack",
+                            stack,
+                            "--seeds",
+                            "20",
+                            "--bytes",
+                            "2097152",
+                            "--cycles",
+                            "20",
+                            "--messages",
+                            "200",
+                        ])
+                    })
+                    .collect(),
+            ),
         },
         Step {
             name: "fuzz",

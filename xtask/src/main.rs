@@ -98,7 +98,8 @@ tasks:
                               fmt, clippy, release build per target, flash/RAM of each; not run
   soak [ARGS]                 the fault soak over the in-memory link; ARGS go to the soak binary:
                               --seeds N (100), --first S (0), --minutes M, --bytes B, --cycles C,
-                              --messages K (200 MQTT QoS 1/2 messages to mosquitto), --cuts X (3)
+                              --messages K (200 MQTT QoS 1/2 messages to mosquitto), --cuts X (3),
+                              --stack smoltcp|lwip (without it: smoltcp, then lwIP)
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
                               during QoS 1/2 traffic) for M minutes (default 10), with its counts
   help                        this text

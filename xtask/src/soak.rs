@@ -3,19 +3,35 @@
 use crate::run;
 
 /// The fault soak over the in-memory link; `args` go to the soak binary.
+/// Without `--stack` in them, it runs on each stack in turn (smoltcp, then
+/// lwIP).
 pub(crate) fn soak(args: &[String]) -> Result<(), String> {
-    let mut command = vec![
-        "run",
-        "-q",
-        "--release",
-        "-p",
-        "portnet-reliability",
-        "--bin",
-        "soak",
-        "--",
-    ];
-    command.extend(args.iter().map(String::as_str));
-    run("cargo", &command, &[])
+    let stacks: &[&str] = if args.iter().any(|a| a == "--stack") {
+        &[]
+    } else {
+        &["smoltcp", "lwip"]
+    };
+    let run_on = |stack: Option<&str>| {
+        let mut command = vec![
+            "run",
+            "-q",
+            "--release",
+            "-p",
+            "portnet-reliability",
+            "--bin",
+            "soak",
+            "--",
+        ];
+        if let Some(stack) = stack {
+            command.extend(["--stack", stack]);
+        }
+        command.extend(args.iter().map(String::as_str));
+        run("cargo", &command, &[])
+    };
+    if stacks.is_empty() {
+        return run_on(None);
+    }
+    stacks.iter().try_for_each(|stack| run_on(Some(stack)))
 }
 
 /// The broker-chaos test for `minutes` (outside CI; see docs/reliability.md).

@@ -164,14 +164,27 @@ pub fn pattern(i: usize) -> u8 {
 ///
 /// What went wrong first, with the byte offset where it applies.
 pub async fn transfer(pair: &Pair, total: usize) -> Result<usize, String> {
-    let listener = pair
-        .b
+    transfer_from(pair.a, pair.b, total).await
+}
+
+/// [`transfer`] from any stack `a` at [`A_V4`] (another backend on the same
+/// link, such as `portnet-lwip`'s simulation) to the smoltcp stack `b` at
+/// [`B_V4`].
+///
+/// # Errors
+///
+/// As [`transfer`].
+pub async fn transfer_from<A: TcpConnect>(
+    a: &A,
+    b: &SimStack,
+    total: usize,
+) -> Result<usize, String> {
+    let listener = b
         .listen(SocketAddr::new(B_V4.into(), 7000))
         .await
         .map_err(|e| format!("listen: {e}"))?;
     let send = async {
-        let mut conn = pair
-            .a
+        let mut conn = a
             .connect(SocketAddr::new(B_V4.into(), 7000))
             .await
             .map_err(|e| format!("connect: {e}"))?;
@@ -231,20 +244,35 @@ pub async fn transfer(pair: &Pair, total: usize) -> Result<usize, String> {
 ///
 /// The first cycle and step that failed.
 pub async fn connect_close_cycles(pair: &Pair, cycles: u32) -> Result<(), String> {
-    let listener = pair
-        .b
+    connect_close_cycles_from(pair.a, pair.b, &pair.clock, cycles).await
+}
+
+/// [`connect_close_cycles`] from any stack `a` (another backend on the same
+/// link) to a listener on the smoltcp stack `b`, timed by `clock`.
+///
+/// # Errors
+///
+/// As [`connect_close_cycles`].
+pub async fn connect_close_cycles_from<A: TcpConnect, C: portnet::Clock>(
+    a: &A,
+    b: &SimStack,
+    clock: &C,
+    cycles: u32,
+) -> Result<(), String> {
+    let listener = b
         .listen(SocketAddr::new(B_V4.into(), 0))
         .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
+        .map_err(|e| format!("listen: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("local address: {e}"))?;
     for cycle in 0..cycles {
-        let connect = pin!(pair.a.connect(addr));
+        let connect = pin!(a.connect(addr));
         let accept = pin!(listener.accept());
         let both = join(connect, accept);
-        let (connected, accepted) =
-            portnet::time::timeout(&pair.clock, Duration::from_secs(120), both)
-                .await
-                .map_err(|_| format!("cycle {cycle}: connect hangs"))?;
+        let (connected, accepted) = portnet::time::timeout(clock, Duration::from_secs(120), both)
+            .await
+            .map_err(|_| format!("cycle {cycle}: connect hangs"))?;
         let mut conn = connected.map_err(|e| format!("cycle {cycle}: connect: {e}"))?;
         let (mut peer, _) = accepted.map_err(|e| format!("cycle {cycle}: accept: {e}"))?;
         conn.write_all(&[cycle as u8])
@@ -258,8 +286,7 @@ pub async fn connect_close_cycles(pair: &Pair, cycles: u32) -> Result<(), String
             .await
             .map_err(|e| format!("cycle {cycle}: close: {e}"))?;
         let eof =
-            portnet::time::timeout(&pair.clock, Duration::from_secs(120), conn.read(&mut byte))
-                .await;
+            portnet::time::timeout(clock, Duration::from_secs(120), conn.read(&mut byte)).await;
         if !matches!(eof, Ok(Ok(0))) {
             return Err(format!(
                 "cycle {cycle}: no EOF after the peer's FIN: {eof:?}"
@@ -269,8 +296,7 @@ pub async fn connect_close_cycles(pair: &Pair, cycles: u32) -> Result<(), String
             .await
             .map_err(|e| format!("cycle {cycle}: close: {e}"))?;
         let eof =
-            portnet::time::timeout(&pair.clock, Duration::from_secs(120), peer.read(&mut byte))
-                .await;
+            portnet::time::timeout(clock, Duration::from_secs(120), peer.read(&mut byte)).await;
         if !matches!(eof, Ok(Ok(0))) {
             return Err(format!("cycle {cycle}: peer got no EOF: {eof:?}"));
         }

@@ -1,13 +1,18 @@
 //! The fault soak: for each seed, a patterned TCP transfer, a run of
 //! connect/close cycles and MQTT QoS 1/2 traffic to a real mosquitto (see
-//! [`mqtt`]) between two smoltcp stacks over the in-memory link with that seed's
+//! [`mqtt`]) between two stacks over the in-memory link with that seed's
 //! loss, duplication, reordering, corruption and delay, every byte and message
 //! checked. Prints one line per seed and the totals; exits with status 1 on the
 //! first failure, naming its seed and the command that replays it.
 //!
 //! ```text
-//! cargo run --release -p portnet-reliability --bin soak -- [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]
+//! cargo run --release -p portnet-reliability --bin soak -- [--stack smoltcp|lwip] [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]
 //! ```
+//!
+//! `--stack` is the stack under test, stack `a`: the sender of the transfer,
+//! the connecting side of the cycles and the MQTT clients' stack. The peer,
+//! stack `b` (listener, relay), is smoltcp in both cases. `smoltcp` (the
+//! default) is two smoltcp stacks; `lwip` is `portnet-lwip`'s simulation.
 //!
 //! `--messages 0` leaves MQTT out (and needs no mosquitto); `--cuts X` (default
 //! 3) is how many relayed MQTT connections are cut per seed.
@@ -18,16 +23,102 @@
 mod broker;
 mod mqtt;
 
+use core::future::Future;
 use core::time::Duration;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use portnet::Clock;
-use portnet_links::{Faults, LinkStats};
-use portnet_smoltcp::sim::{Pair, connect_close_cycles, transfer};
+use portnet::{Clock, TcpConnect};
+use portnet_links::{Faults, LinkStats, Stall, VirtualClock};
+use portnet_smoltcp::sim::{SimStack, connect_close_cycles_from, transfer_from};
+
+/// A soak's two stacks on one faulty in-memory link, in virtual time: `a`,
+/// the stack under test, and `b`, the smoltcp peer.
+pub(crate) trait Rig {
+    type A: TcpConnect;
+    /// The stack under test at 10.0.0.1.
+    fn a(&self) -> &Self::A;
+    /// The smoltcp peer at 10.0.0.2.
+    fn b(&self) -> &'static SimStack;
+    fn clock(&self) -> &VirtualClock;
+    fn stats(&self) -> LinkStats;
+    /// Runs `future` with both stacks and the link.
+    fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall>;
+    /// What the stack under test says about itself after a phase whose
+    /// connections are all dropped.
+    fn check_idle(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Rig for portnet_smoltcp::sim::Pair {
+    type A = SimStack;
+    fn a(&self) -> &SimStack {
+        self.a
+    }
+    fn b(&self) -> &'static SimStack {
+        self.b
+    }
+    fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+    fn stats(&self) -> LinkStats {
+        self.link.stats()
+    }
+    fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
+        Self::run(self, future)
+    }
+}
+
+impl Rig for portnet_lwip::sim::Pair {
+    type A = portnet_lwip::sim::SimStack;
+    /// No event of lwIP's callbacks went unrecorded, and no socket is left.
+    fn check_idle(&self) -> Result<(), String> {
+        let (unrecorded, _) = self.a.diagnostics();
+        let open = self.a.sockets_in_use();
+        if unrecorded != 0 || open != 0 {
+            return Err(format!(
+                "lwIP: {unrecorded} callback events not recorded, {open} sockets left open"
+            ));
+        }
+        Ok(())
+    }
+    fn a(&self) -> &Self::A {
+        &self.a
+    }
+    fn b(&self) -> &'static SimStack {
+        self.b
+    }
+    fn clock(&self) -> &VirtualClock {
+        &self.clock
+    }
+    fn stats(&self) -> LinkStats {
+        self.link.stats()
+    }
+    fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
+        Self::run(self, future)
+    }
+}
+
+/// The stack under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    Smoltcp,
+    Lwip,
+}
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Smoltcp => "smoltcp",
+            Self::Lwip => "lwip",
+        }
+    }
+}
 
 #[derive(Debug)]
 struct Args {
+    stack: Stack,
     first: u64,
     seeds: u64,
     minutes: Option<u64>,
@@ -39,6 +130,7 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut args = Args {
+        stack: Stack::Smoltcp,
         first: 0,
         seeds: 100,
         minutes: None,
@@ -56,6 +148,16 @@ fn parse() -> Result<Args, String> {
                 .map_err(|_| format!("{name}: {value:?} is not a number"))
         };
         match arg.as_str() {
+            "--stack" => {
+                args.stack = match it.next().as_deref() {
+                    Some("smoltcp") => Stack::Smoltcp,
+                    Some("lwip") => Stack::Lwip,
+                    Some(other) => {
+                        return Err(format!("--stack is `smoltcp` or `lwip`, not {other:?}"));
+                    }
+                    None => return Err("--stack needs `smoltcp` or `lwip`".into()),
+                };
+            }
             "--first" => args.first = number("--first")?,
             "--seeds" => args.seeds = number("--seeds")?,
             "--minutes" => args.minutes = Some(number("--minutes")?),
@@ -71,7 +173,7 @@ fn parse() -> Result<Args, String> {
             }
             "-h" | "--help" => {
                 return Err(
-                    "usage: soak [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]"
+                    "usage: soak [--stack smoltcp|lwip] [--seeds N] [--first S] [--minutes M] [--bytes B] [--cycles C] [--messages K] [--cuts X]"
                         .into(),
                 );
             }
@@ -99,44 +201,59 @@ impl Totals {
     }
 }
 
-/// One seed: the transfer, then the cycles, each on a fresh pair of stacks.
-fn soak_seed(
+/// One seed: the transfer, then the cycles, then MQTT, each on a fresh pair
+/// of stacks made by `new`.
+fn soak_seed<R: Rig>(
+    new: fn(Faults, u64) -> R,
     seed: u64,
     args: &Args,
     broker: Option<core::net::SocketAddr>,
     totals: &mut Totals,
 ) -> Result<String, String> {
-    let pair = Pair::new(Faults::LOSSY, seed);
-    let moved = match pair.run(transfer(&pair, args.bytes)) {
+    let pair = new(Faults::LOSSY, seed);
+    let moved = match pair.run(transfer_from(pair.a(), pair.b(), args.bytes)) {
         Ok(Ok(moved)) if moved == args.bytes => moved,
         Ok(Ok(moved)) => return Err(format!("transfer: {moved} of {} bytes", args.bytes)),
-        Ok(Err(e)) => return Err(format!("transfer: {e}; link {:?}", pair.link.stats())),
-        Err(stall) => return Err(format!("transfer: {stall}; link {:?}", pair.link.stats())),
+        Ok(Err(e)) => return Err(format!("transfer: {e}; link {:?}", pair.stats())),
+        Err(stall) => return Err(format!("transfer: {stall}; link {:?}", pair.stats())),
     };
-    let transfer_stats = pair.link.stats();
-    let transfer_time = Duration::from_millis(pair.clock.now().as_millis());
+    pair.check_idle()
+        .map_err(|e| format!("after the transfer: {e}"))?;
+    let transfer_stats = pair.stats();
+    let transfer_time = Duration::from_millis(pair.clock().now().as_millis());
     totals.add(&transfer_stats);
+    // lwIP is one per process: the last pair goes before the next is made.
+    drop(pair);
 
-    let pair = Pair::new(Faults::LOSSY, seed);
-    match pair.run(connect_close_cycles(&pair, args.cycles)) {
+    let pair = new(Faults::LOSSY, seed);
+    match pair.run(connect_close_cycles_from(
+        pair.a(),
+        pair.b(),
+        pair.clock(),
+        args.cycles,
+    )) {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(format!("cycles: {e}; link {:?}", pair.link.stats())),
-        Err(stall) => return Err(format!("cycles: {stall}; link {:?}", pair.link.stats())),
+        Ok(Err(e)) => return Err(format!("cycles: {e}; link {:?}", pair.stats())),
+        Err(stall) => return Err(format!("cycles: {stall}; link {:?}", pair.stats())),
     }
-    let cycle_stats = pair.link.stats();
+    pair.check_idle()
+        .map_err(|e| format!("after the cycles: {e}"))?;
+    let cycle_stats = pair.stats();
     totals.add(&cycle_stats);
-    let cycles_time = Duration::from_millis(pair.clock.now().as_millis());
+    let cycles_time = Duration::from_millis(pair.clock().now().as_millis());
+    drop(pair);
 
     let mut mqtt_line = String::new();
     let mut mqtt_stats = LinkStats::default();
     let mut mqtt_time = Duration::ZERO;
     if let Some(broker) = broker {
-        let pair = Pair::new(Faults::LOSSY, seed);
+        let pair = new(Faults::LOSSY, seed);
         let counts = mqtt::run_seed(&pair, broker, seed, args.messages, args.cuts)
-            .map_err(|e| format!("{e}; link {:?}", pair.link.stats()))?;
-        mqtt_stats = pair.link.stats();
+            .map_err(|e| format!("{e}; link {:?}", pair.stats()))?;
+        pair.check_idle().map_err(|e| format!("after MQTT: {e}"))?;
+        mqtt_stats = pair.stats();
         totals.add(&mqtt_stats);
-        mqtt_time = Duration::from_millis(pair.clock.now().as_millis());
+        mqtt_time = Duration::from_millis(pair.clock().now().as_millis());
         let t = &mut totals.mqtt;
         t.sent_qos1 += counts.sent_qos1;
         t.sent_qos2 += counts.sent_qos2;
@@ -202,13 +319,33 @@ fn main() -> ExitCode {
             println!("time budget spent after {} seeds", totals.seeds);
             break;
         }
-        match soak_seed(seed, &args, broker_addr, &mut totals) {
+        let outcome = match args.stack {
+            Stack::Smoltcp => soak_seed(
+                portnet_smoltcp::sim::Pair::new,
+                seed,
+                &args,
+                broker_addr,
+                &mut totals,
+            ),
+            Stack::Lwip => soak_seed(
+                portnet_lwip::sim::Pair::new,
+                seed,
+                &args,
+                broker_addr,
+                &mut totals,
+            ),
+        };
+        match outcome {
             Ok(line) => println!("{line}"),
             Err(e) => {
                 eprintln!("seed {seed} FAILED: {e}");
                 eprintln!(
-                    "  replay: cargo run --release -p portnet-reliability --bin soak -- --first {seed} --seeds 1 --bytes {} --cycles {} --messages {} --cuts {}",
-                    args.bytes, args.cycles, args.messages, args.cuts
+                    "  replay: cargo run --release -p portnet-reliability --bin soak -- --stack {} --first {seed} --seeds 1 --bytes {} --cycles {} --messages {} --cuts {}",
+                    args.stack.name(),
+                    args.bytes,
+                    args.cycles,
+                    args.messages,
+                    args.cuts
                 );
                 return ExitCode::FAILURE;
             }
@@ -216,7 +353,8 @@ fn main() -> ExitCode {
     }
     let m = &totals.mqtt;
     println!(
-        "soak: {} seeds, {} bytes intact, {} connect/close cycles, mqtt {} QoS 1 + {} QoS 2 messages acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects, {} frames, {} faults injected, 0 failures; {:.0} s virtual in {:.1} s",
+        "soak on {}: {} seeds, {} bytes intact, {} connect/close cycles, mqtt {} QoS 1 + {} QoS 2 messages acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects, {} frames, {} faults injected, 0 failures; {:.0} s virtual in {:.1} s",
+        args.stack.name(),
         totals.seeds,
         totals.bytes,
         totals.cycles,

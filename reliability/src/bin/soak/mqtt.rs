@@ -1,6 +1,7 @@
 //! MQTT QoS 1 and 2 traffic over the faulty in-memory link, to a real mosquitto.
 //!
-//! The portnet MQTT client runs on stack `a`; stack `b` runs a relay that accepts
+//! The portnet MQTT client runs on stack `a` (the stack under test, smoltcp or
+//! lwIP: [`Rig`]); stack `b` (smoltcp) runs a relay that accepts
 //! the client's connections on port 1883 and forwards each, byte for byte, to a
 //! mosquitto on a loopback socket (a std `TcpStream`, read by a thread of its
 //! own). The relay knows just enough MQTT to count the answers the broker owes
@@ -25,11 +26,13 @@ use std::io::{Read as _, Write as _};
 use std::sync::{Arc, Mutex};
 
 use portnet::future::{Either, join, select};
-use portnet::{Clock, ReadExt, TcpListen, TcpListener, TcpStream, WriteExt};
+use portnet::{Clock, ReadExt, TcpConnect, TcpListen, TcpListener, TcpStream, WriteExt};
 use portnet_links::{Hold, VirtualClock};
 use portnet_mqtt::codec::{QoS, ReasonCode, Subscription, Version};
 use portnet_mqtt::{ConnectOptions, Driver, Error, PublishOptions, Session, Storage};
-use portnet_smoltcp::sim::{B_V4, Pair, SimStack};
+use portnet_smoltcp::sim::{B_V4, SimStack};
+
+use crate::Rig;
 
 /// The publisher's memory.
 type PubStore = Storage<4096, 4096, 8, 16, 0, 2>;
@@ -289,8 +292,8 @@ async fn relay(
 /// Runs `driver` until the application disconnects, reconnecting after the
 /// failures a faulty link causes (bounded in attempts; the run's virtual time
 /// limit bounds the rest).
-async fn run_reconnecting(
-    driver: &mut Driver<'_, &'static SimStack, VirtualClock>,
+async fn run_reconnecting<S: TcpConnect>(
+    driver: &mut Driver<'_, S, VirtualClock>,
     opts: &ConnectOptions<'_>,
     clock: &VirtualClock,
     reconnects: &Cell<u64>,
@@ -321,8 +324,8 @@ async fn run_reconnecting(
 /// mosquitto at `broker`, every one checked at the subscriber; the relay cuts
 /// the first `cuts` connections after a seeded number of packets (5 to 64), so
 /// that both clients resume their sessions mid-traffic.
-pub(crate) fn run_seed(
-    pair: &Pair,
+pub(crate) fn run_seed<R: Rig>(
+    pair: &R,
     broker: SocketAddr,
     seed: u64,
     messages: u64,
@@ -352,8 +355,8 @@ pub(crate) fn run_seed(
     let mut pub_store = Box::new(PubStore::new());
     let mut sub_session = Session::new(&mut *sub_store);
     let mut pub_session = Session::new(&mut *pub_store);
-    let (mut sub_driver, sub, mut rx) = sub_session.split(pair.a, pair.clock.clone());
-    let (mut pub_driver, publisher, _) = pub_session.split(pair.a, pair.clock.clone());
+    let (mut sub_driver, sub, mut rx) = sub_session.split(pair.a(), pair.clock().clone());
+    let (mut pub_driver, publisher, _) = pub_session.split(pair.a(), pair.clock().clone());
 
     let reconnects = Cell::new(0u64);
     let connections = Cell::new(0u64);
@@ -361,7 +364,7 @@ pub(crate) fn run_seed(
     let delivered: RefCell<HashMap<u64, u32>> = RefCell::new(HashMap::new());
     let publishing_done = Cell::new(false);
     let failed: RefCell<Option<String>> = RefCell::new(None);
-    let clock = &pair.clock;
+    let clock = pair.clock();
 
     let work = async {
         // The persistent subscription first.
@@ -492,7 +495,7 @@ pub(crate) fn run_seed(
         let h = (seed ^ (u64::from(k) << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
         (k < cuts).then_some(5 + h as u32)
     };
-    let relay = relay(pair.b, clock, broker, &connections, &cut, next_cut);
+    let relay = relay(pair.b(), clock, broker, &connections, &cut, next_cut);
     // Every future of the run shares one waker, so this is polled whenever
     // anything happened.
     let failure = poll_fn(|_| match failed.borrow_mut().take() {
