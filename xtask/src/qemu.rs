@@ -809,6 +809,10 @@ pub(crate) fn microbit_sensor() -> Result<(), String> {
     Ok(())
 }
 
+/// The most `.data` the lwIP sensor node may have (4.3 KB of it is the
+/// application's `NodeStorage`).
+const LWIP_SENSOR_DATA: u64 = 16 * 1024;
+
 /// `cargo xtask qemu sensor-lwip`: the sensor node on mps2-an385 with the
 /// board's feature `lwip` (the same `examples/iot_sensor.rs` and application,
 /// lwIP instead of smoltcp) in QEMU with user networking, against mosquitto on
@@ -824,6 +828,14 @@ pub(crate) fn sensor_lwip() -> Result<(), String> {
     let smoltcp = firmware_size(&build("iot_sensor")?)?;
     let elf = build_with("iot_sensor", "release", &["--features", "lwip"])?;
     let lwip = firmware_size(&elf)?;
+    // lwIP's pools and portnet-lwip's state are zero-initialised: a non-zero
+    // initialiser would move them (tens of KB) into `.data`, so into flash too.
+    if lwip.data > LWIP_SENSOR_DATA {
+        return Err(format!(
+            "the lwIP sensor node has {} B of .data (at most {LWIP_SENSOR_DATA}): a large static of lwIP's or portnet-lwip's has a non-zero initialiser",
+            lwip.data
+        ));
+    }
     for (stack, size) in [("smoltcp", &smoltcp), ("lwIP", &lwip)] {
         eprintln!(
             "qemu sensor-lwip: iot_sensor on {stack:7}: text {} data {} bss {} (flash {} B, static RAM {} B)",

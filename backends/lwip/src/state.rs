@@ -67,6 +67,34 @@ pub(crate) fn from_ip(ip: Ipv4Addr) -> u32 {
     u32::from(ip).to_be()
 }
 
+/// A connection's error as lwIP reported it. Not an `Option<ErrorKind>`:
+/// that `None` is a niche value of `ErrorKind`, not zero, and one non-zero
+/// byte puts the whole state (its 48 KB transmit queue too) in `.data`, which
+/// a firmware carries in flash as well as in RAM. This `Clear` is all zeros,
+/// so the state is in `.bss`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Failure {
+    #[default]
+    Clear = 0,
+    Failed(ErrorKind) = 1,
+}
+
+impl Failure {
+    pub(crate) const fn get(self) -> Option<ErrorKind> {
+        match self {
+            Self::Clear => None,
+            Self::Failed(kind) => Some(kind),
+        }
+    }
+}
+
+impl From<Option<ErrorKind>> for Failure {
+    fn from(error: Option<ErrorKind>) -> Self {
+        error.map_or(Self::Clear, Self::Failed)
+    }
+}
+
 /// One TCP connection's record.
 #[derive(Debug, Default)]
 pub(crate) struct TcpSlot {
@@ -78,7 +106,7 @@ pub(crate) struct TcpSlot {
     pub(crate) rx: Option<Pbuf>,
     pub(crate) eof: bool,
     pub(crate) connected: bool,
-    pub(crate) error: Option<ErrorKind>,
+    pub(crate) error: Failure,
     pub(crate) tx_closed: bool,
     pub(crate) local: Option<SocketAddrV4>,
     pub(crate) remote: Option<SocketAddrV4>,
@@ -239,7 +267,7 @@ impl State {
                     rx: None,
                     eof: false,
                     connected: false,
-                    error: None,
+                    error: Failure::Clear,
                     tx_closed: false,
                     local: None,
                     remote: None,
@@ -394,7 +422,8 @@ pub(crate) fn on_tcp_err(arg: usize, err: Err) {
             // probes go unanswered; this crate's own aborts are detached first.
             ERR_ABRT => Some(ErrorKind::TimedOut),
             other => Some(kind_of(other)),
-        };
+        }
+        .into();
         slot.wake();
     });
 }
@@ -412,7 +441,7 @@ pub(crate) fn on_tcp_connected(arg: usize, err: Err) {
                 slot.local = Some(to_addr(ip, port));
             }
         } else {
-            slot.error = Some(kind_of(err));
+            slot.error = Failure::Failed(kind_of(err));
         }
         slot.wake();
     });

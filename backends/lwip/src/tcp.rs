@@ -105,7 +105,7 @@ impl<D, C: portnet::Clock> portnet::TcpConnect for Stack<D, C> {
                 return Poll::Pending;
             };
             let slot = &mut st.tcp[i];
-            if let Some(kind) = slot.error {
+            if let Some(kind) = slot.error.get() {
                 return Poll::Ready(Err(Error::from(kind)));
             }
             if slot.connected {
@@ -227,7 +227,7 @@ fn poll_read(i: usize, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<usiz
     if slot.eof {
         return Poll::Ready(Ok(0));
     }
-    if let Some(kind) = slot.error {
+    if let Some(kind) = slot.error.get() {
         return Poll::Ready(Err(kind.into()));
     }
     if slot.pcb.is_none() {
@@ -247,7 +247,7 @@ fn poll_write(i: usize, cx: &mut Context<'_>, buf: &[u8]) -> Poll<Result<usize, 
             return Poll::Pending;
         };
         let slot = &st.tcp[i];
-        if let Some(kind) = slot.error {
+        if let Some(kind) = slot.error.get() {
             let kind = match kind {
                 ErrorKind::ConnectionReset => kind,
                 _ => ErrorKind::BrokenPipe,
@@ -296,7 +296,7 @@ fn poll_close(i: usize, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
             Some(pcb) => (pcb, slot.eof),
             None => {
                 slot.tx_closed = true;
-                return Poll::Ready(match slot.error {
+                return Poll::Ready(match slot.error.get() {
                     Some(kind) if !slot.eof => Err(kind.into()),
                     _ => Ok(()),
                 });
