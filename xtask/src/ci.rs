@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, target_dir};
+use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, soak, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -99,22 +99,9 @@ fn no_std() -> Result<(), String> {
         "warnings",
     ]));
     // The sensor node's lwIP variant (the board's feature `lwip`).
-    no_std.push(cargo(&[
-        "clippy",
-        "-q",
-        "-p",
-        "portnet-board-mps2-an385",
-        "--example",
-        "iot_sensor",
-        "--features",
-        "lwip",
-        "--release",
-        "--target",
-        "thumbv7m-none-eabi",
-        "--",
-        "-D",
-        "warnings",
-    ]));
+    let lwip_sensor = "clippy -q -p portnet-board-mps2-an385 --example iot_sensor \
+        --features lwip --release --target thumbv7m-none-eabi -- -D warnings";
+    no_std.push(cargo(&lwip_sensor.split_whitespace().collect::<Vec<_>>()));
     // The micro:bit board is Cortex-M0 only (thumbv6m): its lib and firmware
     // examples, linted for the target they run on (its drivers' host tests run
     // in the `test` step).
@@ -320,35 +307,20 @@ pub(crate) fn steps() -> Vec<Step> {
         },
         Step {
             name: "soak",
-            // A short fixed set of seeds on each stack; `cargo xtask soak`
-            // runs the full one.
-            action: Action::Commands(
-                ["smoltcp", "lwip"]
-                    .into_iter()
-                    .map(|stack| {
-                        cargo(&[
-                            "run",
-                            "-q",
-                            "--release",
-                            "-p",
-                            "portnet-reliability",
-                            "--bin",
-                            "soak",
-                            "--",
-                            "--stack",
-                            stack,
-                            "--seeds",
-                            "20",
-                            "--bytes",
-                            "2097152",
-                            "--cycles",
-                            "20",
-                            "--messages",
-                            "200",
-                        ])
-                    })
-                    .collect(),
-            ),
+            // A short fixed set of seeds on each stack (smoltcp, then lwIP);
+            // `cargo xtask soak` runs the full one.
+            action: Action::Call(|| {
+                soak::soak(&[
+                    "--seeds",
+                    "20",
+                    "--bytes",
+                    "2097152",
+                    "--cycles",
+                    "20",
+                    "--messages",
+                    "200",
+                ])
+            }),
         },
         Step {
             name: "fuzz",

@@ -50,18 +50,7 @@ pub(crate) fn demo() -> Result<(), String> {
         "build the firmware (thumbv7m-none-eabi) and the monitor (host)",
     );
     let elf = qemu::build("iot_sensor")?;
-    crate::run(
-        "cargo",
-        &[
-            "build",
-            "-q",
-            "-p",
-            "portnet-iot-sensor",
-            "--bin",
-            "iot-monitor",
-        ],
-        &[],
-    )?;
+    qemu::build_monitor()?;
     let size = qemu::firmware_size(&elf)?;
     done(&format!(
         "{elf}: flash {} B, RAM {} B",

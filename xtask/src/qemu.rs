@@ -772,21 +772,7 @@ pub(crate) fn microbit_sensor() -> Result<(), String> {
         BOOT,
     )?;
     let subscribed = booted.elapsed();
-    let mut monitor_command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
-    monitor_command.args([
-        "--broker",
-        &format!("127.0.0.1:{}", broker.port),
-        "--id",
-        DEVICE_ID,
-    ]);
-    let mut monitor = Watched::spawn(monitor_command, "monitor")?;
-    monitor.wait_for("monitor: connected", EVENT)?;
-    monitor.wait_for("monitor: telemetry {", EVENT)?;
-    monitor.wait_for("monitor: telemetry {", EVENT)?;
-    monitor.type_in("leds 2\n")?;
-    board.wait_containing(&["command \"leds 2\"", "leds 0b10"], EVENT)?;
-    monitor.wait_containing(&["monitor: telemetry", "\"leds\":2"], EVENT)?;
-    monitor.stop();
+    telemetry_and_command(&mut board, broker.port, DEVICE_ID, EVENT)?;
     board.stop();
     peer.stop();
     let peak = board
@@ -806,6 +792,46 @@ pub(crate) fn microbit_sensor() -> Result<(), String> {
         "qemu microbit-sensor: {}",
         peak.trim_start_matches("iot-sensor: ")
     );
+    Ok(())
+}
+
+/// Builds `iot-monitor`, the sensor node's MQTT subscriber and commander
+/// (host, debug).
+pub(crate) fn build_monitor() -> Result<(), String> {
+    super::run(
+        "cargo",
+        &[
+            "build",
+            "-q",
+            "-p",
+            "portnet-iot-sensor",
+            "--bin",
+            "iot-monitor",
+        ],
+        &[],
+    )
+}
+
+/// The sensor node's round trip, once `board` has subscribed: `iot-monitor`
+/// on the broker at loopback port `broker` sees two QoS 1 telemetry messages
+/// from `device`, sends `leds 2`, the board reports the command and the LED
+/// read back, and the next telemetry says so. Each event within `limit`.
+fn telemetry_and_command(
+    board: &mut Watched,
+    broker: u16,
+    device: &str,
+    limit: Duration,
+) -> Result<(), String> {
+    let mut command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
+    command.args(["--broker", &format!("127.0.0.1:{broker}"), "--id", device]);
+    let mut monitor = Watched::spawn(command, "monitor")?;
+    monitor.wait_for("monitor: connected", limit)?;
+    monitor.wait_for("monitor: telemetry {", limit)?;
+    monitor.wait_for("monitor: telemetry {", limit)?;
+    monitor.type_in("leds 2\n")?;
+    board.wait_containing(&["command \"leds 2\"", "leds 0b10"], limit)?;
+    monitor.wait_containing(&["monitor: telemetry", "\"leds\":2"], limit)?;
+    monitor.stop();
     Ok(())
 }
 
@@ -846,18 +872,7 @@ pub(crate) fn sensor_lwip() -> Result<(), String> {
             size.data + size.bss
         );
     }
-    super::run(
-        "cargo",
-        &[
-            "build",
-            "-q",
-            "-p",
-            "portnet-iot-sensor",
-            "--bin",
-            "iot-monitor",
-        ],
-        &[],
-    )?;
+    build_monitor()?;
     let broker = Mosquitto::start()?;
     let network = vec![
         "-netdev".to_owned(),
@@ -879,21 +894,7 @@ pub(crate) fn sensor_lwip() -> Result<(), String> {
         EVENT,
     )?;
     let subscribed = booted.elapsed();
-    let mut monitor_command = Command::new(format!("{}/debug/iot-monitor", super::target_dir()));
-    monitor_command.args([
-        "--broker",
-        &format!("127.0.0.1:{}", broker.port),
-        "--id",
-        DEVICE_ID,
-    ]);
-    let mut monitor = Watched::spawn(monitor_command, "monitor")?;
-    monitor.wait_for("monitor: connected", EVENT)?;
-    monitor.wait_for("monitor: telemetry {", EVENT)?;
-    monitor.wait_for("monitor: telemetry {", EVENT)?;
-    monitor.type_in("leds 2\n")?;
-    board.wait_containing(&["command \"leds 2\"", "leds 0b10"], EVENT)?;
-    monitor.wait_containing(&["monitor: telemetry", "\"leds\":2"], EVENT)?;
-    monitor.stop();
+    telemetry_and_command(&mut board, broker.port, DEVICE_ID, EVENT)?;
     board.stop();
     let complaints = board.lan9118_complaints();
     if !complaints.is_empty() {

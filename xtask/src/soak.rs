@@ -5,8 +5,8 @@ use crate::run;
 /// The fault soak over the in-memory link; `args` go to the soak binary.
 /// Without `--stack` in them, it runs on each stack in turn (smoltcp, then
 /// lwIP).
-pub(crate) fn soak(args: &[String]) -> Result<(), String> {
-    let stacks: &[&str] = if args.iter().any(|a| a == "--stack") {
+pub(crate) fn soak<A: AsRef<str>>(args: &[A]) -> Result<(), String> {
+    let stacks: &[&str] = if args.iter().any(|a| a.as_ref() == "--stack") {
         &[]
     } else {
         &["smoltcp", "lwip"]
@@ -25,7 +25,7 @@ pub(crate) fn soak(args: &[String]) -> Result<(), String> {
         if let Some(stack) = stack {
             command.extend(["--stack", stack]);
         }
-        command.extend(args.iter().map(String::as_str));
+        command.extend(args.iter().map(AsRef::as_ref));
         run("cargo", &command, &[])
     };
     if stacks.is_empty() {

@@ -20,12 +20,14 @@ use core::future::Future;
 use core::pin::pin;
 
 use portnet::future::{Either, select};
-pub use portnet_lwip::Config;
+use portnet_lwip::Stack;
 use portnet_lwip::driver::Driver;
-use portnet_lwip::{Error, Stack};
+/// The stack's configuration and error, re-exported so a firmware names
+/// them without depending on `portnet-lwip` itself.
+pub use portnet_lwip::{Config, Error};
 
-use super::net::ExecutorTaken;
-use super::{CLOCK, Clock, EXECUTOR};
+use super::net::{ExecutorTaken, block_on};
+use super::{CLOCK, Clock};
 
 /// A portnet stack on the board: lwIP on device `D`, on the board's clock. It
 /// implements `TcpConnect`, `TcpListen`, `UdpBind` and `portnet::Clock`.
@@ -67,6 +69,5 @@ pub fn run<D: Driver, F: Future>(
     stack: &BoardStack<D>,
     app: F,
 ) -> Result<F::Output, ExecutorTaken> {
-    let runner = EXECUTOR.claim().ok_or(ExecutorTaken)?;
-    Ok(runner.block_on(serve(stack, app)))
+    block_on(serve(stack, app))
 }

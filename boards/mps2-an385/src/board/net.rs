@@ -80,6 +80,11 @@ pub fn run<D: Driver, F: Future>(
     stack: &BoardStack<D>,
     app: F,
 ) -> Result<F::Output, ExecutorTaken> {
+    block_on(serve(stack, app))
+}
+
+/// Claims the board's executor and runs `future` on it to completion.
+pub(super) fn block_on<F: Future>(future: F) -> Result<F::Output, ExecutorTaken> {
     let runner = EXECUTOR.claim().ok_or(ExecutorTaken)?;
-    Ok(runner.block_on(serve(stack, app)))
+    Ok(runner.block_on(future))
 }

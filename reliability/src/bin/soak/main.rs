@@ -51,27 +51,37 @@ pub(crate) trait Rig {
     }
 }
 
+/// The parts of [`Rig`] both pairs have under the same names.
+macro_rules! rig_common {
+    () => {
+        fn b(&self) -> &'static SimStack {
+            self.b
+        }
+        fn clock(&self) -> &VirtualClock {
+            &self.clock
+        }
+        fn stats(&self) -> LinkStats {
+            self.link.stats()
+        }
+        fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
+            Self::run(self, future)
+        }
+    };
+}
+
 impl Rig for portnet_smoltcp::sim::Pair {
     type A = SimStack;
     fn a(&self) -> &SimStack {
         self.a
     }
-    fn b(&self) -> &'static SimStack {
-        self.b
-    }
-    fn clock(&self) -> &VirtualClock {
-        &self.clock
-    }
-    fn stats(&self) -> LinkStats {
-        self.link.stats()
-    }
-    fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
-        Self::run(self, future)
-    }
+    rig_common!();
 }
 
 impl Rig for portnet_lwip::sim::Pair {
     type A = portnet_lwip::sim::SimStack;
+    fn a(&self) -> &Self::A {
+        &self.a
+    }
     /// No event of lwIP's callbacks went unrecorded, and no socket is left.
     fn check_idle(&self) -> Result<(), String> {
         let (unrecorded, _) = self.a.diagnostics();
@@ -83,21 +93,7 @@ impl Rig for portnet_lwip::sim::Pair {
         }
         Ok(())
     }
-    fn a(&self) -> &Self::A {
-        &self.a
-    }
-    fn b(&self) -> &'static SimStack {
-        self.b
-    }
-    fn clock(&self) -> &VirtualClock {
-        &self.clock
-    }
-    fn stats(&self) -> LinkStats {
-        self.link.stats()
-    }
-    fn run<F: Future>(&self, future: F) -> Result<F::Output, Stall> {
-        Self::run(self, future)
-    }
+    rig_common!();
 }
 
 /// The stack under test.
