@@ -838,6 +838,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 if !state.ctrl_push(c) {
                     break;
                 }
+            } else if entry.awaits_resend(state.connections, state.epoch) {
+                // Dropped before the broker's resend arrived, which it owes on
+                // a resumed session: kept, so that the resend is known by its
+                // identifier and not delivered again. Its PUBACK goes out, in
+                // this turn, once the resend is in.
+                break;
             }
             entry.state = Held::Free;
             cell.set(entry);
@@ -912,7 +918,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     // PUBREL behind it frees a place (backpressure).
                     return Ok(progress);
                 }
-                let Some(index) = session.free_entry() else {
+                // A broker that does not resend what it owes would hold the
+                // buffers kept for its resends for good: one is given up for a
+                // new message (the resend, if it ever comes, is then delivered).
+                let Some(index) = session
+                    .free_entry()
+                    .or_else(|| session.awaiting_resend(state.connections, state.epoch))
+                else {
                     return Ok(progress);
                 };
                 let Some(buf) = session.bufs[index].take() else {

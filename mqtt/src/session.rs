@@ -542,6 +542,16 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Whether this is a QoS 1 message the application has dropped that arrived
+    /// on an earlier connection of the broker's current session `epoch`: never
+    /// acknowledged, so the broker must send it again on this connection.
+    pub(crate) fn awaits_resend(&self, connection: u32, epoch: u32) -> bool {
+        self.state == Held::Dropped
+            && self.qos == QoS::AtLeastOnce
+            && self.epoch == epoch
+            && self.connection != connection
+    }
+
     const UNUSED: Self = Self {
         state: Held::Unused,
         seq: 0,
@@ -848,6 +858,16 @@ impl Session<'_> {
                 && e.epoch == epoch
                 && e.connection != connection
         })
+    }
+
+    /// The oldest message buffer kept for a resend ([`Session::awaits_resend`]).
+    pub(crate) fn awaiting_resend(&self, connection: u32, epoch: u32) -> Option<usize> {
+        self.inbox
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.get().awaits_resend(connection, epoch))
+            .min_by_key(|(_, e)| e.get().seq)
+            .map(|(i, _)| i)
     }
 
     /// A free message buffer's index.
