@@ -410,7 +410,7 @@ impl<'r> Client<'r> {
                 |state_version, id| {
                     Packet::Subscribe(Subscribe {
                         packet_id: id,
-                        properties: if state_version == Version::V5 {
+                        properties: if state_version.is_v5() {
                             Properties::new(properties)
                         } else {
                             Properties::empty()
@@ -454,7 +454,7 @@ impl<'r> Client<'r> {
                 |version, id| {
                     Packet::Unsubscribe(Unsubscribe {
                         packet_id: id,
-                        properties: if version == Version::V5 {
+                        properties: if version.is_v5() {
                             Properties::new(properties)
                         } else {
                             Properties::empty()
@@ -576,7 +576,7 @@ impl<'r> Client<'r> {
                 .state
                 .try_borrow_mut()
                 .map_err(|_| Error::InvalidInput("session busy"))?;
-            if state.conn != Conn::Up || state.info.version != Version::V5 {
+            if state.conn != Conn::Up || !state.info.version.is_v5() {
                 return Err(Error::Unsupported(
                     "re-authentication needs a 5.0 connection",
                 ));
@@ -646,7 +646,7 @@ impl<'r> Client<'r> {
             && state.conn == Conn::Up
         {
             let state = &mut *state;
-            let v5 = state.info.version == Version::V5;
+            let v5 = state.info.version.is_v5();
             if options.has_properties() {
                 if !v5 {
                     return Err(Error::Unsupported("DISCONNECT properties need MQTT 5.0"));
@@ -785,7 +785,7 @@ impl<'r> Receiver<'r> {
             .state
             .try_borrow()
             .map(|s| s.info.version)
-            .unwrap_or(Version::V5);
+            .unwrap_or(Version::PREFERRED);
         // A freed place may let the driver move a waiting message in.
         session.wake_driver();
         Some(Message {

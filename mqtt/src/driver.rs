@@ -144,6 +144,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
+        if !options.version.is_built() {
+            return Err(Error::Unsupported(
+                "this protocol version is not built in (features `v3`, `v5`)",
+            ));
+        }
         check_connect_properties(session, options)?;
         let mut conn = match timeout(
             &self.clock,
@@ -165,7 +170,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 _ => None,
             };
             let pushed = match (reason, session.state.try_borrow_mut()) {
-                (Some(reason), Ok(mut state)) if state.info.version == Version::V5 => {
+                (Some(reason), Ok(mut state)) if state.info.version.is_v5() => {
                     let d = Packet::Disconnect(Disconnect {
                         reason,
                         properties: Properties::empty(),
@@ -194,9 +199,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let own = |id: u8| options.advertised(id);
         // The application's value goes out in its `properties` (if it came
         // from there) or from the typed field (then the client writes it).
-        let in_props = |id: u8| {
-            options.version == Version::V5 && options.properties.iter().any(|p| p.id() == id)
-        };
+        let in_props =
+            |id: u8| options.version.is_v5() && options.properties.iter().any(|p| p.id() == id);
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
@@ -243,7 +247,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             };
             let sat16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
             if let Some(a) = auth.as_deref_mut() {
-                if version != Version::V5 {
+                if !version.is_v5() {
                     return Err(Error::InvalidInput(
                         "enhanced authentication needs MQTT 5.0",
                     ));
@@ -252,7 +256,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
-            if version == Version::V5 {
+            if version.is_v5() {
                 // Each property once (MQTT 5.0 2.2.2.2): where the application
                 // gives a limit, its value goes out instead of the client's.
                 if !in_props(0x21) {
@@ -645,7 +649,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     ) -> Result<bool, Error> {
         // Acknowledgements of dropped messages go out before a DISCONNECT.
         let mut progress = false;
-        let v5 = state.info.version == Version::V5;
+        let v5 = state.info.version.is_v5();
         for _ in 0..=MAX_HOLD {
             let acknowledged = self.acknowledge(state);
             progress |= acknowledged;
@@ -908,7 +912,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 }
             } else {
                 if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound_limit {
-                    if version == Version::V5 {
+                    if version.is_v5() {
                         return Err(Error::Protocol(
                             ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
                             "more QoS 2 messages in flight than the receive maximum",
@@ -1019,7 +1023,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             Packet::UnsubAck(a) => {
                 // A 3.1.1 UNSUBACK carries no reason codes.
-                let counted = state.info.version == Version::V5;
+                let counted = state.info.version.is_v5();
                 self.acked(
                     state,
                     a.packet_id,
@@ -1181,7 +1185,7 @@ fn check_connect_properties(
     {
         return Ok(());
     }
-    if options.version != Version::V5 && !options.properties.is_empty() {
+    if !options.version.is_v5() && !options.properties.is_empty() {
         return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
     }
     let (rx_len, aliases) = session
@@ -1262,7 +1266,7 @@ fn release(state: &mut State<'_>, id: u16) -> bool {
     }
     let found = state.inbound_remove(id);
     // 3.1.1 has no reason codes: an identifier not in use is completed all the same.
-    let reason = if found || state.info.version != Version::V5 {
+    let reason = if found || !state.info.version.is_v5() {
         ReasonCode::SUCCESS
     } else {
         ReasonCode::PACKET_IDENTIFIER_NOT_FOUND

@@ -668,7 +668,7 @@ impl<'r> Session<'r> {
                 server_said: ServerSaid::NOTHING,
                 reauth: crate::auth::ReAuth::Idle,
                 conn: Conn::Down,
-                info: ConnectionInfo::defaults(Version::V5, 0, 0),
+                info: ConnectionInfo::defaults(Version::PREFERRED, 0, 0),
                 next_id: 1,
                 next_seq: 0,
                 ping_due: false,
@@ -944,7 +944,7 @@ impl State<'_> {
         publish: Publish<'_>,
         properties: &[Property<'_>],
     ) -> Result<Push, Error> {
-        let v5 = self.info.version == Version::V5;
+        let v5 = self.info.version.is_v5();
         let limit = usize::from(self.info.topic_alias_maximum).min(self.out_aliases.len());
         if !v5 || limit == 0 || publish.topic.len() > ALIAS_TOPIC_LEN {
             let properties = if v5 {

@@ -17,6 +17,34 @@ pub enum Version {
 }
 
 impl Version {
+    /// The version [`ConnectOptions`](crate::ConnectOptions) starts with: 5.0,
+    /// or 3.1.1 in a build without the `v5` feature.
+    pub const PREFERRED: Self = if cfg!(feature = "v5") {
+        Self::V5
+    } else {
+        Self::V3_1_1
+    };
+
+    /// Whether this build speaks the version (features `v3` and `v5`, both by
+    /// default). The codec refuses the others (`UnsupportedProtocolVersion`,
+    /// [`EncodeError::Invalid`]) and so does `Driver::run` (`Unsupported`).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Self::V3_1_1 => cfg!(feature = "v3"),
+            Self::V5 => cfg!(feature = "v5"),
+        }
+    }
+
+    /// Whether to follow 5.0's rules. A constant in a one-version build, so the
+    /// other version's code is not compiled in; a version not built in never
+    /// gets this far ([`Version::is_built`]).
+    pub(crate) const fn is_v5(self) -> bool {
+        match (cfg!(feature = "v3"), cfg!(feature = "v5")) {
+            (true, true) => matches!(self, Self::V5),
+            (_, v5) => v5,
+        }
+    }
+
     /// The protocol level byte of CONNECT.
     pub const fn level(self) -> u8 {
         match self {
@@ -441,6 +469,9 @@ impl FixedHeader {
 ///
 /// `Malformed` for a reserved packet type, wrong fixed flags or a bad length.
 pub fn decode_header(buf: &[u8], version: Version) -> Result<Option<FixedHeader>, DecodeError> {
+    if !version.is_built() {
+        return Err(NOT_BUILT);
+    }
     let Some((&first_byte, rest)) = buf.split_first() else {
         return Ok(None);
     };
@@ -454,11 +485,17 @@ pub fn decode_header(buf: &[u8], version: Version) -> Result<Option<FixedHeader>
     )
 }
 
+/// A version this build leaves out (features `v3`, `v5`).
+const NOT_BUILT: DecodeError = DecodeError::new(
+    DecodeErrorKind::UnsupportedProtocolVersion,
+    "protocol version not built in (features `v3`, `v5`)",
+);
+
 fn check_type_and_flags(first: u8, version: Version) -> Result<(), DecodeError> {
     let flags = first & 0x0F;
     match first >> 4 {
         0 => Err(DecodeError::malformed("reserved packet type 0")),
-        15 if version == Version::V3_1_1 => Err(DecodeError::malformed(
+        15 if !version.is_v5() => Err(DecodeError::malformed(
             "reserved packet type 15 in MQTT 3.1.1",
         )),
         3 => {
@@ -543,7 +580,7 @@ fn read_list<'a, T: Codec<'a> + Copy>(
 }
 
 fn decode_body<'a>(first: u8, body: &'a [u8], v: Version) -> Result<Packet<'a>, DecodeError> {
-    let v5 = v == Version::V5;
+    let v5 = v.is_v5();
     let mut r = Reader::new(body);
     let r = &mut r;
     let no_props = Properties::empty();
@@ -783,7 +820,10 @@ fn decode_connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
         5 => Version::V5,
         _ => return Err(unsupported("protocol level is neither 4 nor 5")),
     };
-    let v5 = version == Version::V5;
+    if !version.is_built() {
+        return Err(NOT_BUILT);
+    }
+    let v5 = version.is_v5();
     let flags = r.u8("connect flags")?;
     if flags & 0x01 != 0 {
         return Err(DecodeError::malformed("reserved connect flag set"));
@@ -854,7 +894,7 @@ fn decode_connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
 }
 
 fn need_v5(props: &Properties<'_>, v: Version) -> Result<(), EncodeError> {
-    if v == Version::V3_1_1 && !props.is_empty() {
+    if !v.is_v5() && !props.is_empty() {
         Err(EncodeError::Invalid("properties need MQTT 5.0"))
     } else {
         Ok(())
@@ -889,7 +929,7 @@ fn write_reason_and_props(
     rctx: ReasonCtx,
     pctx: PropCtx,
 ) -> Result<(), EncodeError> {
-    if v == Version::V3_1_1 {
+    if !v.is_v5() {
         if reason != ReasonCode::SUCCESS {
             return Err(EncodeError::Invalid("reason codes need MQTT 5.0"));
         }
@@ -968,7 +1008,12 @@ impl Packet<'_> {
     }
 
     fn write_body(&self, v: Version, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        let v5 = v == Version::V5;
+        if !v.is_built() {
+            return Err(EncodeError::Invalid(
+                "protocol version not built in (features `v3`, `v5`)",
+            ));
+        }
+        let v5 = v.is_v5();
         match self {
             Self::Connect(c) => {
                 if c.version != v {
