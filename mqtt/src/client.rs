@@ -823,7 +823,7 @@ impl Message<'_> {
     /// topic alias is filled in.
     pub fn packet(&self) -> Publish<'_> {
         let bytes = self.buf.get(..self.len).unwrap_or(&[]);
-        match codec::decode(bytes, self.version) {
+        match codec::decode_from_server(bytes, self.version) {
             Ok(Some((Packet::Publish(p), _))) => p,
             // Decoded by the driver before; unreachable in practice.
             _ => Publish {

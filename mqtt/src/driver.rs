@@ -67,6 +67,16 @@ impl<S, C> Drop for Driver<'_, S, C> {
     }
 }
 
+/// A packet only clients send, from the broker (refused from its fixed
+/// header: see [`codec::decode_from_server`]).
+const CLIENT_ONLY: Error =
+    Error::Protocol(ReasonCode::PROTOCOL_ERROR, "a packet only clients send");
+/// Anything but CONNACK, AUTH or DISCONNECT first.
+const NOT_CONNACK: Error = Error::Protocol(
+    ReasonCode::PROTOCOL_ERROR,
+    "first packet from the broker is not CONNACK",
+);
+
 fn protocol(what: &'static str) -> Error {
     Error::Protocol(ReasonCode::PROTOCOL_ERROR, what)
 }
@@ -369,7 +379,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let rx = &mut *rx;
             loop {
                 let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
-                match codec::decode(data, options.version) {
+                if let Ok(Some(h)) = codec::decode_header(data, options.version)
+                    && codec::client_only(h.first_byte >> 4)
+                {
+                    return Poll::Ready(Err(NOT_CONNACK));
+                }
+                match codec::decode_from_server(data, options.version) {
                     Err(e) => return Poll::Ready(Err(Error::Malformed(e))),
                     Ok(Some((packet, len))) => {
                         let r = match packet {
@@ -410,7 +425,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                                 }
                                 Err(Error::ServerDisconnect(d.reason))
                             }
-                            _ => Err(protocol("first packet from the broker is not CONNACK")),
+                            _ => Err(NOT_CONNACK),
                         };
                         rx.start += len;
                         return Poll::Ready(r);
@@ -754,15 +769,18 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             // are never stuck behind messages it has not asked for yet.
             let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
-            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
-                && h.packet_len() > rx.max_packet
-            {
-                return Err(Error::Malformed(DecodeError::new(
-                    DecodeErrorKind::TooLarge,
-                    "packet larger than the maximum packet size",
-                )));
+            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)? {
+                if h.packet_len() > rx.max_packet {
+                    return Err(Error::Malformed(DecodeError::new(
+                        DecodeErrorKind::TooLarge,
+                        "packet larger than the maximum packet size",
+                    )));
+                }
+                if codec::client_only(h.first_byte >> 4) {
+                    return Err(CLIENT_ONLY);
+                }
             }
-            match codec::decode(data, version).map_err(Error::Malformed)? {
+            match codec::decode_from_server(data, version).map_err(Error::Malformed)? {
                 Some((Packet::Publish(p), len)) => {
                     check_publish(rx.alias_max, &p)?;
                     rx.waiting += len;
@@ -864,7 +882,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let mut progress = false;
         while rx.waiting > 0 {
             let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
-            let (p, len) = match codec::decode(data, version) {
+            let (p, len) = match codec::decode_from_server(data, version) {
                 Ok(Some((Packet::Publish(p), len))) => (p, len),
                 Ok(Some((Packet::PubRel(r), len))) => {
                     if !release(state, r.packet_id) {
@@ -1073,7 +1091,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
-            | Packet::PingReq => Err(protocol("a packet only clients send")),
+            | Packet::PingReq => Err(CLIENT_ONLY),
         }
     }
 
@@ -1287,7 +1305,7 @@ fn waiting_qos2(rx: &Rx<'_>, version: Version, id: u16) -> bool {
         let Some(data) = rx.buf.get(at..end).filter(|d| !d.is_empty()) else {
             return false;
         };
-        match codec::decode(data, version) {
+        match codec::decode_from_server(data, version) {
             Ok(Some((Packet::Publish(p), _)))
                 if p.qos == QoS::ExactlyOnce && p.packet_id == Some(id) =>
             {

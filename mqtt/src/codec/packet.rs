@@ -525,14 +525,45 @@ fn check_type_and_flags(first: u8, version: Version) -> Result<(), DecodeError> 
 ///
 /// A [`DecodeError`] whose kind says which reason code to disconnect with.
 pub fn decode(buf: &[u8], version: Version) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    decode_as::<false>(buf, version)
+}
+
+/// [`decode`] for a client: the packets a server sends. CONNECT, SUBSCRIBE,
+/// UNSUBSCRIBE and PINGREQ (only clients send them) are a `ProtocolError`
+/// once their fixed header is in, so a client that decodes with this alone
+/// leaves their decoders out of its firmware.
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_from_server(
+    buf: &[u8],
+    version: Version,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    decode_as::<true>(buf, version)
+}
+
+/// Whether only a client sends packets of this type (the fixed header's high
+/// nibble): CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ.
+pub const fn client_only(packet_type: u8) -> bool {
+    matches!(packet_type, 1 | 8 | 10 | 12)
+}
+
+fn decode_as<const FROM_SERVER: bool>(
+    buf: &[u8],
+    version: Version,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
     let Some(header) = decode_header(buf, version)? else {
         return Ok(None);
     };
+    if FROM_SERVER && client_only(header.first_byte >> 4) {
+        return Err(DecodeError::protocol("a packet only clients send"));
+    }
     let total = header.packet_len();
     let Some(body) = buf.get(header.header_len..total) else {
         return Ok(None);
     };
-    let packet = decode_body(header.first_byte, body, version)?;
+    let packet = decode_body::<FROM_SERVER>(header.first_byte, body, version)?;
     Ok(Some((packet, total)))
 }
 
@@ -579,7 +610,15 @@ fn read_list<'a, T: Codec<'a> + Copy>(
     Ok(List::encoded(bytes))
 }
 
-fn decode_body<'a>(first: u8, body: &'a [u8], v: Version) -> Result<Packet<'a>, DecodeError> {
+fn decode_body<const FROM_SERVER: bool>(
+    first: u8,
+    body: &[u8],
+    v: Version,
+) -> Result<Packet<'_>, DecodeError> {
+    // Checked by the caller; repeated so the compiler drops those decoders.
+    if FROM_SERVER && client_only(first >> 4) {
+        return Err(DecodeError::protocol("a packet only clients send"));
+    }
     let v5 = v.is_v5();
     let mut r = Reader::new(body);
     let r = &mut r;
