@@ -288,7 +288,9 @@ impl<'r> Client<'r> {
                     return Poll::Ready(Err(Error::Unsupported("QoS above the broker's maximum")));
                 }
                 if options.retain && !state.info.retain_available {
-                    return Poll::Ready(Err(Error::Unsupported("retained messages")));
+                    return Poll::Ready(Err(Error::Unsupported(
+                        "retained messages, by the broker",
+                    )));
                 }
                 if options.qos == QoS::AtMostOnce {
                     return match state.push_publish(publish(false, None), options.properties) {

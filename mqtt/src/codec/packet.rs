@@ -4,7 +4,7 @@ use super::list::{List, sealed::Codec};
 use super::property::{PropCtx, Properties, Property, read_properties, write_properties};
 use super::reason::{ReasonCtx, allowed};
 use super::topic::{validate_topic_filter, validate_topic_name};
-use super::wire::{Reader, Writer, decode_varint};
+use super::wire::{Reader, VARINT_MAX, Writer, decode_varint, varint_len};
 use super::{DecodeError, DecodeErrorKind, EncodeError, ReasonCode};
 
 /// The protocol version, chosen by the client at CONNECT.
@@ -1039,11 +1039,14 @@ impl Packet<'_> {
     ///
     /// As [`Packet::encode`], except `BufferTooSmall`.
     pub fn encoded_len(&self, version: Version) -> Result<usize, EncodeError> {
-        match self.encode(version, &mut []) {
-            Err(EncodeError::BufferTooSmall { needed }) => Ok(needed),
-            Ok(n) => Ok(n),
-            Err(e) => Err(e),
+        // One counting pass: the client asks this before every `encode`.
+        let mut counter = Writer::counter();
+        self.write_body(version, &mut counter)?;
+        let remaining = u32::try_from(counter.len()).map_err(|_| EncodeError::TooLong)?;
+        if remaining > VARINT_MAX {
+            return Err(EncodeError::TooLong);
         }
+        Ok(1 + varint_len(remaining) + counter.len())
     }
 
     fn write_body(&self, v: Version, w: &mut Writer<'_>) -> Result<(), EncodeError> {
