@@ -431,6 +431,19 @@ fn suback_for(subscribe: &[u8]) -> Vec<u8> {
     }))
 }
 
+/// The packets the client sends up to and including its DISCONNECT.
+async fn packets_until_disconnect(sock: &mut tokio::net::TcpStream) -> Vec<Vec<u8>> {
+    let mut after = Vec::new();
+    loop {
+        let packet = read_packet(sock).await;
+        let last = packet[0] == 0xe0;
+        after.push(packet);
+        if last {
+            return after;
+        }
+    }
+}
+
 /// Issue 20 §1.1. Connection 1 delivers QoS 1 messages "a" and "b" into the two
 /// message buffers (the SUBACK behind them proves they were handled); the
 /// application takes "a" and leaves "b"; the broker drops the connection.
@@ -471,15 +484,7 @@ async fn after_a_reconnect(session_present: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>
         };
         script.extend(suback_for(&subscribe));
         sock.write_all(&script).await.unwrap();
-        let mut after = Vec::new();
-        loop {
-            let packet = read_packet(&mut sock).await;
-            let last = packet[0] == 0xe0;
-            after.push(packet);
-            if last {
-                break after;
-            }
-        }
+        packets_until_disconnect(&mut sock).await
     };
     let stack = Tokio::new();
     let mut storage = Storage::<256, 256, 4, 4, 0, 2>::new();
@@ -932,15 +937,7 @@ async fn qos1_stale_copy_dropped_before_the_resend_is_not_delivered_again() {
         script.extend(qos1_publish(2, true, b"b"));
         script.extend(qos1_publish(3, false, b"c"));
         sock.write_all(&script).await.unwrap();
-        let mut after = Vec::new();
-        loop {
-            let packet = read_packet(&mut sock).await;
-            let last = packet[0] == 0xe0;
-            after.push(packet);
-            if last {
-                break after;
-            }
-        }
+        packets_until_disconnect(&mut sock).await
     };
     let stack = Tokio::new();
     let mut storage = Storage::<256, 256, 4, 4, 0, 2>::new();

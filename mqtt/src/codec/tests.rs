@@ -1069,6 +1069,21 @@ fn every_property() -> Vec<Property<'static>> {
 
 const SUBSCRIPTIONS: &[Subscription<'static>] = &[Subscription::new("t/#", QoS::AtLeastOnce)];
 
+/// A CONNECT with clean start, client id "c", keep alive 30 and nothing else
+/// but `props`.
+const fn plain_connect(version: Version, props: Properties<'_>) -> Connect<'_> {
+    Connect {
+        version,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: "c",
+        will: None,
+        username: None,
+        password: None,
+        properties: props,
+    }
+}
+
 /// Every 5.0 packet that carries properties, with `props` as its properties (for
 /// CONNECT twice: in the packet and in its will).
 fn every_packet_with<'a>(props: Properties<'a>) -> Vec<Packet<'a>> {
@@ -1077,16 +1092,7 @@ fn every_packet_with<'a>(props: Properties<'a>) -> Vec<Packet<'a>> {
         reason: ReasonCode::SUCCESS,
         properties: props,
     };
-    let connect = Connect {
-        version: V5,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: "c",
-        will: None,
-        username: None,
-        password: None,
-        properties: props,
-    };
+    let connect = plain_connect(V5, props);
     std::vec![
         Packet::Connect(connect),
         Packet::Connect(Connect {
@@ -1428,16 +1434,7 @@ fn subscription_option_builders() {
 #[test]
 fn decode_from_server_refuses_client_only_packets() {
     let subs = [Subscription::new("a/#", QoS::AtLeastOnce)];
-    let connect = |version| Connect {
-        version,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: "c",
-        will: None,
-        username: None,
-        password: None,
-        properties: Properties::empty(),
-    };
+    let connect = |version| plain_connect(version, Properties::empty());
     for v in [V3, V5] {
         let only_clients_send = [
             Packet::Connect(connect(v)),

@@ -147,14 +147,7 @@ fn soak_seed(
         totals.add(&resumed_stats);
         mqtt_time += Duration::from_millis(pair.clock.now().as_millis());
         totals.resumed.add(&resumed);
-        let t = &mut totals.mqtt;
-        t.sent_qos1 += counts.sent_qos1;
-        t.sent_qos2 += counts.sent_qos2;
-        t.received += counts.received;
-        t.duplicated_qos1 += counts.duplicated_qos1;
-        t.reconnects += counts.reconnects;
-        t.relayed_connections += counts.relayed_connections;
-        t.cuts += counts.cuts;
+        totals.mqtt.add(&counts);
         mqtt_line = format!(
             "; mqtt: {} QoS 1 + {} QoS 2 acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects",
             counts.sent_qos1,

@@ -599,6 +599,18 @@ pub(crate) fn run_seed(
     }
 }
 
+impl Counts {
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.sent_qos1 += other.sent_qos1;
+        self.sent_qos2 += other.sent_qos2;
+        self.received += other.received;
+        self.duplicated_qos1 += other.duplicated_qos1;
+        self.reconnects += other.reconnects;
+        self.relayed_connections += other.relayed_connections;
+        self.cuts += other.cuts;
+    }
+}
+
 /// What one seed's resumed-session run counted.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Resumed {
