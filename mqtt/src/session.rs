@@ -916,7 +916,8 @@ impl State<'_> {
 
     pub(crate) fn push(&mut self, packet: &Packet<'_>) -> Result<Push, Error> {
         let version = self.info.version;
-        let len = packet.encoded_len(version)?;
+        let remaining = packet.remaining_len(version)?;
+        let len = 1 + crate::codec::varint_len(remaining) + remaining as usize;
         if len > self.tx.len()
             || u32::try_from(len).map_or(true, |l| l > self.info.maximum_packet_size)
         {
@@ -930,7 +931,7 @@ impl State<'_> {
         let Some(dst) = self.tx.get_mut(self.tx_end..self.tx_end + len) else {
             return Ok(Push::NoRoom);
         };
-        let n = packet.encode(version, dst)?;
+        let n = packet.encode_with_remaining(version, remaining, dst)?;
         self.tx_end += n;
         Ok(Push::Written)
     }

@@ -1023,9 +1023,30 @@ impl Packet<'_> {
     /// `BufferTooSmall` with the length needed, `TooLong`, or `Invalid` for a packet
     /// that breaks a rule of the protocol or of `version`.
     pub fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let remaining = self.remaining_len(version)?;
+        self.encode_with_remaining(version, remaining, buf)
+    }
+
+    /// The remaining length of the fixed header: the body's size, from a
+    /// counting walk.
+    pub(crate) fn remaining_len(&self, version: Version) -> Result<u32, EncodeError> {
         let mut counter = Writer::counter();
         self.write_body(version, &mut counter)?;
-        let remaining = u32::try_from(counter.len()).map_err(|_| EncodeError::TooLong)?;
+        match u32::try_from(counter.len()) {
+            Ok(remaining) if remaining <= VARINT_MAX => Ok(remaining),
+            _ => Err(EncodeError::TooLong),
+        }
+    }
+
+    /// [`Packet::encode`] with the [`Packet::remaining_len`] already found: one
+    /// walk, for a caller that needed the length first anyway (the client
+    /// checks it against its buffer and the broker's maximum).
+    pub(crate) fn encode_with_remaining(
+        &self,
+        version: Version,
+        remaining: u32,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
         let mut w = Writer::new(buf);
         w.u8(self.first_byte())?;
         w.varint(remaining)?;
@@ -1039,14 +1060,9 @@ impl Packet<'_> {
     ///
     /// As [`Packet::encode`], except `BufferTooSmall`.
     pub fn encoded_len(&self, version: Version) -> Result<usize, EncodeError> {
-        // One counting pass: the client asks this before every `encode`.
-        let mut counter = Writer::counter();
-        self.write_body(version, &mut counter)?;
-        let remaining = u32::try_from(counter.len()).map_err(|_| EncodeError::TooLong)?;
-        if remaining > VARINT_MAX {
-            return Err(EncodeError::TooLong);
-        }
-        Ok(1 + varint_len(remaining) + counter.len())
+        // One counting walk, not an `encode` into an empty buffer (two).
+        let remaining = self.remaining_len(version)?;
+        Ok(1 + varint_len(remaining) + remaining as usize)
     }
 
     fn write_body(&self, v: Version, w: &mut Writer<'_>) -> Result<(), EncodeError> {
