@@ -200,7 +200,33 @@ pub(crate) fn steps() -> Vec<Step> {
         },
         Step {
             name: "test",
-            action: Action::Commands(vec![cargo(&["test", "--workspace"])]),
+            action: Action::Commands(vec![
+                cargo(&["test", "--workspace"]),
+                // A one-version MQTT client refuses the other version (the
+                // test builds only without the default `v3` + `v5`).
+                cargo(&[
+                    "test",
+                    "-q",
+                    "-p",
+                    "portnet-mqtt",
+                    "--no-default-features",
+                    "--features",
+                    "v5",
+                    "--test",
+                    "one_version",
+                ]),
+                cargo(&[
+                    "test",
+                    "-q",
+                    "-p",
+                    "portnet-mqtt",
+                    "--no-default-features",
+                    "--features",
+                    "v3",
+                    "--test",
+                    "one_version",
+                ]),
+            ]),
         },
         Step {
             // lwIP's C and the FFI layer under memcheck: the simulation's tests
