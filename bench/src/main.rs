@@ -9,6 +9,7 @@
 
 mod broker;
 mod growth;
+mod lwip;
 mod mqtt;
 mod size;
 mod stacks;
@@ -494,6 +495,9 @@ fn main() -> std::process::ExitCode {
                 growth::plots(&dir, &curves)?;
                 println!("plots written to {}", dir.display());
             }
+        }
+        if wanted("lwip") {
+            rows.extend(lwip::run(stack_bytes, settings.repeats)?);
         }
         if wanted("size") {
             rows.extend(size::run()?);

@@ -59,6 +59,12 @@ fn skeletons_dir() -> PathBuf {
 
 /// Builds every skeleton and returns their sections, in `BINS` order.
 fn build() -> io::Result<Vec<Sections>> {
+    built(&BINS)
+}
+
+/// Builds every skeleton (a no-op when built already) and returns the
+/// sections of `bins`, in their order.
+pub(crate) fn built(bins: &[&str]) -> io::Result<Vec<Sections>> {
     let dir = skeletons_dir();
     let target_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/size");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -83,7 +89,7 @@ fn build() -> io::Result<Vec<Sections>> {
             "building the size skeletons failed ({status}); `cargo xtask setup` installs the {TARGET} target"
         )));
     }
-    BINS.iter()
+    bins.iter()
         .map(|bin| {
             let path = target_dir.join(TARGET).join("release").join(bin);
             sections(&std::fs::read(&path)?)
