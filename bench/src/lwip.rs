@@ -37,17 +37,11 @@ fn per_mib(workload: &str) -> io::Result<f64> {
 }
 
 pub(crate) fn run(bytes: usize, repeats: usize) -> io::Result<Vec<Row>> {
-    let (mut ours, mut peer) = (Vec::new(), Vec::new());
-    for r in 0..repeats.max(2) {
-        // Sides take turns at going first (ABBA).
-        if r % 2 == 0 {
-            ours.push(bulk(&LwipHarness::default(), bytes)?.as_secs_f64());
-            peer.push(bulk(&SmoltcpHarness::default(), bytes)?.as_secs_f64());
-        } else {
-            peer.push(bulk(&SmoltcpHarness::default(), bytes)?.as_secs_f64());
-            ours.push(bulk(&LwipHarness::default(), bytes)?.as_secs_f64());
-        }
-    }
+    let (ours, peer) = crate::abba(
+        repeats,
+        || Ok(bulk(&LwipHarness::default(), bytes)?.as_secs_f64()),
+        || Ok(bulk(&SmoltcpHarness::default(), bytes)?.as_secs_f64()),
+    )?;
     let mib = bytes as f64 / f64::from(1 << 20);
     let (o, p) = (mib / median(ours), mib / median(peer));
     let (i_o, i_p) = (per_mib("lwip-bulk")?, per_mib("smoltcp-bulk")?);
