@@ -69,6 +69,12 @@ fn build() -> io::Result<Vec<Sections>> {
     Ok(all)
 }
 
+/// Builds every skeleton (a no-op when built already) and returns the
+/// sections of `bins`, in their order.
+pub(crate) fn built(bins: &[&str]) -> io::Result<Vec<Sections>> {
+    build_with(&["--bins"], bins)
+}
+
 /// One `cargo build` of the skeletons with `args`; the sections of `bins`.
 fn build_with(args: &[&str], bins: &[&str]) -> io::Result<Vec<Sections>> {
     let dir = skeletons_dir();

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, target_dir};
+use crate::{asan, bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, target_dir};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -239,6 +239,13 @@ pub(crate) fn steps() -> Vec<Step> {
                 )],
                 ..cargo(&["test", "-q", "-p", "portnet-lwip", "--test", "sim"])
             }]),
+        },
+        Step {
+            // The same tests under AddressSanitizer, lwIP's C instrumented too:
+            // what memcheck cannot bound (overruns of static arrays, the stack).
+            // `cargo xtask asan` adds the conformance suite.
+            name: "lwip-asan",
+            action: Action::Call(|| asan::asan(false)),
         },
         Step {
             name: "guide",
