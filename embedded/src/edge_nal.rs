@@ -1070,3 +1070,375 @@ where
         edge_close(&c.socket, &c.write_closed, c.policy, cx)
     }
 }
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: ephemeral ports
+// ---------------------------------------------------------------------------
+
+/// The first port [`PortnetEdgeListen`] and [`PortnetEdgeUdp`] try for a
+/// port-0 bind (IANA's dynamic range).
+const EPHEMERAL_FIRST: u16 = 49152;
+/// How many ports a port-0 bind tries before it gives up with `AddrInUse`.
+const EPHEMERAL_TRIES: usize = 64;
+
+/// The next port after `port` in the dynamic range, wrapping.
+fn next_ephemeral(port: u16) -> u16 {
+    if port == u16::MAX {
+        EPHEMERAL_FIRST
+    } else {
+        port + 1
+    }
+}
+
+/// Binds `local` with `bind`; for port 0 the adapter picks the port (edge-nal
+/// has no way to report which port a stack picked, and portnet's `local_addr`
+/// must give it), moving on to the next port while the stack says `AddrInUse`.
+async fn bind_with_port<T, E, F, Fut>(
+    next: &Cell<u16>,
+    local: SocketAddr,
+    mut bind: F,
+) -> core::result::Result<(T, SocketAddr), PortnetError<E>>
+where
+    E: embedded_io_async::Error,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = core::result::Result<T, E>>,
+{
+    if local.port() != 0 {
+        return bind(local)
+            .await
+            .map(|t| (t, local))
+            .map_err(PortnetError::Stack);
+    }
+    for _ in 0..EPHEMERAL_TRIES {
+        let port = next.get();
+        next.set(next_ephemeral(port));
+        let addr = SocketAddr::new(local.ip(), port);
+        match bind(addr).await {
+            Ok(t) => return Ok((t, addr)),
+            Err(e) if e.kind() == embedded_io_async::ErrorKind::AddrInUse => {}
+            Err(e) => return Err(PortnetError::Stack(e)),
+        }
+    }
+    Err(PortnetError::Adapter(ErrorKind::AddrInUse))
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: listening
+// ---------------------------------------------------------------------------
+
+/// An edge-nal stack's listening side (`TcpBind`/`TcpAccept`) as a portnet
+/// `TcpListen`, for stacks whose accepted sockets do not borrow their acceptor.
+///
+/// edge-nal lets an accepted socket borrow its acceptor (`TcpAccept::Socket<'a>`
+/// borrows `&'a self`); portnet's accepted connections outlive their listener
+/// (`TcpListener::Connection` has no lifetime, so a server can hand each one to a
+/// task). Without `unsafe` or an allocator the two only meet when the socket type
+/// is the same for every borrow: the bound `for<'x> TcpAccept<Socket<'x> = C>`.
+/// edge-nal-std's acceptor (the host's sockets) meets it; edge-nal-embassy's does
+/// not (its `TcpSocket<'a>` names the borrow), so it has no listening side here.
+///
+/// - The listener owns the acceptor: dropping it frees the port (when the stack's
+///   acceptor does).
+/// - A port-0 listen gets a port picked by the adapter (49152 and up, the next
+///   one while the stack answers `AddrInUse`): edge-nal cannot report a bound
+///   port, and portnet's `local_addr` must.
+/// - `ListenOptions::backlog` is not passed on (edge-nal has none): the backlog is
+///   whatever the edge-nal stack has.
+/// - An accepted connection's peer address is the one edge-nal's `accept`
+///   reports; its `local_addr` is `Unsupported`.
+#[derive(Debug)]
+pub struct PortnetEdgeListen<S> {
+    stack: S,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<S> PortnetEdgeListen<S> {
+    /// Presents the listening side of the edge-nal `stack` to portnet code,
+    /// trusting its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: S) -> Self {
+        Self::with_policy(stack, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeListen::new`], with the wake policy `policy`.
+    pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
+        Self {
+            stack,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &S {
+        &self.stack
+    }
+}
+
+impl<S: edge_nal::TcpBind<Error: 'static>> portnet::ErrorType for PortnetEdgeListen<S> {
+    type Error = PortnetError<S::Error>;
+}
+
+impl<S, C> portnet::TcpListen for PortnetEdgeListen<S>
+where
+    S: edge_nal::TcpBind<Error: 'static>,
+    for<'a> S::Accept<'a>: 'static,
+    for<'a, 'x> S::Accept<'a>: edge_nal::TcpAccept<Socket<'x> = C>,
+    C: embedded_io_async::Read<Error = S::Error>
+        + embedded_io_async::Write<Error = S::Error>
+        + edge_nal::TcpShutdown<Error = S::Error>,
+{
+    type Connection<'a>
+        = PortnetEdgeConnection<C>
+    where
+        Self: 'a;
+    type Listener<'a>
+        = PortnetEdgeListener<S::Accept<'a>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`.
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        _options: portnet::ListenOptions,
+    ) -> EdgeResult<Self::Listener<'_>, S::Error> {
+        let stack = &self.stack;
+        let (acceptor, local) =
+            bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+        Ok(PortnetEdgeListener {
+            acceptor,
+            local,
+            policy: self.policy,
+        })
+    }
+}
+
+/// A listener of a [`PortnetEdgeListen`] stack: owns the edge-nal acceptor.
+pub struct PortnetEdgeListener<A> {
+    acceptor: A,
+    local: SocketAddr,
+    policy: WakePolicy,
+}
+
+impl<A> fmt::Debug for PortnetEdgeListener<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListener")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::ErrorType for PortnetEdgeListener<A> {
+    type Error = PortnetError<A::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::SocketOptions for PortnetEdgeListener<A> {
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<A, C> portnet::TcpListener for PortnetEdgeListener<A>
+where
+    A: edge_nal::TcpAccept<Error: 'static> + 'static,
+    for<'x> A: edge_nal::TcpAccept<Socket<'x> = C>,
+    C: embedded_io_async::Read<Error = A::Error>
+        + embedded_io_async::Write<Error = A::Error>
+        + edge_nal::TcpShutdown<Error = A::Error>,
+{
+    type Connection = PortnetEdgeConnection<C>;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal acceptor's `accept`.
+    async fn accept(&self) -> EdgeResult<(Self::Connection, SocketAddr), A::Error> {
+        let (peer, socket) = self.acceptor.accept().await.map_err(PortnetError::Stack)?;
+        Ok((
+            PortnetEdgeConnection {
+                socket: RefCell::new(socket),
+                peer,
+                policy: self.policy,
+                write_closed: Cell::new(false),
+            },
+            peer,
+        ))
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
+        Ok(self.local)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: UDP
+// ---------------------------------------------------------------------------
+
+/// An edge-nal stack's `UdpBind` as a portnet `UdpBind`.
+///
+/// - Each `poll_send_to`/`poll_recv_from` polls the edge-nal socket's
+///   `send`/`receive` once (see [`WakePolicy`]); a `RefCell` borrowed for one
+///   poll lets both take `&self` from two tasks of one thread.
+/// - A port-0 bind gets a port picked by the adapter (49152 and up, the next one
+///   while the stack answers `AddrInUse`): edge-nal cannot report a bound port,
+///   and portnet's `local_addr` must.
+/// - `connect` only filters: later receives discard datagrams from other
+///   senders, and `send` goes to the peer; the edge-nal socket stays unconnected.
+/// - The length a receive reports is what the edge-nal stack reports (edge-nal
+///   asks for the full length on truncation).
+/// - No socket options (`Unsupported`).
+#[derive(Debug)]
+pub struct PortnetEdgeUdp<S> {
+    stack: S,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<S> PortnetEdgeUdp<S> {
+    /// Presents the UDP side of the edge-nal `stack` to portnet code, trusting
+    /// its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: S) -> Self {
+        Self::with_policy(stack, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeUdp::new`], with the wake policy `policy`.
+    pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
+        Self {
+            stack,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &S {
+        &self.stack
+    }
+}
+
+impl<S: edge_nal::UdpBind<Error: 'static>> portnet::ErrorType for PortnetEdgeUdp<S> {
+    type Error = PortnetError<S::Error>;
+}
+
+impl<S: edge_nal::UdpBind<Error: 'static>> portnet::UdpBind for PortnetEdgeUdp<S> {
+    type Socket<'a>
+        = PortnetEdgeUdpSocket<S::Socket<'a>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`.
+    async fn bind(&self, local: SocketAddr) -> EdgeResult<Self::Socket<'_>, S::Error> {
+        let stack = &self.stack;
+        let (socket, local) =
+            bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+        Ok(PortnetEdgeUdpSocket {
+            inner: RefCell::new(socket),
+            local,
+            peer: None,
+            policy: self.policy,
+        })
+    }
+}
+
+/// A socket of a [`PortnetEdgeUdp`] stack: a portnet `UdpSocket` over an
+/// edge-nal UDP socket.
+pub struct PortnetEdgeUdpSocket<U> {
+    inner: RefCell<U>,
+    local: SocketAddr,
+    peer: Option<SocketAddr>,
+    policy: WakePolicy,
+}
+
+impl<U> fmt::Debug for PortnetEdgeUdpSocket<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeUdpSocket")
+            .field("local", &self.local)
+            .field("peer", &self.peer)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many datagrams from other senders one `poll_recv_from` of a connected
+/// socket discards before it yields (and wakes itself to go on).
+const EDGE_FILTER_BUDGET: usize = 32;
+
+impl<U: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetEdgeUdpSocket<U>
+{
+    type Error = PortnetError<U::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<U: embedded_io_async::ErrorType<Error: 'static>> portnet::SocketOptions
+    for PortnetEdgeUdpSocket<U>
+{
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), U::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, U::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<U> portnet::UdpSocket for PortnetEdgeUdpSocket<U>
+where
+    U: edge_nal::UdpReceive<Error: 'static> + edge_nal::UdpSend,
+{
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        remote: SocketAddr,
+    ) -> Poll<EdgeResult<(), U::Error>> {
+        let policy = self.policy;
+        with_socket(&self.inner, cx, |socket, cx| {
+            poll_once(policy, cx, socket.send(remote, buf)).map_err(PortnetError::Stack)
+        })
+    }
+
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<EdgeResult<(usize, SocketAddr), U::Error>> {
+        let policy = self.policy;
+        for _ in 0..EDGE_FILTER_BUDGET {
+            let received = with_socket(&self.inner, cx, |socket, cx| {
+                poll_once(policy, cx, socket.receive(buf))
+            });
+            match received {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(PortnetError::Stack(e))),
+                Poll::Ready(Ok((_, from))) if self.peer.is_some_and(|p| p != from) => {}
+                Poll::Ready(Ok(got)) => return Poll::Ready(Ok(got)),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn connect(&mut self, remote: SocketAddr) -> EdgeResult<(), U::Error> {
+        if remote.ip().is_unspecified() || remote.port() == 0 {
+            return Err(PortnetError::Adapter(ErrorKind::InvalidInput));
+        }
+        self.peer = Some(remote);
+        Ok(())
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, U::Error> {
+        Ok(self.local)
+    }
+}

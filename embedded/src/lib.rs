@@ -27,6 +27,7 @@ pub use poll::WakePolicy;
 pub use edge_nal::{
     DEFAULT_UDP_AHEAD, EdgeAcceptor, EdgeNal, EdgeTcp, EdgeTcpRead, EdgeTcpWrite, EdgeUdp,
     EdgeUdpReceive, EdgeUdpSend, PortnetEdge, PortnetEdgeConnection, PortnetEdgeHalf,
+    PortnetEdgeListen, PortnetEdgeListener, PortnetEdgeUdp, PortnetEdgeUdpSocket,
 };
 #[cfg(feature = "embedded-io-async")]
 pub use io_async::{EmbeddedIo, PortnetIo};

@@ -15,11 +15,11 @@ use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
 
 use portnet_conformance::{Family, Harness};
-use portnet_embedded::PortnetEdge;
+use portnet_embedded::{PortnetEdge, PortnetEdgeUdp};
 use portnet_links::VirtualClock;
 use portnet_smoltcp::sim::SimStack;
 
-use crate::embassy::{EmbassyRig, TCP_BUFFER, TCP_SOCKETS};
+use crate::embassy::{EmbassyRig, TCP_BUFFER, TCP_SOCKETS, UDP_BUFFER, UDP_PACKETS, UDP_SOCKETS};
 
 /// edge-nal-embassy's TCP factory with this row's buffers (as many sockets as
 /// the `embassy-net` row's pool, each with its buffer size).
@@ -28,11 +28,16 @@ pub type EdgeTcp = edge_nal_embassy::Tcp<'static>;
 /// The stack under test: edge-nal-embassy's TCP factory through the adapter.
 pub type RowStack = PortnetEdge<EdgeTcp>;
 
+/// edge-nal-embassy's UDP factory through the adapter, with as many sockets and
+/// as much buffer as the `embassy-net` row's UDP pool.
+pub type RowUdp = PortnetEdgeUdp<edge_nal_embassy::Udp<'static>>;
+
 /// edge-nal-embassy over embassy-net at 10.0.0.1 / fd00::1 on a clean
 /// in-memory link, portnet's smoltcp backend at 10.0.0.2 / fd00::2 its peer.
 pub struct EdgeNalEmbassyHarness {
     rig: EmbassyRig,
     stack: RowStack,
+    udp: RowUdp,
 }
 
 impl fmt::Debug for EdgeNalEmbassyHarness {
@@ -51,9 +56,17 @@ impl Default for EdgeNalEmbassyHarness {
         let buffers: &'static edge_nal_embassy::TcpBuffers<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> =
             Box::leak(Box::new(edge_nal_embassy::TcpBuffers::new()));
         let tcp = edge_nal_embassy::Tcp::new(rig.net(), buffers);
+        let udp_buffers: &'static edge_nal_embassy::UdpBuffers<
+            UDP_SOCKETS,
+            UDP_BUFFER,
+            UDP_BUFFER,
+            UDP_PACKETS,
+        > = Box::leak(Box::new(edge_nal_embassy::UdpBuffers::new()));
+        let udp = edge_nal_embassy::Udp::new(rig.net(), udp_buffers);
         Self {
             rig,
             stack: PortnetEdge::new(tcp),
+            udp: PortnetEdgeUdp::new(udp),
         }
     }
 }
@@ -61,7 +74,7 @@ impl Default for EdgeNalEmbassyHarness {
 impl Harness for EdgeNalEmbassyHarness {
     type Connect = RowStack;
     type Listen = portnet_conformance::Missing;
-    type Udp = portnet_conformance::Missing;
+    type Udp = RowUdp;
     type Dns = portnet_conformance::Missing;
     type Peer = SimStack;
     type Clock = VirtualClock;
@@ -72,8 +85,8 @@ impl Harness for EdgeNalEmbassyHarness {
     fn listener(&self) -> Option<&portnet_conformance::Missing> {
         None
     }
-    fn udp(&self) -> Option<&portnet_conformance::Missing> {
-        None
+    fn udp(&self) -> Option<&RowUdp> {
+        Some(&self.udp)
     }
     fn peer(&self) -> &SimStack {
         self.rig.peer()
@@ -92,6 +105,9 @@ impl Harness for EdgeNalEmbassyHarness {
     }
     fn tcp_pool(&self) -> Option<usize> {
         Some(TCP_SOCKETS)
+    }
+    fn udp_pool(&self) -> Option<usize> {
+        Some(UDP_SOCKETS)
     }
     fn run<F: Future>(&self, future: F) -> F::Output {
         self.rig.run(future)
