@@ -213,3 +213,14 @@ pub fn python3_binary() -> PathBuf {
             panic!("python3 not found: run `cargo xtask setup` (Debian package `python3`)")
         })
 }
+
+/// Debian's curl (package `curl`, installed by `cargo xtask setup`).
+pub fn curl_binary() -> PathBuf {
+    ["/usr/bin/curl", "/usr/local/bin/curl"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("curl not found: run `cargo xtask setup` (Debian package `curl`)")
+        })
+}
