@@ -224,3 +224,15 @@ pub fn curl_binary() -> PathBuf {
             panic!("curl not found: run `cargo xtask setup` (Debian package `curl`)")
         })
 }
+
+/// Debian's busybox (package `busybox`, installed by `cargo xtask setup`), for
+/// its DHCP client applet `udhcpc`.
+pub fn busybox_binary() -> PathBuf {
+    ["/usr/bin/busybox", "/bin/busybox", "/usr/local/bin/busybox"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("busybox not found: run `cargo xtask setup` (Debian package `busybox`)")
+        })
+}
