@@ -48,8 +48,9 @@ fn smoltcp_stack(tap: Tap) -> &'static TapStack {
 }
 
 /// Runs udhcpc on the TAP device until it holds a lease (`-q`), or gives up
-/// after 5 discovers a second apart (`-n`); broadcast replies asked for (`-B`),
-/// as a client with no address yet needs them. Returns what the script recorded.
+/// after 5 discovers a second apart (`-n`). It asks for no broadcast replies:
+/// edge-dhcp broadcasts its answers to a client without an address anyway.
+/// Returns what the script recorded.
 async fn udhcpc(netns: &NetNs, dir: &Path) -> Result<String, String> {
     let record = dir.join("events");
     let script = dir.join("script.sh");
@@ -67,9 +68,7 @@ async fn udhcpc(netns: &NetNs, dir: &Path) -> Result<String, String> {
     let output = tokio::process::Command::new("ip")
         .args(["netns", "exec", netns.name()])
         .arg(support::busybox_binary())
-        .args([
-            "udhcpc", "-f", "-q", "-n", "-B", "-t", "5", "-T", "1", "-A", "1",
-        ])
+        .args(["udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-A", "1"])
         .args(["-i", TAP_NAME, "-s"])
         .arg(&script)
         .kill_on_drop(true)
