@@ -1122,6 +1122,25 @@ where
     Err(PortnetError::Adapter(ErrorKind::AddrInUse))
 }
 
+/// What [`PortnetEdgeListen`] and [`PortnetEdgeUdp`] share: the edge-nal stack,
+/// the wake policy, and the next port a port-0 bind tries.
+#[derive(Debug)]
+struct Binder<S> {
+    stack: S,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<S> Binder<S> {
+    fn new(stack: S, policy: WakePolicy) -> Self {
+        Self {
+            stack,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // edge-nal → portnet: listening
 // ---------------------------------------------------------------------------
@@ -1147,11 +1166,7 @@ where
 /// - An accepted connection's peer address is the one edge-nal's `accept`
 ///   reports; its `local_addr` is `Unsupported`.
 #[derive(Debug)]
-pub struct PortnetEdgeListen<S> {
-    stack: S,
-    policy: WakePolicy,
-    next_port: Cell<u16>,
-}
+pub struct PortnetEdgeListen<S>(Binder<S>);
 
 impl<S> PortnetEdgeListen<S> {
     /// Presents the listening side of the edge-nal `stack` to portnet code,
@@ -1162,16 +1177,12 @@ impl<S> PortnetEdgeListen<S> {
 
     /// As [`PortnetEdgeListen::new`], with the wake policy `policy`.
     pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
-        Self {
-            stack,
-            policy,
-            next_port: Cell::new(EPHEMERAL_FIRST),
-        }
+        Self(Binder::new(stack, policy))
     }
 
     /// The edge-nal stack.
     pub fn get_ref(&self) -> &S {
-        &self.stack
+        &self.0.stack
     }
 }
 
@@ -1205,13 +1216,16 @@ where
         local: SocketAddr,
         _options: portnet::ListenOptions,
     ) -> EdgeResult<Self::Listener<'_>, S::Error> {
-        let stack = &self.stack;
-        let (acceptor, local) =
-            bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+        let Binder {
+            stack,
+            policy,
+            next_port,
+        } = &self.0;
+        let (acceptor, local) = bind_with_port(next_port, local, |addr| stack.bind(addr)).await?;
         Ok(PortnetEdgeListener {
             acceptor,
             local,
-            policy: self.policy,
+            policy: *policy,
         })
     }
 }
@@ -1294,11 +1308,7 @@ where
 ///   asks for the full length on truncation).
 /// - No socket options (`Unsupported`).
 #[derive(Debug)]
-pub struct PortnetEdgeUdp<S> {
-    stack: S,
-    policy: WakePolicy,
-    next_port: Cell<u16>,
-}
+pub struct PortnetEdgeUdp<S>(Binder<S>);
 
 impl<S> PortnetEdgeUdp<S> {
     /// Presents the UDP side of the edge-nal `stack` to portnet code, trusting
@@ -1309,16 +1319,12 @@ impl<S> PortnetEdgeUdp<S> {
 
     /// As [`PortnetEdgeUdp::new`], with the wake policy `policy`.
     pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
-        Self {
-            stack,
-            policy,
-            next_port: Cell::new(EPHEMERAL_FIRST),
-        }
+        Self(Binder::new(stack, policy))
     }
 
     /// The edge-nal stack.
     pub fn get_ref(&self) -> &S {
-        &self.stack
+        &self.0.stack
     }
 }
 
@@ -1336,14 +1342,17 @@ impl<S: edge_nal::UdpBind<Error: 'static>> portnet::UdpBind for PortnetEdgeUdp<S
     ///
     /// As the edge-nal stack's `bind`.
     async fn bind(&self, local: SocketAddr) -> EdgeResult<Self::Socket<'_>, S::Error> {
-        let stack = &self.stack;
-        let (socket, local) =
-            bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+        let Binder {
+            stack,
+            policy,
+            next_port,
+        } = &self.0;
+        let (socket, local) = bind_with_port(next_port, local, |addr| stack.bind(addr)).await?;
         Ok(PortnetEdgeUdpSocket {
             inner: RefCell::new(socket),
             local,
             peer: None,
-            policy: self.policy,
+            policy: *policy,
         })
     }
 }
