@@ -1291,6 +1291,268 @@ where
 }
 
 // ---------------------------------------------------------------------------
+// edge-nal → portnet: listening, acceptors that sockets borrow
+// ---------------------------------------------------------------------------
+
+/// Room for the acceptors of a [`PortnetEdgeListenIn`]: `N` in all, for the
+/// life of the slots.
+///
+/// An edge-nal stack whose accepted sockets borrow their acceptor
+/// (edge-nal-embassy's `TcpSocket<'a>`) needs the acceptor to stay where it is
+/// while any of them lives, and portnet's connections outlive their listener.
+/// Without `unsafe` or an allocator the acceptor can only stay put for as long
+/// as its storage: here, each slot holds one acceptor from its first listen on
+/// until the slots are dropped. A new listen on the address of a listener
+/// already dropped takes that listener's slot (and acceptor) again; any other
+/// listen, port 0 included, takes a fresh slot.
+///
+/// So this suits acceptors that hold nothing of the stack's while no `accept`
+/// runs (edge-nal-embassy's is the stack and an address; embassy-net listens
+/// only inside `accept`). An acceptor that holds a listening socket would keep
+/// its port bound: use [`PortnetEdgeListen`] for those.
+pub struct AcceptorSlots<A, const N: usize> {
+    slots: [AcceptorSlot<A>; N],
+}
+
+struct AcceptorSlot<A> {
+    acceptor: core::cell::OnceCell<A>,
+    local: Cell<Option<SocketAddr>>,
+    listening: Cell<bool>,
+}
+
+impl<A, const N: usize> AcceptorSlots<A, N> {
+    /// `N` empty slots.
+    pub const fn new() -> Self {
+        Self {
+            slots: [const {
+                AcceptorSlot {
+                    acceptor: core::cell::OnceCell::new(),
+                    local: Cell::new(None),
+                    listening: Cell::new(false),
+                }
+            }; N],
+        }
+    }
+
+    /// How many slots hold no acceptor yet.
+    pub fn free(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.acceptor.get().is_none())
+            .count()
+    }
+}
+
+impl<A, const N: usize> Default for AcceptorSlots<A, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A, const N: usize> fmt::Debug for AcceptorSlots<A, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptorSlots")
+            .field("capacity", &N)
+            .field("free", &self.free())
+            .finish()
+    }
+}
+
+/// An edge-nal stack's listening side as a portnet `TcpListen`, for stacks whose
+/// accepted sockets borrow their acceptor (edge-nal-embassy): the acceptors live
+/// in [`AcceptorSlots`] that outlive the stack's connections.
+///
+/// As [`PortnetEdgeListen`] otherwise (port-0 ports picked by the adapter,
+/// backlog not passed on, `local_addr` of a connection `Unsupported`). A listen
+/// that finds no slot fails with `OutOfResources`.
+pub struct PortnetEdgeListenIn<'s, S, const N: usize>
+where
+    S: edge_nal::TcpBind,
+{
+    stack: &'s S,
+    slots: &'s AcceptorSlots<S::Accept<'s>, N>,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<'s, S, const N: usize> PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind + 's,
+{
+    /// Presents the listening side of `stack` to portnet code, its acceptors in
+    /// `slots`, trusting its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: &'s S, slots: &'s AcceptorSlots<S::Accept<'s>, N>) -> Self {
+        Self::with_policy(stack, slots, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeListenIn::new`], with the wake policy `policy`.
+    pub fn with_policy(
+        stack: &'s S,
+        slots: &'s AcceptorSlots<S::Accept<'s>, N>,
+        policy: WakePolicy,
+    ) -> Self {
+        Self {
+            stack,
+            slots,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &'s S {
+        self.stack
+    }
+}
+
+impl<'s, S, const N: usize> fmt::Debug for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind + 's,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListenIn")
+            .field("slots", self.slots)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, S, const N: usize> portnet::ErrorType for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind<Error: 'static> + 's,
+{
+    type Error = PortnetError<S::Error>;
+}
+
+impl<'s, S, const N: usize> portnet::TcpListen for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind<Error: 'static> + 's,
+{
+    type Connection<'a>
+        = PortnetEdgeConnection<<S::Accept<'s> as edge_nal::TcpAccept>::Socket<'s>>
+    where
+        Self: 'a;
+    type Listener<'a>
+        = PortnetEdgeListenerIn<'s, S::Accept<'s>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`; a slot is taken only once it returns.
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        _options: portnet::ListenOptions,
+    ) -> EdgeResult<Self::Listener<'_>, S::Error> {
+        let slots = &self.slots.slots;
+        // The acceptor of a listener on this address that was dropped: the
+        // stack already bound it.
+        let reuse = (local.port() != 0)
+            .then(|| {
+                slots
+                    .iter()
+                    .find(|s| s.local.get() == Some(local) && !s.listening.get())
+            })
+            .flatten();
+        let slot = match reuse {
+            Some(slot) => slot,
+            None => {
+                if !slots.iter().any(|s| s.acceptor.get().is_none()) {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                }
+                let stack = self.stack;
+                let (acceptor, local) =
+                    bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+                // Another listen may have taken the last free slot while `bind` ran.
+                let Some(slot) = slots.iter().find(|s| s.acceptor.get().is_none()) else {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                };
+                if slot.acceptor.set(acceptor).is_err() {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                }
+                slot.local.set(Some(local));
+                slot
+            }
+        };
+        slot.listening.set(true);
+        Ok(PortnetEdgeListenerIn {
+            slot,
+            policy: self.policy,
+        })
+    }
+}
+
+/// A listener of a [`PortnetEdgeListenIn`] stack: holds its slot while it lives.
+pub struct PortnetEdgeListenerIn<'s, A> {
+    slot: &'s AcceptorSlot<A>,
+    policy: WakePolicy,
+}
+
+impl<A> fmt::Debug for PortnetEdgeListenerIn<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListenerIn")
+            .field("local", &self.slot.local.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> Drop for PortnetEdgeListenerIn<'_, A> {
+    fn drop(&mut self) {
+        self.slot.listening.set(false);
+    }
+}
+
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::ErrorType for PortnetEdgeListenerIn<'_, A> {
+    type Error = PortnetError<A::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::SocketOptions
+    for PortnetEdgeListenerIn<'_, A>
+{
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<'s, A: edge_nal::TcpAccept<Error: 'static> + 's> portnet::TcpListener
+    for PortnetEdgeListenerIn<'s, A>
+{
+    type Connection = PortnetEdgeConnection<A::Socket<'s>>;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal acceptor's `accept`.
+    async fn accept(&self) -> EdgeResult<(Self::Connection, SocketAddr), A::Error> {
+        let slot: &'s AcceptorSlot<A> = self.slot;
+        let Some(acceptor) = slot.acceptor.get() else {
+            return Err(PortnetError::Adapter(ErrorKind::NotConnected));
+        };
+        let (peer, socket) = acceptor.accept().await.map_err(PortnetError::Stack)?;
+        Ok((
+            PortnetEdgeConnection {
+                socket: RefCell::new(socket),
+                peer,
+                policy: self.policy,
+                write_closed: Cell::new(false),
+            },
+            peer,
+        ))
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
+        self.slot
+            .local
+            .get()
+            .ok_or(PortnetError::Adapter(ErrorKind::NotConnected))
+    }
+}
+
+// ---------------------------------------------------------------------------
 // edge-nal → portnet: UDP
 // ---------------------------------------------------------------------------
 

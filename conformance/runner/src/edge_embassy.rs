@@ -2,8 +2,8 @@
 //! implementation over embassy-net, on the same rig as the `embassy-net` row
 //! ([`EmbassyRig`]: embassy-net on the in-memory link, portnet's smoltcp
 //! backend as the peer, virtual time through this crate's embassy-time driver),
-//! seen by the suite through `portnet-embedded`'s edge-nal → portnet adapter
-//! [`PortnetEdge`].
+//! seen by the suite through `portnet-embedded`'s edge-nal → portnet adapters
+//! [`PortnetEdge`], [`PortnetEdgeListenIn`] and [`PortnetEdgeUdp`].
 //!
 //! The two rows share embassy-net, its driver and its peer: what differs
 //! between their tables is what edge-nal-embassy (and the adapter) make of
@@ -15,7 +15,7 @@ use core::future::Future;
 use core::net::{IpAddr, SocketAddr};
 
 use portnet_conformance::{Family, Harness};
-use portnet_embedded::{PortnetEdge, PortnetEdgeUdp};
+use portnet_embedded::{AcceptorSlots, PortnetEdge, PortnetEdgeListenIn, PortnetEdgeUdp};
 use portnet_links::VirtualClock;
 use portnet_smoltcp::sim::SimStack;
 
@@ -28,6 +28,14 @@ pub type EdgeTcp = edge_nal_embassy::Tcp<'static>;
 /// The stack under test: edge-nal-embassy's TCP factory through the adapter.
 pub type RowStack = PortnetEdge<EdgeTcp>;
 
+/// How many listens one harness (one case) may make: each port-0 listen takes
+/// a slot of its own.
+pub const ACCEPTOR_SLOTS: usize = 32;
+
+/// edge-nal-embassy's listening side through the adapter for acceptors that
+/// sockets borrow.
+pub type RowListen = PortnetEdgeListenIn<'static, EdgeTcp, ACCEPTOR_SLOTS>;
+
 /// edge-nal-embassy's UDP factory through the adapter, with as many sockets and
 /// as much buffer as the `embassy-net` row's UDP pool.
 pub type RowUdp = PortnetEdgeUdp<edge_nal_embassy::Udp<'static>>;
@@ -37,6 +45,7 @@ pub type RowUdp = PortnetEdgeUdp<edge_nal_embassy::Udp<'static>>;
 pub struct EdgeNalEmbassyHarness {
     rig: EmbassyRig,
     stack: RowStack,
+    listen: RowListen,
     udp: RowUdp,
 }
 
@@ -56,6 +65,11 @@ impl Default for EdgeNalEmbassyHarness {
         let buffers: &'static edge_nal_embassy::TcpBuffers<TCP_SOCKETS, TCP_BUFFER, TCP_BUFFER> =
             Box::leak(Box::new(edge_nal_embassy::TcpBuffers::new()));
         let tcp = edge_nal_embassy::Tcp::new(rig.net(), buffers);
+        // The listening side's stack and acceptors live as long as its
+        // connections may: leaked, as the buffers are.
+        let listen_tcp: &'static EdgeTcp = Box::leak(Box::new(tcp));
+        let slots: &'static AcceptorSlots<_, ACCEPTOR_SLOTS> =
+            Box::leak(Box::new(AcceptorSlots::new()));
         let udp_buffers: &'static edge_nal_embassy::UdpBuffers<
             UDP_SOCKETS,
             UDP_BUFFER,
@@ -66,6 +80,7 @@ impl Default for EdgeNalEmbassyHarness {
         Self {
             rig,
             stack: PortnetEdge::new(tcp),
+            listen: PortnetEdgeListenIn::new(listen_tcp, slots),
             udp: PortnetEdgeUdp::new(udp),
         }
     }
@@ -73,7 +88,7 @@ impl Default for EdgeNalEmbassyHarness {
 
 impl Harness for EdgeNalEmbassyHarness {
     type Connect = RowStack;
-    type Listen = portnet_conformance::Missing;
+    type Listen = RowListen;
     type Udp = RowUdp;
     type Dns = portnet_conformance::Missing;
     type Peer = SimStack;
@@ -82,8 +97,8 @@ impl Harness for EdgeNalEmbassyHarness {
     fn connector(&self) -> Option<&RowStack> {
         Some(&self.stack)
     }
-    fn listener(&self) -> Option<&portnet_conformance::Missing> {
-        None
+    fn listener(&self) -> Option<&RowListen> {
+        Some(&self.listen)
     }
     fn udp(&self) -> Option<&RowUdp> {
         Some(&self.udp)

@@ -9,12 +9,12 @@
 
 mod pinned;
 
-use pinned::Expected::{self, Fail, Skip};
+use pinned::Expected::{self, Fail, FailsUnderChaos, Skip};
 use portnet_conformance::Capability;
 use portnet_conformance_runner::edge_embassy::EdgeNalEmbassyHarness;
 
 /// Every case that does not pass, in both modes alike.
-const NOT_PASSING: [(&str, Expected); 27] = [
+const NOT_PASSING: [(&str, Expected); 24] = [
     // edge-nal-embassy's `TcpError` reports every embassy-net error as the
     // embedded-io kind `Other` (`Connect(ConnectionReset)` for a refused
     // connect, `General(ConnectionReset)` after a reset): the adapter can only
@@ -39,22 +39,51 @@ const NOT_PASSING: [(&str, Expected); 27] = [
         "tcp.reset.abort_sends_rst",
         Fail("peer read after abort: no result within"),
     ),
-    // edge-nal-embassy's accepted sockets borrow their acceptor
-    // (`TcpSocket<'a>` names the borrow of `accept(&'a self)`), which portnet's
-    // accepted connections, outliving their listener, cannot hold without
-    // `unsafe` or an allocator: the adapter has no listening side for it.
-    ("tcp.listen.ephemeral_port", Skip(Capability::TcpListen)),
-    ("tcp.listen.addr_in_use", Skip(Capability::TcpListen)),
-    ("tcp.listen.drop_frees_port", Skip(Capability::TcpListen)),
-    ("tcp.accept.order_serial", Skip(Capability::TcpListen)),
-    ("tcp.accept.order_backlog", Skip(Capability::TcpListen)),
-    ("tcp.accept.pool", Skip(Capability::TcpListen)),
-    ("tcp.addresses", Skip(Capability::TcpListen)),
-    ("tcp.cancel.accept", Skip(Capability::TcpListen)),
-    ("tcp.listen.backlog", Skip(Capability::TcpListen)),
-    ("tcp.listen.addr_not_available", Skip(Capability::TcpListen)),
-    ("tcp.accept.concurrent", Skip(Capability::TcpListen)),
-    ("options.listener.read_back", Skip(Capability::TcpListen)),
+    // edge-nal-embassy's `bind` only records the address (embassy-net listens
+    // inside `accept`): a second listen on a port, or one on an address that is
+    // not the stack's, succeeds.
+    (
+        "tcp.listen.addr_in_use",
+        Fail("second listen: expected an error of kind [AddrInUse], got success"),
+    ),
+    (
+        "tcp.listen.addr_not_available",
+        Fail("expected an error of kind [AddrNotAvailable], got success"),
+    ),
+    // No backlog: embassy-net's socket listens only while an `accept` runs, so
+    // a connection that arrives between two accepts is refused (RST).
+    (
+        "tcp.accept.order_serial",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.accept.order_backlog",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.cancel.accept",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.listen.backlog",
+        Fail("failed with kind ConnectionRefused while no accept was pending"),
+    ),
+    // edge-nal-embassy's `accept` returns the socket's local endpoint where
+    // edge-nal asks for the peer's address.
+    (
+        "tcp.addresses",
+        Fail("accept reported 10.0.0.1:49152, the peer is at 10.0.0.2:"),
+    ),
+    (
+        "tcp.accept.concurrent",
+        Fail("accept 0 reported 10.0.0.1:49152 for the connection from 10.0.0.2:"),
+    ),
+    // Passes plainly; under adversarial polling the connect and the accept
+    // never meet (not yet traced to its cause).
+    (
+        "tcp.accept.pool",
+        FailsUnderChaos("connect and accept: no result within"),
+    ),
     // embassy-net binds a second UDP socket to a port already bound, and
     // edge-nal-embassy does not check.
     (
@@ -91,5 +120,5 @@ const NOT_PASSING: [(&str, Expected); 27] = [
 
 #[test]
 fn every_case_ends_as_pinned_in_both_modes() {
-    pinned::check::<EdgeNalEmbassyHarness>("edge-nal-embassy", &NOT_PASSING, 47);
+    pinned::check::<EdgeNalEmbassyHarness>("edge-nal-embassy", &NOT_PASSING, 50);
 }
