@@ -802,12 +802,7 @@ impl<S: edge_nal::TcpConnect<Error: 'static>> portnet::TcpConnect for PortnetEdg
             .connect(remote)
             .await
             .map_err(PortnetError::Stack)?;
-        Ok(PortnetEdgeConnection {
-            socket: RefCell::new(socket),
-            peer: remote,
-            policy: self.policy,
-            write_closed: Cell::new(false),
-        })
+        Ok(PortnetEdgeConnection::new(socket, remote, self.policy))
     }
 }
 
@@ -859,6 +854,17 @@ pub struct PortnetEdgeConnection<C> {
     peer: SocketAddr,
     policy: WakePolicy,
     write_closed: Cell<bool>,
+}
+
+impl<C> PortnetEdgeConnection<C> {
+    fn new(socket: C, peer: SocketAddr, policy: WakePolicy) -> Self {
+        Self {
+            socket: RefCell::new(socket),
+            peer,
+            policy,
+            write_closed: Cell::new(false),
+        }
+    }
 }
 
 impl<C> fmt::Debug for PortnetEdgeConnection<C> {
@@ -1274,15 +1280,7 @@ where
     /// As the edge-nal acceptor's `accept`.
     async fn accept(&self) -> EdgeResult<(Self::Connection, SocketAddr), A::Error> {
         let (peer, socket) = self.acceptor.accept().await.map_err(PortnetError::Stack)?;
-        Ok((
-            PortnetEdgeConnection {
-                socket: RefCell::new(socket),
-                peer,
-                policy: self.policy,
-                write_closed: Cell::new(false),
-            },
-            peer,
-        ))
+        Ok((PortnetEdgeConnection::new(socket, peer, self.policy), peer))
     }
 
     fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
@@ -1533,15 +1531,7 @@ impl<'s, A: edge_nal::TcpAccept<Error: 'static> + 's> portnet::TcpListener
             return Err(PortnetError::Adapter(ErrorKind::NotConnected));
         };
         let (peer, socket) = acceptor.accept().await.map_err(PortnetError::Stack)?;
-        Ok((
-            PortnetEdgeConnection {
-                socket: RefCell::new(socket),
-                peer,
-                policy: self.policy,
-                write_closed: Cell::new(false),
-            },
-            peer,
-        ))
+        Ok((PortnetEdgeConnection::new(socket, peer, self.policy), peer))
     }
 
     fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
