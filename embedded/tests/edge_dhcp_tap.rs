@@ -3,7 +3,7 @@
 //! [`EdgeNal`], and a real DHCP client (busybox's `udhcpc`, Debian package
 //! `busybox`) on the kernel's side of a TAP device gets a lease from it.
 //!
-//! The smoltcp stack (10.9.4.2) runs on a TAP device inside a network namespace
+//! The smoltcp stack (10.9.8.2) runs on a TAP device inside a network namespace
 //! the test creates; udhcpc runs in the same namespace (`ip netns exec`) on the
 //! TAP device, with a script of the test's that records what it was given. The
 //! client's own limits (`-t`, `-T`, `-A`, `-n`) and the test's timeout bound the
@@ -30,7 +30,7 @@ use portnet_links::tap::{NetNs, Tap};
 use portnet_smoltcp::{Cidr, Config, Stack, StackResources, UdpPool};
 use portnet_tokio::Tokio;
 
-const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 4, 2);
+const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 8, 2);
 const TAP_NAME: &str = "pndhcp0";
 const LEASE_SECS: u32 = 600;
 
@@ -93,7 +93,7 @@ fn udhcpc_gets_a_lease_from_edge_dhcp_on_a_smoltcp_udp_socket() {
         "edge-dhcp",
         TAP_NAME,
         [0x02, 0, 0, 0, 0x09, 0x42],
-        "10.9.4.1/24",
+        "10.9.8.1/24",
     ) {
         Ok(parts) => parts,
         Err(reason) => {
@@ -142,7 +142,7 @@ fn udhcpc_gets_a_lease_from_edge_dhcp_on_a_smoltcp_udp_socket() {
         Err(_) => panic!("udhcpc did not end within 30 s"),
     };
     // The server's first address of its range, to the only client.
-    let leased = Ipv4Addr::new(10, 9, 4, 50);
+    let leased = Ipv4Addr::new(10, 9, 8, 50);
     let bound = events
         .lines()
         .find(|line| line.starts_with("bound "))

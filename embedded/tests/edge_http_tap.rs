@@ -4,9 +4,9 @@
 //! that comes back byte for byte, and sends a bad request that is answered with
 //! 400.
 //!
-//! The smoltcp stack (10.9.3.2) runs on a TAP device inside a network namespace
+//! The smoltcp stack (10.9.7.2) runs on a TAP device inside a network namespace
 //! the test creates; curl runs in the same namespace (`ip netns exec`) on the
-//! kernel's side of the TAP device (10.9.3.1), each run bounded by curl's own
+//! kernel's side of the TAP device (10.9.7.1), each run bounded by curl's own
 //! `--max-time` and by the test's timeout. Nothing leaves the namespace. Where
 //! namespaces or TAP devices cannot be made, the test prints `SKIPPED:` with the
 //! reason and passes.
@@ -33,8 +33,8 @@ use portnet_links::tap::{NetNs, Tap};
 use portnet_smoltcp::{Cidr, Config, Stack, StackResources, TcpPool};
 use portnet_tokio::Tokio;
 
-const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 3, 1);
-const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 3, 2);
+const KERNEL_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 7, 1);
+const STACK_V4: Ipv4Addr = Ipv4Addr::new(10, 9, 7, 2);
 const TAP_NAME: &str = "pnhttp0";
 const HTTP_PORT: u16 = 8080;
 /// Many TCP windows (8 KiB buffers below) each way.
@@ -241,7 +241,7 @@ fn curl_gets_and_posts_to_edge_http_on_a_smoltcp_listener() {
         "edge-http",
         TAP_NAME,
         [0x02, 0, 0, 0, 0x09, 0x32],
-        "10.9.3.1/24",
+        "10.9.7.1/24",
     ) {
         Ok(parts) => parts,
         Err(reason) => {
