@@ -12,18 +12,22 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PORTNET_LWIP_SRC");
     println!("cargo:rerun-if-changed=c");
     println!("cargo:rerun-if-env-changed=DOCS_RS");
-    let Some(src) = find_source() else {
+    let src = match find_source() {
+        Ok(src) => src,
         // docs.rs has no lwIP source and needs none: documentation links nothing.
-        if env::var_os("DOCS_RS").is_some() {
-            return;
+        Err(_) if env::var_os("DOCS_RS").is_some() => return,
+        Err(why) => {
+            eprintln!(
+                "error: portnet-lwip needs lwIP's source tree: {why}.\n\
+                 Set PORTNET_LWIP_SRC to the `src` directory of an lwIP 2.x tree (the one \
+                 holding core/ and include/), for example the pinned one:\n  \
+                 curl -sSfL https://static.crates.io/crates/lwip/lwip-0.3.15.crate | tar -xzf - lwip-0.3.15/src\n  \
+                 export PORTNET_LWIP_SRC=$PWD/lwip-0.3.15/src\n\
+                 (a `[env]` entry in .cargo/config.toml keeps it for a project). In portnet's own \
+                 repository `cargo xtask setup` unpacks it into target/{CACHE}."
+            );
+            std::process::exit(1);
         }
-        eprintln!(
-            "error: portnet-lwip needs lwIP's source tree and cannot find it.\n\
-             Run `cargo xtask setup` (it downloads the pinned lwIP from crates.io into \
-             target/{CACHE}), or set PORTNET_LWIP_SRC to an lwIP `src` directory \
-             (the one holding core/ and include/)."
-        );
-        std::process::exit(1);
     };
     println!("cargo:rerun-if-changed={}", src.display());
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -67,18 +71,41 @@ fn main() {
 }
 
 /// `PORTNET_LWIP_SRC`, else `<target dir>/lwip-src/…`, found by walking up from
-/// `OUT_DIR` (which lies inside the target directory, whatever it is called).
-fn find_source() -> Option<PathBuf> {
-    let valid =
-        |p: &Path| p.join("include/lwip/init.h").is_file() && p.join("core/tcp.c").is_file();
+/// `OUT_DIR` (which lies inside the target directory, whatever it is called);
+/// the error says why neither is an lwIP 2.x tree.
+fn find_source() -> Result<PathBuf, String> {
     if let Some(dir) = env::var_os("PORTNET_LWIP_SRC") {
         let dir = PathBuf::from(dir);
-        return valid(&dir).then_some(dir);
+        return check(&dir)
+            .map(|()| dir.clone())
+            .map_err(|e| format!("PORTNET_LWIP_SRC={}: {e}", dir.display()));
     }
-    let out = PathBuf::from(env::var_os("OUT_DIR")?);
+    let out = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR is not set")?);
     // `a/target/…` finds the workspace's cache from a nested project's target
     // directory (the fuzz project's).
     out.ancestors()
         .flat_map(|a| [a.join(CACHE), a.join("target").join(CACHE)])
-        .find(|candidate| valid(candidate))
+        .find(|candidate| check(candidate).is_ok())
+        .ok_or_else(|| {
+            format!("PORTNET_LWIP_SRC is not set, and no target/{CACHE} is above OUT_DIR")
+        })
+}
+
+/// Whether `dir` is lwIP's `src` directory, of a major version this port's glue
+/// and `lwipopts.h` are written for.
+fn check(dir: &Path) -> Result<(), String> {
+    if !dir.join("core/tcp.c").is_file() {
+        return Err("no core/tcp.c there (not an lwIP `src` directory)".into());
+    }
+    let init = std::fs::read_to_string(dir.join("include/lwip/init.h"))
+        .map_err(|e| format!("include/lwip/init.h: {e}"))?;
+    let major = init
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("#define LWIP_VERSION_MAJOR"))
+        .map(|v| v.trim().trim_end_matches(['U', 'u']));
+    match major {
+        Some("2") => Ok(()),
+        Some(other) => Err(format!("lwIP {other}.x; this port needs lwIP 2.x")),
+        None => Err("include/lwip/init.h has no LWIP_VERSION_MAJOR".into()),
+    }
 }

@@ -9,6 +9,7 @@
 
 mod broker;
 mod growth;
+mod lwip;
 mod mqtt;
 mod size;
 mod stacks;
@@ -43,6 +44,26 @@ struct Settings {
 pub(crate) fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]
+}
+
+/// Runs each side `repeats` times (at least twice), taking turns at going
+/// first (ABBA) so that machine noise hits both alike; their samples.
+pub(crate) fn abba(
+    repeats: usize,
+    mut ours: impl FnMut() -> io::Result<f64>,
+    mut peer: impl FnMut() -> io::Result<f64>,
+) -> io::Result<(Vec<f64>, Vec<f64>)> {
+    let (mut o, mut p) = (Vec::new(), Vec::new());
+    for r in 0..repeats.max(2) {
+        if r % 2 == 0 {
+            o.push(ours()?);
+            p.push(peer()?);
+        } else {
+            p.push(peer()?);
+            o.push(ours()?);
+        }
+    }
+    Ok((o, p))
 }
 
 const CHUNK: usize = 64 * 1024;
@@ -494,6 +515,9 @@ fn main() -> std::process::ExitCode {
                 growth::plots(&dir, &curves)?;
                 println!("plots written to {}", dir.display());
             }
+        }
+        if wanted("lwip") {
+            rows.extend(lwip::run(stack_bytes, settings.repeats)?);
         }
         if wanted("size") {
             rows.extend(size::run()?);

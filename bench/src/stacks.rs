@@ -27,7 +27,7 @@ fn err(e: impl core::fmt::Debug) -> io::Error {
 }
 
 /// Sends `bytes` from the harness's stack to its peer; the wall time it took.
-fn bulk<H: Harness>(harness: &H, bytes: usize) -> io::Result<Duration> {
+pub(crate) fn bulk<H: Harness>(harness: &H, bytes: usize) -> io::Result<Duration> {
     let stack = harness
         .connector()
         .ok_or_else(|| err("the harness cannot connect"))?;
@@ -73,7 +73,7 @@ fn bulk<H: Harness>(harness: &H, bytes: usize) -> io::Result<Duration> {
 
 /// Bytes of RAM one more TCP socket costs, without its buffers: portnet's
 /// socket-set entry, pool slot and connection handle.
-fn portnet_socket_ram() -> usize {
+pub(crate) fn portnet_socket_ram() -> usize {
     use portnet_smoltcp::{StackResources, TcpConnection, TcpSlot};
     size_of::<StackResources<'static, 2>>() - size_of::<StackResources<'static, 1>>()
         + size_of::<TcpSlot>()

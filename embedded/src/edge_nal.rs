@@ -802,12 +802,7 @@ impl<S: edge_nal::TcpConnect<Error: 'static>> portnet::TcpConnect for PortnetEdg
             .connect(remote)
             .await
             .map_err(PortnetError::Stack)?;
-        Ok(PortnetEdgeConnection {
-            socket: RefCell::new(socket),
-            peer: remote,
-            policy: self.policy,
-            write_closed: Cell::new(false),
-        })
+        Ok(PortnetEdgeConnection::new(socket, remote, self.policy))
     }
 }
 
@@ -859,6 +854,17 @@ pub struct PortnetEdgeConnection<C> {
     peer: SocketAddr,
     policy: WakePolicy,
     write_closed: Cell<bool>,
+}
+
+impl<C> PortnetEdgeConnection<C> {
+    fn new(socket: C, peer: SocketAddr, policy: WakePolicy) -> Self {
+        Self {
+            socket: RefCell::new(socket),
+            peer,
+            policy,
+            write_closed: Cell::new(false),
+        }
+    }
 }
 
 impl<C> fmt::Debug for PortnetEdgeConnection<C> {
@@ -1068,5 +1074,632 @@ where
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<EdgeResult<(), C::Error>> {
         let c = self.connection;
         edge_close(&c.socket, &c.write_closed, c.policy, cx)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: ephemeral ports
+// ---------------------------------------------------------------------------
+
+/// The first port [`PortnetEdgeListen`] and [`PortnetEdgeUdp`] try for a
+/// port-0 bind (IANA's dynamic range).
+const EPHEMERAL_FIRST: u16 = 49152;
+/// How many ports a port-0 bind tries before it gives up with `AddrInUse`.
+const EPHEMERAL_TRIES: usize = 64;
+
+/// The next port after `port` in the dynamic range, wrapping.
+fn next_ephemeral(port: u16) -> u16 {
+    if port == u16::MAX {
+        EPHEMERAL_FIRST
+    } else {
+        port + 1
+    }
+}
+
+/// Binds `local` with `bind`; for port 0 the adapter picks the port (edge-nal
+/// has no way to report which port a stack picked, and portnet's `local_addr`
+/// must give it), moving on to the next port while the stack says `AddrInUse`.
+async fn bind_with_port<T, E, F, Fut>(
+    next: &Cell<u16>,
+    local: SocketAddr,
+    mut bind: F,
+) -> core::result::Result<(T, SocketAddr), PortnetError<E>>
+where
+    E: embedded_io_async::Error,
+    F: FnMut(SocketAddr) -> Fut,
+    Fut: Future<Output = core::result::Result<T, E>>,
+{
+    if local.port() != 0 {
+        return bind(local)
+            .await
+            .map(|t| (t, local))
+            .map_err(PortnetError::Stack);
+    }
+    for _ in 0..EPHEMERAL_TRIES {
+        let port = next.get();
+        next.set(next_ephemeral(port));
+        let addr = SocketAddr::new(local.ip(), port);
+        match bind(addr).await {
+            Ok(t) => return Ok((t, addr)),
+            Err(e) if e.kind() == embedded_io_async::ErrorKind::AddrInUse => {}
+            Err(e) => return Err(PortnetError::Stack(e)),
+        }
+    }
+    Err(PortnetError::Adapter(ErrorKind::AddrInUse))
+}
+
+/// What [`PortnetEdgeListen`] and [`PortnetEdgeUdp`] share: the edge-nal stack,
+/// the wake policy, and the next port a port-0 bind tries.
+#[derive(Debug)]
+struct Binder<S> {
+    stack: S,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<S> Binder<S> {
+    fn new(stack: S, policy: WakePolicy) -> Self {
+        Self {
+            stack,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: listening
+// ---------------------------------------------------------------------------
+
+/// An edge-nal stack's listening side (`TcpBind`/`TcpAccept`) as a portnet
+/// `TcpListen`, for stacks whose accepted sockets do not borrow their acceptor.
+///
+/// edge-nal lets an accepted socket borrow its acceptor (`TcpAccept::Socket<'a>`
+/// borrows `&'a self`); portnet's accepted connections outlive their listener
+/// (`TcpListener::Connection` has no lifetime, so a server can hand each one to a
+/// task). Without `unsafe` or an allocator the two only meet when the socket type
+/// is the same for every borrow: the bound `for<'x> TcpAccept<Socket<'x> = C>`.
+/// edge-nal-std's acceptor (the host's sockets) meets it; edge-nal-embassy's does
+/// not (its `TcpSocket<'a>` names the borrow), so it has no listening side here.
+///
+/// - The listener owns the acceptor: dropping it frees the port (when the stack's
+///   acceptor does).
+/// - A port-0 listen gets a port picked by the adapter (49152 and up, the next
+///   one while the stack answers `AddrInUse`): edge-nal cannot report a bound
+///   port, and portnet's `local_addr` must.
+/// - `ListenOptions::backlog` is not passed on (edge-nal has none): the backlog is
+///   whatever the edge-nal stack has.
+/// - An accepted connection's peer address is the one edge-nal's `accept`
+///   reports; its `local_addr` is `Unsupported`.
+#[derive(Debug)]
+pub struct PortnetEdgeListen<S>(Binder<S>);
+
+impl<S> PortnetEdgeListen<S> {
+    /// Presents the listening side of the edge-nal `stack` to portnet code,
+    /// trusting its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: S) -> Self {
+        Self::with_policy(stack, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeListen::new`], with the wake policy `policy`.
+    pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
+        Self(Binder::new(stack, policy))
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &S {
+        &self.0.stack
+    }
+}
+
+impl<S: edge_nal::TcpBind<Error: 'static>> portnet::ErrorType for PortnetEdgeListen<S> {
+    type Error = PortnetError<S::Error>;
+}
+
+impl<S, C> portnet::TcpListen for PortnetEdgeListen<S>
+where
+    S: edge_nal::TcpBind<Error: 'static>,
+    for<'a> S::Accept<'a>: 'static,
+    for<'a, 'x> S::Accept<'a>: edge_nal::TcpAccept<Socket<'x> = C>,
+    C: embedded_io_async::Read<Error = S::Error>
+        + embedded_io_async::Write<Error = S::Error>
+        + edge_nal::TcpShutdown<Error = S::Error>,
+{
+    type Connection<'a>
+        = PortnetEdgeConnection<C>
+    where
+        Self: 'a;
+    type Listener<'a>
+        = PortnetEdgeListener<S::Accept<'a>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`.
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        _options: portnet::ListenOptions,
+    ) -> EdgeResult<Self::Listener<'_>, S::Error> {
+        let Binder {
+            stack,
+            policy,
+            next_port,
+        } = &self.0;
+        let (acceptor, local) = bind_with_port(next_port, local, |addr| stack.bind(addr)).await?;
+        Ok(PortnetEdgeListener {
+            acceptor,
+            local,
+            policy: *policy,
+        })
+    }
+}
+
+/// A listener of a [`PortnetEdgeListen`] stack: owns the edge-nal acceptor.
+pub struct PortnetEdgeListener<A> {
+    acceptor: A,
+    local: SocketAddr,
+    policy: WakePolicy,
+}
+
+impl<A> fmt::Debug for PortnetEdgeListener<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListener")
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::ErrorType for PortnetEdgeListener<A> {
+    type Error = PortnetError<A::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::SocketOptions for PortnetEdgeListener<A> {
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<A, C> portnet::TcpListener for PortnetEdgeListener<A>
+where
+    A: edge_nal::TcpAccept<Error: 'static> + 'static,
+    for<'x> A: edge_nal::TcpAccept<Socket<'x> = C>,
+    C: embedded_io_async::Read<Error = A::Error>
+        + embedded_io_async::Write<Error = A::Error>
+        + edge_nal::TcpShutdown<Error = A::Error>,
+{
+    type Connection = PortnetEdgeConnection<C>;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal acceptor's `accept`.
+    async fn accept(&self) -> EdgeResult<(Self::Connection, SocketAddr), A::Error> {
+        let (peer, socket) = self.acceptor.accept().await.map_err(PortnetError::Stack)?;
+        Ok((PortnetEdgeConnection::new(socket, peer, self.policy), peer))
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
+        Ok(self.local)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: listening, acceptors that sockets borrow
+// ---------------------------------------------------------------------------
+
+/// Room for the acceptors of a [`PortnetEdgeListenIn`]: `N` in all, for the
+/// life of the slots.
+///
+/// An edge-nal stack whose accepted sockets borrow their acceptor
+/// (edge-nal-embassy's `TcpSocket<'a>`) needs the acceptor to stay where it is
+/// while any of them lives, and portnet's connections outlive their listener.
+/// Without `unsafe` or an allocator the acceptor can only stay put for as long
+/// as its storage: here, each slot holds one acceptor from its first listen on
+/// until the slots are dropped. A new listen on the address of a listener
+/// already dropped takes that listener's slot (and acceptor) again; any other
+/// listen, port 0 included, takes a fresh slot.
+///
+/// So this suits acceptors that hold nothing of the stack's while no `accept`
+/// runs (edge-nal-embassy's is the stack and an address; embassy-net listens
+/// only inside `accept`). An acceptor that holds a listening socket would keep
+/// its port bound: use [`PortnetEdgeListen`] for those.
+pub struct AcceptorSlots<A, const N: usize> {
+    slots: [AcceptorSlot<A>; N],
+}
+
+struct AcceptorSlot<A> {
+    acceptor: core::cell::OnceCell<A>,
+    local: Cell<Option<SocketAddr>>,
+    listening: Cell<bool>,
+}
+
+impl<A, const N: usize> AcceptorSlots<A, N> {
+    /// `N` empty slots.
+    pub const fn new() -> Self {
+        Self {
+            slots: [const {
+                AcceptorSlot {
+                    acceptor: core::cell::OnceCell::new(),
+                    local: Cell::new(None),
+                    listening: Cell::new(false),
+                }
+            }; N],
+        }
+    }
+
+    /// How many slots hold no acceptor yet.
+    pub fn free(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.acceptor.get().is_none())
+            .count()
+    }
+}
+
+impl<A, const N: usize> Default for AcceptorSlots<A, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<A, const N: usize> fmt::Debug for AcceptorSlots<A, N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcceptorSlots")
+            .field("capacity", &N)
+            .field("free", &self.free())
+            .finish()
+    }
+}
+
+/// An edge-nal stack's listening side as a portnet `TcpListen`, for stacks whose
+/// accepted sockets borrow their acceptor (edge-nal-embassy): the acceptors live
+/// in [`AcceptorSlots`] that outlive the stack's connections.
+///
+/// As [`PortnetEdgeListen`] otherwise (port-0 ports picked by the adapter,
+/// backlog not passed on, `local_addr` of a connection `Unsupported`). A listen
+/// that finds no slot fails with `OutOfResources`.
+pub struct PortnetEdgeListenIn<'s, S, const N: usize>
+where
+    S: edge_nal::TcpBind,
+{
+    stack: &'s S,
+    slots: &'s AcceptorSlots<S::Accept<'s>, N>,
+    policy: WakePolicy,
+    next_port: Cell<u16>,
+}
+
+impl<'s, S, const N: usize> PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind + 's,
+{
+    /// Presents the listening side of `stack` to portnet code, its acceptors in
+    /// `slots`, trusting its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: &'s S, slots: &'s AcceptorSlots<S::Accept<'s>, N>) -> Self {
+        Self::with_policy(stack, slots, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeListenIn::new`], with the wake policy `policy`.
+    pub fn with_policy(
+        stack: &'s S,
+        slots: &'s AcceptorSlots<S::Accept<'s>, N>,
+        policy: WakePolicy,
+    ) -> Self {
+        Self {
+            stack,
+            slots,
+            policy,
+            next_port: Cell::new(EPHEMERAL_FIRST),
+        }
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &'s S {
+        self.stack
+    }
+}
+
+impl<'s, S, const N: usize> fmt::Debug for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind + 's,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListenIn")
+            .field("slots", self.slots)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, S, const N: usize> portnet::ErrorType for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind<Error: 'static> + 's,
+{
+    type Error = PortnetError<S::Error>;
+}
+
+impl<'s, S, const N: usize> portnet::TcpListen for PortnetEdgeListenIn<'s, S, N>
+where
+    S: edge_nal::TcpBind<Error: 'static> + 's,
+{
+    type Connection<'a>
+        = PortnetEdgeConnection<<S::Accept<'s> as edge_nal::TcpAccept>::Socket<'s>>
+    where
+        Self: 'a;
+    type Listener<'a>
+        = PortnetEdgeListenerIn<'s, S::Accept<'s>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`; a slot is taken only once it returns.
+    async fn listen_with(
+        &self,
+        local: SocketAddr,
+        _options: portnet::ListenOptions,
+    ) -> EdgeResult<Self::Listener<'_>, S::Error> {
+        let slots = &self.slots.slots;
+        // The acceptor of a listener on this address that was dropped: the
+        // stack already bound it.
+        let reuse = (local.port() != 0)
+            .then(|| {
+                slots
+                    .iter()
+                    .find(|s| s.local.get() == Some(local) && !s.listening.get())
+            })
+            .flatten();
+        let slot = match reuse {
+            Some(slot) => slot,
+            None => {
+                if !slots.iter().any(|s| s.acceptor.get().is_none()) {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                }
+                let stack = self.stack;
+                let (acceptor, local) =
+                    bind_with_port(&self.next_port, local, |addr| stack.bind(addr)).await?;
+                // Another listen may have taken the last free slot while `bind` ran.
+                let Some(slot) = slots.iter().find(|s| s.acceptor.get().is_none()) else {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                };
+                if slot.acceptor.set(acceptor).is_err() {
+                    return Err(PortnetError::Adapter(ErrorKind::OutOfResources));
+                }
+                slot.local.set(Some(local));
+                slot
+            }
+        };
+        slot.listening.set(true);
+        Ok(PortnetEdgeListenerIn {
+            slot,
+            policy: self.policy,
+        })
+    }
+}
+
+/// A listener of a [`PortnetEdgeListenIn`] stack: holds its slot while it lives.
+pub struct PortnetEdgeListenerIn<'s, A> {
+    slot: &'s AcceptorSlot<A>,
+    policy: WakePolicy,
+}
+
+impl<A> fmt::Debug for PortnetEdgeListenerIn<'_, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeListenerIn")
+            .field("local", &self.slot.local.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> Drop for PortnetEdgeListenerIn<'_, A> {
+    fn drop(&mut self) {
+        self.slot.listening.set(false);
+    }
+}
+
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::ErrorType for PortnetEdgeListenerIn<'_, A> {
+    type Error = PortnetError<A::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<A: edge_nal::TcpAccept<Error: 'static>> portnet::SocketOptions
+    for PortnetEdgeListenerIn<'_, A>
+{
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, A::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<'s, A: edge_nal::TcpAccept<Error: 'static> + 's> portnet::TcpListener
+    for PortnetEdgeListenerIn<'s, A>
+{
+    type Connection = PortnetEdgeConnection<A::Socket<'s>>;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal acceptor's `accept`.
+    async fn accept(&self) -> EdgeResult<(Self::Connection, SocketAddr), A::Error> {
+        let slot: &'s AcceptorSlot<A> = self.slot;
+        let Some(acceptor) = slot.acceptor.get() else {
+            return Err(PortnetError::Adapter(ErrorKind::NotConnected));
+        };
+        let (peer, socket) = acceptor.accept().await.map_err(PortnetError::Stack)?;
+        Ok((PortnetEdgeConnection::new(socket, peer, self.policy), peer))
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, A::Error> {
+        self.slot
+            .local
+            .get()
+            .ok_or(PortnetError::Adapter(ErrorKind::NotConnected))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// edge-nal → portnet: UDP
+// ---------------------------------------------------------------------------
+
+/// An edge-nal stack's `UdpBind` as a portnet `UdpBind`.
+///
+/// - Each `poll_send_to`/`poll_recv_from` polls the edge-nal socket's
+///   `send`/`receive` once (see [`WakePolicy`]); a `RefCell` borrowed for one
+///   poll lets both take `&self` from two tasks of one thread.
+/// - A port-0 bind gets a port picked by the adapter (49152 and up, the next one
+///   while the stack answers `AddrInUse`): edge-nal cannot report a bound port,
+///   and portnet's `local_addr` must.
+/// - `connect` only filters: later receives discard datagrams from other
+///   senders, and `send` goes to the peer; the edge-nal socket stays unconnected.
+/// - The length a receive reports is what the edge-nal stack reports (edge-nal
+///   asks for the full length on truncation).
+/// - No socket options (`Unsupported`).
+#[derive(Debug)]
+pub struct PortnetEdgeUdp<S>(Binder<S>);
+
+impl<S> PortnetEdgeUdp<S> {
+    /// Presents the UDP side of the edge-nal `stack` to portnet code, trusting
+    /// its wakers ([`WakePolicy::Registered`]).
+    pub fn new(stack: S) -> Self {
+        Self::with_policy(stack, WakePolicy::Registered)
+    }
+
+    /// As [`PortnetEdgeUdp::new`], with the wake policy `policy`.
+    pub fn with_policy(stack: S, policy: WakePolicy) -> Self {
+        Self(Binder::new(stack, policy))
+    }
+
+    /// The edge-nal stack.
+    pub fn get_ref(&self) -> &S {
+        &self.0.stack
+    }
+}
+
+impl<S: edge_nal::UdpBind<Error: 'static>> portnet::ErrorType for PortnetEdgeUdp<S> {
+    type Error = PortnetError<S::Error>;
+}
+
+impl<S: edge_nal::UdpBind<Error: 'static>> portnet::UdpBind for PortnetEdgeUdp<S> {
+    type Socket<'a>
+        = PortnetEdgeUdpSocket<S::Socket<'a>>
+    where
+        Self: 'a;
+
+    /// # Cancel safety
+    ///
+    /// As the edge-nal stack's `bind`.
+    async fn bind(&self, local: SocketAddr) -> EdgeResult<Self::Socket<'_>, S::Error> {
+        let Binder {
+            stack,
+            policy,
+            next_port,
+        } = &self.0;
+        let (socket, local) = bind_with_port(next_port, local, |addr| stack.bind(addr)).await?;
+        Ok(PortnetEdgeUdpSocket {
+            inner: RefCell::new(socket),
+            local,
+            peer: None,
+            policy: *policy,
+        })
+    }
+}
+
+/// A socket of a [`PortnetEdgeUdp`] stack: a portnet `UdpSocket` over an
+/// edge-nal UDP socket.
+pub struct PortnetEdgeUdpSocket<U> {
+    inner: RefCell<U>,
+    local: SocketAddr,
+    peer: Option<SocketAddr>,
+    policy: WakePolicy,
+}
+
+impl<U> fmt::Debug for PortnetEdgeUdpSocket<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PortnetEdgeUdpSocket")
+            .field("local", &self.local)
+            .field("peer", &self.peer)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many datagrams from other senders one `poll_recv_from` of a connected
+/// socket discards before it yields (and wakes itself to go on).
+const EDGE_FILTER_BUDGET: usize = 32;
+
+impl<U: embedded_io_async::ErrorType<Error: 'static>> portnet::ErrorType
+    for PortnetEdgeUdpSocket<U>
+{
+    type Error = PortnetError<U::Error>;
+}
+
+/// edge-nal has no socket options: every one is `Unsupported`.
+impl<U: embedded_io_async::ErrorType<Error: 'static>> portnet::SocketOptions
+    for PortnetEdgeUdpSocket<U>
+{
+    fn set_option(&self, _: SocketOption) -> EdgeResult<(), U::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+    fn option(&self, _: portnet::SocketOptionName) -> EdgeResult<SocketOption, U::Error> {
+        Err(PortnetError::Adapter(ErrorKind::Unsupported))
+    }
+}
+
+impl<U> portnet::UdpSocket for PortnetEdgeUdpSocket<U>
+where
+    U: edge_nal::UdpReceive<Error: 'static> + edge_nal::UdpSend,
+{
+    fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        remote: SocketAddr,
+    ) -> Poll<EdgeResult<(), U::Error>> {
+        let policy = self.policy;
+        with_socket(&self.inner, cx, |socket, cx| {
+            poll_once(policy, cx, socket.send(remote, buf)).map_err(PortnetError::Stack)
+        })
+    }
+
+    fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<EdgeResult<(usize, SocketAddr), U::Error>> {
+        let policy = self.policy;
+        for _ in 0..EDGE_FILTER_BUDGET {
+            let received = with_socket(&self.inner, cx, |socket, cx| {
+                poll_once(policy, cx, socket.receive(buf))
+            });
+            match received {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(PortnetError::Stack(e))),
+                Poll::Ready(Ok((_, from))) if self.peer.is_some_and(|p| p != from) => {}
+                Poll::Ready(Ok(got)) => return Poll::Ready(Ok(got)),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn connect(&mut self, remote: SocketAddr) -> EdgeResult<(), U::Error> {
+        if remote.ip().is_unspecified() || remote.port() == 0 {
+            return Err(PortnetError::Adapter(ErrorKind::InvalidInput));
+        }
+        self.peer = Some(remote);
+        Ok(())
+    }
+
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        self.peer
+    }
+
+    fn local_addr(&self) -> EdgeResult<SocketAddr, U::Error> {
+        Ok(self.local)
     }
 }

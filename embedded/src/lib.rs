@@ -25,8 +25,10 @@ pub use poll::WakePolicy;
 
 #[cfg(feature = "edge-nal")]
 pub use edge_nal::{
-    DEFAULT_UDP_AHEAD, EdgeAcceptor, EdgeNal, EdgeTcp, EdgeTcpRead, EdgeTcpWrite, EdgeUdp,
-    EdgeUdpReceive, EdgeUdpSend, PortnetEdge, PortnetEdgeConnection, PortnetEdgeHalf,
+    AcceptorSlots, DEFAULT_UDP_AHEAD, EdgeAcceptor, EdgeNal, EdgeTcp, EdgeTcpRead, EdgeTcpWrite,
+    EdgeUdp, EdgeUdpReceive, EdgeUdpSend, PortnetEdge, PortnetEdgeConnection, PortnetEdgeHalf,
+    PortnetEdgeListen, PortnetEdgeListenIn, PortnetEdgeListener, PortnetEdgeListenerIn,
+    PortnetEdgeUdp, PortnetEdgeUdpSocket,
 };
 #[cfg(feature = "embedded-io-async")]
 pub use io_async::{EmbeddedIo, PortnetIo};

@@ -288,7 +288,9 @@ impl<'r> Client<'r> {
                     return Poll::Ready(Err(Error::Unsupported("QoS above the broker's maximum")));
                 }
                 if options.retain && !state.info.retain_available {
-                    return Poll::Ready(Err(Error::Unsupported("retained messages")));
+                    return Poll::Ready(Err(Error::Unsupported(
+                        "retained messages, by the broker",
+                    )));
                 }
                 if options.qos == QoS::AtMostOnce {
                     return match state.push_publish(publish(false, None), options.properties) {
@@ -410,7 +412,7 @@ impl<'r> Client<'r> {
                 |state_version, id| {
                     Packet::Subscribe(Subscribe {
                         packet_id: id,
-                        properties: if state_version == Version::V5 {
+                        properties: if state_version.is_v5() {
                             Properties::new(properties)
                         } else {
                             Properties::empty()
@@ -454,7 +456,7 @@ impl<'r> Client<'r> {
                 |version, id| {
                     Packet::Unsubscribe(Unsubscribe {
                         packet_id: id,
-                        properties: if version == Version::V5 {
+                        properties: if version.is_v5() {
                             Properties::new(properties)
                         } else {
                             Properties::empty()
@@ -576,7 +578,7 @@ impl<'r> Client<'r> {
                 .state
                 .try_borrow_mut()
                 .map_err(|_| Error::InvalidInput("session busy"))?;
-            if state.conn != Conn::Up || state.info.version != Version::V5 {
+            if state.conn != Conn::Up || !state.info.version.is_v5() {
                 return Err(Error::Unsupported(
                     "re-authentication needs a 5.0 connection",
                 ));
@@ -646,7 +648,7 @@ impl<'r> Client<'r> {
             && state.conn == Conn::Up
         {
             let state = &mut *state;
-            let v5 = state.info.version == Version::V5;
+            let v5 = state.info.version.is_v5();
             if options.has_properties() {
                 if !v5 {
                     return Err(Error::Unsupported("DISCONNECT properties need MQTT 5.0"));
@@ -785,7 +787,7 @@ impl<'r> Receiver<'r> {
             .state
             .try_borrow()
             .map(|s| s.info.version)
-            .unwrap_or(Version::V5);
+            .unwrap_or(Version::PREFERRED);
         // A freed place may let the driver move a waiting message in.
         session.wake_driver();
         Some(Message {
@@ -823,7 +825,7 @@ impl Message<'_> {
     /// topic alias is filled in.
     pub fn packet(&self) -> Publish<'_> {
         let bytes = self.buf.get(..self.len).unwrap_or(&[]);
-        match codec::decode(bytes, self.version) {
+        match codec::decode_from_server(bytes, self.version) {
             Ok(Some((Packet::Publish(p), _))) => p,
             // Decoded by the driver before; unreachable in practice.
             _ => Publish {

@@ -67,6 +67,16 @@ impl<S, C> Drop for Driver<'_, S, C> {
     }
 }
 
+/// A packet only clients send, from the broker (refused from its fixed
+/// header: see [`codec::decode_from_server`]).
+const CLIENT_ONLY: Error =
+    Error::Protocol(ReasonCode::PROTOCOL_ERROR, "a packet only clients send");
+/// Anything but CONNACK, AUTH or DISCONNECT first.
+const NOT_CONNACK: Error = Error::Protocol(
+    ReasonCode::PROTOCOL_ERROR,
+    "first packet from the broker is not CONNACK",
+);
+
 fn protocol(what: &'static str) -> Error {
     Error::Protocol(ReasonCode::PROTOCOL_ERROR, what)
 }
@@ -144,6 +154,11 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         mut auth: Option<&mut (dyn Authenticator + '_)>,
     ) -> Result<(), Error> {
         let session = self.session;
+        if !options.version.is_built() {
+            return Err(Error::Unsupported(
+                "this protocol version is not built in (features `v3`, `v5`)",
+            ));
+        }
         check_connect_properties(session, options)?;
         let mut conn = match timeout(
             &self.clock,
@@ -165,7 +180,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 _ => None,
             };
             let pushed = match (reason, session.state.try_borrow_mut()) {
-                (Some(reason), Ok(mut state)) if state.info.version == Version::V5 => {
+                (Some(reason), Ok(mut state)) if state.info.version.is_v5() => {
                     let d = Packet::Disconnect(Disconnect {
                         reason,
                         properties: Properties::empty(),
@@ -194,9 +209,8 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let own = |id: u8| options.advertised(id);
         // The application's value goes out in its `properties` (if it came
         // from there) or from the typed field (then the client writes it).
-        let in_props = |id: u8| {
-            options.version == Version::V5 && options.properties.iter().any(|p| p.id() == id)
-        };
+        let in_props =
+            |id: u8| options.version.is_v5() && options.properties.iter().any(|p| p.id() == id);
         let (rx_len, alias_max) = {
             let mut rx = session.rx.try_borrow_mut().map_err(|_| protocol("busy"))?;
             rx.start = 0;
@@ -243,7 +257,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             };
             let sat16 = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
             if let Some(a) = auth.as_deref_mut() {
-                if version != Version::V5 {
+                if !version.is_v5() {
                     return Err(Error::InvalidInput(
                         "enhanced authentication needs MQTT 5.0",
                     ));
@@ -252,7 +266,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             let mut auto = [Property::ReceiveMaximum(1); 6];
             let mut n = 0;
-            if version == Version::V5 {
+            if version.is_v5() {
                 // Each property once (MQTT 5.0 2.2.2.2): where the application
                 // gives a limit, its value goes out instead of the client's.
                 if !in_props(0x21) {
@@ -365,7 +379,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             let rx = &mut *rx;
             loop {
                 let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
-                match codec::decode(data, options.version) {
+                if let Ok(Some(h)) = codec::decode_header(data, options.version)
+                    && codec::client_only(h.first_byte >> 4)
+                {
+                    return Poll::Ready(Err(NOT_CONNACK));
+                }
+                match codec::decode_from_server(data, options.version) {
                     Err(e) => return Poll::Ready(Err(Error::Malformed(e))),
                     Ok(Some((packet, len))) => {
                         let r = match packet {
@@ -406,7 +425,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                                 }
                                 Err(Error::ServerDisconnect(d.reason))
                             }
-                            _ => Err(protocol("first packet from the broker is not CONNACK")),
+                            _ => Err(NOT_CONNACK),
                         };
                         rx.start += len;
                         return Poll::Ready(r);
@@ -645,7 +664,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
     ) -> Result<bool, Error> {
         // Acknowledgements of dropped messages go out before a DISCONNECT.
         let mut progress = false;
-        let v5 = state.info.version == Version::V5;
+        let v5 = state.info.version.is_v5();
         for _ in 0..=MAX_HOLD {
             let acknowledged = self.acknowledge(state);
             progress |= acknowledged;
@@ -750,15 +769,18 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             // are never stuck behind messages it has not asked for yet.
             let at = (rx.start + rx.waiting).min(rx.end);
             let data = rx.buf.get(at..rx.end).unwrap_or(&[]);
-            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)?
-                && h.packet_len() > rx.max_packet
-            {
-                return Err(Error::Malformed(DecodeError::new(
-                    DecodeErrorKind::TooLarge,
-                    "packet larger than the maximum packet size",
-                )));
+            if let Some(h) = codec::decode_header(data, version).map_err(Error::Malformed)? {
+                if h.packet_len() > rx.max_packet {
+                    return Err(Error::Malformed(DecodeError::new(
+                        DecodeErrorKind::TooLarge,
+                        "packet larger than the maximum packet size",
+                    )));
+                }
+                if codec::client_only(h.first_byte >> 4) {
+                    return Err(CLIENT_ONLY);
+                }
             }
-            match codec::decode(data, version).map_err(Error::Malformed)? {
+            match codec::decode_from_server(data, version).map_err(Error::Malformed)? {
                 Some((Packet::Publish(p), len)) => {
                     check_publish(rx.alias_max, &p)?;
                     rx.waiting += len;
@@ -838,6 +860,12 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 if !state.ctrl_push(c) {
                     break;
                 }
+            } else if entry.awaits_resend(state.connections, state.epoch) {
+                // Dropped before the broker's resend arrived, which it owes on
+                // a resumed session: kept, so that the resend is known by its
+                // identifier and not delivered again. Its PUBACK goes out, in
+                // this turn, once the resend is in.
+                break;
             }
             entry.state = Held::Free;
             cell.set(entry);
@@ -854,7 +882,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
         let mut progress = false;
         while rx.waiting > 0 {
             let data = rx.buf.get(rx.start..rx.end).unwrap_or(&[]);
-            let (p, len) = match codec::decode(data, version) {
+            let (p, len) = match codec::decode_from_server(data, version) {
                 Ok(Some((Packet::Publish(p), len))) => (p, len),
                 Ok(Some((Packet::PubRel(r), len))) => {
                     if !release(state, r.packet_id) {
@@ -902,7 +930,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                 }
             } else {
                 if p.qos == QoS::ExactlyOnce && state.inbound_len >= state.inbound_limit {
-                    if version == Version::V5 {
+                    if version.is_v5() {
                         return Err(Error::Protocol(
                             ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
                             "more QoS 2 messages in flight than the receive maximum",
@@ -912,7 +940,13 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
                     // PUBREL behind it frees a place (backpressure).
                     return Ok(progress);
                 }
-                let Some(index) = session.free_entry() else {
+                // A broker that does not resend what it owes would hold the
+                // buffers kept for its resends for good: one is given up for a
+                // new message (the resend, if it ever comes, is then delivered).
+                let Some(index) = session
+                    .free_entry()
+                    .or_else(|| session.awaiting_resend(state.connections, state.epoch))
+                else {
                     return Ok(progress);
                 };
                 let Some(buf) = session.bufs[index].take() else {
@@ -1007,7 +1041,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             }
             Packet::UnsubAck(a) => {
                 // A 3.1.1 UNSUBACK carries no reason codes.
-                let counted = state.info.version == Version::V5;
+                let counted = state.info.version.is_v5();
                 self.acked(
                     state,
                     a.packet_id,
@@ -1057,7 +1091,7 @@ impl<'r, S: TcpConnect, C: Clock> Driver<'r, S, C> {
             | Packet::ConnAck(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
-            | Packet::PingReq => Err(protocol("a packet only clients send")),
+            | Packet::PingReq => Err(CLIENT_ONLY),
         }
     }
 
@@ -1169,7 +1203,7 @@ fn check_connect_properties(
     {
         return Ok(());
     }
-    if options.version != Version::V5 && !options.properties.is_empty() {
+    if !options.version.is_v5() && !options.properties.is_empty() {
         return Err(Error::InvalidInput("CONNECT properties need MQTT 5.0"));
     }
     let (rx_len, aliases) = session
@@ -1250,7 +1284,7 @@ fn release(state: &mut State<'_>, id: u16) -> bool {
     }
     let found = state.inbound_remove(id);
     // 3.1.1 has no reason codes: an identifier not in use is completed all the same.
-    let reason = if found || state.info.version != Version::V5 {
+    let reason = if found || !state.info.version.is_v5() {
         ReasonCode::SUCCESS
     } else {
         ReasonCode::PACKET_IDENTIFIER_NOT_FOUND
@@ -1271,7 +1305,7 @@ fn waiting_qos2(rx: &Rx<'_>, version: Version, id: u16) -> bool {
         let Some(data) = rx.buf.get(at..end).filter(|d| !d.is_empty()) else {
             return false;
         };
-        match codec::decode(data, version) {
+        match codec::decode_from_server(data, version) {
             Ok(Some((Packet::Publish(p), _)))
                 if p.qos == QoS::ExactlyOnce && p.packet_id == Some(id) =>
             {

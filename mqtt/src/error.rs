@@ -25,7 +25,9 @@ pub enum ErrorKind {
     TooLarge,
     /// The broker answered a PUBLISH, SUBSCRIBE or UNSUBSCRIBE with a failure code.
     Rejected,
-    /// The broker does not offer what was asked (a QoS above its maximum, retain).
+    /// What was asked is not offered: by the broker (a QoS above its maximum,
+    /// retain), by the connection's protocol version, or by this build (a
+    /// protocol version whose feature is off).
     Unsupported,
     /// Enhanced authentication failed on the client's side (the
     /// [`Authenticator`](crate::Authenticator) refused).
@@ -64,7 +66,7 @@ pub enum Error {
     TooLarge,
     /// The broker rejected the operation with this reason code.
     Rejected(ReasonCode),
-    /// The broker does not support what was asked.
+    /// What was asked is not offered (see [`ErrorKind::Unsupported`]).
     Unsupported(&'static str),
     /// The application passed invalid arguments.
     InvalidInput(&'static str),
@@ -130,7 +132,7 @@ impl fmt::Display for Error {
             Self::Encode(e) => write!(f, "cannot encode: {e}"),
             Self::TooLarge => f.write_str("packet larger than the buffer or the broker accepts"),
             Self::Rejected(c) => write!(f, "rejected by the broker: {c}"),
-            Self::Unsupported(what) => write!(f, "not supported by the broker: {what}"),
+            Self::Unsupported(what) => write!(f, "not supported: {what}"),
             Self::InvalidInput(what) => write!(f, "invalid input: {what}"),
             Self::Auth(what) => write!(f, "authentication failed: {what}"),
         }

@@ -16,6 +16,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(not(any(feature = "v3", feature = "v5")))]
+compile_error!(
+    "portnet-mqtt needs at least one protocol version: enable the feature `v3` (MQTT 3.1.1), `v5` (MQTT 5.0) or both (the default)"
+);
+
 mod auth;
 mod client;
 pub mod codec;

@@ -107,7 +107,7 @@ impl<'a> ConnectOptions<'a> {
     pub const fn new(broker: SocketAddr, client_id: &'a str) -> Self {
         Self {
             broker,
-            version: Version::V5,
+            version: Version::PREFERRED,
             client_id,
             clean_start: true,
             keep_alive: 60,
@@ -257,7 +257,7 @@ impl<'a> ConnectOptions<'a> {
     /// typed field or else from [`properties`](Self::properties); `None` for
     /// 3.1.1, which advertises none of them.
     pub(crate) fn advertised(&self, id: u8) -> Option<usize> {
-        if self.version != Version::V5 {
+        if !self.version.is_v5() {
             return None;
         }
         let field = match id {

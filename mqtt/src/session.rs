@@ -542,6 +542,16 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Whether this is a QoS 1 message the application has dropped that arrived
+    /// on an earlier connection of the broker's current session `epoch`: never
+    /// acknowledged, so the broker must send it again on this connection.
+    pub(crate) fn awaits_resend(&self, connection: u32, epoch: u32) -> bool {
+        self.state == Held::Dropped
+            && self.qos == QoS::AtLeastOnce
+            && self.epoch == epoch
+            && self.connection != connection
+    }
+
     const UNUSED: Self = Self {
         state: Held::Unused,
         seq: 0,
@@ -658,7 +668,7 @@ impl<'r> Session<'r> {
                 server_said: ServerSaid::NOTHING,
                 reauth: crate::auth::ReAuth::Idle,
                 conn: Conn::Down,
-                info: ConnectionInfo::defaults(Version::V5, 0, 0),
+                info: ConnectionInfo::defaults(Version::PREFERRED, 0, 0),
                 next_id: 1,
                 next_seq: 0,
                 ping_due: false,
@@ -850,6 +860,16 @@ impl Session<'_> {
         })
     }
 
+    /// The oldest message buffer kept for a resend ([`Session::awaits_resend`]).
+    pub(crate) fn awaiting_resend(&self, connection: u32, epoch: u32) -> Option<usize> {
+        self.inbox
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.get().awaits_resend(connection, epoch))
+            .min_by_key(|(_, e)| e.get().seq)
+            .map(|(i, _)| i)
+    }
+
     /// A free message buffer's index.
     pub(crate) fn free_entry(&self) -> Option<usize> {
         self.inbox.iter().position(|e| e.get().state == Held::Free)
@@ -896,7 +916,8 @@ impl State<'_> {
 
     pub(crate) fn push(&mut self, packet: &Packet<'_>) -> Result<Push, Error> {
         let version = self.info.version;
-        let len = packet.encoded_len(version)?;
+        let remaining = packet.remaining_len(version)?;
+        let len = 1 + crate::codec::varint_len(remaining) + remaining as usize;
         if len > self.tx.len()
             || u32::try_from(len).map_or(true, |l| l > self.info.maximum_packet_size)
         {
@@ -910,7 +931,7 @@ impl State<'_> {
         let Some(dst) = self.tx.get_mut(self.tx_end..self.tx_end + len) else {
             return Ok(Push::NoRoom);
         };
-        let n = packet.encode(version, dst)?;
+        let n = packet.encode_with_remaining(version, remaining, dst)?;
         self.tx_end += n;
         Ok(Push::Written)
     }
@@ -924,7 +945,7 @@ impl State<'_> {
         publish: Publish<'_>,
         properties: &[Property<'_>],
     ) -> Result<Push, Error> {
-        let v5 = self.info.version == Version::V5;
+        let v5 = self.info.version.is_v5();
         let limit = usize::from(self.info.topic_alias_maximum).min(self.out_aliases.len());
         if !v5 || limit == 0 || publish.topic.len() > ALIAS_TOPIC_LEN {
             let properties = if v5 {

@@ -431,6 +431,19 @@ fn suback_for(subscribe: &[u8]) -> Vec<u8> {
     }))
 }
 
+/// The packets the client sends up to and including its DISCONNECT.
+async fn packets_until_disconnect(sock: &mut tokio::net::TcpStream) -> Vec<Vec<u8>> {
+    let mut after = Vec::new();
+    loop {
+        let packet = read_packet(sock).await;
+        let last = packet[0] == 0xe0;
+        after.push(packet);
+        if last {
+            return after;
+        }
+    }
+}
+
 /// Issue 20 §1.1. Connection 1 delivers QoS 1 messages "a" and "b" into the two
 /// message buffers (the SUBACK behind them proves they were handled); the
 /// application takes "a" and leaves "b"; the broker drops the connection.
@@ -471,15 +484,7 @@ async fn after_a_reconnect(session_present: bool) -> (Vec<Vec<u8>>, Vec<Vec<u8>>
         };
         script.extend(suback_for(&subscribe));
         sock.write_all(&script).await.unwrap();
-        let mut after = Vec::new();
-        loop {
-            let packet = read_packet(&mut sock).await;
-            let last = packet[0] == 0xe0;
-            after.push(packet);
-            if last {
-                break after;
-            }
-        }
+        packets_until_disconnect(&mut sock).await
     };
     let stack = Tokio::new();
     let mut storage = Storage::<256, 256, 4, 4, 0, 2>::new();
@@ -896,4 +901,88 @@ async fn pubrel_behind_its_waiting_qos2_message_releases_it() {
     run.unwrap();
     assert_eq!(got, [b"seven".to_vec(), b"eight".to_vec()], "each once");
     assert_eq!(after, b"\xe0\x00", "DISCONNECT");
+}
+
+/// Issue 20 §4, found by the soak's resumed-session case: the application takes
+/// and drops the stale copies right after the reconnect, before the broker's
+/// resends arrive. The client keeps their identifiers until then, so the
+/// resends are not delivered again; each is acknowledged once, in order, on the
+/// new connection, and the next new message is delivered.
+#[tokio::test]
+async fn qos1_stale_copy_dropped_before_the_resend_is_not_delivered_again() {
+    use portnet_mqtt::codec::{QoS, Subscription};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
+    let broker = async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        assert_eq!(read_packet(&mut sock).await[0], 0x10);
+        sock.write_all(CONNACK_V5).await.unwrap();
+        let subscribe = read_packet(&mut sock).await;
+        let mut script = suback_for(&subscribe);
+        script.extend(qos1_publish(1, false, b"a"));
+        script.extend(qos1_publish(2, false, b"b"));
+        sock.write_all(&script).await.unwrap();
+        // Nothing acknowledged: both wait untaken in the client's buffers.
+        drop(sock);
+
+        let (mut sock, _) = listener.accept().await.unwrap();
+        assert_eq!(read_packet(&mut sock).await[0], 0x10);
+        sock.write_all(&[0x20, 0x03, 0x01, 0x00, 0x00])
+            .await
+            .unwrap();
+        // The application has taken and dropped both copies by now.
+        dropped_rx.await.unwrap();
+        let mut script = qos1_publish(1, true, b"a");
+        script.extend(qos1_publish(2, true, b"b"));
+        script.extend(qos1_publish(3, false, b"c"));
+        sock.write_all(&script).await.unwrap();
+        packets_until_disconnect(&mut sock).await
+    };
+    let stack = Tokio::new();
+    let mut storage = Storage::<256, 256, 4, 4, 0, 2>::new();
+    let mut session = Session::new(&mut storage);
+    let (mut driver, client, mut rx) = session.split(&stack, stack);
+    let opts = ConnectOptions::new(addr, "resumer").persistent(600);
+    let (ended_tx, ended_rx) = tokio::sync::oneshot::channel::<()>();
+    let connection = async {
+        assert_eq!(driver.run(&opts).await, Err(Error::Closed));
+        ended_tx.send(()).unwrap();
+        driver.run(&opts).await
+    };
+    let app = async {
+        client.connected().await.expect("connected");
+        let filter = [Subscription::new("t/#", QoS::AtLeastOnce)];
+        client.subscribe(&filter, &[]).await.unwrap();
+        ended_rx.await.unwrap();
+        client.connected().await.expect("connected again");
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            got.push(
+                rx.try_recv()
+                    .expect("held across the cut")
+                    .payload()
+                    .to_vec(),
+            );
+        }
+        dropped_tx.send(()).unwrap();
+        got.push(rx.recv().await.payload().to_vec());
+        assert!(rx.try_recv().is_none(), "a resend delivered again");
+        client.disconnect(ReasonCode::SUCCESS).await;
+        got
+    };
+    let ((run, got), after) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(async { tokio::join!(connection, app) }, broker)
+    })
+    .await
+    .expect("no hang");
+    run.unwrap();
+    assert_eq!(got, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    let expected: Vec<&[u8]> = vec![
+        b"\x40\x02\x00\x01",
+        b"\x40\x02\x00\x02",
+        b"\x40\x02\x00\x03",
+        b"\xe0\x00",
+    ];
+    assert_eq!(after, expected);
 }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use crate::matrix::{self, Msrv};
 use crate::setup::{MSRV, THUMB_TARGETS, setup};
-use crate::{bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, soak, target_dir};
+use crate::{
+    asan, bench, demo, docsrs, features, fuzz, kits, publish, qemu, run, soak, target_dir,
+};
 
 /// One step of `cargo xtask ci`.
 pub(crate) struct Step {
@@ -204,7 +206,33 @@ pub(crate) fn steps() -> Vec<Step> {
         },
         Step {
             name: "test",
-            action: Action::Commands(vec![cargo(&["test", "--workspace"])]),
+            action: Action::Commands(vec![
+                cargo(&["test", "--workspace"]),
+                // A one-version MQTT client refuses the other version (the
+                // test builds only without the default `v3` + `v5`).
+                cargo(&[
+                    "test",
+                    "-q",
+                    "-p",
+                    "portnet-mqtt",
+                    "--no-default-features",
+                    "--features",
+                    "v5",
+                    "--test",
+                    "one_version",
+                ]),
+                cargo(&[
+                    "test",
+                    "-q",
+                    "-p",
+                    "portnet-mqtt",
+                    "--no-default-features",
+                    "--features",
+                    "v3",
+                    "--test",
+                    "one_version",
+                ]),
+            ]),
         },
         Step {
             // lwIP's C and the FFI layer under memcheck: the simulation's tests
@@ -217,6 +245,13 @@ pub(crate) fn steps() -> Vec<Step> {
                 )],
                 ..cargo(&["test", "-q", "-p", "portnet-lwip", "--test", "sim"])
             }]),
+        },
+        Step {
+            // The same tests under AddressSanitizer, lwIP's C instrumented too:
+            // what memcheck cannot bound (overruns of static arrays, the stack).
+            // `cargo xtask asan` adds the conformance suite.
+            name: "lwip-asan",
+            action: Action::Call(|| asan::asan(false)),
         },
         Step {
             name: "guide",

@@ -9,6 +9,7 @@
 //! cargo xtask demo             the IoT sensor node in QEMU with mosquitto, every stage checked
 //! cargo xtask kits             the kits' firmware (boards/kits): lint, build, flash/RAM figures
 //! cargo xtask bench [--quick] [--json FILE]
+//! cargo xtask asan             portnet-lwip's tests under AddressSanitizer (C included)
 //! ```
 //!
 //! `ci` holds the steps; what a step checks per crate (no_std feature sets, MSRV,
@@ -17,6 +18,7 @@
 // A std-only developer tool: the `core`/`alloc` lints guard the no_std crates.
 #![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
+mod asan;
 mod bench;
 mod ci;
 mod demo;
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Ok(Task::Kits) => setup().and_then(|()| kits::kits()),
         Ok(Task::Soak { args }) => soak::soak(&args),
         Ok(Task::Chaos { minutes }) => soak::chaos(minutes),
+        Ok(Task::Asan) => setup().and_then(|()| asan::asan(true)),
         Err(message) => {
             eprint!("xtask: {message}\n\n{}", usage());
             return ExitCode::from(2);
@@ -102,6 +105,8 @@ tasks:
                               --stack smoltcp|lwip (without it: smoltcp, then lwIP)
   chaos [--minutes M]         the MQTT broker-chaos test (mosquitto killed with SIGKILL and restarted
                               during QoS 1/2 traffic) for M minutes (default 10), with its counts
+  asan                        portnet-lwip's tests (simulation, conformance) under AddressSanitizer,
+                              lwIP's C included (nightly)
   help                        this text
 
 With CI=true: colourless cargo output, and a failed apt install is an error, not a warning.
@@ -142,6 +147,7 @@ enum Task {
     Chaos {
         minutes: u64,
     },
+    Asan,
 }
 
 impl Task {
@@ -157,6 +163,7 @@ impl Task {
             "conformance" => no_more(rest).map(|()| Self::Conformance),
             "demo" => no_more(rest).map(|()| Self::Demo),
             "kits" => no_more(rest).map(|()| Self::Kits),
+            "asan" => no_more(rest).map(|()| Self::Asan),
             "ci" => {
                 let (mut only, mut skip) = (Vec::new(), Vec::new());
                 while let Some(arg) = rest.next() {
@@ -305,6 +312,8 @@ mod tests {
         assert_eq!(parse(&["conformance"]), Ok(Task::Conformance));
         assert_eq!(parse(&["demo"]), Ok(Task::Demo));
         assert_eq!(parse(&["kits"]), Ok(Task::Kits));
+        assert_eq!(parse(&["asan"]), Ok(Task::Asan));
+        assert!(parse(&["asan", "extra"]).is_err());
         assert_eq!(
             parse(&["qemu", "conformance-lwip"]),
             Ok(Task::QemuConformanceLwip)

@@ -16,13 +16,17 @@ const MDBOOK_VERSION: &str = "0.5.4";
 pub(crate) const MSRV: &str = "1.91";
 
 /// Debian packages the tests need: the broker for MQTT tests, python3's
-/// `http.server` as the HTTP peer of `portnet-embedded`'s reqwless test, QEMU for firmware,
+/// `http.server` as the HTTP peer of `portnet-embedded`'s reqwless test, curl as
+/// the HTTP client of its edge-http server test, busybox's udhcpc as the DHCP
+/// client of its edge-dhcp server test, QEMU for firmware,
 /// valgrind for the full benchmark's instruction counts.
 /// The cross C compiler and its C library headers build lwIP for the thumb targets
 /// (`portnet-lwip`).
-const APT_PACKAGES: [(&str, &str); 6] = [
+const APT_PACKAGES: [(&str, &str); 8] = [
     ("mosquitto", "mosquitto"),
     ("python3", "python3"),
+    ("curl", "curl"),
+    ("busybox", "busybox"),
     ("qemu-system-arm", "qemu-system-arm"),
     ("valgrind", "valgrind"),
     ("gcc-arm-none-eabi", "arm-none-eabi-gcc"),

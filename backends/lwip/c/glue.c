@@ -10,6 +10,8 @@
 #include "lwip/etharp.h"
 #include "lwip/timeouts.h"
 #include "lwip/priv/tcp_priv.h"
+#include "lwip/memp.h"
+#include "lwip/priv/memp_priv.h"
 #include "netif/ethernet.h"
 #include <string.h>
 
@@ -303,3 +305,8 @@ u8_t portnet_udp_ttl(const struct udp_pcb *pcb) { return pcb->ttl; }
 void portnet_udp_detach(struct udp_pcb *pcb) { udp_recv(pcb, NULL, NULL); }
 
 u16_t portnet_pbuf_tot_len(const struct pbuf *p) { return p->tot_len; }
+
+/* One element of lwIP's static TCP pcb pool, as the pool lays it out (with its
+ * alignment and any overflow-check padding): what a connection costs in lwIP's
+ * own RAM, the C half of `portnet_lwip::tcp_socket_ram`. */
+u16_t portnet_tcp_pcb_pool_size(void) { return memp_pools[MEMP_TCP_PCB]->size; }

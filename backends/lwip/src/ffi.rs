@@ -50,6 +50,7 @@ unsafe extern "C" {
     fn sys_check_timeouts();
 
     fn portnet_tcp_new() -> *mut c_void;
+    fn portnet_tcp_pcb_pool_size() -> u16;
     fn portnet_tcp_bind(pcb: *mut c_void, ip: u32, port: u16) -> Err;
     fn portnet_tcp_connect(pcb: *mut c_void, ip: u32, port: u16, done: TcpConnectedFn) -> Err;
     fn portnet_tcp_sndbuf(pcb: *const c_void) -> u16;
@@ -133,6 +134,13 @@ pub(crate) fn init(seed: u32) {
 
 /// The latest `sys_now` given to lwIP.
 static NOW: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+/// Bytes of one element of lwIP's TCP pcb pool.
+pub(crate) fn tcp_pcb_pool_size() -> usize {
+    // SAFETY: reads a constant of lwIP's pool table, which is initialised
+    // statically (before `lwip_init`) and never written.
+    usize::from(unsafe { portnet_tcp_pcb_pool_size() })
+}
 
 /// lwIP's `sys_now` as last set.
 pub(crate) fn now() -> u32 {

@@ -250,3 +250,17 @@ impl embassy_net_driver::Driver for StubDevice {
         embassy_net_driver::HardwareAddress::Ethernet([0x02, 0, 0, 0, 0, 1])
     }
 }
+
+/// The TCP clients' application, one body for every portnet backend they
+/// compare: connect to [`BROKER`], write, read, close.
+pub async fn tcp_client<S: portnet::TcpConnect>(stack: &S) {
+    use portnet::{ReadExt, WriteExt};
+    if let Ok(mut conn) = stack.connect(BROKER).await {
+        let _ = conn.write_all(b"hello").await;
+        let mut buf = [0u8; 16];
+        if let Ok(n) = conn.read(&mut buf).await {
+            wire_write(&buf[..n]);
+        }
+        let _ = conn.close().await;
+    }
+}

@@ -24,12 +24,11 @@ fn main() {
     });
     portnet_build_support::check_env(
         "PORTNET_CYW43_NVRAM",
-        "a readable file (the CYW43439 NVRAM of the Pico W)",
+        "a readable file (a CYW43439 NVRAM, to replace the Pico W's)",
         |v| std::path::Path::new(v).is_file(),
     );
-    // The NVRAM: no registry crate carries it (cyw43-firmware ships the
-    // firmware and CLM only), and it is not committed here, so it comes from
-    // a path given at build time; without one the firmware says so and stops.
+    // The NVRAM comes from the registry crate `cyw43-setup` (the Pico W's);
+    // a path given at build time replaces it, for another board or module.
     println!("cargo::rustc-check-cfg=cfg(kit_nvram)");
     if let Ok(path) = std::env::var("PORTNET_CYW43_NVRAM") {
         let out =

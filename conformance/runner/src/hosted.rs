@@ -133,14 +133,16 @@ impl Harness for StdEmbeddedNalHarness {
 
 /// The foreign stack edge-nal-std (edge-net's host implementation of the
 /// edge-nal traits: the host's sockets on async-io) seen through
-/// `portnet-embedded`'s edge-nal → portnet adapter
-/// [`PortnetEdge`](portnet_embedded::PortnetEdge), which gives `TcpConnect` and
-/// `Dns`. The adapter has no listening or UDP side, so `Listen` and `Udp` are
-/// [`portnet_conformance::Missing`]; the peer and the clock are the tokio
-/// backend, and cases run on a current-thread tokio runtime while async-io's own
-/// reactor thread drives edge-nal-std's sockets.
+/// `portnet-embedded`'s edge-nal → portnet adapters:
+/// [`PortnetEdge`](portnet_embedded::PortnetEdge) (`TcpConnect`, `Dns`),
+/// [`PortnetEdgeListen`](portnet_embedded::PortnetEdgeListen) (`TcpListen`) and
+/// [`PortnetEdgeUdp`](portnet_embedded::PortnetEdgeUdp) (`UdpBind`). The peer
+/// and the clock are the tokio backend, and cases run on a current-thread tokio
+/// runtime while async-io's own reactor thread drives edge-nal-std's sockets.
 pub struct EdgeNalStdHarness {
     stack: portnet_embedded::PortnetEdge<edge_nal_std::Stack>,
+    listen: portnet_embedded::PortnetEdgeListen<edge_nal_std::Stack>,
+    udp: portnet_embedded::PortnetEdgeUdp<edge_nal_std::Stack>,
     peer: Tokio,
 }
 
@@ -155,6 +157,8 @@ impl Default for EdgeNalStdHarness {
     fn default() -> Self {
         Self {
             stack: portnet_embedded::PortnetEdge::new(edge_nal_std::Stack::new()),
+            listen: portnet_embedded::PortnetEdgeListen::new(edge_nal_std::Stack::new()),
+            udp: portnet_embedded::PortnetEdgeUdp::new(edge_nal_std::Stack::new()),
             peer: Tokio::new(),
         }
     }
@@ -162,8 +166,8 @@ impl Default for EdgeNalStdHarness {
 
 impl Harness for EdgeNalStdHarness {
     type Connect = portnet_embedded::PortnetEdge<edge_nal_std::Stack>;
-    type Listen = portnet_conformance::Missing;
-    type Udp = portnet_conformance::Missing;
+    type Listen = portnet_embedded::PortnetEdgeListen<edge_nal_std::Stack>;
+    type Udp = portnet_embedded::PortnetEdgeUdp<edge_nal_std::Stack>;
     type Dns = portnet_embedded::PortnetEdge<edge_nal_std::Stack>;
     type Peer = Tokio;
     type Clock = Tokio;
@@ -171,11 +175,11 @@ impl Harness for EdgeNalStdHarness {
     fn connector(&self) -> Option<&Self::Connect> {
         Some(&self.stack)
     }
-    fn listener(&self) -> Option<&portnet_conformance::Missing> {
-        None
+    fn listener(&self) -> Option<&Self::Listen> {
+        Some(&self.listen)
     }
-    fn udp(&self) -> Option<&portnet_conformance::Missing> {
-        None
+    fn udp(&self) -> Option<&Self::Udp> {
+        Some(&self.udp)
     }
     fn dns(&self) -> Option<&Self::Dns> {
         Some(&self.stack)

@@ -9,12 +9,12 @@
 
 mod pinned;
 
-use pinned::Expected::{self, Fail, Skip};
+use pinned::Expected::{self, Fail, FailsUnderChaos, Skip};
 use portnet_conformance::Capability;
 use portnet_conformance_runner::edge_embassy::EdgeNalEmbassyHarness;
 
 /// Every case that does not pass, in both modes alike.
-const NOT_PASSING: [(&str, Expected); 41] = [
+const NOT_PASSING: [(&str, Expected); 24] = [
     // edge-nal-embassy's `TcpError` reports every embassy-net error as the
     // embedded-io kind `Other` (`Connect(ConnectionReset)` for a refused
     // connect, `General(ConnectionReset)` after a reset): the adapter can only
@@ -39,38 +39,74 @@ const NOT_PASSING: [(&str, Expected); 41] = [
         "tcp.reset.abort_sends_rst",
         Fail("peer read after abort: no result within"),
     ),
-    // The adapter has no listening side.
-    ("tcp.listen.ephemeral_port", Skip(Capability::TcpListen)),
-    ("tcp.listen.addr_in_use", Skip(Capability::TcpListen)),
-    ("tcp.listen.drop_frees_port", Skip(Capability::TcpListen)),
-    ("tcp.accept.order_serial", Skip(Capability::TcpListen)),
-    ("tcp.accept.order_backlog", Skip(Capability::TcpListen)),
-    ("tcp.accept.pool", Skip(Capability::TcpListen)),
-    ("tcp.addresses", Skip(Capability::TcpListen)),
-    ("tcp.cancel.accept", Skip(Capability::TcpListen)),
-    ("tcp.listen.backlog", Skip(Capability::TcpListen)),
-    ("tcp.listen.addr_not_available", Skip(Capability::TcpListen)),
-    ("tcp.accept.concurrent", Skip(Capability::TcpListen)),
-    ("options.listener.read_back", Skip(Capability::TcpListen)),
-    // Nor a UDP side.
-    ("udp.bind.ephemeral_port", Skip(Capability::Udp)),
-    ("udp.bind.addr_in_use", Skip(Capability::Udp)),
-    ("udp.sender_address", Skip(Capability::Udp)),
-    ("udp.boundaries", Skip(Capability::Udp)),
-    ("udp.empty_datagram", Skip(Capability::Udp)),
-    ("udp.truncate", Skip(Capability::Udp)),
-    ("udp.connected_filter", Skip(Capability::Udp)),
-    ("udp.unreachable_port", Skip(Capability::Udp)),
-    ("udp.cancel.recv", Skip(Capability::Udp)),
-    ("udp.connected.send_recv", Skip(Capability::Udp)),
-    ("udp.connected.not_connected", Skip(Capability::Udp)),
-    ("udp.connected.bind_connected", Skip(Capability::Udp)),
-    ("udp.connected.refused_once", Skip(Capability::Udp)),
-    ("udp.send.too_large", Skip(Capability::Udp)),
-    ("udp.bind.drop_frees_port", Skip(Capability::Udp)),
-    ("udp.bind.pool_exhausted", Skip(Capability::Udp)),
-    ("options.udp.read_back", Skip(Capability::Udp)),
-    ("options.set_only", Skip(Capability::Udp)),
+    // edge-nal-embassy's `bind` only records the address (embassy-net listens
+    // inside `accept`): a second listen on a port, or one on an address that is
+    // not the stack's, succeeds.
+    (
+        "tcp.listen.addr_in_use",
+        Fail("second listen: expected an error of kind [AddrInUse], got success"),
+    ),
+    (
+        "tcp.listen.addr_not_available",
+        Fail("expected an error of kind [AddrNotAvailable], got success"),
+    ),
+    // No backlog: embassy-net's socket listens only while an `accept` runs, so
+    // a connection that arrives between two accepts is refused (RST).
+    (
+        "tcp.accept.order_serial",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.accept.order_backlog",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.cancel.accept",
+        Fail("peer connect: error of kind ConnectionRefused"),
+    ),
+    (
+        "tcp.listen.backlog",
+        Fail("failed with kind ConnectionRefused while no accept was pending"),
+    ),
+    // edge-nal-embassy's `accept` returns the socket's local endpoint where
+    // edge-nal asks for the peer's address.
+    (
+        "tcp.addresses",
+        Fail("accept reported 10.0.0.1:49152, the peer is at 10.0.0.2:"),
+    ),
+    (
+        "tcp.accept.concurrent",
+        Fail("accept 0 reported 10.0.0.1:49152 for the connection from 10.0.0.2:"),
+    ),
+    // Passes plainly; under adversarial polling the connect and the accept
+    // never meet (not yet traced to its cause).
+    (
+        "tcp.accept.pool",
+        FailsUnderChaos("connect and accept: no result within"),
+    ),
+    // embassy-net binds a second UDP socket to a port already bound, and
+    // edge-nal-embassy does not check.
+    (
+        "udp.bind.addr_in_use",
+        Fail("second bind: expected an error of kind [AddrInUse], got success"),
+    ),
+    // embassy-net refuses a datagram larger than the buffer (`Truncated`)
+    // where edge-nal asks for the first bytes and the full length; it reaches
+    // portnet as `Other`.
+    (
+        "udp.truncate",
+        Fail("recv_from into a small buffer: error of kind Other (Stack(Recv(Truncated)))"),
+    ),
+    (
+        "udp.connected.send_recv",
+        Fail("recv into a small buffer: error of kind Other (Stack(Recv(Truncated)))"),
+    ),
+    // embassy-net's `PacketTooLarge` reaches portnet as `Other`, as every
+    // edge-nal-embassy error does.
+    (
+        "udp.send.too_large",
+        Fail("got kind Other (Stack(Send(PacketTooLarge)))"),
+    ),
     // edge-nal-embassy's buffer pool has no count of sockets in use to read.
     ("tcp.resources.no_leak", Skip(Capability::SocketCount)),
     // No `Dns`: the rig has no DNS server on the link.
@@ -84,5 +120,5 @@ const NOT_PASSING: [(&str, Expected); 41] = [
 
 #[test]
 fn every_case_ends_as_pinned_in_both_modes() {
-    pinned::check::<EdgeNalEmbassyHarness>("edge-nal-embassy", &NOT_PASSING, 33);
+    pinned::check::<EdgeNalEmbassyHarness>("edge-nal-embassy", &NOT_PASSING, 50);
 }

@@ -35,18 +35,28 @@ pub fn namespace(
     Ok((netns, entered, tap))
 }
 
+/// The first of `paths` that exists: a peer installed from the Debian package
+/// `package` (by `cargo xtask setup`; not a user-level shim, as `ip netns exec`
+/// runs as root with a plain environment).
+fn installed(package: &str, paths: &[&str]) -> PathBuf {
+    paths
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            panic!("{package} not found: run `cargo xtask setup` (Debian package `{package}`)")
+        })
+}
+
 pub fn mosquitto_binary() -> PathBuf {
-    [
-        "/usr/sbin/mosquitto",
-        "/usr/local/sbin/mosquitto",
-        "/usr/bin/mosquitto",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|p| p.exists())
-    .unwrap_or_else(|| {
-        panic!("mosquitto not found: run `cargo xtask setup` (Debian package `mosquitto`)")
-    })
+    installed(
+        "mosquitto",
+        &[
+            "/usr/sbin/mosquitto",
+            "/usr/local/sbin/mosquitto",
+            "/usr/bin/mosquitto",
+        ],
+    )
 }
 
 /// A mosquitto in the namespace, stopped by PID when dropped.
@@ -202,14 +212,20 @@ impl Drop for Server {
     }
 }
 
-/// Debian's python3 (not a user-level shim: `ip netns exec` runs as root with
-/// a plain environment).
+/// Debian's python3.
 pub fn python3_binary() -> PathBuf {
-    ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .unwrap_or_else(|| {
-            panic!("python3 not found: run `cargo xtask setup` (Debian package `python3`)")
-        })
+    installed("python3", &["/usr/bin/python3", "/usr/local/bin/python3"])
+}
+
+/// Debian's curl.
+pub fn curl_binary() -> PathBuf {
+    installed("curl", &["/usr/bin/curl", "/usr/local/bin/curl"])
+}
+
+/// Debian's busybox, for its DHCP client applet `udhcpc`.
+pub fn busybox_binary() -> PathBuf {
+    installed(
+        "busybox",
+        &["/usr/bin/busybox", "/bin/busybox", "/usr/local/bin/busybox"],
+    )
 }

@@ -41,7 +41,7 @@ pub use list::{Item, List, ListIter};
 pub use packet::{
     Auth, ConnAck, Connect, Disconnect, FixedHeader, Packet, PubResp, Publish, QoS, RetainHandling,
     SubAck, Subscribe, Subscription, SubscriptionOptions, UnsubAck, Unsubscribe, Version, Will,
-    decode, decode_header, props,
+    client_only, decode, decode_from_server, decode_header, props,
 };
 pub use property::{Properties, Property};
 pub use reason::ReasonCode;

@@ -4,7 +4,7 @@ use super::list::{List, sealed::Codec};
 use super::property::{PropCtx, Properties, Property, read_properties, write_properties};
 use super::reason::{ReasonCtx, allowed};
 use super::topic::{validate_topic_filter, validate_topic_name};
-use super::wire::{Reader, Writer, decode_varint};
+use super::wire::{Reader, VARINT_MAX, Writer, decode_varint, varint_len};
 use super::{DecodeError, DecodeErrorKind, EncodeError, ReasonCode};
 
 /// The protocol version, chosen by the client at CONNECT.
@@ -17,6 +17,34 @@ pub enum Version {
 }
 
 impl Version {
+    /// The version [`ConnectOptions`](crate::ConnectOptions) starts with: 5.0,
+    /// or 3.1.1 in a build without the `v5` feature.
+    pub const PREFERRED: Self = if cfg!(feature = "v5") {
+        Self::V5
+    } else {
+        Self::V3_1_1
+    };
+
+    /// Whether this build speaks the version (features `v3` and `v5`, both by
+    /// default). The codec refuses the others (`UnsupportedProtocolVersion`,
+    /// [`EncodeError::Invalid`]) and so does `Driver::run` (`Unsupported`).
+    pub const fn is_built(self) -> bool {
+        match self {
+            Self::V3_1_1 => cfg!(feature = "v3"),
+            Self::V5 => cfg!(feature = "v5"),
+        }
+    }
+
+    /// Whether to follow 5.0's rules. A constant in a one-version build, so the
+    /// other version's code is not compiled in; a version not built in never
+    /// gets this far ([`Version::is_built`]).
+    pub(crate) const fn is_v5(self) -> bool {
+        match (cfg!(feature = "v3"), cfg!(feature = "v5")) {
+            (true, true) => matches!(self, Self::V5),
+            (_, v5) => v5,
+        }
+    }
+
     /// The protocol level byte of CONNECT.
     pub const fn level(self) -> u8 {
         match self {
@@ -441,6 +469,9 @@ impl FixedHeader {
 ///
 /// `Malformed` for a reserved packet type, wrong fixed flags or a bad length.
 pub fn decode_header(buf: &[u8], version: Version) -> Result<Option<FixedHeader>, DecodeError> {
+    if !version.is_built() {
+        return Err(NOT_BUILT);
+    }
     let Some((&first_byte, rest)) = buf.split_first() else {
         return Ok(None);
     };
@@ -454,11 +485,17 @@ pub fn decode_header(buf: &[u8], version: Version) -> Result<Option<FixedHeader>
     )
 }
 
+/// A version this build leaves out (features `v3`, `v5`).
+const NOT_BUILT: DecodeError = DecodeError::new(
+    DecodeErrorKind::UnsupportedProtocolVersion,
+    "protocol version not built in (features `v3`, `v5`)",
+);
+
 fn check_type_and_flags(first: u8, version: Version) -> Result<(), DecodeError> {
     let flags = first & 0x0F;
     match first >> 4 {
         0 => Err(DecodeError::malformed("reserved packet type 0")),
-        15 if version == Version::V3_1_1 => Err(DecodeError::malformed(
+        15 if !version.is_v5() => Err(DecodeError::malformed(
             "reserved packet type 15 in MQTT 3.1.1",
         )),
         3 => {
@@ -488,14 +525,45 @@ fn check_type_and_flags(first: u8, version: Version) -> Result<(), DecodeError> 
 ///
 /// A [`DecodeError`] whose kind says which reason code to disconnect with.
 pub fn decode(buf: &[u8], version: Version) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    decode_as::<false>(buf, version)
+}
+
+/// [`decode`] for a client: the packets a server sends. CONNECT, SUBSCRIBE,
+/// UNSUBSCRIBE and PINGREQ (only clients send them) are a `ProtocolError`
+/// once their fixed header is in, so a client that decodes with this alone
+/// leaves their decoders out of its firmware.
+///
+/// # Errors
+///
+/// As [`decode`].
+pub fn decode_from_server(
+    buf: &[u8],
+    version: Version,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
+    decode_as::<true>(buf, version)
+}
+
+/// Whether only a client sends packets of this type (the fixed header's high
+/// nibble): CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ.
+pub const fn client_only(packet_type: u8) -> bool {
+    matches!(packet_type, 1 | 8 | 10 | 12)
+}
+
+fn decode_as<const FROM_SERVER: bool>(
+    buf: &[u8],
+    version: Version,
+) -> Result<Option<(Packet<'_>, usize)>, DecodeError> {
     let Some(header) = decode_header(buf, version)? else {
         return Ok(None);
     };
+    if FROM_SERVER && client_only(header.first_byte >> 4) {
+        return Err(DecodeError::protocol("a packet only clients send"));
+    }
     let total = header.packet_len();
     let Some(body) = buf.get(header.header_len..total) else {
         return Ok(None);
     };
-    let packet = decode_body(header.first_byte, body, version)?;
+    let packet = decode_body::<FROM_SERVER>(header.first_byte, body, version)?;
     Ok(Some((packet, total)))
 }
 
@@ -542,8 +610,16 @@ fn read_list<'a, T: Codec<'a> + Copy>(
     Ok(List::encoded(bytes))
 }
 
-fn decode_body<'a>(first: u8, body: &'a [u8], v: Version) -> Result<Packet<'a>, DecodeError> {
-    let v5 = v == Version::V5;
+fn decode_body<const FROM_SERVER: bool>(
+    first: u8,
+    body: &[u8],
+    v: Version,
+) -> Result<Packet<'_>, DecodeError> {
+    // Checked by the caller; repeated so the compiler drops those decoders.
+    if FROM_SERVER && client_only(first >> 4) {
+        return Err(DecodeError::protocol("a packet only clients send"));
+    }
+    let v5 = v.is_v5();
     let mut r = Reader::new(body);
     let r = &mut r;
     let no_props = Properties::empty();
@@ -783,7 +859,10 @@ fn decode_connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
         5 => Version::V5,
         _ => return Err(unsupported("protocol level is neither 4 nor 5")),
     };
-    let v5 = version == Version::V5;
+    if !version.is_built() {
+        return Err(NOT_BUILT);
+    }
+    let v5 = version.is_v5();
     let flags = r.u8("connect flags")?;
     if flags & 0x01 != 0 {
         return Err(DecodeError::malformed("reserved connect flag set"));
@@ -854,7 +933,7 @@ fn decode_connect<'a>(r: &mut Reader<'a>) -> Result<Connect<'a>, DecodeError> {
 }
 
 fn need_v5(props: &Properties<'_>, v: Version) -> Result<(), EncodeError> {
-    if v == Version::V3_1_1 && !props.is_empty() {
+    if !v.is_v5() && !props.is_empty() {
         Err(EncodeError::Invalid("properties need MQTT 5.0"))
     } else {
         Ok(())
@@ -889,7 +968,7 @@ fn write_reason_and_props(
     rctx: ReasonCtx,
     pctx: PropCtx,
 ) -> Result<(), EncodeError> {
-    if v == Version::V3_1_1 {
+    if !v.is_v5() {
         if reason != ReasonCode::SUCCESS {
             return Err(EncodeError::Invalid("reason codes need MQTT 5.0"));
         }
@@ -944,9 +1023,30 @@ impl Packet<'_> {
     /// `BufferTooSmall` with the length needed, `TooLong`, or `Invalid` for a packet
     /// that breaks a rule of the protocol or of `version`.
     pub fn encode(&self, version: Version, buf: &mut [u8]) -> Result<usize, EncodeError> {
+        let remaining = self.remaining_len(version)?;
+        self.encode_with_remaining(version, remaining, buf)
+    }
+
+    /// The remaining length of the fixed header: the body's size, from a
+    /// counting walk.
+    pub(crate) fn remaining_len(&self, version: Version) -> Result<u32, EncodeError> {
         let mut counter = Writer::counter();
         self.write_body(version, &mut counter)?;
-        let remaining = u32::try_from(counter.len()).map_err(|_| EncodeError::TooLong)?;
+        match u32::try_from(counter.len()) {
+            Ok(remaining) if remaining <= VARINT_MAX => Ok(remaining),
+            _ => Err(EncodeError::TooLong),
+        }
+    }
+
+    /// [`Packet::encode`] with the [`Packet::remaining_len`] already found: one
+    /// walk, for a caller that needed the length first anyway (the client
+    /// checks it against its buffer and the broker's maximum).
+    pub(crate) fn encode_with_remaining(
+        &self,
+        version: Version,
+        remaining: u32,
+        buf: &mut [u8],
+    ) -> Result<usize, EncodeError> {
         let mut w = Writer::new(buf);
         w.u8(self.first_byte())?;
         w.varint(remaining)?;
@@ -960,15 +1060,18 @@ impl Packet<'_> {
     ///
     /// As [`Packet::encode`], except `BufferTooSmall`.
     pub fn encoded_len(&self, version: Version) -> Result<usize, EncodeError> {
-        match self.encode(version, &mut []) {
-            Err(EncodeError::BufferTooSmall { needed }) => Ok(needed),
-            Ok(n) => Ok(n),
-            Err(e) => Err(e),
-        }
+        // One counting walk, not an `encode` into an empty buffer (two).
+        let remaining = self.remaining_len(version)?;
+        Ok(1 + varint_len(remaining) + remaining as usize)
     }
 
     fn write_body(&self, v: Version, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        let v5 = v == Version::V5;
+        if !v.is_built() {
+            return Err(EncodeError::Invalid(
+                "protocol version not built in (features `v3`, `v5`)",
+            ));
+        }
+        let v5 = v.is_v5();
         match self {
             Self::Connect(c) => {
                 if c.version != v {

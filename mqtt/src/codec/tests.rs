@@ -1069,6 +1069,21 @@ fn every_property() -> Vec<Property<'static>> {
 
 const SUBSCRIPTIONS: &[Subscription<'static>] = &[Subscription::new("t/#", QoS::AtLeastOnce)];
 
+/// A CONNECT with clean start, client id "c", keep alive 30 and nothing else
+/// but `props`.
+const fn plain_connect(version: Version, props: Properties<'_>) -> Connect<'_> {
+    Connect {
+        version,
+        clean_start: true,
+        keep_alive: 30,
+        client_id: "c",
+        will: None,
+        username: None,
+        password: None,
+        properties: props,
+    }
+}
+
 /// Every 5.0 packet that carries properties, with `props` as its properties (for
 /// CONNECT twice: in the packet and in its will).
 fn every_packet_with<'a>(props: Properties<'a>) -> Vec<Packet<'a>> {
@@ -1077,16 +1092,7 @@ fn every_packet_with<'a>(props: Properties<'a>) -> Vec<Packet<'a>> {
         reason: ReasonCode::SUCCESS,
         properties: props,
     };
-    let connect = Connect {
-        version: V5,
-        clean_start: true,
-        keep_alive: 30,
-        client_id: "c",
-        will: None,
-        username: None,
-        password: None,
-        properties: props,
-    };
+    let connect = plain_connect(V5, props);
     std::vec![
         Packet::Connect(connect),
         Packet::Connect(Connect {
@@ -1420,4 +1426,53 @@ fn subscription_option_builders() {
     // ... "a/#" then options: QoS 2 | no local 0x04 | RAP 0x08 | RH 2 << 4.
     assert!(bytes.windows(4).any(|w| w == b"a/#\x2e"), "{bytes:x?}");
     assert!(bytes.ends_with(b"b\x10"), "{bytes:x?}");
+}
+
+/// `decode_from_server` decodes what a server sends exactly as `decode` does,
+/// and refuses the four client-only packet types from the fixed header alone
+/// (issue 20 §3: a client's firmware then has no decoder for them).
+#[test]
+fn decode_from_server_refuses_client_only_packets() {
+    let subs = [Subscription::new("a/#", QoS::AtLeastOnce)];
+    let connect = |version| plain_connect(version, Properties::empty());
+    for v in [V3, V5] {
+        let only_clients_send = [
+            Packet::Connect(connect(v)),
+            Packet::Subscribe(Subscribe {
+                packet_id: 1,
+                subscriptions: List::new(&subs),
+                properties: Properties::empty(),
+            }),
+            Packet::Unsubscribe(Unsubscribe {
+                packet_id: 2,
+                filters: List::new(&["a/#"]),
+                properties: Properties::empty(),
+            }),
+            Packet::PingReq,
+        ];
+        for packet in &only_clients_send {
+            let bytes = round_trip(packet, v);
+            assert!(client_only(bytes[0] >> 4));
+            let e = decode_from_server(&bytes, v).unwrap_err();
+            assert_eq!(e.kind(), DecodeErrorKind::ProtocolError, "{packet:?}");
+            // The header alone is enough to refuse.
+            let e = decode_from_server(&bytes[..2], v).unwrap_err();
+            assert_eq!(e.kind(), DecodeErrorKind::ProtocolError);
+        }
+        let from_server = [
+            Packet::PingResp,
+            Packet::PubAck(PubResp::new(7)),
+            Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason: ReasonCode::SUCCESS,
+                properties: Properties::empty(),
+            }),
+        ];
+        for packet in &from_server {
+            let bytes = round_trip(packet, v);
+            assert!(!client_only(bytes[0] >> 4));
+            assert_eq!(decode_from_server(&bytes, v), decode(&bytes, v));
+            assert_eq!(decode_from_server(&bytes[..1], v), Ok(None));
+        }
+    }
 }

@@ -7,8 +7,7 @@ use core::net::Ipv4Addr;
 use core::pin::pin;
 
 use portnet::future::select;
-use portnet::{ReadExt, TcpConnect, WriteExt};
-use portnet_size_skeletons::{BROKER, PortnetWire, StubDevice, block_on, wire_write};
+use portnet_size_skeletons::{PortnetWire, StubDevice, block_on, tcp_client};
 use portnet_smoltcp::{Cidr, Config, Stack, StackResources, TcpPool};
 
 #[cortex_m_rt::entry]
@@ -23,16 +22,7 @@ fn main() -> ! {
         let Ok(stack) = Stack::new(StubDevice, PortnetWire, config, sockets) else {
             return;
         };
-        let app = pin!(async {
-            if let Ok(mut conn) = stack.connect(BROKER).await {
-                let _ = conn.write_all(b"hello").await;
-                let mut buf = [0u8; 16];
-                if let Ok(n) = conn.read(&mut buf).await {
-                    wire_write(&buf[..n]);
-                }
-                let _ = conn.close().await;
-            }
-        });
+        let app = pin!(tcp_client(&stack));
         let _ = select(app, pin!(stack.run())).await;
     });
     loop {

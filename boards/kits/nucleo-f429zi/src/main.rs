@@ -12,17 +12,14 @@
 #![no_std]
 #![no_main]
 
-use core::pin::pin;
-
 use embassy_stm32::eth::{self, Ethernet, PacketQueue};
 use embassy_stm32::gpio::{Level, Output, Speed};
 use embassy_stm32::time::Hertz;
 use embassy_stm32::{Peripherals, bind_interrupts, rcc};
-use portnet::future::{Either, select};
 use portnet_executor::{Executor, WfiPark};
 use portnet_iot_sensor::Console;
 use portnet_iot_sensor::app::NodeStorage;
-use portnet_kit_support::{EmbassyClock, Rtt, node};
+use portnet_kit_support::{EmbassyClock, Rtt, fail, mac_from_unique_id, node_on_dhcp};
 use portnet_smoltcp::{Config, Stack, StackResources, TcpPool};
 use static_cell::ConstStaticCell;
 
@@ -82,17 +79,6 @@ fn clocks() -> embassy_stm32::Config {
     config
 }
 
-/// A locally administered unicast MAC address from the chip's unique ID, so
-/// two boards on one network differ.
-fn mac_address() -> [u8; 6] {
-    let uid = embassy_stm32::uid::uid();
-    let mut mac = [0x02, 0, 0, 0, 0, 0];
-    for (i, byte) in uid.iter().enumerate() {
-        mac[1 + i % 5] ^= byte;
-    }
-    mac
-}
-
 /// Brings up Ethernet and the stack, then runs the node until a `reboot`
 /// command.
 async fn run(p: Peripherals, console: &mut Rtt) {
@@ -107,7 +93,7 @@ async fn run(p: Peripherals, console: &mut Rtt) {
         p.PG13,
         p.PB13,
         p.PG11,
-        mac_address(),
+        mac_from_unique_id(&embassy_stm32::uid::uid()),
         p.ETH_SMA,
         p.PA2,
         p.PC1,
@@ -131,26 +117,7 @@ async fn run(p: Peripherals, console: &mut Rtt) {
         Output::new(p.PB7, Level::Low, Speed::Low),
         Output::new(p.PB14, Level::Low, Speed::Low),
     ];
-    let node = async {
-        let address = stack.wait_ipv4().await;
-        console.say(format_args!("iot-sensor: address {address} (DHCP)"));
-        node(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED).await
-    };
-    match select(pin!(node), pin!(stack.run())).await {
-        Either::Left(done) => done.unwrap_or_else(|e| fail("iot-sensor", e)),
-        Either::Right(never) => match never {},
-    }
-}
-
-/// Says what failed on the console and sleeps: the node cannot go on.
-fn fail(what: &str, error: impl core::fmt::Debug) -> ! {
-    Rtt.say(format_args!("iot-sensor: {what}: {error:?}"));
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fail("panicked", info)
+    node_on_dhcp(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED)
+        .await
+        .unwrap_or_else(|e| fail("iot-sensor", e));
 }

@@ -24,7 +24,7 @@ use portnet_executor::{Executor, WfiPark};
 use portnet_iot_sensor::Console;
 use portnet_iot_sensor::app::NodeStorage;
 use portnet_iot_sensor::leds::MemoryLeds;
-use portnet_kit_support::{EmbassyClock, Rtt, node};
+use portnet_kit_support::{EmbassyClock, Rtt, fail, node_on_dhcp};
 use portnet_smoltcp::{Config, Stack, StackResources, TcpPool};
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -58,19 +58,19 @@ bind_interrupts!(struct Irqs {
 static FIRMWARE: Aligned<A4, [u8; cyw43_firmware::CYW43_43439A0.len()]> =
     Aligned(*cyw43_firmware::CYW43_43439A0);
 
-/// The board's NVRAM, from `PORTNET_CYW43_NVRAM` at build time.
+/// The board's NVRAM (its radio calibration and board configuration): the
+/// Pico W's, from the registry crate `cyw43-setup`, unless
+/// `PORTNET_CYW43_NVRAM` names another file at build time (another board
+/// revision, or a module on a custom board).
 #[cfg(kit_nvram)]
-fn nvram() -> Option<&'static Aligned<A4, [u8]>> {
-    Some(cyw43::aligned_bytes!(concat!(
-        env!("OUT_DIR"),
-        "/nvram.bin"
-    )))
+fn nvram() -> &'static Aligned<A4, [u8]> {
+    cyw43::aligned_bytes!(concat!(env!("OUT_DIR"), "/nvram.bin"))
 }
 
-/// Built without `PORTNET_CYW43_NVRAM`: the Wi-Fi chip cannot start.
+/// The board's NVRAM: the Pico W's, from the registry crate `cyw43-setup`.
 #[cfg(not(kit_nvram))]
-fn nvram() -> Option<&'static Aligned<A4, [u8]>> {
-    None
+fn nvram() -> &'static Aligned<A4, [u8]> {
+    &cyw43_setup::NVRAM
 }
 
 static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
@@ -97,14 +97,7 @@ fn main() -> ! {
 
 /// Brings up Wi-Fi and the stack, then runs the node until a `reboot` command.
 async fn run(p: Peripherals, console: &mut Rtt) {
-    // Opaque to the optimiser, so a build without the NVRAM (CI's) still
-    // holds, and measures, the whole firmware.
-    let Some(nvram) = core::hint::black_box(nvram()) else {
-        fail(
-            "cyw43",
-            "built without the CYW43439 NVRAM: rebuild with PORTNET_CYW43_NVRAM=<path of the Pico W's nvram file>",
-        )
-    };
+    let nvram = nvram();
     let power = Output::new(p.PIN_23, Level::Low);
     let cs = Output::new(p.PIN_25, Level::High);
     let mut pio = Pio::new(p.PIO0, Irqs);
@@ -137,18 +130,10 @@ async fn run(p: Peripherals, console: &mut Rtt) {
         config.random_seed = u64::from(SEED) ^ embassy_time::Instant::now().as_ticks();
         let stack =
             Stack::new(device, EmbassyClock, config, sockets).unwrap_or_else(|e| fail("stack", e));
-        let node = async {
-            let address = stack.wait_ipv4().await;
-            console.say(format_args!("iot-sensor: address {address} (DHCP)"));
-            // The Pico W's LED hangs off the Wi-Fi chip, reached only by an
-            // async call: the node's LED state is reported in its telemetry.
-            let mut leds = MemoryLeds { count: 1, mask: 0 };
-            node(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED).await
-        };
-        match portnet::future::select(pin!(node), pin!(stack.run())).await {
-            portnet::future::Either::Left(done) => done,
-            portnet::future::Either::Right(never) => match never {},
-        }
+        // The Pico W's LED hangs off the Wi-Fi chip, reached only by an
+        // async call: the node's LED state is reported in its telemetry.
+        let mut leds = MemoryLeds { count: 1, mask: 0 };
+        node_on_dhcp(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED).await
     };
     match portnet::future::select(pin!(app), pin!(wifi.run())).await {
         portnet::future::Either::Left(done) => done.unwrap_or_else(|e| fail("iot-sensor", e)),
@@ -181,17 +166,4 @@ async fn join(control: &mut cyw43::Control<'_>, console: &mut Rtt) {
         "wifi",
         "could not join (check PORTNET_WIFI_SSID and PORTNET_WIFI_PASSWORD)",
     )
-}
-
-/// Says what failed on the console and sleeps: the node cannot go on.
-fn fail(what: &str, error: impl core::fmt::Debug) -> ! {
-    Rtt.say(format_args!("iot-sensor: {what}: {error:?}"));
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fail("panicked", info)
 }

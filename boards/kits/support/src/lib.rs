@@ -12,12 +12,17 @@ use core::fmt::Write as _;
 use core::net::SocketAddr;
 use core::time::Duration;
 
+use core::pin::pin;
+
+use embassy_net_driver::Driver;
+use portnet::future::{Either, select};
 use portnet::{Instant, TcpConnect};
 use portnet_iot_sensor::app::{self, Exit, NodeStorage};
 use portnet_iot_sensor::leds::Leds;
 use portnet_iot_sensor::sensor::{DEFAULT_ADDRESS, Sht3x};
 use portnet_iot_sensor::sim::SimulatedSht3x;
 use portnet_iot_sensor::{Console, Line};
+use portnet_smoltcp::Stack;
 
 /// The broker, `PORTNET_BROKER` at build time (`address:port`); the kits'
 /// build scripts reject a value that does not parse.
@@ -134,4 +139,55 @@ pub async fn node<S: TcpConnect, L: Leds>(
         Exit::Reboot => Ok(()),
         Exit::BadConfig => Err(NodeError::BadConfig),
     }
+}
+
+/// Waits for the DHCP lease, says the address, then runs [`node`] on `stack`
+/// beside the stack's own runner: what every kit does once its network
+/// device is up.
+///
+/// # Errors
+///
+/// As [`node`].
+pub async fn node_on_dhcp<D: Driver, L: Leds>(
+    stack: &Stack<'_, D, EmbassyClock>,
+    leds: &mut L,
+    console: &mut Rtt,
+    storage: &mut NodeStorage,
+    device_id: &str,
+    seed: u32,
+) -> Result<(), NodeError> {
+    let node = async {
+        let address = stack.wait_ipv4().await;
+        console.say(format_args!("iot-sensor: address {address} (DHCP)"));
+        node(stack, leds, console, storage, device_id, seed).await
+    };
+    match select(pin!(node), pin!(stack.run())).await {
+        Either::Left(done) => done,
+        Either::Right(never) => match never {},
+    }
+}
+
+/// A locally administered unicast MAC address folded from a chip's unique ID,
+/// so two boards on one network differ.
+pub fn mac_from_unique_id(uid: &[u8]) -> [u8; 6] {
+    let mut mac = [0x02, 0, 0, 0, 0, 0];
+    for (i, byte) in uid.iter().enumerate() {
+        mac[1 + i % 5] ^= byte;
+    }
+    mac
+}
+
+/// Says what failed on the console and sleeps: the node cannot go on.
+pub fn fail(what: &str, error: impl core::fmt::Debug) -> ! {
+    Rtt.say(format_args!("iot-sensor: {what}: {error:?}"));
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+// Every kit's firmware links this crate, so its panics end on the console.
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    fail("panicked", info)
 }

@@ -24,7 +24,7 @@ use portnet::future::{Either, select};
 use portnet_executor::{Executor, WfiPark};
 use portnet_iot_sensor::Console;
 use portnet_iot_sensor::app::NodeStorage;
-use portnet_kit_support::{EmbassyClock, Rtt, node};
+use portnet_kit_support::{EmbassyClock, Rtt, fail, mac_from_unique_id, node_on_dhcp};
 use portnet_smoltcp::{Config, Stack, StackResources, TcpPool};
 use static_cell::ConstStaticCell;
 
@@ -75,11 +75,7 @@ fn mac_address(p: &mut Peripherals) -> [u8; 6] {
     flash
         .blocking_unique_id(&mut uid)
         .unwrap_or_else(|e| fail("flash unique id", e));
-    let mut mac = [0x02, 0, 0, 0, 0, 0];
-    for (i, byte) in uid.iter().enumerate() {
-        mac[1 + i % 5] ^= byte;
-    }
-    mac
+    mac_from_unique_id(&uid)
 }
 
 /// Brings up the W5500 and the stack, then runs the node until a `reboot`
@@ -109,32 +105,9 @@ async fn run(p: Peripherals, mac: [u8; 6], console: &mut Rtt) {
     let stack =
         Stack::new(device, EmbassyClock, config, sockets).unwrap_or_else(|e| fail("stack", e));
     let mut leds = [Output::new(p.PIN_25, Level::Low)];
-    let node = async {
-        let address = stack.wait_ipv4().await;
-        console.say(format_args!("iot-sensor: address {address} (DHCP)"));
-        node(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED).await
-    };
-    let app = async {
-        match select(pin!(node), pin!(stack.run())).await {
-            Either::Left(done) => done,
-            Either::Right(never) => match never {},
-        }
-    };
-    match select(pin!(app), pin!(wiznet.run())).await {
+    let node = node_on_dhcp(&stack, &mut leds, console, STORAGE.take(), DEVICE_ID, SEED);
+    match select(pin!(node), pin!(wiznet.run())).await {
         Either::Left(done) => done.unwrap_or_else(|e| fail("iot-sensor", e)),
         Either::Right(never) => match never {},
     }
-}
-
-/// Says what failed on the console and sleeps: the node cannot go on.
-fn fail(what: &str, error: impl core::fmt::Debug) -> ! {
-    Rtt.say(format_args!("iot-sensor: {what}: {error:?}"));
-    loop {
-        cortex_m::asm::wfi();
-    }
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    fail("panicked", info)
 }

@@ -27,6 +27,13 @@ pub(crate) enum Expected {
         reason = "each test file compiles this module; not all pin such a case"
     )]
     HostDependent(&'static str),
+    /// A pass in the plain mode, a failure whose reason contains the text in
+    /// the adversarial one (`+chaos`).
+    #[allow(
+        dead_code,
+        reason = "each test file compiles this module; not all pin such a case"
+    )]
+    FailsUnderChaos(&'static str),
 }
 
 /// Runs every case of `H` plainly and adversarially (as the runner does, as
@@ -61,6 +68,12 @@ pub(crate) fn check<H: Harness + Default>(
             (Some((_, Expected::HostDependent(_))), Outcome::Pass) => true,
             (Some((_, Expected::HostDependent(reason))), Outcome::Fail(detail)) => {
                 format!("{detail}").contains(reason)
+            }
+            (Some((_, Expected::FailsUnderChaos(_))), Outcome::Pass) => {
+                !row.backend.ends_with("+chaos")
+            }
+            (Some((_, Expected::FailsUnderChaos(reason))), Outcome::Fail(detail)) => {
+                row.backend.ends_with("+chaos") && format!("{detail}").contains(reason)
             }
             (None, Outcome::Pass) => true,
             _ => false,

@@ -188,6 +188,7 @@ struct Totals {
     faults: u64,
     virtual_time: Duration,
     mqtt: mqtt::Counts,
+    resumed: mqtt::Resumed,
 }
 
 impl Totals {
@@ -242,6 +243,7 @@ fn soak_seed<R: Rig>(
     let mut mqtt_line = String::new();
     let mut mqtt_stats = LinkStats::default();
     let mut mqtt_time = Duration::ZERO;
+    let mut resumed_stats = LinkStats::default();
     if let Some(broker) = broker {
         let pair = new(Faults::LOSSY, seed);
         let counts = mqtt::run_seed(&pair, broker, seed, args.messages, args.cuts)
@@ -250,14 +252,18 @@ fn soak_seed<R: Rig>(
         mqtt_stats = pair.stats();
         totals.add(&mqtt_stats);
         mqtt_time = Duration::from_millis(pair.clock().now().as_millis());
-        let t = &mut totals.mqtt;
-        t.sent_qos1 += counts.sent_qos1;
-        t.sent_qos2 += counts.sent_qos2;
-        t.received += counts.received;
-        t.duplicated_qos1 += counts.duplicated_qos1;
-        t.reconnects += counts.reconnects;
-        t.relayed_connections += counts.relayed_connections;
-        t.cuts += counts.cuts;
+        drop(pair);
+        // The resumed-session QoS 1 case, on a fresh pair of its own.
+        let pair = new(Faults::LOSSY, seed);
+        let resumed = mqtt::run_resumed(&pair, broker, seed)
+            .map_err(|e| format!("{e}; link {:?}", pair.stats()))?;
+        pair.check_idle()
+            .map_err(|e| format!("after the resumed session: {e}"))?;
+        resumed_stats = pair.stats();
+        totals.add(&resumed_stats);
+        mqtt_time += Duration::from_millis(pair.clock().now().as_millis());
+        totals.resumed.add(&resumed);
+        totals.mqtt.add(&counts);
         mqtt_line = format!(
             "; mqtt: {} QoS 1 + {} QoS 2 acknowledged, {} received, 0 lost, {} QoS 1 duplicates, 0 QoS 2 duplicates, {} connections cut, {} reconnects",
             counts.sent_qos1,
@@ -267,13 +273,17 @@ fn soak_seed<R: Rig>(
             counts.cuts,
             counts.reconnects
         );
+        mqtt_line += &format!(
+            "; resumed session: {} QoS 1 held across a cut, {} resent with DUP, {} received, 0 avoidable duplicates, {} unavoidable",
+            resumed.held, resumed.resent, resumed.received, resumed.unavoidable
+        );
     }
 
     totals.seeds += 1;
     totals.bytes += moved as u64;
     totals.cycles += u64::from(args.cycles);
     totals.virtual_time += transfer_time + cycles_time + mqtt_time;
-    let all = [transfer_stats, cycle_stats, mqtt_stats];
+    let all = [transfer_stats, cycle_stats, mqtt_stats, resumed_stats];
     if all.iter().all(|s| s.faults() == 0) {
         return Err(format!("no fault injected: {all:?}"));
     }
@@ -346,6 +356,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
+    }
+    let r = &totals.resumed;
+    if r.held > 0 {
+        println!(
+            "resumed sessions: {} QoS 1 messages held across a cut, {} resent with DUP, {} received, 0 avoidable duplicates, {} unavoidable ({} connections cut by the link)",
+            r.held, r.resent, r.received, r.unavoidable, r.reconnects
+        );
     }
     let m = &totals.mqtt;
     println!(

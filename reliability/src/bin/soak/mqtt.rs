@@ -42,6 +42,13 @@ type PubStore = Storage<4096, 4096, 8, 16, 0, 2>;
 /// 5.0 subscriber rightly disconnects with 0x93 after a cut connection.
 type SubStore = Storage<4096, 4096, 8, 256, 0, 2>;
 
+/// The memory of the subscriber of the resumed-session case: room to hold
+/// [`HELD`] messages the application has not taken.
+type HeldStore = Storage<4096, 4096, 8, 256, 0, 3>;
+
+/// Messages the resumed-session case leaves untaken across the cut.
+const HELD: u64 = 3;
+
 /// The port the relay listens on, on stack `b`.
 const RELAY_PORT: u16 = 1883;
 
@@ -147,16 +154,26 @@ impl Owed<'_> {
     }
 }
 
+/// What a run can ask of the relay and learn from it, beyond its seeded cuts.
+#[derive(Default)]
+struct Taps {
+    /// Bumped to cut every connection open at that moment, as a broken path would.
+    cut_all: Cell<u64>,
+    /// PUBLISH packets the broker sent with the DUP flag: its resends.
+    dup_publishes: Cell<u64>,
+}
+
 /// Relays one accepted connection to the broker until either side closes, or,
-/// with `cut_after`, until the client has sent that many packets: then the relay
-/// cuts both sides mid-stream (bytes in flight either way are dropped), as a
-/// broken network path would.
+/// with `cut_after`, until the client has sent that many packets, or until
+/// `taps.cut_all` changes: then the relay cuts both sides mid-stream (bytes in
+/// flight either way are dropped), as a broken network path would.
 async fn pump<S: TcpStream>(
     mut conn: S,
     broker: SocketAddr,
     clock: &VirtualClock,
     cut_after: Option<u32>,
     cuts: &Cell<u64>,
+    taps: &Taps,
 ) {
     let Ok(stream) = std::net::TcpStream::connect(broker) else {
         let _ = conn.close().await;
@@ -241,6 +258,9 @@ async fn pump<S: TcpStream>(
                 if is_answer(first) {
                     owed.answered();
                 }
+                if first >> 4 == 3 && first & 0x08 != 0 {
+                    taps.dup_publishes.set(taps.dup_publishes.get() + 1);
+                }
             });
             if tx.write_all(&chunk).await.is_err() {
                 break;
@@ -250,10 +270,32 @@ async fn pump<S: TcpStream>(
         closing.borrow_mut().take();
         let _ = tx.close().await;
     };
-    join(Box::pin(up), Box::pin(down)).await;
+    let generation = taps.cut_all.get();
+    // Every future of the run shares one waker (see `run_seed`), so this is
+    // polled right after the application bumps `cut_all`.
+    let cut_now = poll_fn(|_| {
+        if taps.cut_all.get() == generation {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    });
+    let relayed = select(
+        Box::pin(join(Box::pin(up), Box::pin(down))),
+        Box::pin(cut_now),
+    )
+    .await;
+    let was_cut = matches!(relayed, Either::Right(()));
+    // Whatever the relay waited for is moot once it stops.
+    owed.hold.borrow_mut().take();
+    closing.borrow_mut().take();
     drop((rx, tx));
     let _ = stream.shutdown(std::net::Shutdown::Both);
     let _ = reader.join();
+    if was_cut {
+        cuts.set(cuts.get() + 1);
+        let _ = conn.close().await;
+    }
 }
 
 /// Accepts connections on stack `b` and relays each to `broker`; never returns
@@ -264,6 +306,7 @@ async fn relay(
     broker: SocketAddr,
     connections: &Cell<u64>,
     cut: &Cell<u64>,
+    taps: &Taps,
     mut cuts: impl FnMut() -> Option<u32>,
 ) -> String {
     let listener = match stack.listen(SocketAddr::new(B_V4.into(), RELAY_PORT)).await {
@@ -277,7 +320,7 @@ async fn relay(
             match accepted {
                 Ok((conn, _)) => {
                     connections.set(connections.get() + 1);
-                    pumps.push(Box::pin(pump(conn, broker, clock, cuts(), cut)));
+                    pumps.push(Box::pin(pump(conn, broker, clock, cuts(), cut, taps)));
                     accept = Box::pin(listener.accept());
                 }
                 Err(e) => return Poll::Ready(format!("relay accept: {e}")),
@@ -495,7 +538,8 @@ pub(crate) fn run_seed<R: Rig>(
         let h = (seed ^ (u64::from(k) << 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58;
         (k < cuts).then_some(5 + h as u32)
     };
-    let relay = relay(pair.b(), clock, broker, &connections, &cut, next_cut);
+    let taps = Taps::default();
+    let relay = relay(pair.b(), clock, broker, &connections, &cut, &taps, next_cut);
     // Every future of the run shares one waker, so this is polled whenever
     // anything happened.
     let failure = poll_fn(|_| match failed.borrow_mut().take() {
@@ -552,6 +596,293 @@ pub(crate) fn run_seed<R: Rig>(
         problems.sort();
         Err(format!(
             "{} problems: {}; {counts:?}",
+            problems.len(),
+            problems.join(", ")
+        ))
+    }
+}
+
+impl Counts {
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.sent_qos1 += other.sent_qos1;
+        self.sent_qos2 += other.sent_qos2;
+        self.received += other.received;
+        self.duplicated_qos1 += other.duplicated_qos1;
+        self.reconnects += other.reconnects;
+        self.relayed_connections += other.relayed_connections;
+        self.cuts += other.cuts;
+    }
+}
+
+/// What one seed's resumed-session run counted.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Resumed {
+    /// Messages in the subscriber's buffers, not taken, when the relay cut its
+    /// connection.
+    pub(crate) held: u64,
+    /// PUBLISH packets the broker sent again with DUP after the cut (at least
+    /// `held`).
+    pub(crate) resent: u64,
+    /// Messages the application received (the sentinel not counted).
+    pub(crate) received: u64,
+    /// Copies received again on a later connection than the earlier copy: its
+    /// acknowledgement was lost with a connection, so the broker had to resend
+    /// and the client cannot tell (legal at QoS 1, counted, not a failure).
+    pub(crate) unavoidable: u64,
+    /// Connections the faulty link broke on its own, besides the deliberate cut.
+    pub(crate) reconnects: u64,
+}
+
+impl Resumed {
+    pub(crate) fn add(&mut self, other: &Self) {
+        self.held += other.held;
+        self.resent += other.resent;
+        self.received += other.received;
+        self.unavoidable += other.unavoidable;
+        self.reconnects += other.reconnects;
+    }
+}
+
+/// Resolves once `ready` says so. Every future of a run shares one waker (see
+/// `run_seed`), so the check is made whenever anything happened.
+async fn until(mut ready: impl FnMut() -> bool) {
+    poll_fn(|_| {
+        if ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+}
+
+/// The resumed-session QoS 1 case (issue 20 §1.1 and §4): a persistent
+/// subscriber holds [`HELD`] QoS 1 messages it has not taken when the relay
+/// cuts its connection; it resumes the session, the broker resends them with
+/// DUP (it must: CONNACK says session present), the application takes them,
+/// and a sentinel published after the resume proves the resends have been
+/// processed. Checked: every message arrives, and no message is delivered twice
+/// on one subscriber connection. A resend on the connection where the
+/// application took the copy it already had is the avoidable duplicate: the
+/// client holds the stale copy and must let it take the resend's place by
+/// packet identifier.
+pub(crate) fn run_resumed<R: Rig>(
+    pair: &R,
+    broker: SocketAddr,
+    seed: u64,
+) -> Result<Resumed, String> {
+    let version = if seed.is_multiple_of(2) {
+        Version::V5
+    } else {
+        Version::V3_1_1
+    };
+    let relay_addr = SocketAddr::new(B_V4.into(), RELAY_PORT);
+    let tag = format!("{}-{seed}", std::process::id());
+    let sub_id = format!("soak-held-sub-{tag}");
+    let pub_id = format!("soak-held-pub-{tag}");
+    let opts = |id| {
+        ConnectOptions::new(relay_addr, id)
+            .version(version)
+            .persistent(3600)
+            .keep_alive(30)
+    };
+    let sub_opts = opts(&sub_id);
+    let pub_opts = opts(&pub_id);
+    let prefix = format!("soak/held/{tag}");
+    let topic = format!("{prefix}/m");
+    let sentinel = format!("{prefix}/end");
+
+    let mut sub_store = Box::new(HeldStore::new());
+    let mut pub_store = Box::new(PubStore::new());
+    let mut sub_session = Session::new(&mut *sub_store);
+    let mut pub_session = Session::new(&mut *pub_store);
+    let (mut sub_driver, sub, mut rx) = sub_session.split(pair.a(), pair.clock().clone());
+    let (mut pub_driver, publisher, _) = pub_session.split(pair.a(), pair.clock().clone());
+
+    let taps = Taps::default();
+    // Connections of the subscriber that ended so far: which connection a copy
+    // arrived on.
+    let sub_ends = Cell::new(0u64);
+    let pub_ends = Cell::new(0u64);
+    let failed: RefCell<Option<String>> = RefCell::new(None);
+    let clock = pair.clock();
+    let held_at_cut = Cell::new(0u64);
+    let resent_before_cut = Cell::new(0u64);
+    let resumed = Cell::new(false);
+    // Per message, the subscriber connection of each copy the application got.
+    let delivered: RefCell<HashMap<u64, Vec<u64>>> = RefCell::new(HashMap::new());
+
+    // Not `connected()` in a loop: between attempts the driver is stopped, and
+    // it then fails at once.
+    let connected_after = |ends: u64| {
+        let (sub, sub_ends) = (&sub, &sub_ends);
+        until(move || sub_ends.get() >= ends && sub.connection_info().is_some())
+    };
+    let publish = |seqs: core::ops::Range<u64>, then_sentinel: bool| {
+        let (publisher, topic, sentinel) = (&publisher, &topic, &sentinel);
+        async move {
+            for seq in seqs {
+                let payload = seq.to_string();
+                let reason = publisher
+                    .publish(
+                        topic,
+                        payload.as_bytes(),
+                        PublishOptions::qos(QoS::AtLeastOnce),
+                    )
+                    .await
+                    .map_err(|e| format!("publish {seq}: {e}"))?;
+                if !reason.is_success() {
+                    return Err(format!("publish {seq}: {reason:?}"));
+                }
+            }
+            if then_sentinel {
+                publisher
+                    .publish(sentinel, b"", PublishOptions::qos(QoS::AtLeastOnce))
+                    .await
+                    .map_err(|e| format!("sentinel: {e}"))?;
+            }
+            publisher.disconnect(ReasonCode::SUCCESS).await;
+            Ok::<_, String>(())
+        }
+    };
+    let mut pub_run = async |seqs, then_sentinel| {
+        let (ran, published) = join(
+            Box::pin(run_reconnecting(
+                &mut pub_driver,
+                &pub_opts,
+                clock,
+                &pub_ends,
+                &failed,
+            )),
+            Box::pin(publish(seqs, then_sentinel)),
+        )
+        .await;
+        ran.and(published)
+    };
+
+    let control = async {
+        connected_after(0).await;
+        let codes = sub
+            .subscribe(
+                &[Subscription::new(&format!("{prefix}/#"), QoS::AtLeastOnce)],
+                &[],
+            )
+            .await
+            .map_err(|e| format!("subscribe: {e}"))?;
+        if !codes.codes()[0].is_success() {
+            return Err(format!("subscribe refused: {:?}", codes.codes()));
+        }
+        pub_run(0..HELD, false).await?;
+        // The receiving side says when the client holds them all.
+        until(|| held_at_cut.get() > 0).await;
+        resent_before_cut.set(taps.dup_publishes.get());
+        let ends = sub_ends.get();
+        taps.cut_all.set(taps.cut_all.get() + 1);
+        connected_after(ends + 1).await;
+        resumed.set(true);
+        // The sentinel goes behind the broker's resends.
+        pub_run(HELD..HELD, true).await
+    };
+    let receive = async {
+        // The driver is polled before this future: this sees every delivery.
+        until(|| rx.ready() as u64 >= HELD).await;
+        held_at_cut.set(rx.ready() as u64);
+        // Nothing is taken until the held messages have crossed the cut.
+        until(|| resumed.get()).await;
+        let mut sentinel_seen = false;
+        // Bounded: HELD messages, their possible resends, and the sentinel.
+        for _ in 0..10_000u32 {
+            if sentinel_seen && (0..HELD).all(|seq| delivered.borrow().contains_key(&seq)) {
+                sub.disconnect(ReasonCode::SUCCESS).await;
+                return Ok(());
+            }
+            let m = rx.recv().await;
+            let on = sub_ends.get();
+            if m.topic() == sentinel {
+                sentinel_seen = true;
+                continue;
+            }
+            let seq: u64 = core::str::from_utf8(m.payload())
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(|| format!("unexpected payload {:?}", m.payload()))?;
+            delivered.borrow_mut().entry(seq).or_default().push(on);
+        }
+        Err("more than 10 000 messages".to_string())
+    };
+    let work = async {
+        let (ran, (controlled, received)) = join(
+            Box::pin(run_reconnecting(
+                &mut sub_driver,
+                &sub_opts,
+                clock,
+                &sub_ends,
+                &failed,
+            )),
+            Box::pin(join(Box::pin(control), Box::pin(receive))),
+        )
+        .await;
+        ran.and(controlled).and(received)
+    };
+    let connections = Cell::new(0u64);
+    let cut = Cell::new(0u64);
+    let relay = relay(pair.b(), clock, broker, &connections, &cut, &taps, || None);
+    let failure = until(|| failed.borrow().is_some());
+    let outcome = pair
+        .run(select(
+            Box::pin(work),
+            Box::pin(select(Box::pin(relay), Box::pin(failure))),
+        ))
+        .map_err(|stall| format!("mqtt resumed session: {stall}"))?;
+    match outcome {
+        Either::Left(result) => result?,
+        Either::Right(Either::Left(e)) => return Err(e),
+        Either::Right(Either::Right(())) => return Err(failed.take().unwrap_or_default()),
+    }
+
+    let delivered = delivered.into_inner();
+    let mut counts = Resumed {
+        held: held_at_cut.get(),
+        resent: taps.dup_publishes.get() - resent_before_cut.get(),
+        // The deliberate cut is not the link's.
+        reconnects: sub_ends.get().saturating_sub(1) + pub_ends.get(),
+        ..Resumed::default()
+    };
+    let mut problems = Vec::new();
+    if counts.held < HELD {
+        problems.push(format!(
+            "{} of {HELD} messages held at the cut",
+            counts.held
+        ));
+    }
+    if counts.resent < counts.held {
+        problems.push(format!(
+            "the broker resent {} of {} held messages",
+            counts.resent, counts.held
+        ));
+    }
+    for seq in 0..HELD {
+        let Some(on) = delivered.get(&seq) else {
+            problems.push(format!("message {seq} lost"));
+            continue;
+        };
+        counts.received += on.len() as u64;
+        counts.unavoidable += on.len() as u64 - 1;
+        if let Some(w) = on.windows(2).find(|w| w[0] == w[1]) {
+            problems.push(format!(
+                "message {seq} delivered twice on subscriber connection {} (copies on {on:?}): the stale copy did not take the resend's place",
+                w[0]
+            ));
+        }
+    }
+    for seq in delivered.keys().filter(|seq| **seq >= HELD) {
+        problems.push(format!("message {seq} delivered but never sent"));
+    }
+    if problems.is_empty() {
+        Ok(counts)
+    } else {
+        Err(format!(
+            "resumed session: {} problems: {}; {counts:?}",
             problems.len(),
             problems.join(", ")
         ))
