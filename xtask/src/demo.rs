@@ -69,12 +69,7 @@ pub(crate) fn demo() -> Result<(), String> {
         broker.port,
         broker.pid()
     ));
-    let network = vec![
-        "-netdev".to_owned(),
-        "user,id=n0".to_owned(),
-        "-net".to_owned(),
-        "nic,netdev=n0,model=lan9118".to_owned(),
-    ];
+    let network = qemu::user_network();
     let mut board = Watched::start(&elf, &network)?;
     done(&format!(
         "qemu-system-arm -M mps2-an385 (pid {})",

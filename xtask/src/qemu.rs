@@ -573,17 +573,25 @@ impl Drop for Mosquitto {
     }
 }
 
+/// QEMU's user networking on the board's LAN9118: the firmware gets
+/// 10.0.2.15 by DHCP and reaches the host's loopback at 10.0.2.2.
+pub(crate) fn user_network() -> Vec<String> {
+    [
+        "-netdev",
+        "user,id=n0",
+        "-net",
+        "nic,netdev=n0,model=lan9118",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// `cargo xtask qemu mqtt`: portnet's MQTT client in firmware against mosquitto
 /// on the host: MQTT 3.1.1 and 5.0, publish and receive at QoS 0, 1 and 2.
 pub(crate) fn mqtt() -> Result<(), String> {
     let elf = build("mqtt")?;
     let broker = Mosquitto::start()?;
-    let network = vec![
-        "-netdev".to_owned(),
-        "user,id=n0".to_owned(),
-        "-net".to_owned(),
-        "nic,netdev=n0,model=lan9118".to_owned(),
-    ];
+    let network = user_network();
     let mut qemu = Qemu::start(&elf, &network)?;
     qemu.wait_for("portnet-mqtt firmware at", Duration::from_secs(60))?;
     qemu.type_in(&format!("{}\n", broker.port))?;
@@ -706,6 +714,11 @@ pub(crate) fn microbit_slip() -> Result<(), String> {
     )
 }
 
+/// Bounds of the sensor node tasks' waits: for the firmware to boot and
+/// subscribe, and for each later event (reached only on failure).
+const BOOT: Duration = Duration::from_secs(60);
+const EVENT: Duration = Duration::from_secs(30);
+
 /// The stack the sensor node needs on the micro:bit: its measured peak
 /// (`board::stack_use`, printed by the firmware) is 7.9 KiB.
 const MICROBIT_SENSOR_STACK: u64 = 8 * 1024;
@@ -718,8 +731,6 @@ const MICROBIT_SENSOR_STACK: u64 = 8 * 1024;
 /// then reports.
 pub(crate) fn microbit_sensor() -> Result<(), String> {
     const DEVICE_ID: &str = "microbit-1";
-    const BOOT: Duration = Duration::from_secs(60);
-    const EVENT: Duration = Duration::from_secs(30);
     let started = Instant::now();
     let elf = build_microbit("iot_sensor", &[])?;
     print_size(
@@ -847,8 +858,6 @@ const LWIP_SENSOR_DATA: u64 = 16 * 1024;
 /// Prints both variants' flash and RAM.
 pub(crate) fn sensor_lwip() -> Result<(), String> {
     const DEVICE_ID: &str = "board-1";
-    const BOOT: Duration = Duration::from_secs(60);
-    const EVENT: Duration = Duration::from_secs(30);
     let started = Instant::now();
     // The smoltcp variant first: both builds land on the same ELF path.
     let smoltcp = firmware_size(&build("iot_sensor")?)?;
@@ -874,12 +883,7 @@ pub(crate) fn sensor_lwip() -> Result<(), String> {
     }
     build_monitor()?;
     let broker = Mosquitto::start()?;
-    let network = vec![
-        "-netdev".to_owned(),
-        "user,id=n0".to_owned(),
-        "-net".to_owned(),
-        "nic,netdev=n0,model=lan9118".to_owned(),
-    ];
+    let network = user_network();
     let mut board = Qemu::start(&elf, &network)?;
     let booted = Instant::now();
     let address = board.wait_for("iot-sensor: address", BOOT)?;
