@@ -55,7 +55,7 @@ mod firmware {
     const UDP_BUFFER: usize = 576;
     const UDP_SLOTS: usize = 2;
     /// The heap: the boxed case futures, the peer's queues, the link's frames.
-    const HEAP: usize = 4 * 1024;
+    const HEAP: usize = 3 * 1024;
 
     /// The suite does not fit the board's 256 KiB of flash: it runs as
     /// `PARTS` images, each holding every `PARTS`-th case

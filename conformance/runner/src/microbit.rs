@@ -27,9 +27,6 @@ use std::time::Instant;
 
 use portnet::future::{Either, join, select};
 use portnet::{ReadExt, TcpListen, TcpListener as _, TcpStream as _, WriteExt};
-use portnet_conformance::Detail;
-use portnet_conformance::Outcome;
-use portnet_conformance::remote::LINE_PREFIX;
 use portnet_conformance::report::Row;
 use portnet_smoltcp::{Cidr, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -69,22 +66,7 @@ pub fn rows(backend: &str, filter: &str) -> Vec<Row> {
         Some(parts) if !parts.is_empty() => run(&parts),
         _ => Err(format!("{FIRMWARE_ENV} is not set")),
     };
-    match result {
-        Ok(rows) => rows
-            .into_iter()
-            .filter(|row| row.case.contains(filter))
-            .map(|row| Row {
-                backend: format!("{backend}{}", row.backend),
-                ..row
-            })
-            .collect(),
-        Err(reason) => alloc::vec![Row {
-            backend: String::from(backend),
-            case: "(firmware)",
-            outcome: Outcome::Fail(Detail::from_args(format_args!("{reason}"))),
-            seed: None,
-        }],
-    }
+    crate::qemu::rows_named(result, backend, filter)
 }
 
 /// Runs each part in QEMU, one after another, against the agent, and returns
@@ -137,44 +119,13 @@ fn run_part(elf: &Path, lines: &mut Vec<String>) -> Result<String, String> {
         .port();
     let mut command = machine_command("microbit", None, elf);
     command.args(["-serial", &format!("tcp:127.0.0.1:{port}")]);
-    let mut qemu = Qemu::spawn(&mut command)?;
+    let qemu = Qemu::spawn(&mut command)?;
     let line = accept(listener, Duration::from_secs(30))?;
     // The host end runs on a thread of its own until the line closes (QEMU
-    // exited or was killed); this thread reads QEMU's output meanwhile.
+    // exited or was stopped); this thread reads QEMU's output meanwhile.
     let host = std::thread::spawn(move || serve_line(line));
-    let started = Instant::now();
-    let mut stopped = None;
-    loop {
-        match qemu.next_line(SILENCE_LIMIT) {
-            Ok(Some(line)) => {
-                if line.starts_with(LINE_PREFIX) {
-                    std::eprintln!("  {line}");
-                }
-                lines.push(line);
-                if started.elapsed() > PART_LIMIT {
-                    stopped = Some(format!("stopped after {} s", PART_LIMIT.as_secs()));
-                    break;
-                }
-            }
-            Ok(None) => break,
-            Err(e) => {
-                stopped = Some(format!("stopped: {e}"));
-                break;
-            }
-        }
-    }
-    let ended = match stopped {
-        // Dropping kills it, which closes the line.
-        Some(why) => {
-            drop(qemu);
-            why
-        }
-        None => {
-            let (rest, status) = qemu.finish(Duration::from_secs(10))?;
-            lines.extend(rest);
-            format!("qemu exited with {status}")
-        }
-    };
+    let (output, ended) = qemu.report(SILENCE_LIMIT, PART_LIMIT)?;
+    lines.extend(output);
     match host.join() {
         Ok(Err(e)) => std::eprintln!("  microbit row: host end: {e}"),
         Ok(Ok(())) => {}
