@@ -161,8 +161,12 @@ fn serve_line(line: std::net::TcpStream) -> Result<(), String> {
         let line = pin!(end.run());
         let agent = pin!(serve_agent(stack));
         match select(line, agent).await {
-            // The line closes when QEMU ends: the normal end of a part.
-            Either::Left(_closed) => Ok(()),
+            // The line closes when QEMU ends: the normal end of a part, and
+            // an early one if it happens first.
+            Either::Left(closed) => {
+                std::eprintln!("  microbit row: the line ended: {closed}");
+                Ok(())
+            }
             Either::Right(result) => result,
         }
     })
