@@ -157,3 +157,36 @@ fn every_must_of_the_traits_cites_a_case_or_says_none_can() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn the_parts_of_the_suite_hold_every_case_once_in_its_place() {
+    let all = cases::all::<TokioHarness>();
+    let parts = [
+        cases::part::<TokioHarness, 0, 3>(),
+        cases::part::<TokioHarness, 1, 3>(),
+        cases::part::<TokioHarness, 2, 3>(),
+    ];
+    for (i, case) in all.iter().enumerate() {
+        let holders: Vec<usize> = (0..3)
+            .filter(|&p| parts[p][i].is_some_and(|c| c.id == case.id))
+            .collect();
+        assert_eq!(
+            holders,
+            vec![i % 3],
+            "{} is held by parts {holders:?}",
+            case.id
+        );
+    }
+    assert!(
+        cases::part::<TokioHarness, 3, 3>()
+            .iter()
+            .all(Option::is_none),
+        "a part past the last holds nothing"
+    );
+    assert!(
+        cases::part::<TokioHarness, 0, 0>()
+            .iter()
+            .all(Option::is_none),
+        "no parts hold nothing"
+    );
+}

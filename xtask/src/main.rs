@@ -55,6 +55,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSensorLwip) => qemu::sensor_lwip(),
+        Ok(Task::QemuMicrobitConformance { quick }) => qemu::microbit_conformance(quick),
         Ok(Task::QemuSize) => qemu::size(),
         Ok(Task::QemuConformanceLwip) => setup().and_then(|()| ci::conformance_lwip()),
         Ok(Task::Demo) => setup().and_then(|()| demo::demo()),
@@ -92,6 +93,9 @@ tasks:
   qemu microbit-slip          the same on the micro:bit (Cortex-M0, 16 KiB RAM), with its flash and RAM
   qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu sensor-lwip            the sensor node on mps2-an385 on lwIP (feature `lwip`) to mosquitto on the host
+  qemu microbit-conformance [--quick]
+                              the suite in the micro:bit's firmware (row `microbit (qemu)`), every
+                              part; --quick: its first part only (CI)
   qemu size                   minimal builds (TCP-only, UDP-only) run in QEMU, with their sizes
   qemu conformance            the same as `conformance`
   qemu conformance-lwip       the suite in the lwIP firmware alone (row `mps2-an385 lwip (qemu)`)
@@ -140,6 +144,9 @@ enum Task {
     QemuMicrobitSlip,
     QemuMicrobitSensor,
     QemuSensorLwip,
+    QemuMicrobitConformance {
+        quick: bool,
+    },
     QemuSize,
     QemuConformanceLwip,
     Demo,
@@ -200,11 +207,20 @@ impl Task {
                 Some("microbit-slip") => no_more(rest).map(|()| Self::QemuMicrobitSlip),
                 Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("sensor-lwip") => no_more(rest).map(|()| Self::QemuSensorLwip),
+                Some("microbit-conformance") => match rest.next().map(String::as_str) {
+                    None => Ok(Self::QemuMicrobitConformance { quick: false }),
+                    Some("--quick") => {
+                        no_more(rest).map(|()| Self::QemuMicrobitConformance { quick: true })
+                    }
+                    Some(other) => Err(format!(
+                        "unknown argument to qemu microbit-conformance: {other}"
+                    )),
+                },
                 Some("size") => no_more(rest).map(|()| Self::QemuSize),
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 Some("conformance-lwip") => no_more(rest).map(|()| Self::QemuConformanceLwip),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `sensor-lwip`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `sensor-lwip`, `microbit-conformance`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {

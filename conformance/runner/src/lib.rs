@@ -21,6 +21,8 @@ pub mod lwip;
 #[cfg(target_os = "linux")]
 pub mod lwip_tap;
 #[cfg(target_os = "linux")]
+pub mod microbit;
+#[cfg(target_os = "linux")]
 pub mod qemu;
 #[cfg(unix)]
 pub mod remote_hosted;

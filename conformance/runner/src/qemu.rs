@@ -79,6 +79,17 @@ fn rows_of(elf: Option<PathBuf>, env: &str, backend: &str, filter: &str) -> Vec<
         Some(elf) => run(&elf),
         None => Err(format!("{env} is not set")),
     };
+    rows_named(result, backend, filter)
+}
+
+/// A firmware run's rows named after `backend` (`backend`, `backend+chaos`),
+/// keeping the cases whose id contains `filter`; a run that could not happen
+/// is one failing row naming why.
+pub(crate) fn rows_named(
+    result: Result<Vec<Row>, String>,
+    backend: &str,
+    filter: &str,
+) -> Vec<Row> {
     match result {
         Ok(rows) => rows
             .into_iter()
@@ -317,36 +328,52 @@ fn run_qemu(netns: &NetNs, elf: &Path, socket: &Path) -> Result<(Vec<String>, St
             &format!("socket,id=peer,path={}", socket.display()),
         ])
         .args(["-serial", "stdio", "-serial", "chardev:peer"]);
-    let mut qemu = Qemu::spawn(&mut command)?;
-    let started = Instant::now();
-    let mut lines = Vec::new();
-    let mut stopped = None;
-    loop {
-        match qemu.next_line(SILENCE_LIMIT) {
-            Ok(Some(line)) => {
-                if line.starts_with(LINE_PREFIX) {
-                    std::eprintln!("  {line}");
+    Qemu::spawn(&mut command)?.report(SILENCE_LIMIT, RUN_LIMIT)
+}
+
+impl Qemu {
+    /// Reads the firmware's output until QEMU ends, echoing its report lines
+    /// to stderr; stops it (by dropping it) after `silence` without a line or
+    /// `limit` in all. Returns the lines and how it ended.
+    ///
+    /// # Errors
+    ///
+    /// QEMU could not be waited for.
+    pub fn report(
+        mut self,
+        silence: Duration,
+        limit: Duration,
+    ) -> Result<(Vec<String>, String), String> {
+        let started = Instant::now();
+        let mut lines = Vec::new();
+        let mut stopped = None;
+        loop {
+            match self.next_line(silence) {
+                Ok(Some(line)) => {
+                    if line.starts_with(LINE_PREFIX) {
+                        std::eprintln!("  {line}");
+                    }
+                    lines.push(line);
+                    if started.elapsed() > limit {
+                        stopped = Some(format!("stopped after {} s", limit.as_secs()));
+                        break;
+                    }
                 }
-                lines.push(line);
-                if started.elapsed() > RUN_LIMIT {
-                    stopped = Some(format!("stopped after {} s", RUN_LIMIT.as_secs()));
+                Ok(None) => break,
+                Err(e) => {
+                    stopped = Some(format!("stopped: {e}"));
                     break;
                 }
             }
-            Ok(None) => break,
-            Err(e) => {
-                stopped = Some(format!("stopped: {e}"));
-                break;
-            }
         }
+        if let Some(why) = stopped {
+            // Dropping kills it.
+            return Ok((lines, why));
+        }
+        let (rest, status) = self.finish(Duration::from_secs(10))?;
+        lines.extend(rest);
+        Ok((lines, format!("qemu exited with {status}")))
     }
-    if let Some(why) = stopped {
-        // Dropping kills it.
-        return Ok((lines, why));
-    }
-    let (rest, status) = qemu.finish(Duration::from_secs(10))?;
-    lines.extend(rest);
-    Ok((lines, format!("qemu exited with {status}")))
 }
 
 /// Turns the firmware's report lines into rows; every case the report lacks is

@@ -68,6 +68,18 @@ fn lwip_firmware() -> Result<(), alloc::string::String> {
     }
 }
 
+/// The micro:bit's conformance firmware (its parts).
+#[cfg(target_os = "linux")]
+fn microbit_firmware() -> Result<(), alloc::string::String> {
+    match crate::microbit::firmware() {
+        Some(parts) if !parts.is_empty() => Ok(()),
+        _ => Err(alloc::format!(
+            "no micro:bit firmware: `cargo xtask qemu microbit-conformance` builds it and sets {}",
+            crate::microbit::FIRMWARE_ENV
+        )),
+    }
+}
+
 const fn row(name: &'static str, run: fn(&str, &str) -> Vec<Row>) -> Backend {
     Backend {
         name,
@@ -109,6 +121,11 @@ pub const ROWS: &[Backend] = &[
     Backend {
         available: lwip_firmware,
         ..row(crate::qemu::LWIP_ROW_NAME, crate::qemu::lwip_rows)
+    },
+    #[cfg(target_os = "linux")]
+    Backend {
+        available: microbit_firmware,
+        ..row(crate::microbit::ROW_NAME, crate::microbit::rows)
     },
     Backend {
         foreign: true,

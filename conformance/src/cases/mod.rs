@@ -27,20 +27,38 @@ macro_rules! case_table {
 
         /// Every case, in the suite's order.
         pub fn all<H: Harness>() -> [Case<H>; COUNT] {
+            // Part 0 of 1 holds every case.
+            part::<H, 0, 1>().map(|case| case.unwrap_or_else(|| unreachable!("part 0 of 1 is whole")))
+        }
+
+        /// The ids of every case, in the suite's order.
+        const IDS: [&str; COUNT] = [$( $id ),*];
+
+        /// The cases of part `PART` of `PARTS` (every `PARTS`-th case of the
+        /// suite's order, from the `PART`-th), each in its place; `None` for the
+        /// others. Which cases a part holds is settled at compile time, so a
+        /// program that runs one part links only that part's cases: firmware
+        /// whose flash cannot hold the whole suite runs it as `PARTS` images
+        /// (the micro:bit's row). A `PART` not below `PARTS` holds none.
+        pub fn part<H: Harness, const PART: usize, const PARTS: usize>() -> [Option<Case<H>>; COUNT] {
             [$(
-                Case {
-                    id: $id,
-                    rule: $rule,
-                    run: |h: &H, mode: Mode| -> Outcome {
-                        match mode {
-                            Mode::Plain => run_plain(h, $path(h)),
-                            Mode::Adversarial { seed } => {
-                                let rng = crate::run::chaos_rng(seed);
-                                let chaos = crate::run::chaos_harness(h, &rng);
-                                run_adversarial(h, $path(&chaos))
+                if const { in_part($id, PART, PARTS) } {
+                    Some(Case {
+                        id: $id,
+                        rule: $rule,
+                        run: |h: &H, mode: Mode| -> Outcome {
+                            match mode {
+                                Mode::Plain => run_plain(h, $path(h)),
+                                Mode::Adversarial { seed } => {
+                                    let rng = crate::run::chaos_rng(seed);
+                                    let chaos = crate::run::chaos_harness(h, &rng);
+                                    run_adversarial(h, $path(&chaos))
+                                }
                             }
-                        }
-                    },
+                        },
+                    })
+                } else {
+                    None
                 },
             )*]
         }
@@ -204,4 +222,33 @@ case_table! { $
         => "A sleep until a deadline already past completes on its first poll.";
     clock_monotonic "clock.monotonic" clock::monotonic
         => "now never goes back.";
+}
+
+/// Whether the case `id` is in part `part` of `parts` (see [`part`]).
+const fn in_part(id: &str, part: usize, parts: usize) -> bool {
+    if parts == 0 {
+        return false;
+    }
+    let mut i = 0;
+    while i < COUNT {
+        if same(IDS[i].as_bytes(), id.as_bytes()) {
+            return i % parts == part;
+        }
+        i += 1;
+    }
+    false
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

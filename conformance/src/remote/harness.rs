@@ -217,13 +217,34 @@ pub const LINE_PREFIX: &str = "portnet-conformance";
 pub fn run_and_report<H: Harness>(
     harness: &H,
     filter: &str,
+    emit: impl FnMut(fmt::Arguments<'_>),
+) -> usize {
+    let all = cases::all::<H>().map(Some);
+    report(harness, &all, filter, emit)
+}
+
+/// As [`run_and_report`], for the cases of part `PART` of `PARTS` only
+/// ([`cases::part`]): firmware whose flash cannot hold the whole suite is
+/// built once per part, and only that part's cases are linked into it. The
+/// report has the same lines; `begin` counts the part's cases.
+pub fn run_and_report_part<H: Harness, const PART: usize, const PARTS: usize>(
+    harness: &H,
+    filter: &str,
+    emit: impl FnMut(fmt::Arguments<'_>),
+) -> usize {
+    report(harness, &cases::part::<H, PART, PARTS>(), filter, emit)
+}
+
+fn report<H: Harness>(
+    harness: &H,
+    cases: &[Option<crate::Case<H>>],
+    filter: &str,
     mut emit: impl FnMut(fmt::Arguments<'_>),
 ) -> usize {
-    let all = cases::all::<H>();
-    let selected = all.iter().filter(|c| c.id.contains(filter)).count();
-    emit(format_args!("{LINE_PREFIX} begin {selected}"));
+    let selected = || cases.iter().flatten().filter(|c| c.id.contains(filter));
+    emit(format_args!("{LINE_PREFIX} begin {}", selected().count()));
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
-    for case in all.iter().filter(|c| c.id.contains(filter)) {
+    for case in selected() {
         for (mode, name) in [
             (Mode::Plain, "plain"),
             (

@@ -18,7 +18,7 @@ mod peer;
 pub mod wire;
 
 pub use crate::BlockOn;
-pub use harness::{Addresses, LINE_PREFIX, RemoteHarness, run_and_report};
+pub use harness::{Addresses, LINE_PREFIX, RemoteHarness, run_and_report, run_and_report_part};
 pub use peer::{
     LinkError, RemoteConnection, RemoteError, RemoteListener, RemotePeer, RemoteReadHalf,
     RemoteSocket, RemoteWriteHalf,

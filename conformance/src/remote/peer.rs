@@ -21,8 +21,14 @@ use portnet::{ErrorKind, ErrorType, TcpConnect, TcpListen, TcpListener, TcpStrea
 use super::wire::{MAX_DATA, Reply, Request, WireError, op, split_frame};
 
 /// How many bytes written to a peer connection may wait for the agent's
-/// acknowledgement; beyond it writes are `Pending`, as on a full socket buffer.
+/// acknowledgement by default ([`RemotePeer::with_write_window`]); beyond it
+/// writes are `Pending`, as on a full socket buffer.
 const WRITE_WINDOW: usize = 16 * 1024;
+
+/// The bytes the driver copies at a time, each way. Small, so the driver's
+/// future fits where RAM is scarce (16 KiB boards); the queues behind it hold
+/// whole frames.
+const DRIVER_CHUNK: usize = 512;
 
 /// How many datagrams a peer socket may have on their way to the agent.
 const SENDS_IN_FLIGHT: usize = 8;
@@ -174,8 +180,10 @@ struct Socket {
     recv_waker: Option<Waker>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
+    write_window: usize,
+    max_read: usize,
     next_handle: u32,
     out: VecDeque<u8>,
     out_waker: Option<Waker>,
@@ -183,6 +191,22 @@ struct Shared {
     conns: BTreeMap<u32, Conn>,
     listeners: BTreeMap<u32, Listener>,
     sockets: BTreeMap<u32, Socket>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Self {
+            write_window: WRITE_WINDOW,
+            max_read: MAX_DATA,
+            next_handle: 0,
+            out: VecDeque::new(),
+            out_waker: None,
+            broken: None,
+            conns: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            sockets: BTreeMap::new(),
+        }
+    }
 }
 
 impl Shared {
@@ -387,6 +411,27 @@ impl RemotePeer {
         Self::default()
     }
 
+    /// Lets at most `bytes` (at least 1) written to each peer connection wait
+    /// for the agent's acknowledgement (16 KiB by default); beyond it the
+    /// peer's writes are `Pending`, as on a full socket buffer. Where RAM is
+    /// scarce this bounds what the peer's side queues for the link. Set it
+    /// before the peer is used.
+    #[must_use]
+    pub fn with_write_window(self, bytes: usize) -> Self {
+        self.with(|s| s.write_window = bytes.max(1));
+        self
+    }
+
+    /// Asks the agent for at most `bytes` (at least 1) per read of a peer
+    /// connection (64 KiB by default), so no reply frame is larger than the
+    /// RAM that receives it. A read still returns as soon as some bytes are
+    /// there, as `Read` allows; only the largest single read is smaller.
+    #[must_use]
+    pub fn with_max_read(self, bytes: usize) -> Self {
+        self.with(|s| s.max_read = bytes.clamp(1, MAX_DATA));
+        self
+    }
+
     /// The future that carries requests to the agent over `tx` and replies from
     /// `rx`. It ends only when the link fails; then every pending and later
     /// operation fails with `ErrorKind::Other`.
@@ -423,7 +468,7 @@ async fn read_replies<R: embedded_io_async::Read>(
     shared: &RefCell<Shared>,
     mut rx: R,
 ) -> LinkError {
-    let mut buf = [0u8; 2048];
+    let mut buf = [0u8; DRIVER_CHUNK];
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let n = match rx.read(&mut buf).await {
@@ -455,7 +500,7 @@ async fn write_requests<W: embedded_io_async::Write>(
     shared: &RefCell<Shared>,
     mut tx: W,
 ) -> LinkError {
-    let mut chunk = [0u8; 2048];
+    let mut chunk = [0u8; DRIVER_CHUNK];
     loop {
         let len = poll_fn(|cx| {
             let mut s = shared.borrow_mut();
@@ -751,7 +796,7 @@ fn poll_read_conn(
         park(&mut c.read_waker, cx);
         if !c.read_asked {
             c.read_asked = true;
-            let max = u32::try_from(buf.len().min(MAX_DATA)).unwrap_or(u32::MAX);
+            let max = u32::try_from(buf.len().min(s.max_read)).unwrap_or(u32::MAX);
             s.send(Request::Read { conn, max });
         }
         Poll::Pending
@@ -765,6 +810,7 @@ fn poll_write_conn(
     buf: &[u8],
 ) -> Poll<Result<usize, RemoteError>> {
     peer.with(|s| {
+        let window = s.write_window;
         let Some(c) = s.conns.get_mut(&conn) else {
             return Poll::Ready(Err(gone()));
         };
@@ -777,7 +823,7 @@ fn poll_write_conn(
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let room = WRITE_WINDOW.saturating_sub(c.unacked);
+        let room = window.saturating_sub(c.unacked);
         if room == 0 {
             park(&mut c.write_waker, cx);
             return Poll::Pending;
