@@ -3,22 +3,13 @@
 //! a loopback TCP connection. Every case must pass, but for those the port
 //! lacks a capability for: IPv6 (`LWIP_IPV6 0`) and DNS (no resolver).
 
-use portnet_conformance::{Capability, Outcome};
+use portnet_conformance::Outcome;
 use portnet_conformance_runner::lwip_slip::LwipSlipHarness;
 
 #[test]
 fn the_suite_passes_on_lwip_over_slip() {
     let rows = portnet_conformance::report::run_backend::<LwipSlipHarness>("lwip-slip", "");
-    let failures: Vec<String> = rows
-        .iter()
-        .filter(|row| {
-            !matches!(
-                row.outcome,
-                Outcome::Pass | Outcome::Skip(Capability::Ipv6 | Capability::Dns)
-            )
-        })
-        .map(|row| format!("{} on {}: {}", row.case, row.backend, row.detail()))
-        .collect();
+    let failures = portnet_conformance_runner::lwip::unexpected(&rows);
     assert_eq!(rows.len(), 2 * portnet_conformance::cases::COUNT);
     assert!(
         failures.is_empty(),
