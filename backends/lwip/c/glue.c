@@ -8,6 +8,7 @@
 #include "lwip/pbuf.h"
 #include "lwip/netif.h"
 #include "lwip/etharp.h"
+#include "lwip/ip.h"
 #include "lwip/timeouts.h"
 #include "lwip/priv/tcp_priv.h"
 #include "lwip/memp.h"
@@ -68,6 +69,7 @@ static int netif_added;
 static portnet_output_fn output_fn;
 static u8_t the_mac[6];
 static u16_t the_mtu;
+static int the_ip_medium;
 static u8_t tx_bounce[PBUF_POOL_BUFSIZE + 64];
 
 static err_t linkoutput(struct netif *netif, struct pbuf *p)
@@ -80,19 +82,35 @@ static err_t linkoutput(struct netif *netif, struct pbuf *p)
   return output_fn(tx_bounce, len);
 }
 
+/* A link without a link header (SLIP): the IP packet is the frame, and there
+ * is no next hop to resolve, so the packet goes to the link as it is. */
+static err_t ip_medium_output(struct netif *netif, struct pbuf *p, const ip4_addr_t *dst)
+{
+  (void)dst;
+  return linkoutput(netif, p);
+}
+
 static err_t netif_setup(struct netif *netif)
 {
   netif->name[0] = 'p';
   netif->name[1] = 'n';
-  netif->output = etharp_output;
   netif->linkoutput = linkoutput;
   netif->mtu = the_mtu;
-  netif->hwaddr_len = 6;
-  memcpy(netif->hwaddr, the_mac, 6);
-  netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+  if (the_ip_medium) {
+    netif->output = ip_medium_output;
+    netif->hwaddr_len = 0;
+    netif->flags = NETIF_FLAG_BROADCAST;
+  } else {
+    netif->output = etharp_output;
+    netif->hwaddr_len = 6;
+    memcpy(netif->hwaddr, the_mac, 6);
+    netif->flags = NETIF_FLAG_BROADCAST | NETIF_FLAG_ETHARP | NETIF_FLAG_ETHERNET;
+  }
   return ERR_OK;
 }
 
+/* `mac` NULL: an IP-medium link (no link header, no ARP; input through
+ * ip_input). Otherwise an Ethernet link with that address. */
 int portnet_netif_add(const u8_t *mac, u32_t ip, u32_t mask, u32_t gw, u16_t mtu,
                       portnet_output_fn out)
 {
@@ -101,10 +119,14 @@ int portnet_netif_add(const u8_t *mac, u32_t ip, u32_t mask, u32_t gw, u16_t mtu
   }
   ip4_addr_t a, m, g;
   a.addr = ip; m.addr = mask; g.addr = gw;
-  memcpy(the_mac, mac, 6);
+  the_ip_medium = mac == NULL;
+  if (!the_ip_medium) {
+    memcpy(the_mac, mac, 6);
+  }
   the_mtu = mtu;
   output_fn = out;
-  if (netif_add(&the_netif, &a, &m, &g, NULL, netif_setup, ethernet_input) == NULL) {
+  if (netif_add(&the_netif, &a, &m, &g, NULL, netif_setup,
+                the_ip_medium ? ip_input : ethernet_input) == NULL) {
     return ERR_IF;
   }
   netif_set_default(&the_netif);

@@ -155,10 +155,14 @@ pub(crate) fn set_now(ms: u32) {
 }
 
 /// Brings the interface up; lwIP then sends frames through
-/// [`crate::state::on_output`].
-pub(crate) fn netif_add(mac: [u8; 6], ip: u32, mask: u32, gw: u32, mtu: u16) -> Err {
-    // SAFETY: `mac` is 6 readable bytes, copied before the call returns.
-    unsafe { portnet_netif_add(mac.as_ptr(), ip, mask, gw, mtu, on_output) as Err }
+/// [`crate::state::on_output`]. `mac`: an Ethernet link with that address;
+/// `None`: an IP-medium link (frames are IP packets, no ARP).
+pub(crate) fn netif_add(mac: Option<[u8; 6]>, ip: u32, mask: u32, gw: u32, mtu: u16) -> Err {
+    let mac = mac.as_ref().map_or(core::ptr::null(), |m| m.as_ptr());
+    // SAFETY: `mac` is null (glue.c then reads no address) or 6 readable
+    // bytes that live to the end of this function, copied before the call
+    // returns.
+    unsafe { portnet_netif_add(mac, ip, mask, gw, mtu, on_output) as Err }
 }
 
 /// Frees everything lwIP holds for the stack and removes the interface.

@@ -75,6 +75,12 @@ impl Config {
 /// that uses it: the runner moves frames between the driver and lwIP and runs
 /// lwIP's timers from the stack's clock.
 ///
+/// The driver is an Ethernet device (frames with an Ethernet header; lwIP
+/// resolves next hops with ARP) or an IP-medium one, whose hardware address
+/// is [`HardwareAddress::Ip`] (SLIP, `portnet-slip`: each frame is one IP
+/// packet, sent to the link as it is, no ARP). [`Stack::new`] picks the
+/// interface from the driver's address.
+///
 /// lwIP keeps its state in globals, so a process has **one** stack at a time:
 /// a second [`Stack::new`] while one lives fails with `OutOfResources`.
 /// Dropping the stack frees every socket lwIP still holds and allows the next.
@@ -83,6 +89,8 @@ pub struct Stack<D, C> {
     pub(crate) driver: RefCell<D>,
     pub(crate) clock: C,
     pub(crate) address: Ipv4Addr,
+    /// Whether the driver's frames are Ethernet frames (else IP packets).
+    ethernet: bool,
     /// The subnet mask (host order) and whether a gateway is configured.
     mask: u32,
     has_gateway: bool,
@@ -109,21 +117,26 @@ impl<D: Driver, C: Clock> Stack<D, C> {
     /// # Errors
     ///
     /// `OutOfResources` while another stack lives in the process;
-    /// `InvalidInput` for a driver without a unicast Ethernet address or a
-    /// prefix longer than 32.
+    /// `InvalidInput` for a driver whose hardware address is neither a
+    /// unicast Ethernet address nor [`HardwareAddress::Ip`] (an IP-medium
+    /// link such as SLIP: no link header, no ARP), or a prefix longer than 32.
     pub fn new(driver: D, clock: C, config: Config) -> Result<Self, Error> {
-        let HardwareAddress::Ethernet(mac) = driver.hardware_address() else {
-            return Err(ErrorKind::InvalidInput.into());
+        let mac = match driver.hardware_address() {
+            HardwareAddress::Ethernet(mac) if mac[0] & 1 == 0 => Some(mac),
+            HardwareAddress::Ip => None,
+            _ => return Err(ErrorKind::InvalidInput.into()),
         };
-        if mac[0] & 1 != 0 || config.prefix > 32 {
+        if config.prefix > 32 {
             return Err(ErrorKind::InvalidInput.into());
         }
         if !claim() {
             return Err(ErrorKind::OutOfResources.into());
         }
         let mtu = driver.capabilities().max_transmission_unit;
-        // The driver's MTU counts the Ethernet header; lwIP's is the IP packet's.
-        let mtu = mtu.saturating_sub(14).clamp(576, FRAME - 14) as u16;
+        // An Ethernet driver's MTU counts the Ethernet header; lwIP's is the
+        // IP packet's, which is all an IP-medium driver's frame holds.
+        let header = if mac.is_some() { 14 } else { 0 };
+        let mtu = mtu.saturating_sub(header).clamp(576, FRAME - 14) as u16;
         let mask = if config.prefix == 0 {
             0
         } else {
@@ -154,6 +167,7 @@ impl<D: Driver, C: Clock> Stack<D, C> {
             driver: RefCell::new(driver),
             clock,
             address: config.address,
+            ethernet: mac.is_some(),
             mask,
             has_gateway: config.gateway.is_some(),
             time_base,
@@ -216,7 +230,7 @@ impl<D: Driver, C: Clock> Stack<D, C> {
             };
             // A frame lwIP has no pbuf for is dropped, as a full NIC would.
             rx.consume(|frame| {
-                if arp_is_consistent(frame) {
+                if !self.ethernet || arp_is_consistent(frame) {
                     let _ = ffi::netif_input(frame);
                 }
             });

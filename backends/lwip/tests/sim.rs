@@ -305,3 +305,16 @@ fn a_second_stack_is_refused_while_one_lives() {
         Some(ErrorKind::OutOfResources)
     );
 }
+
+#[test]
+fn a_driver_with_a_multicast_address_is_invalid_input() {
+    // Checked before the one-stack rule, so no `Pair` (and its turn) is needed.
+    let clock = portnet_links::VirtualClock::new();
+    let link = portnet_links::Link::new(clock.clone(), Faults::NONE, 1);
+    let stack = portnet_lwip::Stack::new(
+        link.port(0, [0x03, 0, 0, 0, 0, 0x01]),
+        clock,
+        portnet_lwip::Config::ipv4_static(A_V4, 24, None),
+    );
+    assert_eq!(stack.map(drop).kind().err(), Some(ErrorKind::InvalidInput));
+}

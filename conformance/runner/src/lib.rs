@@ -18,6 +18,7 @@ pub mod edge_embassy;
 pub mod embassy;
 pub mod hosted;
 pub mod lwip;
+pub mod lwip_slip;
 #[cfg(target_os = "linux")]
 pub mod lwip_tap;
 #[cfg(target_os = "linux")]

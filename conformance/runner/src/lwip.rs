@@ -90,3 +90,21 @@ impl<P: LinkProfile> Harness for LwipHarness<P> {
         }
     }
 }
+
+/// The results of an lwIP row that are neither a pass nor a skip for what the
+/// port lacks (IPv6: `LWIP_IPV6 0`; DNS: no resolver), each as
+/// "case on backend: why": what a test of an lwIP row asserts is empty.
+pub fn unexpected(
+    rows: &[portnet_conformance::report::Row],
+) -> alloc::vec::Vec<alloc::string::String> {
+    use portnet_conformance::{Capability, Outcome};
+    rows.iter()
+        .filter(|row| {
+            !matches!(
+                row.outcome,
+                Outcome::Pass | Outcome::Skip(Capability::Ipv6 | Capability::Dns)
+            )
+        })
+        .map(|row| alloc::format!("{} on {}: {}", row.case, row.backend, row.detail()))
+        .collect()
+}

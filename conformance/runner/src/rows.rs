@@ -112,6 +112,10 @@ pub const ROWS: &[Backend] = &[
         ..row("lwip-tap", run_backend::<crate::lwip_tap::LwipTapHarness>)
     },
     row("smoltcp-slip", run_backend::<crate::slip::SlipHarness>),
+    row(
+        "lwip-slip",
+        run_backend::<crate::lwip_slip::LwipSlipHarness>,
+    ),
     #[cfg(target_os = "linux")]
     Backend {
         available: firmware,

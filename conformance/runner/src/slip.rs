@@ -49,16 +49,68 @@ type Line = portnet_smol::Connection;
 /// closed when the end is dropped.
 pub struct SlipEnd {
     stack: &'static SlipStack,
-    runner: Runner<'static, MTU, SLOTS>,
-    line: Line,
+    line: SlipLine,
 }
 
 impl core::fmt::Debug for SlipEnd {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("SlipEnd")
             .field("stack", &self.stack)
+            .field("link", &self.line.runner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One end of the serial line without its stack: a SLIP link's runner and
+/// the socket it runs on, for any stack on the link's [`SlipDevice`] (the
+/// smoltcp one of [`SlipEnd`], lwIP in `lwip-slip`).
+///
+/// The link's state is leaked, as [`SlipEnd`]'s memory is.
+pub struct SlipLine {
+    runner: Runner<'static, MTU, SLOTS>,
+    line: Line,
+}
+
+impl core::fmt::Debug for SlipLine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SlipLine")
             .field("link", &self.runner)
             .finish_non_exhaustive()
+    }
+}
+
+impl SlipLine {
+    /// A SLIP link over `socket`, and the device a stack puts on it.
+    ///
+    /// # Errors
+    ///
+    /// Why not: the socket cannot be configured or registered with the reactor.
+    pub fn new(socket: std::net::TcpStream) -> Result<(SlipDevice, Self), String> {
+        // SLIP writes many small frames (ACKs); Nagle would hold them back.
+        socket
+            .set_nodelay(true)
+            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
+        let line = Line::new(Async::new(socket).map_err(|e| format!("socket: {e}"))?);
+        let state: &'static mut State<MTU, SLOTS> = Box::leak(Box::new(State::new()));
+        let (device, runner) = state.split();
+        Ok((device, Self { runner, line }))
+    }
+
+    /// What the link has done so far.
+    pub fn stats(&self) -> portnet_slip::Stats {
+        self.runner.stats()
+    }
+
+    /// Moves frames between the device and the socket. Returns only when the
+    /// link stops (the socket fails or the other end closes it), with the
+    /// reason.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the runner is, and calling it again resumes.
+    pub async fn run(&mut self) -> String {
+        let stopped = self.runner.run_stream(&mut self.line).await;
+        format!("the SLIP link stopped: {stopped}")
     }
 }
 
@@ -70,13 +122,7 @@ impl SlipEnd {
     /// Why not: the socket cannot be registered with the reactor, or the
     /// configuration is invalid.
     pub fn new(socket: std::net::TcpStream, config: Config) -> Result<Self, String> {
-        // SLIP writes many small frames (ACKs); Nagle would hold them back.
-        socket
-            .set_nodelay(true)
-            .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-        let line = Line::new(Async::new(socket).map_err(|e| format!("socket: {e}"))?);
-        let state: &'static mut State<MTU, SLOTS> = Box::leak(Box::new(State::new()));
-        let (device, runner) = state.split();
+        let (device, line) = SlipLine::new(socket)?;
         let resources: &'static mut StackResources<'static, 16> =
             Box::leak(Box::new(StackResources::new()));
         let tcp: &'static mut TcpPool<8, 16384, 16384> = Box::leak(Box::new(TcpPool::new()));
@@ -90,7 +136,6 @@ impl SlipEnd {
             Stack::new(device, Tokio::new(), config, sockets).map_err(|e| format!("stack: {e}"))?;
         Ok(Self {
             stack: Box::leak(Box::new(stack)),
-            runner,
             line,
         })
     }
@@ -102,7 +147,7 @@ impl SlipEnd {
 
     /// What the link has done so far.
     pub fn link_stats(&self) -> portnet_slip::Stats {
-        self.runner.stats()
+        self.line.stats()
     }
 
     /// Drives the stack and its link. Returns only when the link stops (the
@@ -113,16 +158,16 @@ impl SlipEnd {
     /// Cancel safe: both runners are, and calling it again resumes.
     pub async fn run(&mut self) -> String {
         let stack = pin!(self.stack.run());
-        let link = pin!(self.runner.run_stream(&mut self.line));
+        let link = pin!(self.line.run());
         match select(stack, link).await {
             Either::Left(never) => match never {},
-            Either::Right(stopped) => format!("the SLIP link stopped: {stopped}"),
+            Either::Right(stopped) => stopped,
         }
     }
 }
 
 /// Two connected loopback TCP sockets, with `SO_LINGER` unset.
-fn socket_pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+pub(crate) fn socket_pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
     let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
     let a = std::net::TcpStream::connect(listener.local_addr()?)?;
     let (b, _) = listener.accept()?;

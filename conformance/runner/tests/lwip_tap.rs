@@ -7,23 +7,14 @@
 #[cfg(target_os = "linux")]
 #[test]
 fn the_suite_passes_on_lwip_against_the_linux_kernel_over_tap() {
-    use portnet_conformance::{Capability, Outcome};
+    use portnet_conformance::Outcome;
     use portnet_conformance_runner::lwip_tap::LwipTapHarness;
     if let Err(reason) = LwipTapHarness::available() {
         eprintln!("SKIPPED: lwIP over TAP needs a network namespace: {reason}");
         return;
     }
     let rows = portnet_conformance::report::run_backend::<LwipTapHarness>("lwip-tap", "");
-    let failures: Vec<String> = rows
-        .iter()
-        .filter(|row| {
-            !matches!(
-                row.outcome,
-                Outcome::Pass | Outcome::Skip(Capability::Ipv6 | Capability::Dns)
-            )
-        })
-        .map(|row| format!("{} on {}: {}", row.case, row.backend, row.detail()))
-        .collect();
+    let failures = portnet_conformance_runner::lwip::unexpected(&rows);
     assert_eq!(rows.len(), 2 * portnet_conformance::cases::COUNT);
     assert!(
         failures.is_empty(),
