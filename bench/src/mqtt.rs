@@ -423,6 +423,7 @@ pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result
         "pp-portnet" => return runtime.block_on(crate::ping_pong_portnet(n)).map(drop),
         "pp-tokio" => return runtime.block_on(crate::ping_pong_tokio(n)).map(drop),
         "wake-bulk" | "wake-idle" => return crate::wake::workload(workload, n).map(drop),
+        "stack-portnet" | "stack-embassy" => return crate::stacks::workload(workload, n),
         _ => {}
     }
     let addr: SocketAddr = addr.parse().map_err(err)?;

@@ -62,46 +62,64 @@ fn ip_packet(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<(bool, &[u8])
     }
 }
 
+/// TCP's flag bits in the header's 14th byte.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
+
+/// Big-endian `N` bytes of `bytes` at `at`.
+fn be<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at + N)?.try_into().ok()
+}
+
+/// Reads the segment at fixed offsets, with the length checks of smoltcp's
+/// `new_checked` wire types but none of their other work: both filters run on
+/// every frame each way, and most frames only need their flags looked at.
 fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
-    use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket};
     let (v6, packet) = ip_packet(frame, medium)?;
-    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if !v6 {
-        let ip = Ipv4Packet::new_checked(packet).ok()?;
-        if ip.next_header() != IpProtocol::Tcp {
+    let (src, dst, tcp): (IpAddr, IpAddr, &[u8]) = if !v6 {
+        let header = usize::from(packet.first()? & 0x0f) * 4;
+        let total = usize::from(u16::from_be_bytes(be(packet, 2)?));
+        if header < 20 || total < header || *packet.get(9)? != 6 {
             return None;
         }
         (
-            IpAddr::from(ip.src_addr()),
-            IpAddr::from(ip.dst_addr()),
-            ip.payload(),
+            IpAddr::from(be::<4>(packet, 12)?),
+            IpAddr::from(be::<4>(packet, 16)?),
+            packet.get(header..total)?,
         )
     } else {
         #[cfg(feature = "proto-ipv6")]
         {
-            let ip = smoltcp::wire::Ipv6Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
+            let len = usize::from(u16::from_be_bytes(be(packet, 4)?));
+            if *packet.get(6)? != 6 {
                 return None;
             }
             (
-                IpAddr::from(ip.src_addr()),
-                IpAddr::from(ip.dst_addr()),
-                ip.payload(),
+                IpAddr::from(be::<16>(packet, 8)?),
+                IpAddr::from(be::<16>(packet, 24)?),
+                packet.get(40..40 + len)?,
             )
         }
         #[cfg(not(feature = "proto-ipv6"))]
         return None;
     };
-    let tcp = TcpPacket::new_checked(payload).ok()?;
+    let header = usize::from(tcp.get(12)? >> 4) * 4;
+    let flags = *tcp.get(13)?;
+    if header < 20 || header > tcp.len() {
+        return None;
+    }
     Some(Segment {
-        src: SocketAddr::new(src, tcp.src_port()),
-        dst: SocketAddr::new(dst, tcp.dst_port()),
-        syn: tcp.syn(),
-        ack: tcp.ack(),
-        fin: tcp.fin(),
-        rst: tcp.rst(),
-        seq: tcp.seq_number().0 as u32,
-        ack_number: tcp.ack_number().0 as u32,
-        payload_len: tcp.payload().len(),
+        src: SocketAddr::new(src, u16::from_be_bytes(be(tcp, 0)?)),
+        dst: SocketAddr::new(dst, u16::from_be_bytes(be(tcp, 2)?)),
+        syn: flags & SYN != 0,
+        ack: flags & ACK != 0,
+        fin: flags & FIN != 0,
+        rst: flags & RST != 0,
+        seq: u32::from_be_bytes(be(tcp, 4)?),
+        ack_number: u32::from_be_bytes(be(tcp, 8)?),
+        payload_len: tcp.len() - header,
     })
 }
 
@@ -133,10 +151,16 @@ pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy
     let Some(segment) = parse_segment(frame, medium) else {
         return false;
     };
+    // Only a SYN without ACK, or an ACK while a FIN of ours is unacknowledged,
+    // can be held back: anything else passes without a slot match.
+    let syn_only = segment.syn && !segment.ack;
+    if !syn_only && slots.iter().all(|slot| slot.fin_ack.get().is_none()) {
+        return false;
+    }
     let Some(slot) = slot_for(slots, &segment) else {
         return false;
     };
-    if segment.syn && !segment.ack {
+    if syn_only {
         return true;
     }
     let pure_ack =
@@ -223,6 +247,31 @@ mod tests {
         check(&frame, Medium::Ethernet);
         // Without the Ethernet header it is no Ethernet frame of IPv4.
         assert!(parse_segment(&ipv4_tcp_fin(), Medium::Ethernet).is_none());
+    }
+
+    #[test]
+    fn truncated_or_foreign_frames_are_no_segment() {
+        let mut frame = [0u8; 54];
+        frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        frame[14..].copy_from_slice(&ipv4_tcp_fin());
+        assert!(parse_segment(&frame, Medium::Ethernet).is_some());
+        for len in 0..frame.len() {
+            assert!(
+                parse_segment(&frame[..len], Medium::Ethernet).is_none(),
+                "{len}"
+            );
+        }
+        let mut udp = frame;
+        udp[14 + 9] = 17;
+        assert!(parse_segment(&udp, Medium::Ethernet).is_none());
+        // A TCP data offset past the segment's end.
+        let mut long = frame;
+        long[14 + 20 + 12] = 15 << 4;
+        assert!(parse_segment(&long, Medium::Ethernet).is_none());
+        // An IP total length shorter than the IP header.
+        let mut short = frame;
+        short[14 + 2..14 + 4].copy_from_slice(&10u16.to_be_bytes());
+        assert!(parse_segment(&short, Medium::Ethernet).is_none());
     }
 
     #[cfg(feature = "medium-ip")]
