@@ -73,54 +73,88 @@ fn be<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
     bytes.get(at..at + N)?.try_into().ok()
 }
 
-/// Reads the segment at fixed offsets, with the length checks of smoltcp's
-/// `new_checked` wire types but none of their other work: both filters run on
-/// every frame each way, and most frames only need their flags looked at.
-fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
-    let (v6, packet) = ip_packet(frame, medium)?;
-    let (src, dst, tcp): (IpAddr, IpAddr, &[u8]) = if !v6 {
-        let header = usize::from(packet.first()? & 0x0f) * 4;
-        let total = usize::from(u16::from_be_bytes(be(packet, 2)?));
-        if header < 20 || total < header || *packet.get(9)? != 6 {
-            return None;
-        }
-        (
-            IpAddr::from(be::<4>(packet, 12)?),
-            IpAddr::from(be::<4>(packet, 16)?),
-            packet.get(header..total)?,
-        )
-    } else {
-        #[cfg(feature = "proto-ipv6")]
-        {
-            let len = usize::from(u16::from_be_bytes(be(packet, 4)?));
-            if *packet.get(6)? != 6 {
+/// A frame's TCP segment, found at fixed offsets with the length checks of
+/// smoltcp's `new_checked` wire types but none of their other work: both
+/// filters run on every frame each way, and most frames need only their flags.
+struct Located<'f> {
+    v6: bool,
+    /// The IP packet.
+    ip: &'f [u8],
+    /// The TCP segment: at least its 20-byte header, its data offset checked.
+    tcp: &'f [u8],
+    /// The TCP header's length.
+    header: usize,
+}
+
+impl Located<'_> {
+    fn find(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Located<'_>> {
+        let (v6, ip) = ip_packet(frame, medium)?;
+        let tcp = if !v6 {
+            let header = usize::from(ip.first()? & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes(be(ip, 2)?));
+            if header < 20 || total < header || *ip.get(9)? != 6 {
                 return None;
             }
-            (
-                IpAddr::from(be::<16>(packet, 8)?),
-                IpAddr::from(be::<16>(packet, 24)?),
-                packet.get(40..40 + len)?,
-            )
+            ip.get(header..total)?
+        } else {
+            #[cfg(not(feature = "proto-ipv6"))]
+            return None;
+            #[cfg(feature = "proto-ipv6")]
+            {
+                let len = usize::from(u16::from_be_bytes(be(ip, 4)?));
+                if *ip.get(6)? != 6 {
+                    return None;
+                }
+                ip.get(40..40 + len)?
+            }
+        };
+        let header = usize::from(tcp.get(12)? >> 4) * 4;
+        if header < 20 || header > tcp.len() {
+            return None;
         }
-        #[cfg(not(feature = "proto-ipv6"))]
-        return None;
-    };
-    let header = usize::from(tcp.get(12)? >> 4) * 4;
-    let flags = *tcp.get(13)?;
-    if header < 20 || header > tcp.len() {
-        return None;
+        Some(Located {
+            v6,
+            ip,
+            tcp,
+            header,
+        })
     }
-    Some(Segment {
-        src: SocketAddr::new(src, u16::from_be_bytes(be(tcp, 0)?)),
-        dst: SocketAddr::new(dst, u16::from_be_bytes(be(tcp, 2)?)),
-        syn: flags & SYN != 0,
-        ack: flags & ACK != 0,
-        fin: flags & FIN != 0,
-        rst: flags & RST != 0,
-        seq: u32::from_be_bytes(be(tcp, 4)?),
-        ack_number: u32::from_be_bytes(be(tcp, 8)?),
-        payload_len: tcp.len() - header,
-    })
+
+    fn flags(&self) -> u8 {
+        self.tcp[13]
+    }
+
+    fn segment(&self) -> Option<Segment> {
+        // `find` finds no IPv6 segment without the feature.
+        let (src, dst) = match self.v6 {
+            #[cfg(feature = "proto-ipv6")]
+            true => (
+                IpAddr::from(be::<16>(self.ip, 8)?),
+                IpAddr::from(be::<16>(self.ip, 24)?),
+            ),
+            _ => (
+                IpAddr::from(be::<4>(self.ip, 12)?),
+                IpAddr::from(be::<4>(self.ip, 16)?),
+            ),
+        };
+        let (tcp, flags) = (self.tcp, self.flags());
+        Some(Segment {
+            src: SocketAddr::new(src, u16::from_be_bytes(be(tcp, 0)?)),
+            dst: SocketAddr::new(dst, u16::from_be_bytes(be(tcp, 2)?)),
+            syn: flags & SYN != 0,
+            ack: flags & ACK != 0,
+            fin: flags & FIN != 0,
+            rst: flags & RST != 0,
+            seq: u32::from_be_bytes(be(tcp, 4)?),
+            ack_number: u32::from_be_bytes(be(tcp, 8)?),
+            payload_len: tcp.len() - self.header,
+        })
+    }
+}
+
+#[cfg(test)]
+fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
+    Located::find(frame, medium)?.segment()
 }
 
 /// The slot of the connection a segment from the peer belongs to.
@@ -148,15 +182,18 @@ fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> 
 ///   the FIN: the connection hangs in FIN-WAIT-1 or LAST-ACK. Without the
 ///   duplicates, the timer resends the FIN.
 pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) -> bool {
-    let Some(segment) = parse_segment(frame, medium) else {
+    let Some(found) = Located::find(frame, medium) else {
         return false;
     };
     // Only a SYN without ACK, or an ACK while a FIN of ours is unacknowledged,
-    // can be held back: anything else passes without a slot match.
-    let syn_only = segment.syn && !segment.ack;
+    // can be held back: anything else passes on its flags alone.
+    let syn_only = found.flags() & (SYN | ACK) == SYN;
     if !syn_only && slots.iter().all(|slot| slot.fin_ack.get().is_none()) {
         return false;
     }
+    let Some(segment) = found.segment() else {
+        return false;
+    };
     let Some(slot) = slot_for(slots, &segment) else {
         return false;
     };
@@ -177,12 +214,12 @@ pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy
 
 /// Notes the FIN of an outgoing frame, for [`is_held_back`].
 pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) {
-    let Some(segment) = parse_segment(frame, medium) else {
+    let Some(found) = Located::find(frame, medium).filter(|f| f.flags() & FIN != 0) else {
         return;
     };
-    if !segment.fin {
+    let Some(segment) = found.segment() else {
         return;
-    }
+    };
     let mine = slots.iter().find(|slot| {
         slot.owner != Owner::Free
             && slot.local.get() == Some(segment.src)
