@@ -498,6 +498,7 @@ fn main() -> std::process::ExitCode {
             rows.extend(overhead_instructions()?);
             rows.extend(mqtt::instructions(if quick { 2_000 } else { 20_000 })?);
             rows.extend(wake::instructions()?);
+            rows.extend(stacks::instructions()?);
         }
         // The detail behind docs/backends/smoltcp.md's wake figures; no rows.
         if only.as_deref() == Some("wake") {

@@ -424,6 +424,7 @@ pub(crate) fn callgrind_child(workload: &str, addr: &str, n: &str) -> io::Result
         "pp-tokio" => return runtime.block_on(crate::ping_pong_tokio(n)).map(drop),
         "wake-bulk" | "wake-idle" => return crate::wake::workload(workload, n).map(drop),
         "lwip-bulk" | "smoltcp-bulk" => return crate::lwip::workload(workload, n),
+        "stack-portnet" | "stack-embassy" => return crate::stacks::workload(workload, n),
         _ => {}
     }
     let addr: SocketAddr = addr.parse().map_err(err)?;

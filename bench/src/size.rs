@@ -12,7 +12,7 @@ use object::{Object, ObjectSection};
 use crate::Row;
 
 const TARGET: &str = "thumbv7em-none-eabihf";
-const BINS: [&str; 8] = [
+const BINS: [&str; 10] = [
     "bare",
     "portnet_mqtt",
     "minimq",
@@ -21,6 +21,8 @@ const BINS: [&str; 8] = [
     "embassy_executor",
     "tcp_portnet",
     "tcp_embassy",
+    "node_portnet",
+    "node_embassy",
 ];
 
 /// Section sizes of one firmware.
@@ -115,6 +117,8 @@ pub(crate) fn run() -> io::Result<Vec<Row>> {
         embassy,
         tcp_ours,
         tcp_embassy,
+        node_ours,
+        node_embassy,
         ours_v5,
     ] = s[..]
     else {
@@ -142,7 +146,7 @@ pub(crate) fn run() -> io::Result<Vec<Row>> {
         rust_mqtt.ram,
         bare.ram
     );
-    Ok(vec![
+    let mut rows = vec![
         row(
             "size: MQTT client .text+.rodata over bare skeleton: portnet-mqtt 5.0-only vs minimq",
             client(ours_v5),
@@ -180,7 +184,35 @@ pub(crate) fn run() -> io::Result<Vec<Row>> {
             executor.ram as f64,
             embassy.ram as f64,
         ),
-    ])
+    ];
+    rows.extend(node_rows(node_ours, node_embassy));
+    Ok(rows)
+}
+
+/// The whole sensor node (stack, MQTT, executor, application): portnet's
+/// `node_portnet` against the same node logic on embassy in `node_embassy`
+/// (embassy-executor, embassy-net, rust-mqtt); what each contains is in
+/// docs/benchmarks.md.
+fn node_rows(ours: Sections, embassy: Sections) -> [Row; 2] {
+    let row = |name, ours: u64, peer: u64| Row {
+        name,
+        ours: ours as f64,
+        peer: peer as f64,
+        unit: "bytes",
+        ratio: peer as f64 / ours as f64,
+    };
+    [
+        row(
+            "size: sensor-node firmware .text+.rodata: portnet vs embassy + rust-mqtt",
+            ours.code,
+            embassy.code,
+        ),
+        row(
+            "size: sensor-node firmware .data+.bss: portnet vs embassy + rust-mqtt",
+            ours.ram,
+            embassy.ram,
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -119,6 +119,39 @@ pub(crate) fn run(bytes: usize, repeats: usize) -> io::Result<Vec<Row>> {
     ])
 }
 
+/// Bytes of the instruction rows' bulk transfer (a run of none is the baseline).
+pub(crate) const CPU_BYTES: usize = 4 << 20;
+
+/// Child mode: one bulk transfer of `n` bytes through `stack-portnet` or
+/// `stack-embassy`, under callgrind started by [`instructions`].
+pub(crate) fn workload(workload: &str, n: usize) -> io::Result<()> {
+    match workload {
+        "stack-portnet" => bulk(&MemoryHarness::default(), n).map(drop),
+        "stack-embassy" => bulk(&EmbassyNetHarness::default(), n).map(drop),
+        other => Err(err(format!("unknown workload {other}"))),
+    }
+}
+
+/// Instructions per MiB of the bulk transfer on the in-memory link
+/// (callgrind, exact): a run of `CPU_BYTES` minus a run of none, over the
+/// whole process (sender, the shared portnet receiver, the link), as the wall
+/// row measures.
+pub(crate) fn instructions() -> io::Result<Vec<Row>> {
+    let per_mib = |workload: &str| -> io::Result<f64> {
+        let full = crate::mqtt::count(workload, "-", CPU_BYTES)?;
+        let base = crate::mqtt::count(workload, "-", 0)?;
+        Ok(full.saturating_sub(base) as f64 / (CPU_BYTES >> 20) as f64)
+    };
+    let (ours, peer) = (per_mib("stack-portnet")?, per_mib("stack-embassy")?);
+    Ok(vec![Row {
+        name: "tcp bulk, in-memory link instructions (callgrind): portnet-smoltcp vs embassy-net",
+        ours,
+        peer,
+        unit: "instr/MiB",
+        ratio: peer / ours,
+    }])
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -264,3 +264,89 @@ pub async fn tcp_client<S: portnet::TcpConnect>(stack: &S) {
         let _ = conn.close().await;
     }
 }
+
+/// The executor skeletons' alarm on portnet-executor: a stub compare register
+/// (a volatile write), served by the SysTick handler.
+#[derive(Debug)]
+pub struct StubAlarm;
+
+static mut COMPARE: u64 = 0;
+
+/// Writes "the compare register".
+pub fn set_compare(at: u64) {
+    // SAFETY: write of a static; single-threaded firmware.
+    unsafe { core::ptr::write_volatile(addr_of_mut!(COMPARE), at) };
+}
+
+impl portnet_executor::Alarm for StubAlarm {
+    fn now(&self) -> u64 {
+        now_micros()
+    }
+    fn set_alarm(&self, at: u64) -> bool {
+        set_compare(at);
+        at > now_micros()
+    }
+}
+
+/// The sensor node's I²C bus (the SHT3x behind it) over the stub wire: writes
+/// go out, reads come in, as in the MQTT skeletons.
+#[derive(Debug)]
+pub struct StubI2c;
+
+impl embedded_hal_async::i2c::ErrorType for StubI2c {
+    type Error = embedded_hal_async::i2c::ErrorKind;
+}
+
+impl embedded_hal_async::i2c::I2c for StubI2c {
+    async fn transaction(
+        &mut self,
+        address: u8,
+        operations: &mut [embedded_hal_async::i2c::Operation<'_>],
+    ) -> Result<(), Self::Error> {
+        use embedded_hal_async::i2c::Operation;
+        wire_write(&[address]);
+        for op in operations {
+            match op {
+                Operation::Read(buf) => {
+                    wire_read(buf);
+                }
+                Operation::Write(buf) => {
+                    wire_write(buf);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sensor's delay: returns at once (both node skeletons share it, so
+/// neither executor's timer is in the sensor's path).
+#[derive(Debug)]
+pub struct StubDelay;
+
+impl embedded_hal_async::delay::DelayNs for StubDelay {
+    async fn delay_ns(&mut self, ns: u32) {
+        wire_write(&ns.to_le_bytes()[..1]);
+    }
+}
+
+/// The node's LEDs: the mask goes out on the wire and is shown as asked.
+#[derive(Debug)]
+pub struct StubLeds;
+
+impl portnet_iot_sensor::leds::Leds for StubLeds {
+    fn show(&mut self, mask: u8) -> u8 {
+        wire_write(&[mask]);
+        mask
+    }
+}
+
+/// The node's console: lines go out on the wire.
+#[derive(Debug)]
+pub struct StubConsole;
+
+impl portnet_iot_sensor::Console for StubConsole {
+    fn line(&mut self, line: &str) {
+        wire_write(line.as_bytes());
+    }
+}

@@ -62,47 +62,99 @@ fn ip_packet(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<(bool, &[u8])
     }
 }
 
-fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
-    use smoltcp::wire::{IpProtocol, Ipv4Packet, TcpPacket};
-    let (v6, packet) = ip_packet(frame, medium)?;
-    let (src, dst, payload): (IpAddr, IpAddr, &[u8]) = if !v6 {
-        let ip = Ipv4Packet::new_checked(packet).ok()?;
-        if ip.next_header() != IpProtocol::Tcp {
-            return None;
-        }
-        (
-            IpAddr::from(ip.src_addr()),
-            IpAddr::from(ip.dst_addr()),
-            ip.payload(),
-        )
-    } else {
-        #[cfg(feature = "proto-ipv6")]
-        {
-            let ip = smoltcp::wire::Ipv6Packet::new_checked(packet).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
+/// TCP's flag bits in the header's 14th byte.
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
+
+/// Big-endian `N` bytes of `bytes` at `at`.
+fn be<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at + N)?.try_into().ok()
+}
+
+/// A frame's TCP segment, found at fixed offsets with the length checks of
+/// smoltcp's `new_checked` wire types but none of their other work: both
+/// filters run on every frame each way, and most frames need only their flags.
+struct Located<'f> {
+    v6: bool,
+    /// The IP packet.
+    ip: &'f [u8],
+    /// The TCP segment: at least its 20-byte header, its data offset checked.
+    tcp: &'f [u8],
+    /// The TCP header's length.
+    header: usize,
+}
+
+impl Located<'_> {
+    fn find(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Located<'_>> {
+        let (v6, ip) = ip_packet(frame, medium)?;
+        let tcp = if !v6 {
+            let header = usize::from(ip.first()? & 0x0f) * 4;
+            let total = usize::from(u16::from_be_bytes(be(ip, 2)?));
+            if header < 20 || total < header || *ip.get(9)? != 6 {
                 return None;
             }
-            (
-                IpAddr::from(ip.src_addr()),
-                IpAddr::from(ip.dst_addr()),
-                ip.payload(),
-            )
+            ip.get(header..total)?
+        } else {
+            #[cfg(not(feature = "proto-ipv6"))]
+            return None;
+            #[cfg(feature = "proto-ipv6")]
+            {
+                let len = usize::from(u16::from_be_bytes(be(ip, 4)?));
+                if *ip.get(6)? != 6 {
+                    return None;
+                }
+                ip.get(40..40 + len)?
+            }
+        };
+        let header = usize::from(tcp.get(12)? >> 4) * 4;
+        if header < 20 || header > tcp.len() {
+            return None;
         }
-        #[cfg(not(feature = "proto-ipv6"))]
-        return None;
-    };
-    let tcp = TcpPacket::new_checked(payload).ok()?;
-    Some(Segment {
-        src: SocketAddr::new(src, tcp.src_port()),
-        dst: SocketAddr::new(dst, tcp.dst_port()),
-        syn: tcp.syn(),
-        ack: tcp.ack(),
-        fin: tcp.fin(),
-        rst: tcp.rst(),
-        seq: tcp.seq_number().0 as u32,
-        ack_number: tcp.ack_number().0 as u32,
-        payload_len: tcp.payload().len(),
-    })
+        Some(Located {
+            v6,
+            ip,
+            tcp,
+            header,
+        })
+    }
+
+    fn flags(&self) -> u8 {
+        self.tcp[13]
+    }
+
+    fn segment(&self) -> Option<Segment> {
+        // `find` finds no IPv6 segment without the feature.
+        let (src, dst) = match self.v6 {
+            #[cfg(feature = "proto-ipv6")]
+            true => (
+                IpAddr::from(be::<16>(self.ip, 8)?),
+                IpAddr::from(be::<16>(self.ip, 24)?),
+            ),
+            _ => (
+                IpAddr::from(be::<4>(self.ip, 12)?),
+                IpAddr::from(be::<4>(self.ip, 16)?),
+            ),
+        };
+        let (tcp, flags) = (self.tcp, self.flags());
+        Some(Segment {
+            src: SocketAddr::new(src, u16::from_be_bytes(be(tcp, 0)?)),
+            dst: SocketAddr::new(dst, u16::from_be_bytes(be(tcp, 2)?)),
+            syn: flags & SYN != 0,
+            ack: flags & ACK != 0,
+            fin: flags & FIN != 0,
+            rst: flags & RST != 0,
+            seq: u32::from_be_bytes(be(tcp, 4)?),
+            ack_number: u32::from_be_bytes(be(tcp, 8)?),
+            payload_len: tcp.len() - self.header,
+        })
+    }
+}
+
+#[cfg(test)]
+fn parse_segment(frame: &[u8], medium: smoltcp::phy::Medium) -> Option<Segment> {
+    Located::find(frame, medium)?.segment()
 }
 
 /// The slot of the connection a segment from the peer belongs to.
@@ -130,13 +182,22 @@ fn slot_for<'s>(slots: &'s [TcpSlot], segment: &Segment) -> Option<&'s TcpSlot> 
 ///   the FIN: the connection hangs in FIN-WAIT-1 or LAST-ACK. Without the
 ///   duplicates, the timer resends the FIN.
 pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) -> bool {
-    let Some(segment) = parse_segment(frame, medium) else {
+    let Some(found) = Located::find(frame, medium) else {
+        return false;
+    };
+    // Only a SYN without ACK, or an ACK while a FIN of ours is unacknowledged,
+    // can be held back: anything else passes on its flags alone.
+    let syn_only = found.flags() & (SYN | ACK) == SYN;
+    if !syn_only && slots.iter().all(|slot| slot.fin_ack.get().is_none()) {
+        return false;
+    }
+    let Some(segment) = found.segment() else {
         return false;
     };
     let Some(slot) = slot_for(slots, &segment) else {
         return false;
     };
-    if segment.syn && !segment.ack {
+    if syn_only {
         return true;
     }
     let pure_ack =
@@ -153,12 +214,12 @@ pub(crate) fn is_held_back(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy
 
 /// Notes the FIN of an outgoing frame, for [`is_held_back`].
 pub(crate) fn note_sent(slots: &[TcpSlot], frame: &[u8], medium: smoltcp::phy::Medium) {
-    let Some(segment) = parse_segment(frame, medium) else {
+    let Some(found) = Located::find(frame, medium).filter(|f| f.flags() & FIN != 0) else {
         return;
     };
-    if !segment.fin {
+    let Some(segment) = found.segment() else {
         return;
-    }
+    };
     let mine = slots.iter().find(|slot| {
         slot.owner != Owner::Free
             && slot.local.get() == Some(segment.src)
@@ -223,6 +284,31 @@ mod tests {
         check(&frame, Medium::Ethernet);
         // Without the Ethernet header it is no Ethernet frame of IPv4.
         assert!(parse_segment(&ipv4_tcp_fin(), Medium::Ethernet).is_none());
+    }
+
+    #[test]
+    fn truncated_or_foreign_frames_are_no_segment() {
+        let mut frame = [0u8; 54];
+        frame[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        frame[14..].copy_from_slice(&ipv4_tcp_fin());
+        assert!(parse_segment(&frame, Medium::Ethernet).is_some());
+        for len in 0..frame.len() {
+            assert!(
+                parse_segment(&frame[..len], Medium::Ethernet).is_none(),
+                "{len}"
+            );
+        }
+        let mut udp = frame;
+        udp[14 + 9] = 17;
+        assert!(parse_segment(&udp, Medium::Ethernet).is_none());
+        // A TCP data offset past the segment's end.
+        let mut long = frame;
+        long[14 + 20 + 12] = 15 << 4;
+        assert!(parse_segment(&long, Medium::Ethernet).is_none());
+        // An IP total length shorter than the IP header.
+        let mut short = frame;
+        short[14 + 2..14 + 4].copy_from_slice(&10u16.to_be_bytes());
+        assert!(parse_segment(&short, Medium::Ethernet).is_none());
     }
 
     #[cfg(feature = "medium-ip")]

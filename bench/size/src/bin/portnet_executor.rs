@@ -4,26 +4,9 @@
 #![no_std]
 #![no_main]
 
-use core::ptr::addr_of_mut;
-
 use portnet::Clock;
-use portnet_executor::{Alarm, Executor, TaskPool, Timer, WfiPark, task_size};
-use portnet_size_skeletons::{now_micros, wire_write};
-
-struct StubAlarm;
-
-static mut COMPARE: u64 = 0;
-
-impl Alarm for StubAlarm {
-    fn now(&self) -> u64 {
-        now_micros()
-    }
-    fn set_alarm(&self, at: u64) -> bool {
-        // SAFETY: write of a static ("the compare register"); single core.
-        unsafe { core::ptr::write_volatile(addr_of_mut!(COMPARE), at) };
-        at > now_micros()
-    }
-}
+use portnet_executor::{Executor, TaskPool, Timer, WfiPark, task_size};
+use portnet_size_skeletons::{StubAlarm, wire_write};
 
 static EXECUTOR: Executor<WfiPark> = Executor::new(WfiPark::new());
 static TIMER: Timer<StubAlarm, 2> = Timer::new(StubAlarm);
