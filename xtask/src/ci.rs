@@ -330,6 +330,7 @@ pub(crate) fn steps() -> Vec<Step> {
                 qemu::echo()
                     .and_then(|()| qemu::mqtt())
                     .and_then(|()| qemu::slip())
+                    .and_then(|()| qemu::slip_lwip())
                     .and_then(|()| qemu::microbit_slip())
                     .and_then(|()| qemu::microbit_sensor())
                     .and_then(|()| qemu::sensor_lwip())

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         Ok(Task::QemuEcho) => qemu::echo(),
         Ok(Task::QemuMqtt) => qemu::mqtt(),
         Ok(Task::QemuSlip) => qemu::slip(),
+        Ok(Task::QemuSlipLwip) => qemu::slip_lwip(),
         Ok(Task::QemuMicrobitSlip) => qemu::microbit_slip(),
         Ok(Task::QemuMicrobitSensor) => qemu::microbit_sensor(),
         Ok(Task::QemuSensorLwip) => qemu::sensor_lwip(),
@@ -90,6 +91,7 @@ tasks:
   qemu echo                   the echo firmware in QEMU, checked from the host (1 MiB)
   qemu mqtt                   the MQTT client in firmware against mosquitto on the host
   qemu slip                   the echo firmware over SLIP on UART1, a hosted stack at the host end
+  qemu slip-lwip              the same with lwIP as the firmware's stack on the line
   qemu microbit-slip          the same on the micro:bit (Cortex-M0, 16 KiB RAM), with its flash and RAM
   qemu microbit-sensor        the sensor node on the micro:bit, MQTT over SLIP to mosquitto on the host
   qemu sensor-lwip            the sensor node on mps2-an385 on lwIP (feature `lwip`) to mosquitto on the host
@@ -141,6 +143,7 @@ enum Task {
     QemuEcho,
     QemuMqtt,
     QemuSlip,
+    QemuSlipLwip,
     QemuMicrobitSlip,
     QemuMicrobitSensor,
     QemuSensorLwip,
@@ -204,6 +207,7 @@ impl Task {
                 Some("echo") => no_more(rest).map(|()| Self::QemuEcho),
                 Some("mqtt") => no_more(rest).map(|()| Self::QemuMqtt),
                 Some("slip") => no_more(rest).map(|()| Self::QemuSlip),
+                Some("slip-lwip") => no_more(rest).map(|()| Self::QemuSlipLwip),
                 Some("microbit-slip") => no_more(rest).map(|()| Self::QemuMicrobitSlip),
                 Some("microbit-sensor") => no_more(rest).map(|()| Self::QemuMicrobitSensor),
                 Some("sensor-lwip") => no_more(rest).map(|()| Self::QemuSensorLwip),
@@ -220,7 +224,7 @@ impl Task {
                 Some("conformance") => no_more(rest).map(|()| Self::Conformance),
                 Some("conformance-lwip") => no_more(rest).map(|()| Self::QemuConformanceLwip),
                 other => Err(format!(
-                    "qemu needs `echo`, `mqtt`, `slip`, `microbit-slip`, `microbit-sensor`, `sensor-lwip`, `microbit-conformance`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
+                    "qemu needs `echo`, `mqtt`, `slip`, `slip-lwip`, `microbit-slip`, `microbit-sensor`, `sensor-lwip`, `microbit-conformance`, `size`, `conformance` or `conformance-lwip`, not {other:?}"
                 )),
             },
             "soak" => Ok(Self::Soak {

@@ -608,7 +608,19 @@ pub(crate) fn mqtt() -> Result<(), String> {
 /// stack at the other end of the line (a test of `portnet-conformance-runner`,
 /// which has the host end).
 pub(crate) fn slip() -> Result<(), String> {
-    let elf = build_with("slip_echo", "release", &["--features", "slip"])?;
+    slip_with("slip")
+}
+
+/// `cargo xtask qemu slip-lwip`: the same echo firmware with lwIP as the stack
+/// on the line (feature `lwip`: an IP-medium netif over SLIP on UART1), the same
+/// host end and checks.
+pub(crate) fn slip_lwip() -> Result<(), String> {
+    slip_with("slip,lwip")
+}
+
+/// Builds `slip_echo` with `features` and runs the `qemu_slip` test on it.
+fn slip_with(features: &str) -> Result<(), String> {
+    let elf = build_with("slip_echo", "release", &["--features", features])?;
     let elf = std::fs::canonicalize(&elf).map_err(|e| format!("{elf}: {e}"))?;
     let elf = elf.to_str().ok_or("the firmware's path is not UTF-8")?;
     super::run(

@@ -264,6 +264,21 @@ void portnet_tcp_detach(struct tcp_pcb *pcb)
   tcp_err(pcb, NULL);
 }
 
+/* Connections Rust has let go of (detached: no callback argument) that lwIP
+ * still sends or closes in the background: in tcp_active_pcbs until their
+ * close completes. TIME_WAIT pcbs are on another list; their data is all
+ * acknowledged. */
+int portnet_tcp_closing_in_background(void)
+{
+  int n = 0;
+  for (const struct tcp_pcb *pcb = tcp_active_pcbs; pcb != NULL; pcb = pcb->next) {
+    if (pcb->callback_arg == NULL) {
+      n++;
+    }
+  }
+  return n;
+}
+
 /* --- UDP --- */
 
 typedef void (*portnet_udp_fn)(void *arg, struct pbuf *p, u32_t ip, u16_t port);

@@ -65,6 +65,7 @@ unsafe extern "C" {
     fn portnet_tcp_set_keepalive(pcb: *mut c_void, idle_ms: u32);
     fn portnet_tcp_keepalive(pcb: *const c_void) -> u32;
     fn portnet_tcp_detach(pcb: *mut c_void);
+    fn portnet_tcp_closing_in_background() -> c_int;
     fn tcp_listen_with_backlog_and_err(pcb: *mut c_void, backlog: u8, err: *mut Err)
     -> *mut c_void;
     fn tcp_arg(pcb: *mut c_void, arg: *mut c_void);
@@ -140,6 +141,14 @@ pub(crate) fn tcp_pcb_pool_size() -> usize {
     // SAFETY: reads a constant of lwIP's pool table, which is initialised
     // statically (before `lwip_init`) and never written.
     usize::from(unsafe { portnet_tcp_pcb_pool_size() })
+}
+
+/// Connections no handle holds any more that lwIP still sends or closes.
+pub(crate) fn tcp_closing_in_background() -> usize {
+    // SAFETY: walks lwIP's active pcb list without changing it; lwIP runs only
+    // in this thread's calls into it (NO_SYS), none of which is in progress.
+    let n = unsafe { portnet_tcp_closing_in_background() };
+    usize::try_from(n).unwrap_or(0)
 }
 
 /// lwIP's `sys_now` as last set.

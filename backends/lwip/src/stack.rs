@@ -260,13 +260,17 @@ impl<D: Driver, C: Clock> Stack<D, C> {
         }
     }
 
-    /// How many TCP connections, listeners and UDP sockets are open.
+    /// How many TCP connections, listeners and UDP sockets are open, counting
+    /// the connections whose handle is dropped but which lwIP still sends or
+    /// closes in the background: a firmware that waits for 0 before it stops
+    /// loses no data in flight.
     pub fn sockets_in_use(&self) -> usize {
-        ffi::state().try_borrow().map_or(0, |st| {
+        let handles = ffi::state().try_borrow().map_or(0, |st| {
             st.tcp.iter().filter(|s| s.used).count()
                 + st.listeners.iter().filter(|s| s.used).count()
                 + st.udp.iter().filter(|s| s.used).count()
-        })
+        });
+        handles + ffi::tcp_closing_in_background()
     }
 
     /// Events lwIP's callbacks could not record, and frames dropped for a full

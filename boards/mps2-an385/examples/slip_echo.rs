@@ -16,6 +16,11 @@
 //! `cargo xtask qemu slip` does this, with the host end of the line (a hosted
 //! smoltcp stack on SLIP, `portnet_conformance_runner::slip::SlipEnd`) listening on
 //! `PORT`, and checks the echoes.
+//!
+//! With the feature `lwip` (`--features slip,lwip`) the stack on the line is
+//! lwIP (`board::lwip`, an IP-medium netif without ARP) instead of smoltcp:
+//! the "async TCP/IP over an async UART" of the vision on a C stack. Only the
+//! two stack-building lines differ; `cargo xtask qemu slip-lwip` runs it.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -27,8 +32,13 @@ mod firmware {
     use cortex_m_semihosting::hprintln;
     use portnet::future::{Either, select};
     use portnet::{Clock as _, TcpListen};
-    use portnet_board_mps2_an385::board::{self, CLOCK, UART1, net};
+    #[cfg(feature = "lwip")]
+    use portnet_board_mps2_an385::board::lwip as net;
+    #[cfg(not(feature = "lwip"))]
+    use portnet_board_mps2_an385::board::net;
+    use portnet_board_mps2_an385::board::{self, CLOCK, UART1};
     use portnet_board_mps2_an385::slip;
+    #[cfg(not(feature = "lwip"))]
     use portnet_smoltcp::{Cidr, Config, StackResources, TcpPool};
     use static_cell::ConstStaticCell;
 
@@ -41,8 +51,10 @@ mod firmware {
     const SLOTS: usize = 4;
     const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 
+    #[cfg(not(feature = "lwip"))]
     static RESOURCES: ConstStaticCell<StackResources<'static, 4>> =
         ConstStaticCell::new(StackResources::new());
+    #[cfg(not(feature = "lwip"))]
     static TCP: ConstStaticCell<TcpPool<2, 8192, 8192>> = ConstStaticCell::new(TcpPool::new());
     static LINK: ConstStaticCell<slip::State<MTU, SLOTS>> =
         ConstStaticCell::new(slip::State::new());
@@ -52,14 +64,25 @@ mod firmware {
         // Starts the clock and the UARTs; the Ethernet controller stays unused.
         let _ethernet = board::init().unwrap_or_else(|e| board::fail("board", e));
         let (device, mut line) = LINK.take().split();
-        let sockets = RESOURCES
-            .take()
-            .sockets()
-            .tcp(TCP.take())
-            .unwrap_or_else(|e| board::fail("sockets", e));
-        let mut config = Config::ipv4_static(Cidr::new(ADDRESS, 24), None);
-        config.random_seed = 0x5eed_0005;
-        let stack = net::stack(device, config, sockets).unwrap_or_else(|e| board::fail("stack", e));
+        #[cfg(not(feature = "lwip"))]
+        let stack = {
+            let sockets = RESOURCES
+                .take()
+                .sockets()
+                .tcp(TCP.take())
+                .unwrap_or_else(|e| board::fail("sockets", e));
+            let mut config = Config::ipv4_static(Cidr::new(ADDRESS, 24), None);
+            config.random_seed = 0x5eed_0005;
+            net::stack(device, config, sockets)
+        };
+        // lwIP's pools are its own statics; the line is the netif's device.
+        #[cfg(feature = "lwip")]
+        let stack = {
+            let mut config = net::Config::ipv4_static(ADDRESS, 24, None);
+            config.random_seed = 0x5eed_0005;
+            net::stack(device, config)
+        };
+        let stack = stack.unwrap_or_else(|e| board::fail("stack", e));
         let served = net::run(&stack, async {
             let serve = pin!(async {
                 let listener = stack

@@ -85,26 +85,34 @@ fn the_generic_echo_server_in_firmware_serves_a_host_client_over_slip() {
     let stack = end.stack();
     let mut end = end;
     let server = SocketAddr::from((FIRMWARE, 7));
-    let took = TokioCurrentThread
-        .block_on(async {
-            let clients = pin!(async {
-                let mut took = Vec::new();
-                for len in lengths {
-                    let data: Vec<u8> = (0..len).map(pattern).collect();
-                    let started = Instant::now();
-                    portnet_echo::exchange(stack, server, &data)
-                        .await
-                        .map_err(|e| format!("echo of {len} bytes: {e:?}"))?;
-                    took.push(started.elapsed());
-                }
-                Ok::<_, String>(took)
-            });
-            match select(clients, pin!(end.run())).await {
-                Either::Left(result) => result,
-                Either::Right(stopped) => Err(stopped),
+    let took = TokioCurrentThread.block_on(async {
+        let clients = pin!(async {
+            let mut took = Vec::new();
+            for len in lengths {
+                let data: Vec<u8> = (0..len).map(pattern).collect();
+                let started = Instant::now();
+                portnet_echo::exchange(stack, server, &data)
+                    .await
+                    .map_err(|e| format!("echo of {len} bytes: {e:?}"))?;
+                took.push(started.elapsed());
             }
-        })
-        .expect("every echo came back intact");
+            Ok::<_, String>(took)
+        });
+        match select(clients, pin!(end.run())).await {
+            Either::Left(result) => result,
+            Either::Right(stopped) => Err(stopped),
+        }
+    });
+    let took = match took {
+        Ok(took) => took,
+        // What the firmware said is the first clue (a `board::fail` line).
+        Err(e) => match qemu.finish(Duration::from_secs(10)) {
+            Ok((lines, status)) => {
+                panic!("the echoes failed: {e}; the firmware ({status}) printed {lines:?}")
+            }
+            Err(finish) => panic!("the echoes failed: {e}; QEMU: {finish}"),
+        },
+    };
     let (lines, status) = qemu.finish(Duration::from_secs(30)).expect("QEMU ends");
     assert!(
         status.success(),
