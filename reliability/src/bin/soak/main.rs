@@ -82,8 +82,18 @@ impl Rig for portnet_lwip::sim::Pair {
     fn a(&self) -> &Self::A {
         &self.a
     }
-    /// No event of lwIP's callbacks went unrecorded, and no socket is left.
+    /// No event of lwIP's callbacks went unrecorded, and no socket is left
+    /// once the connections closing in the background (the last FIN on a
+    /// faulty link) have finished, within [`SETTLE`] of virtual time.
     fn check_idle(&self) -> Result<(), String> {
+        let clock = self.clock();
+        let deadline = clock.now() + SETTLE;
+        self.run(async {
+            while self.a.sockets_in_use() != 0 && clock.now() < deadline {
+                clock.sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .map_err(|stall| format!("lwIP: settling after the phase: {stall:?}"))?;
         let (unrecorded, _) = self.a.diagnostics();
         let open = self.a.sockets_in_use();
         if unrecorded != 0 || open != 0 {
@@ -95,6 +105,11 @@ impl Rig for portnet_lwip::sim::Pair {
     }
     rig_common!();
 }
+
+/// How long, in virtual time, a phase's closing connections may take to
+/// finish before the sockets still open count as left behind: longer than
+/// lwIP's retransmissions of a lost FIN on the soak's links.
+const SETTLE: Duration = Duration::from_secs(120);
 
 /// The stack under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
