@@ -492,18 +492,8 @@ pub(crate) fn conformance() -> Result<(), String> {
     let firmware = qemu::build("conformance")?;
     let lwip = qemu::build("conformance_lwip")?;
     let report = format!("{}/conformance.json", target_dir());
-    run(
-        "cargo",
-        &[
-            "run",
-            "-q",
-            "--release",
-            "-p",
-            "portnet-conformance-runner",
-            "--",
-            "--json",
-            &report,
-        ],
+    run_runner(
+        &["--json", &report],
         &[
             ("PORTNET_FIRMWARE", firmware.as_str()),
             ("PORTNET_FIRMWARE_LWIP", lwip.as_str()),
@@ -514,20 +504,25 @@ pub(crate) fn conformance() -> Result<(), String> {
 /// The lwIP firmware's row alone (`cargo xtask qemu conformance-lwip`).
 pub(crate) fn conformance_lwip() -> Result<(), String> {
     let lwip = qemu::build("conformance_lwip")?;
-    run(
-        "cargo",
-        &[
-            "run",
-            "-q",
-            "--release",
-            "-p",
-            "portnet-conformance-runner",
-            "--",
-            "--backend",
-            "mps2-an385 lwip (qemu)",
-        ],
+    run_runner(
+        &["--backend", "mps2-an385 lwip (qemu)"],
         &[("PORTNET_FIRMWARE_LWIP", lwip.as_str())],
     )
+}
+
+/// The conformance runner, built in release, with `args`; `envs` name the
+/// firmware of the board rows.
+fn run_runner(args: &[&str], envs: &[(&str, &str)]) -> Result<(), String> {
+    let mut all = vec![
+        "run",
+        "-q",
+        "--release",
+        "-p",
+        "portnet-conformance-runner",
+        "--",
+    ];
+    all.extend_from_slice(args);
+    run("cargo", &all, envs)
 }
 
 #[cfg(test)]
